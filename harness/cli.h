@@ -1,0 +1,34 @@
+/*
+ * cli.h - the `ternbench` command table and the helpers every command uses.
+ *
+ * Exit statuses, the same for every command:
+ *   0  success
+ *   1  the measured thing failed (e.g. `gate` found a regression)
+ *   2  usage error or bad input: a message names the word, file or field
+ */
+#ifndef TB_CLI_H
+#define TB_CLI_H
+
+#include <stdio.h>
+
+enum { TB_EXIT_OK = 0, TB_EXIT_FAIL = 1, TB_EXIT_USAGE = 2 };
+
+typedef struct tb_command {
+    const char *name;
+    const char *summary;                 /* one line for `ternbench --help` */
+    int (*run)(int argc, char **argv);   /* argv[0] is the command's name */
+} tb_command;
+
+/* Prints "ternbench CMD: <message>\n(see 'ternbench CMD --help')" to
+ * stderr and returns TB_EXIT_USAGE. */
+int tb_cli_usage_error(const char *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Reports what getopt_long (with an optstring starting with ':') rejected:
+ * c is ':' for a missing value, '?' for an unknown option. */
+int tb_cli_bad_option(const char *cmd, char **argv, int optind_now, int optopt_now, int c);
+
+/* The commands, each in its own cmd_*.c file. */
+int tb_cmd_info(int argc, char **argv);
+
+#endif

@@ -1,0 +1,185 @@
+/* counters.c - counter back-end discovery; see counters.h. */
+#include "counters.h"
+
+#include <errno.h>
+#include <linux/perf_event.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "sources.h"
+
+#ifdef TB_HAVE_PAPI
+#include <papi.h>
+#endif
+#ifdef TB_HAVE_LIBPFM
+#include <perfmon/pfmlib.h>
+#include <perfmon/pfmlib_perf_event.h>
+#endif
+
+static int perf_open(struct perf_event_attr *attr)
+{
+    attr->size = sizeof *attr;
+    attr->disabled = 1;
+    attr->exclude_kernel = 1;
+    attr->exclude_hv = 1;
+    return (int)syscall(SYS_perf_event_open, attr, 0, -1, -1, 0);
+}
+
+/* Opens attr on this thread, counts a little work, returns errno or 0. */
+static int perf_try(struct perf_event_attr *attr, uint64_t *value)
+{
+    int fd = perf_open(attr);
+    if (fd < 0)
+        return errno;
+    ioctl(fd, PERF_EVENT_IOC_RESET, 0);
+    ioctl(fd, PERF_EVENT_IOC_ENABLE, 0);
+    volatile uint64_t sink = 0;
+    for (int i = 0; i < 100000; i++)
+        sink += (uint64_t)i;
+    ioctl(fd, PERF_EVENT_IOC_DISABLE, 0);
+    ssize_t got = read(fd, value, sizeof *value);
+    close(fd);
+    return got == (ssize_t)sizeof *value ? 0 : EIO;
+}
+
+const char *tb_perf_open_reason(int e, int paranoid)
+{
+    static char text[400];
+    switch (e) {
+    case ENOENT:
+    case ENODEV:
+    case EOPNOTSUPP:
+        snprintf(text, sizeof text,
+                 "the kernel has no hardware PMU for this CPU (%s): virtual machines often "
+                 "hide it; on KVM start the guest with a virtual PMU (e.g. -cpu host,pmu=on)",
+                 strerror(e));
+        break;
+    case EACCES:
+    case EPERM:
+        snprintf(text, sizeof text,
+                 "permission denied (perf_event_paranoid is %d): "
+                 "`sudo sysctl kernel.perf_event_paranoid=1` or grant CAP_PERFMON", paranoid);
+        break;
+    case ENOSYS:
+        snprintf(text, sizeof text, "this kernel was built without perf_event support");
+        break;
+    default:
+        snprintf(text, sizeof text, "perf_event_open failed: %s", strerror(e));
+    }
+    return text;
+}
+
+static void probe_perf(tb_counters_report *rep)
+{
+    tb_counter_backend *hw = &rep->backend[2], *sw = &rep->backend[3];
+    hw->name = "perf_event-hw";
+    sw->name = "perf_event-sw";
+    hw->built = sw->built = true;
+    uint64_t v = 0;
+    struct perf_event_attr attr = {.type = PERF_TYPE_HARDWARE,
+                                   .config = PERF_COUNT_HW_INSTRUCTIONS};
+    int e = perf_try(&attr, &v);
+    hw->available = e == 0;
+    if (e == 0)
+        snprintf(hw->detail, sizeof hw->detail, "instructions counted (%llu in a test loop)",
+                 (unsigned long long)v);
+    else
+        snprintf(hw->detail, sizeof hw->detail, "%s", tb_perf_open_reason(e, rep->perf_event_paranoid));
+
+    struct perf_event_attr sattr = {.type = PERF_TYPE_SOFTWARE,
+                                    .config = PERF_COUNT_SW_TASK_CLOCK};
+    e = perf_try(&sattr, &v);
+    sw->available = e == 0;
+    if (e == 0)
+        snprintf(sw->detail, sizeof sw->detail,
+                 "task-clock, context-switches, page-faults, cpu-migrations");
+    else
+        snprintf(sw->detail, sizeof sw->detail, "%s", tb_perf_open_reason(e, rep->perf_event_paranoid));
+}
+
+static void probe_papi(tb_counter_backend *b)
+{
+    b->name = "papi";
+#ifdef TB_HAVE_PAPI
+    b->built = true;
+    int ver = PAPI_library_init(PAPI_VER_CURRENT);
+    if (ver != PAPI_VER_CURRENT) {
+        snprintf(b->detail, sizeof b->detail, "PAPI_library_init failed: %s",
+                 ver > 0 ? "library version mismatch" : PAPI_strerror(ver));
+        return;
+    }
+    const PAPI_component_info_t *cmp = PAPI_get_component_info(0);
+    if (cmp && cmp->disabled) {
+        snprintf(b->detail, sizeof b->detail, "PAPI %d.%d component %s disabled: %s",
+                 PAPI_VERSION_MAJOR(ver), PAPI_VERSION_MINOR(ver), cmp->name,
+                 cmp->disabled_reason);
+        return;
+    }
+    bool ins = PAPI_query_event(PAPI_TOT_INS) == PAPI_OK;
+    bool cyc = PAPI_query_event(PAPI_TOT_CYC) == PAPI_OK;
+    b->available = ins && cyc;
+    snprintf(b->detail, sizeof b->detail, "PAPI %d.%d, component %s, %d counters; "
+             "PAPI_TOT_INS %s, PAPI_TOT_CYC %s%s",
+             PAPI_VERSION_MAJOR(ver), PAPI_VERSION_MINOR(ver), cmp ? cmp->name : "?",
+             cmp ? cmp->num_cntrs : 0, ins ? "available" : "not available",
+             cyc ? "available" : "not available",
+             b->available ? "" : " (PAPI's presets need the kernel's hardware events: see perf_event-hw)");
+#else
+    snprintf(b->detail, sizeof b->detail,
+             "not built in: install libpapi-dev and rebuild (scripts/setup.sh does)");
+#endif
+}
+
+static void probe_pfm(tb_counter_backend *b, bool hw_opens)
+{
+    b->name = "libpfm4";
+#ifdef TB_HAVE_LIBPFM
+    b->built = true;
+    int rc = pfm_initialize();
+    if (rc != PFM_SUCCESS) {
+        snprintf(b->detail, sizeof b->detail, "pfm_initialize: %s", pfm_strerror(rc));
+        return;
+    }
+    char list[400] = "";
+    size_t used = 0;
+    bool core = false;
+    pfm_pmu_t pmu;
+    pfm_for_all_pmus(pmu) {
+        pfm_pmu_info_t info;
+        memset(&info, 0, sizeof info);
+        info.size = sizeof info;
+        if (pfm_get_pmu_info(pmu, &info) != PFM_SUCCESS || !info.is_present)
+            continue;
+        core |= info.type == PFM_PMU_TYPE_CORE;
+        int w = snprintf(list + used, sizeof list - used, "%s%s", used ? ", " : "", info.name);
+        if (w > 0 && (size_t)w < sizeof list - used)
+            used += (size_t)w;
+    }
+    /* libpfm4 recognises the core PMU from CPUID alone; its events count only
+     * if the kernel can open hardware events (the perf_event-hw back end). */
+    b->available = core && hw_opens;
+    snprintf(b->detail, sizeof b->detail, "PMUs detected: %s%s", used ? list : "none",
+             !core ? " (no core PMU: hardware event names cannot be resolved)"
+             : hw_opens ? "" : "; event names resolve but cannot be counted (see perf_event-hw)");
+#else
+    (void)hw_opens;
+    snprintf(b->detail, sizeof b->detail,
+             "not built in: install libpfm4-dev and rebuild (scripts/setup.sh does)");
+#endif
+}
+
+void tb_counters_probe(tb_counters_report *rep)
+{
+    memset(rep, 0, sizeof *rep);
+    rep->perf_event_paranoid = tb_perf_paranoid(NULL);
+    char path[600];
+    snprintf(path, sizeof path, "%s/bus/event_source/devices/cpu", tb_sysfs_root());
+    rep->cpu_pmu_in_sysfs = access(path, F_OK) == 0;
+    probe_perf(rep);
+    probe_papi(&rep->backend[0]);
+    probe_pfm(&rep->backend[1], rep->backend[2].available);
+}

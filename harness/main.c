@@ -1,0 +1,76 @@
+/*
+ * main.c - `ternbench <command> [options]`: dispatch to one command.
+ *
+ * Each command lives in harness/cmd_<name>.c, parses its own options and
+ * answers --help. Nothing below harness/ may exit(); commands return the
+ * exit status (cli.h) and main returns it.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "build_info.h"
+#include "cli.h"
+
+static const tb_command commands[] = {
+    {"info", "describe this machine: CPU, ISA, counters, energy meters, tools", tb_cmd_info},
+};
+static const int command_count = sizeof commands / sizeof commands[0];
+
+int tb_cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "ternbench%s%s: ", cmd ? " " : "", cmd ? cmd : "");
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\n(see 'ternbench%s%s --help')\n", cmd ? " " : "", cmd ? cmd : "");
+    return TB_EXIT_USAGE;
+}
+
+int tb_cli_bad_option(const char *cmd, char **argv, int optind_now, int optopt_now, int c)
+{
+    const char *word = argv[optind_now - 1];
+    if (c == ':')
+        return tb_cli_usage_error(cmd, "option '%s' needs a value", word);
+    if (optopt_now && word[0] == '-' && word[1] != '-')
+        return tb_cli_usage_error(cmd, "unknown option '-%c'", optopt_now);
+    return tb_cli_usage_error(cmd, "unknown option '%s'", word);
+}
+
+static void print_help(FILE *out)
+{
+    fprintf(out,
+            "usage: ternbench <command> [options]\n"
+            "       ternbench --version | --help\n\n"
+            "ternbench measures how much faster and how much less energy a ternary\n"
+            "(BitNet b1.58) LLM takes than the same model in fp16/int8/int4.\n\n"
+            "commands:\n");
+    for (int i = 0; i < command_count; i++)
+        fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out, "\n'ternbench <command> --help' describes a command's options.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        print_help(stderr);
+        return TB_EXIT_USAGE;
+    }
+    const char *word = argv[1];
+    if (strcmp(word, "--help") == 0 || strcmp(word, "-h") == 0 || strcmp(word, "help") == 0) {
+        print_help(stdout);
+        return TB_EXIT_OK;
+    }
+    if (strcmp(word, "--version") == 0 || strcmp(word, "-V") == 0) {
+        printf("ternbench %s (git %s, %s build, %s)\n", TB_VERSION, tb_build_git_commit(),
+               TB_BUILD_TYPE, TB_COMPILER);
+        return TB_EXIT_OK;
+    }
+    for (int i = 0; i < command_count; i++)
+        if (strcmp(word, commands[i].name) == 0)
+            return commands[i].run(argc - 1, argv + 1);
+    if (word[0] == '-')
+        return tb_cli_usage_error(NULL, "unknown option '%s'", word);
+    return tb_cli_usage_error(NULL, "unknown command '%s'", word);
+}

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# test.sh - the whole test suite from a fresh clone: set-up, a warnings-as-
+# errors Release build and its tests, then the same tests built with
+# AddressSanitizer + UndefinedBehaviorSanitizer. `.ci/run` runs exactly this.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$here"
+jobs=$(nproc)
+
+echo "== build (Release, -Werror)"
+scripts/setup.sh "$here/build" -DCMAKE_BUILD_TYPE=Release -DTB_WERROR=ON
+echo "== tests (Release)"
+ctest --test-dir build --output-on-failure -j "$jobs"
+
+echo "== build (ASan + UBSan)"
+TB_SKIP_APT=1 scripts/setup.sh "$here/build-asan" -DCMAKE_BUILD_TYPE=Debug -DTB_WERROR=ON -DTB_SANITIZE=ON
+echo "== tests (ASan + UBSan)"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+  ctest --test-dir build-asan --output-on-failure -j "$jobs"
