@@ -28,7 +28,16 @@ int tb_cli_usage_error(const char *cmd, const char *fmt, ...)
  * c is ':' for a missing value, '?' for an unknown option. */
 int tb_cli_bad_option(const char *cmd, char **argv, int optind_now, int optopt_now, int c);
 
+/* Strict number parsing for option values: the whole text must be a number
+ * within [min, max]; otherwise a usage error naming the option. Return
+ * TB_EXIT_OK or TB_EXIT_USAGE. tb_cli_parse_int accepts 0x.. too. */
+int tb_cli_parse_double(const char *cmd, const char *opt, const char *text, double min,
+                        double max, double *out);
+int tb_cli_parse_int(const char *cmd, const char *opt, const char *text, long min, long max,
+                     long *out);
+
 /* The commands, each in its own cmd_*.c file. */
 int tb_cmd_info(int argc, char **argv);
+int tb_cmd_energy(int argc, char **argv);
 
 #endif

@@ -5,7 +5,6 @@
  * answers --help. Nothing below harness/ may exit(); commands return the
  * exit status (cli.h) and main returns it.
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -14,29 +13,9 @@
 
 static const tb_command commands[] = {
     {"info", "describe this machine: CPU, ISA, counters, energy meters, tools", tb_cmd_info},
+    {"energy", "run a command and measure the energy it takes (RAPL, perf, INA219)", tb_cmd_energy},
 };
 static const int command_count = sizeof commands / sizeof commands[0];
-
-int tb_cli_usage_error(const char *cmd, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "ternbench%s%s: ", cmd ? " " : "", cmd ? cmd : "");
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fprintf(stderr, "\n(see 'ternbench%s%s --help')\n", cmd ? " " : "", cmd ? cmd : "");
-    return TB_EXIT_USAGE;
-}
-
-int tb_cli_bad_option(const char *cmd, char **argv, int optind_now, int optopt_now, int c)
-{
-    const char *word = argv[optind_now - 1];
-    if (c == ':')
-        return tb_cli_usage_error(cmd, "option '%s' needs a value", word);
-    if (optopt_now && word[0] == '-' && word[1] != '-')
-        return tb_cli_usage_error(cmd, "unknown option '-%c'", optopt_now);
-    return tb_cli_usage_error(cmd, "unknown option '%s'", word);
-}
 
 static void print_help(FILE *out)
 {

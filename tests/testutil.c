@@ -13,6 +13,16 @@
 
 extern char **environ;
 
+void tb_assert_double_equal(double a, double b, double eps, const char *file, int line)
+{
+    double d = a > b ? a - b : b - a;
+    if (!(d <= eps))
+    {
+        print_error("%.17g != %.17g (tolerance %g)\n", a, b, eps);
+        _fail(file, line);
+    }
+}
+
 static char *slurp_fd(int fd)
 {
     size_t cap = 4096, len = 0;

@@ -12,6 +12,12 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+/* cmocka 1.1.5 (Debian 12) has no assert_double_equal: |a - b| <= eps. */
+#ifndef assert_double_equal
+void tb_assert_double_equal(double a, double b, double eps, const char *file, int line);
+#define assert_double_equal(a, b, eps) tb_assert_double_equal((a), (b), (eps), __FILE__, __LINE__)
+#endif
+
 typedef struct tb_run_result {
     int status;      /* exit status, or 128+signal when killed */
     char *out;       /* everything written to stdout, NUL-terminated */

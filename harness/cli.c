@@ -1,0 +1,57 @@
+/* cli.c - helpers every command uses to parse and reject its arguments. */
+#include "cli.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+int tb_cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "ternbench%s%s: ", cmd ? " " : "", cmd ? cmd : "");
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\n(see 'ternbench%s%s --help')\n", cmd ? " " : "", cmd ? cmd : "");
+    return TB_EXIT_USAGE;
+}
+
+int tb_cli_bad_option(const char *cmd, char **argv, int optind_now, int optopt_now, int c)
+{
+    const char *word = argv[optind_now - 1];
+    if (c == ':')
+        return tb_cli_usage_error(cmd, "option '%s' needs a value", word);
+    if (optopt_now && word[0] == '-' && word[1] != '-')
+        return tb_cli_usage_error(cmd, "unknown option '-%c'", optopt_now);
+    return tb_cli_usage_error(cmd, "unknown option '%s'", word);
+}
+
+int tb_cli_parse_double(const char *cmd, const char *opt, const char *text, double min,
+                        double max, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(text, &end);
+    if (end == text || *end != '\0' || errno != 0 || !isfinite(v))
+        return tb_cli_usage_error(cmd, "%s: '%s' is not a number", opt, text);
+    if (v < min || v > max)
+        return tb_cli_usage_error(cmd, "%s: %s is out of range [%g, %g]", opt, text, min, max);
+    *out = v;
+    return TB_EXIT_OK;
+}
+
+int tb_cli_parse_int(const char *cmd, const char *opt, const char *text, long min, long max,
+                     long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(text, &end, 0);
+    if (end == text || *end != '\0' || errno != 0)
+        return tb_cli_usage_error(cmd, "%s: '%s' is not an integer", opt, text);
+    if (v < min || v > max)
+        return tb_cli_usage_error(cmd, "%s: %s is out of range [%ld, %ld]", opt, text, min, max);
+    *out = v;
+    return TB_EXIT_OK;
+}
