@@ -1,0 +1,476 @@
+/* formats.c - the format table, quantizers, dequantizers, activations. */
+#include "formats.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels_impl.h"
+
+/* ---- quantizers (the reference for every file ternbench writes) ---- */
+
+static int q_f32(const float *src, int rows, int k, uint8_t *dst, tb_error *err)
+{
+    (void)err;
+    memcpy(dst, src, (size_t)rows * k * sizeof(float));
+    return TB_OK;
+}
+
+static int q_f16(const float *src, int rows, int k, uint8_t *dst, tb_error *err)
+{
+    (void)err;
+    tb_f16 *o = (tb_f16 *)dst;
+    for (size_t i = 0; i < (size_t)rows * k; i++)
+        o[i] = tb_f32_to_f16(src[i]);
+    return TB_OK;
+}
+
+static int q_bf16(const float *src, int rows, int k, uint8_t *dst, tb_error *err)
+{
+    (void)err;
+    tb_bf16 *o = (tb_bf16 *)dst;
+    for (size_t i = 0; i < (size_t)rows * k; i++)
+        o[i] = tb_f32_to_bf16(src[i]);
+    return TB_OK;
+}
+
+static void q8_0_block(const float *x, tb_block_q8_0 *b)
+{
+    float amax = 0;
+    for (int j = 0; j < TB_QK8_0; j++)
+        amax = fmaxf(amax, fabsf(x[j]));
+    float d = amax / 127.0f, id = d ? 1.0f / d : 0.0f;
+    b->d = tb_f32_to_f16(d);
+    for (int j = 0; j < TB_QK8_0; j++)
+        b->qs[j] = (int8_t)roundf(x[j] * id);
+}
+
+static int q_q8_0(const float *src, int rows, int k, uint8_t *dst, tb_error *err)
+{
+    (void)err;
+    tb_block_q8_0 *b = (tb_block_q8_0 *)dst;
+    for (size_t i = 0; i < (size_t)rows * k / TB_QK8_0; i++)
+        q8_0_block(src + i * TB_QK8_0, &b[i]);
+    return TB_OK;
+}
+
+static int q_q4_0(const float *src, int rows, int k, uint8_t *dst, tb_error *err)
+{
+    (void)err;
+    tb_block_q4_0 *b = (tb_block_q4_0 *)dst;
+    for (size_t i = 0; i < (size_t)rows * k / TB_QK4_0; i++) {
+        const float *x = src + i * TB_QK4_0;
+        float amax = 0, max = 0;
+        for (int j = 0; j < TB_QK4_0; j++)
+            if (amax < fabsf(x[j])) {
+                amax = fabsf(x[j]);
+                max = x[j];
+            }
+        float d = max / -8.0f, id = d ? 1.0f / d : 0.0f;
+        b[i].d = tb_f32_to_f16(d);
+        for (int j = 0; j < TB_QK4_0 / 2; j++) {
+            int lo = (int)(int8_t)(x[j] * id + 8.5f), hi = (int)(int8_t)(x[j + 16] * id + 8.5f);
+            lo = lo > 15 ? 15 : lo;
+            hi = hi > 15 ? 15 : hi;
+            b[i].qs[j] = (uint8_t)(lo | hi << 4);
+        }
+    }
+    return TB_OK;
+}
+
+/* Ternary code (w + 1 in {0, 1, 2}) of x at scale d. */
+static int trit(float x, float id)
+{
+    long v = lroundf(x * id);
+    return (int)(v < -1 ? -1 : v > 1 ? 1 : v) + 1;
+}
+
+static int q_i2_s(const float *src, int rows, int k, uint8_t *dst, tb_error *err)
+{
+    (void)err;
+    size_t n = (size_t)rows * k;
+    float amax = 0;
+    for (size_t i = 0; i < n; i++)
+        amax = fmaxf(amax, fabsf(src[i]));
+    float id = amax ? 1.0f / amax : 0.0f;
+    for (size_t blk = 0; blk < n / TB_I2S_BLOCK; blk++) {
+        const float *x = src + blk * TB_I2S_BLOCK;
+        uint8_t *o = dst + blk * 32;
+        for (int p = 0; p < 32; p++)
+            o[p] = (uint8_t)(trit(x[p], id) << 6 | trit(x[p + 32], id) << 4 |
+                             trit(x[p + 64], id) << 2 | trit(x[p + 96], id));
+    }
+    uint8_t *tail = dst + n / 4;
+    memset(tail, 0, TB_I2S_TAIL); /* bitnet.cpp leaves the pad uninitialised; we zero it */
+    memcpy(tail, &amax, sizeof amax);
+    return TB_OK;
+}
+
+static int q_tq2_0(const float *src, int rows, int k, uint8_t *dst, tb_error *err)
+{
+    (void)err;
+    tb_block_tq2_0 *b = (tb_block_tq2_0 *)dst;
+    for (size_t i = 0; i < (size_t)rows * k / TB_QK_K; i++) {
+        const float *x = src + i * TB_QK_K;
+        float amax = 0;
+        for (int j = 0; j < TB_QK_K; j++)
+            amax = fmaxf(amax, fabsf(x[j]));
+        float id = amax ? 1.0f / amax : 0.0f;
+        b[i].d = tb_f32_to_f16(amax);
+        for (int h = 0; h < 2; h++)
+            for (int m = 0; m < 32; m++) {
+                const float *xh = x + h * 128;
+                b[i].qs[h * 32 + m] = (uint8_t)(trit(xh[m], id) | trit(xh[m + 32], id) << 2 |
+                                                trit(xh[m + 64], id) << 4 |
+                                                trit(xh[m + 96], id) << 6);
+            }
+    }
+    return TB_OK;
+}
+
+/* Packs n base-3 digits (most significant first) the way llama.cpp does. */
+static uint8_t pack_trits(const int *digits, int n)
+{
+    unsigned q = 0;
+    for (int i = 0; i < n; i++)
+        q = q * 3 + (unsigned)digits[i];
+    for (int i = n; i < 5; i++)
+        q *= 3;
+    return (uint8_t)((q * 256 + 242) / 243);
+}
+
+static int q_tq1_0(const float *src, int rows, int k, uint8_t *dst, tb_error *err)
+{
+    (void)err;
+    tb_block_tq1_0 *b = (tb_block_tq1_0 *)dst;
+    for (size_t i = 0; i < (size_t)rows * k / TB_QK_K; i++) {
+        const float *x = src + i * TB_QK_K;
+        float amax = 0;
+        for (int j = 0; j < TB_QK_K; j++)
+            amax = fmaxf(amax, fabsf(x[j]));
+        float id = amax ? 1.0f / amax : 0.0f;
+        b[i].d = tb_f32_to_f16(amax);
+        int d5[5];
+        for (int m = 0; m < 32; m++) { /* values 0..159: byte m, digit n -> m + 32 n */
+            for (int n = 0; n < 5; n++)
+                d5[n] = trit(x[m + 32 * n], id);
+            b[i].qs[m] = pack_trits(d5, 5);
+        }
+        for (int m = 0; m < 16; m++) { /* values 160..239 */
+            for (int n = 0; n < 5; n++)
+                d5[n] = trit(x[160 + m + 16 * n], id);
+            b[i].qs[32 + m] = pack_trits(d5, 5);
+        }
+        for (int j = 0; j < 4; j++) { /* values 240..255, 4 digits per byte */
+            for (int n = 0; n < 4; n++)
+                d5[n] = trit(x[240 + j + 4 * n], id);
+            b[i].qh[j] = pack_trits(d5, 4);
+        }
+    }
+    return TB_OK;
+}
+
+/* ---- dequantizers ---- */
+
+static void dq_f32(const tb_matrix *w, int r, float *y)
+{
+    memcpy(y, w->data + (size_t)r * w->row_bytes, (size_t)w->k * sizeof(float));
+}
+
+static void dq_f16(const tb_matrix *w, int r, float *y)
+{
+    const tb_f16 *x = (const tb_f16 *)(w->data + (size_t)r * w->row_bytes);
+    for (int i = 0; i < w->k; i++)
+        y[i] = tb_f16_to_f32(x[i]);
+}
+
+static void dq_bf16(const tb_matrix *w, int r, float *y)
+{
+    const tb_bf16 *x = (const tb_bf16 *)(w->data + (size_t)r * w->row_bytes);
+    for (int i = 0; i < w->k; i++)
+        y[i] = tb_bf16_to_f32(x[i]);
+}
+
+static void dq_q8_0(const tb_matrix *w, int r, float *y)
+{
+    const tb_block_q8_0 *b = (const tb_block_q8_0 *)(w->data + (size_t)r * w->row_bytes);
+    for (int i = 0; i < w->k / TB_QK8_0; i++) {
+        float d = tb_f16_to_f32(b[i].d);
+        for (int j = 0; j < TB_QK8_0; j++)
+            y[i * TB_QK8_0 + j] = b[i].qs[j] * d;
+    }
+}
+
+static void dq_q4_0(const tb_matrix *w, int r, float *y)
+{
+    const tb_block_q4_0 *b = (const tb_block_q4_0 *)(w->data + (size_t)r * w->row_bytes);
+    for (int i = 0; i < w->k / TB_QK4_0; i++) {
+        float d = tb_f16_to_f32(b[i].d);
+        for (int j = 0; j < 16; j++) {
+            y[i * 32 + j] = ((b[i].qs[j] & 0xf) - 8) * d;
+            y[i * 32 + j + 16] = ((b[i].qs[j] >> 4) - 8) * d;
+        }
+    }
+}
+
+static void dq_i2_s(const tb_matrix *w, int r, float *y)
+{
+    const uint8_t *p = tb_i2s_row(w, r);
+    for (int blk = 0; blk < w->k / TB_I2S_BLOCK; blk++, p += 32)
+        for (int j = 0; j < 32; j++) {
+            float *o = y + blk * TB_I2S_BLOCK + j;
+            o[0] = (float)(((p[j] >> 6) & 3) - 1) * w->scale;
+            o[32] = (float)(((p[j] >> 4) & 3) - 1) * w->scale;
+            o[64] = (float)(((p[j] >> 2) & 3) - 1) * w->scale;
+            o[96] = (float)((p[j] & 3) - 1) * w->scale;
+        }
+}
+
+static void dq_tq2_0(const tb_matrix *w, int r, float *y)
+{
+    const tb_block_tq2_0 *b = (const tb_block_tq2_0 *)(w->data + (size_t)r * w->row_bytes);
+    for (int i = 0; i < w->k / TB_QK_K; i++) {
+        float d = tb_f16_to_f32(b[i].d);
+        for (int h = 0; h < 2; h++)
+            for (int l = 0; l < 4; l++)
+                for (int m = 0; m < 32; m++)
+                    y[i * 256 + h * 128 + l * 32 + m] =
+                        (float)(((b[i].qs[h * 32 + m] >> (2 * l)) & 3) - 1) * d;
+    }
+}
+
+static void dq_tq1_0(const tb_matrix *w, int r, float *y)
+{
+    const tb_block_tq1_0 *b = (const tb_block_tq1_0 *)(w->data + (size_t)r * w->row_bytes);
+    for (int i = 0; i < w->k / TB_QK_K; i++) {
+        float d = tb_f16_to_f32(b[i].d);
+        float *o = y + i * 256;
+        for (int n = 0; n < 5; n++) {
+            for (int m = 0; m < 32; m++)
+                o[m + 32 * n] = (float)(tb_tq1_digit(b[i].qs[m], n) - 1) * d;
+            for (int m = 0; m < 16; m++)
+                o[160 + m + 16 * n] = (float)(tb_tq1_digit(b[i].qs[32 + m], n) - 1) * d;
+        }
+        for (int n = 0; n < 4; n++)
+            for (int j = 0; j < 4; j++)
+                o[240 + j + 4 * n] = (float)(tb_tq1_digit(b[i].qh[j], n) - 1) * d;
+    }
+}
+
+/* ---- the table ---- */
+
+#if defined(__x86_64__)
+#define X86(f) f
+#else
+#define X86(f) NULL
+#endif
+#if defined(__aarch64__)
+#define ARM(f) f
+#else
+#define ARM(f) NULL
+#endif
+
+/* Each format's kernels per ISA; NULL where a variant does not exist (the
+ * dispatcher then falls back to the next lower one, down to scalar). */
+#define GEMMS(name)                                                                      \
+    {[TB_ISA_SCALAR] = tb_gemm_##name##_scalar, [TB_ISA_AVX2] = X86(tb_gemm_##name##_avx2), \
+     [TB_ISA_AVX512] = X86(tb_gemm_##name##_avx512), [TB_ISA_NEON] = ARM(tb_gemm_##name##_neon)}
+#define GEMMS_X86(name)                                                                  \
+    {[TB_ISA_SCALAR] = tb_gemm_##name##_scalar, [TB_ISA_AVX2] = X86(tb_gemm_##name##_avx2), \
+     [TB_ISA_AVX512] = X86(tb_gemm_##name##_avx512)}
+#define GEMMS_SCALAR(name) {[TB_ISA_SCALAR] = tb_gemm_##name##_scalar}
+
+static const tb_format_traits table[TB_FMT_COUNT] = {
+    [TB_FMT_F32] = {"f32", 1, 4, false, TB_ACT_F32, q_f32, dq_f32, GEMMS_X86(f32)},
+    [TB_FMT_F16] = {"f16", 1, 2, false, TB_ACT_F32, q_f16, dq_f16, GEMMS_X86(f16)},
+    [TB_FMT_BF16] = {"bf16", 1, 2, false, TB_ACT_F32, q_bf16, dq_bf16, GEMMS_X86(bf16)},
+    [TB_FMT_Q8_0] = {"q8_0", TB_QK8_0, sizeof(tb_block_q8_0), false, TB_ACT_Q8_0, q_q8_0, dq_q8_0,
+                     GEMMS_X86(q8_0)},
+    [TB_FMT_Q4_0] = {"q4_0", TB_QK4_0, sizeof(tb_block_q4_0), false, TB_ACT_Q8_0, q_q4_0, dq_q4_0,
+                     GEMMS_X86(q4_0)},
+    [TB_FMT_I2_S] = {"i2_s", TB_I2S_BLOCK, 32, true, TB_ACT_I8, q_i2_s, dq_i2_s, GEMMS_X86(i2_s)},
+    [TB_FMT_TQ2_0] = {"tq2_0", TB_QK_K, sizeof(tb_block_tq2_0), true, TB_ACT_I8, q_tq2_0, dq_tq2_0,
+                      GEMMS_X86(tq2_0)},
+    [TB_FMT_TQ1_0] = {"tq1_0", TB_QK_K, sizeof(tb_block_tq1_0), true, TB_ACT_I8, q_tq1_0, dq_tq1_0,
+                      GEMMS_SCALAR(tq1_0)},
+};
+
+const tb_format_traits *tb_format_get(tb_format fmt)
+{
+    return (unsigned)fmt < TB_FMT_COUNT ? &table[fmt] : NULL;
+}
+
+int tb_format_parse(const char *name, tb_format *out, tb_error *err)
+{
+    for (int i = 0; i < TB_FMT_COUNT; i++)
+        if (strcmp(name, table[i].name) == 0) {
+            *out = (tb_format)i;
+            return TB_OK;
+        }
+    char list[256] = "";
+    for (int i = 0; i < TB_FMT_COUNT; i++) {
+        strcat(list, i ? ", " : "");
+        strcat(list, table[i].name);
+    }
+    return tb_error_set(err, TB_EINVAL, "unknown format '%s' (known: %s)", name, list);
+}
+
+size_t tb_format_bytes(tb_format fmt, int rows, int k)
+{
+    const tb_format_traits *t = &table[fmt];
+    size_t bytes = (size_t)rows * (size_t)(k / t->block) * t->block_bytes;
+    return fmt == TB_FMT_I2_S ? bytes + TB_I2S_TAIL : bytes;
+}
+
+double tb_format_bits(tb_format fmt)
+{
+    return 8.0 * (double)table[fmt].block_bytes / table[fmt].block;
+}
+
+int tb_matrix_init(tb_matrix *w, tb_format fmt, int rows, int k, const void *data, size_t size,
+                   tb_error *err)
+{
+    const tb_format_traits *t = tb_format_get(fmt);
+    if (!t)
+        return tb_error_set(err, TB_EINVAL, "format %d does not exist", (int)fmt);
+    if (rows <= 0 || k <= 0 || k % t->block != 0)
+        return tb_error_set(err, TB_EINVAL, "%s needs a positive row length that is a multiple "
+                            "of %d, got %d x %d", t->name, t->block, rows, k);
+    size_t need = tb_format_bytes(fmt, rows, k);
+    if (size != need)
+        return tb_error_set(err, TB_EINVAL, "%s %d x %d takes %zu bytes, got %zu", t->name, rows,
+                            k, need, size);
+    w->fmt = fmt;
+    w->rows = rows;
+    w->k = k;
+    w->data = data;
+    w->row_bytes = (size_t)(k / t->block) * t->block_bytes;
+    w->scale = 1.0f;
+    if (fmt == TB_FMT_I2_S) {
+        memcpy(&w->scale, w->data + (size_t)rows * w->row_bytes, sizeof w->scale);
+        if (!isfinite(w->scale) || w->scale < 0)
+            return tb_error_set(err, TB_EINVAL, "i2_s scale %g is not a finite non-negative "
+                                "number", (double)w->scale);
+    }
+    return TB_OK;
+}
+
+/* ---- activations ---- */
+
+static void *aligned(size_t bytes)
+{
+    void *p = NULL;
+    return posix_memalign(&p, 64, bytes ? (bytes + 63) / 64 * 64 : 64) == 0 ? p : NULL;
+}
+
+int tb_act_alloc(tb_act *a, tb_act_kind kind, int n, int k, tb_error *err)
+{
+    memset(a, 0, sizeof *a);
+    a->kind = kind;
+    a->n = n;
+    a->k = k;
+    bool ok = true;
+    switch (kind) {
+    case TB_ACT_F32:
+        ok = (a->f32 = aligned((size_t)n * k * sizeof(float))) != NULL;
+        break;
+    case TB_ACT_Q8_0:
+        if (k % TB_QK8_0)
+            return tb_error_set(err, TB_EINVAL, "q8_0 activations need k %% 32 == 0, got %d", k);
+        ok = (a->q8 = aligned((size_t)n * (k / TB_QK8_0) * sizeof(tb_block_q8_0))) != NULL;
+        break;
+    case TB_ACT_I8:
+        if (k % TB_I2S_BLOCK)
+            return tb_error_set(err, TB_EINVAL, "int8 activations need k %% 128 == 0, got %d", k);
+        ok = (a->i8 = aligned((size_t)n * k)) && (a->i8_scale = aligned((size_t)n * sizeof(float))) &&
+             (a->i8_sum = aligned((size_t)n * sizeof(int32_t))) &&
+             (a->i8_bsum = aligned((size_t)n * (k / 128) * sizeof(int32_t)));
+        break;
+    }
+    if (!ok) {
+        tb_act_free(a);
+        return tb_error_set(err, TB_ENOMEM, "out of memory for %d x %d activations", n, k);
+    }
+    return TB_OK;
+}
+
+void tb_act_free(tb_act *a)
+{
+    free(a->f32);
+    free(a->q8);
+    free(a->i8);
+    free(a->i8_scale);
+    free(a->i8_sum);
+    free(a->i8_bsum);
+    memset(a, 0, sizeof *a);
+}
+
+float tb_quantize_i8_token(const float *x, int k, int8_t *q, int32_t *sum)
+{
+    float amax = 0;
+    for (int i = 0; i < k; i++)
+        amax = fmaxf(amax, fabsf(x[i]));
+    float s = 127.0f / fmaxf(amax, 1e-5f);
+    int32_t total = 0;
+    for (int i = 0; i < k; i++) {
+        float v = nearbyintf(x[i] * s); /* round half to even (default FP mode) */
+        v = fminf(fmaxf(v, -128.0f), 127.0f);
+        q[i] = (int8_t)v;
+        total += q[i];
+    }
+    if (sum)
+        *sum = total;
+    return s;
+}
+
+void tb_act_quantize(tb_act *a, const float *x, int n)
+{
+    int k = a->k;
+    for (int t = 0; t < n; t++) {
+        const float *xt = x + (size_t)t * k;
+        switch (a->kind) {
+        case TB_ACT_F32:
+            memcpy(a->f32 + (size_t)t * k, xt, (size_t)k * sizeof(float));
+            break;
+        case TB_ACT_Q8_0:
+            for (int b = 0; b < k / TB_QK8_0; b++)
+                q8_0_block(xt + b * TB_QK8_0, &a->q8[(size_t)t * (k / TB_QK8_0) + b]);
+            break;
+        case TB_ACT_I8: {
+            int8_t *q = a->i8 + (size_t)t * k;
+            a->i8_scale[t] = tb_quantize_i8_token(xt, k, q, &a->i8_sum[t]);
+            int32_t *bs = a->i8_bsum + (size_t)t * (k / 128);
+            for (int b = 0; b < k / 128; b++) {
+                int32_t s = 0;
+                for (int j = 0; j < 128; j++)
+                    s += q[b * 128 + j];
+                bs[b] = s;
+            }
+            break;
+        }
+        }
+    }
+}
+
+tb_gemm_fn tb_gemm_select(tb_format fmt, tb_isa isa, tb_isa *used)
+{
+    const tb_format_traits *t = &table[fmt];
+    static const tb_isa fallback[TB_ISA_COUNT][3] = {
+        [TB_ISA_SCALAR] = {TB_ISA_SCALAR, TB_ISA_SCALAR, TB_ISA_SCALAR},
+        [TB_ISA_AVX2] = {TB_ISA_AVX2, TB_ISA_SCALAR, TB_ISA_SCALAR},
+        [TB_ISA_AVX512] = {TB_ISA_AVX512, TB_ISA_AVX2, TB_ISA_SCALAR},
+        [TB_ISA_NEON] = {TB_ISA_NEON, TB_ISA_SCALAR, TB_ISA_SCALAR},
+    };
+    for (int i = 0; i < 3; i++) {
+        tb_isa cand = fallback[isa][i];
+        if (t->gemm[cand]) {
+            if (used)
+                *used = cand;
+            return t->gemm[cand];
+        }
+    }
+    if (used)
+        *used = TB_ISA_SCALAR;
+    return t->gemm[TB_ISA_SCALAR];
+}

@@ -1,0 +1,138 @@
+/*
+ * formats.h - weight and activation formats: their byte layouts, a
+ * type-traits table, and the matrix-vector (GEMV) and matrix-matrix (GEMM)
+ * entry points per format and ISA.
+ *
+ * Weights (rows x k, row-major, k a multiple of the block size):
+ *   f32, f16, bf16   plain
+ *   q8_0             llama.cpp: 32 values = fp16 d + 32 int8           (8.5 bits)
+ *   q4_0             llama.cpp: 32 values = fp16 d + 16 bytes of nibbles (4.5 bits)
+ *   i2_s             bitnet.cpp: 128 values in 32 bytes, byte p holding values
+ *                    p, p+32, p+64, p+96 in bits 7-6, 5-4, 3-2, 1-0 as code w+1;
+ *                    after all rows one float32 scale and 28 pad bytes  (2 bits)
+ *   tq2_0            llama.cpp: 256 values = 64 bytes (byte m of each 32-byte
+ *                    half holds values m, m+32, m+64, m+96 in bits 1-0, 3-2,
+ *                    5-4, 7-6) + fp16 d                                 (2.06 bits)
+ *   tq1_0            llama.cpp: 256 values = 48 bytes of 5 trits + 4 bytes of
+ *                    4 trits + fp16 d                                   (1.69 bits)
+ * Activations, quantised once per token and shared by every row:
+ *   TB_ACT_F32       f32/f16/bf16 weights multiply float activations
+ *   TB_ACT_Q8_0      q8_0/q4_0 weights: llama.cpp's q8_0 blocks
+ *   TB_ACT_I8        ternary weights (W1.58A8): per-token absmax int8,
+ *                    s = 127 / max(max|x|, 1e-5), q = clamp(rne(x s), -128, 127),
+ *                    with sum(q) kept for the code offset.
+ *
+ * Ternary results are exact: integer sums per scale block, combined in double
+ * (exact for any realistic k), divided by s and rounded to float once. So
+ *   y[r] = (float)( sum_b d_b * sum_{k in b} w[r,k] q[k] / s )
+ * holds bit for bit in every ISA, and i2_s, tq2_0 and tq1_0 holding the same
+ * ternary matrix with the same scale give identical outputs.
+ */
+#ifndef TB_FORMATS_H
+#define TB_FORMATS_H
+
+#include <assert.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cpu.h"
+#include "half.h"
+#include "tb_error.h"
+
+typedef enum tb_format {
+    TB_FMT_F32,
+    TB_FMT_F16,
+    TB_FMT_BF16,
+    TB_FMT_Q8_0,
+    TB_FMT_Q4_0,
+    TB_FMT_I2_S,
+    TB_FMT_TQ2_0,
+    TB_FMT_TQ1_0,
+    TB_FMT_COUNT
+} tb_format;
+
+typedef enum tb_act_kind { TB_ACT_F32, TB_ACT_Q8_0, TB_ACT_I8 } tb_act_kind;
+
+/* ---- block layouts ---- */
+
+#define TB_QK8_0 32
+typedef struct { tb_f16 d; int8_t qs[TB_QK8_0]; } tb_block_q8_0;
+static_assert(sizeof(tb_block_q8_0) == 34, "q8_0 block is 34 bytes");
+
+#define TB_QK4_0 32
+typedef struct { tb_f16 d; uint8_t qs[TB_QK4_0 / 2]; } tb_block_q4_0;
+static_assert(sizeof(tb_block_q4_0) == 18, "q4_0 block is 18 bytes");
+
+#define TB_QK_K 256
+typedef struct { uint8_t qs[TB_QK_K / 4]; tb_f16 d; } tb_block_tq2_0;
+static_assert(sizeof(tb_block_tq2_0) == 66, "tq2_0 block is 66 bytes");
+
+typedef struct { uint8_t qs[48]; uint8_t qh[4]; tb_f16 d; } tb_block_tq1_0;
+static_assert(sizeof(tb_block_tq1_0) == 54, "tq1_0 block is 54 bytes");
+
+#define TB_I2S_BLOCK 128     /* values per 32-byte i2_s block */
+#define TB_I2S_TAIL 32       /* float scale + 28 pad bytes after the rows */
+
+/* ---- matrices and activations ---- */
+
+typedef struct tb_matrix {
+    tb_format fmt;
+    int rows, k;
+    const uint8_t *data;     /* rows * row_bytes (+ the i2_s tail) */
+    size_t row_bytes;
+    float scale;             /* i2_s: the tensor's scale, read from its tail */
+} tb_matrix;
+
+typedef struct tb_act {
+    tb_act_kind kind;
+    int k, n;                /* n tokens of k values */
+    float *f32;              /* TB_ACT_F32: n * k */
+    tb_block_q8_0 *q8;       /* TB_ACT_Q8_0: n * k/32 blocks */
+    int8_t *i8;              /* TB_ACT_I8: n * k */
+    float *i8_scale;         /* s per token */
+    int32_t *i8_sum;         /* sum(q) per token */
+    int32_t *i8_bsum;        /* sum(q) per 128-value chunk: n * k/128 */
+} tb_act;
+
+/* y: n tokens x rows outputs, token-major (y[t * ldy + r]); rows [r0, r1). */
+typedef void (*tb_gemm_fn)(const tb_matrix *w, const tb_act *a, float *y, int ldy, int r0, int r1);
+
+typedef struct tb_format_traits {
+    const char *name;
+    int block;               /* values per block; k must be a multiple */
+    size_t block_bytes;
+    bool ternary;
+    tb_act_kind act;
+    /* Quantizes rows x k floats into dst (tb_format_bytes bytes). */
+    int (*quantize)(const float *src, int rows, int k, uint8_t *dst, tb_error *err);
+    /* Dequantizes row r of w into k floats. */
+    void (*dequantize_row)(const tb_matrix *w, int r, float *dst);
+    tb_gemm_fn gemm[TB_ISA_COUNT];   /* NULL: that ISA has no variant; scalar is never NULL */
+} tb_format_traits;
+
+const tb_format_traits *tb_format_get(tb_format fmt);
+/* "q8_0" -> TB_FMT_Q8_0; TB_EINVAL (listing the names) for anything else. */
+int tb_format_parse(const char *name, tb_format *out, tb_error *err);
+/* Bytes a rows x k matrix takes in fmt (i2_s includes its 32-byte tail). */
+size_t tb_format_bytes(tb_format fmt, int rows, int k);
+/* Average bits per weight of the packed rows. */
+double tb_format_bits(tb_format fmt);
+
+/* Points w at size bytes of data, checking k and size; reads i2_s's scale. */
+int tb_matrix_init(tb_matrix *w, tb_format fmt, int rows, int k, const void *data, size_t size,
+                   tb_error *err);
+
+/* Activation buffers for up to n tokens of k values (64-byte aligned). */
+int tb_act_alloc(tb_act *a, tb_act_kind kind, int n, int k, tb_error *err);
+void tb_act_free(tb_act *a);
+/* Quantizes n tokens (n <= the allocated count) of x (n * k floats) into a. */
+void tb_act_quantize(tb_act *a, const float *x, int n);
+
+/* The kernel for fmt at the best variant not above isa; *used says which ran. */
+tb_gemm_fn tb_gemm_select(tb_format fmt, tb_isa isa, tb_isa *used);
+
+/* Per-token W1.58A8 quantization (the reference the engine and tests use). */
+float tb_quantize_i8_token(const float *x, int k, int8_t *q, int32_t *sum);
+
+#endif

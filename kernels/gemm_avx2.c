@@ -1,0 +1,292 @@
+/*
+ * gemm_avx2.c - AVX2 + FMA + F16C kernels (Haswell, Zen 1 and later),
+ * compiled with those flags for this file alone.
+ *
+ * Same tiling as the AVX-512 file. Ternary dot products use PMADDUBSW
+ * (unsigned codes 0..2 times signed int8 activations, pairs summed into
+ * int16: at most 2 * 2 * 128 = 512, and four such sums 2048, far from
+ * saturation) and PMADDWD to widen to int32: exact.
+ */
+#include <immintrin.h>
+
+#include "kernels_impl.h"
+#include "tiles.h"
+
+INLINE __m256i hsum_pairs(__m256i v16)
+{
+    return _mm256_madd_epi16(v16, _mm256_set1_epi16(1));
+}
+
+INLINE int32_t hsum_i32(__m256i v)
+{
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
+    return _mm_cvtsi128_si32(s);
+}
+
+INLINE float hsum_ps(__m256 v)
+{
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+/* ---- ternary ---- */
+
+/* 128 codes from 32 bytes: value 32*i + p in byte p at shift sh[i]. */
+INLINE void unpack128(const uint8_t *p, const int s0, const int s1, const int s2, const int s3,
+                      __m256i c[4])
+{
+    const __m256i three = _mm256_set1_epi8(3);
+    __m256i b = _mm256_loadu_si256((const __m256i *)p);
+    c[0] = _mm256_and_si256(_mm256_srli_epi16(b, s0), three);
+    c[1] = _mm256_and_si256(_mm256_srli_epi16(b, s1), three);
+    c[2] = _mm256_and_si256(_mm256_srli_epi16(b, s2), three);
+    c[3] = _mm256_and_si256(_mm256_srli_epi16(b, s3), three);
+}
+
+INLINE void ternary_chunks(const uint8_t *const *rows, const int8_t *const *q, int nchunks,
+                           const int i2s_order, const int R, const int T, __m256i acc[4][4])
+{
+    for (int c = 0; c < nchunks; c++) {
+        __m256i codes[4][4];
+        for (int i = 0; i < R; i++) {
+            if (i2s_order)
+                unpack128(rows[i] + c * 32, 6, 4, 2, 0, codes[i]);
+            else
+                unpack128(rows[i] + c * 32, 0, 2, 4, 6, codes[i]);
+        }
+        for (int j = 0; j < T; j++) {
+            const int8_t *qc = q[j] + c * 128;
+            __m256i x0 = _mm256_loadu_si256((const __m256i *)qc);
+            __m256i x1 = _mm256_loadu_si256((const __m256i *)(qc + 32));
+            __m256i x2 = _mm256_loadu_si256((const __m256i *)(qc + 64));
+            __m256i x3 = _mm256_loadu_si256((const __m256i *)(qc + 96));
+            for (int i = 0; i < R; i++) {
+                __m256i s = _mm256_add_epi16(_mm256_maddubs_epi16(codes[i][0], x0),
+                                             _mm256_maddubs_epi16(codes[i][1], x1));
+                s = _mm256_add_epi16(s, _mm256_maddubs_epi16(codes[i][2], x2));
+                s = _mm256_add_epi16(s, _mm256_maddubs_epi16(codes[i][3], x3));
+                acc[i][j] = _mm256_add_epi32(acc[i][j], hsum_pairs(s));
+            }
+        }
+    }
+}
+
+INLINE void i2s_tile(const tb_matrix *w, const tb_act *a, float *y, int ldy, int r, int t,
+                     const int R, const int T)
+{
+    __m256i acc[4][4];
+    const uint8_t *rows[4];
+    const int8_t *q[4];
+    for (int i = 0; i < R; i++) {
+        rows[i] = tb_i2s_row(w, r + i);
+        for (int j = 0; j < T; j++)
+            acc[i][j] = _mm256_setzero_si256();
+    }
+    for (int j = 0; j < T; j++)
+        q[j] = a->i8 + (size_t)(t + j) * w->k;
+    ternary_chunks(rows, q, w->k / 128, 1, R, T, acc);
+    for (int i = 0; i < R; i++)
+        for (int j = 0; j < T; j++) {
+            int32_t isum = hsum_i32(acc[i][j]) - a->i8_sum[t + j];
+            y[(size_t)(t + j) * ldy + r + i] =
+                tb_ternary_out((double)w->scale * isum, a->i8_scale[t + j]);
+        }
+}
+
+#define I2S_TILE(r, t, R, T) i2s_tile(w, a, y, ldy, r, t, R, T)
+
+void tb_gemm_i2_s_avx2(const tb_matrix *w, const tb_act *a, float *y, int ldy, int r0, int r1)
+{
+    if (a->n == 1)
+        TILED(4, 1, I2S_TILE);
+    else
+        TILED(2, 4, I2S_TILE);
+}
+
+INLINE void tq2_tile(const tb_matrix *w, const tb_act *a, float *y, int ldy, int r, int t,
+                     const int R, const int T)
+{
+    int nb = w->k / TB_QK_K;
+    double d[4][4] = {{0}};
+    for (int b = 0; b < nb; b++) {
+        __m256i acc[4][4];
+        const uint8_t *rows[4];
+        const int8_t *q[4];
+        for (int i = 0; i < R; i++) {
+            rows[i] = w->data + (size_t)(r + i) * w->row_bytes + (size_t)b * sizeof(tb_block_tq2_0);
+            for (int j = 0; j < T; j++)
+                acc[i][j] = _mm256_setzero_si256();
+        }
+        for (int j = 0; j < T; j++)
+            q[j] = a->i8 + (size_t)(t + j) * w->k + b * TB_QK_K;
+        ternary_chunks(rows, q, 2, 0, R, T, acc);
+        for (int j = 0; j < T; j++) {
+            const int32_t *bsum = a->i8_bsum + (size_t)(t + j) * (w->k / 128) + 2 * b;
+            for (int i = 0; i < R; i++) {
+                tb_f16 dh;
+                memcpy(&dh, rows[i] + offsetof(tb_block_tq2_0, d), sizeof dh);
+                d[i][j] += (double)tb_f16_to_f32(dh) *
+                           (hsum_i32(acc[i][j]) - bsum[0] - bsum[1]);
+            }
+        }
+    }
+    for (int i = 0; i < R; i++)
+        for (int j = 0; j < T; j++)
+            y[(size_t)(t + j) * ldy + r + i] = tb_ternary_out(d[i][j], a->i8_scale[t + j]);
+}
+
+#define TQ2_TILE(r, t, R, T) tq2_tile(w, a, y, ldy, r, t, R, T)
+
+void tb_gemm_tq2_0_avx2(const tb_matrix *w, const tb_act *a, float *y, int ldy, int r0, int r1)
+{
+    if (a->n == 1)
+        TILED(4, 1, TQ2_TILE);
+    else
+        TILED(2, 4, TQ2_TILE);
+}
+
+/* ---- float weights ---- */
+
+INLINE __m256 load_w8(const uint8_t *p, const int fmt)
+{
+    if (fmt == TB_FMT_F32)
+        return _mm256_loadu_ps((const float *)p);
+    __m128i h = _mm_loadu_si128((const __m128i *)p);
+    if (fmt == TB_FMT_F16)
+        return _mm256_cvtph_ps(h);
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+}
+
+INLINE float w_scalar(const uint8_t *row, int i, const int fmt)
+{
+    if (fmt == TB_FMT_F32)
+        return ((const float *)row)[i];
+    uint16_t h;
+    memcpy(&h, row + 2 * i, 2);
+    return fmt == TB_FMT_F16 ? tb_f16_to_f32(h) : tb_bf16_to_f32(h);
+}
+
+INLINE void float_tile(const tb_matrix *w, const tb_act *a, float *y, int ldy, int r, int t,
+                       const int R, const int T, const int fmt)
+{
+    const size_t esize = fmt == TB_FMT_F32 ? 4 : 2;
+    __m256 acc[4][4];
+    const uint8_t *rows[4];
+    const float *x[4];
+    for (int i = 0; i < R; i++) {
+        rows[i] = w->data + (size_t)(r + i) * w->row_bytes;
+        for (int j = 0; j < T; j++)
+            acc[i][j] = _mm256_setzero_ps();
+    }
+    for (int j = 0; j < T; j++)
+        x[j] = a->f32 + (size_t)(t + j) * w->k;
+    int k = w->k, kk = 0;
+    for (; kk + 8 <= k; kk += 8) {
+        __m256 wv[4];
+        for (int i = 0; i < R; i++)
+            wv[i] = load_w8(rows[i] + kk * esize, fmt);
+        for (int j = 0; j < T; j++) {
+            __m256 xv = _mm256_loadu_ps(x[j] + kk);
+            for (int i = 0; i < R; i++)
+                acc[i][j] = _mm256_fmadd_ps(wv[i], xv, acc[i][j]);
+        }
+    }
+    for (int i = 0; i < R; i++)
+        for (int j = 0; j < T; j++) {
+            float s = hsum_ps(acc[i][j]);
+            for (int e = kk; e < k; e++)
+                s += w_scalar(rows[i], e, fmt) * x[j][e];
+            y[(size_t)(t + j) * ldy + r + i] = s;
+        }
+}
+
+#define FT_f32(r, t, R, T) float_tile(w, a, y, ldy, r, t, R, T, TB_FMT_F32)
+#define FT_f16(r, t, R, T) float_tile(w, a, y, ldy, r, t, R, T, TB_FMT_F16)
+#define FT_bf16(r, t, R, T) float_tile(w, a, y, ldy, r, t, R, T, TB_FMT_BF16)
+
+#define FLOAT_GEMM(name)                                                                      \
+    void tb_gemm_##name##_avx2(const tb_matrix *w, const tb_act *a, float *y, int ldy,       \
+                               int r0, int r1)                                                \
+    {                                                                                         \
+        if (a->n == 1)                                                                        \
+            TILED(4, 1, FT_##name);                                                           \
+        else                                                                                  \
+            TILED(3, 4, FT_##name);                                                           \
+    }
+FLOAT_GEMM(f32)
+FLOAT_GEMM(f16)
+FLOAT_GEMM(bf16)
+
+/* ---- q8_0 / q4_0 ---- */
+
+INLINE __m256i dot32_s8(__m256i w, __m256i x)
+{
+    return hsum_pairs(_mm256_maddubs_epi16(_mm256_abs_epi8(w), _mm256_sign_epi8(x, w)));
+}
+
+INLINE __m256i q4_unpack(const uint8_t *qs)
+{
+    __m128i b = _mm_loadu_si128((const __m128i *)qs);
+    __m256i v = _mm256_inserti128_si256(_mm256_castsi128_si256(b), _mm_srli_epi16(b, 4), 1);
+    return _mm256_sub_epi8(_mm256_and_si256(v, _mm256_set1_epi8(0xf)), _mm256_set1_epi8(8));
+}
+
+INLINE void q_tile(const tb_matrix *w, const tb_act *a, float *y, int ldy, int r, int t,
+                   const int R, const int T, const int fmt)
+{
+    int nb = w->k / 32;
+    __m256 acc[4][4];
+    for (int i = 0; i < R; i++)
+        for (int j = 0; j < T; j++)
+            acc[i][j] = _mm256_setzero_ps();
+    for (int b = 0; b < nb; b++) {
+        __m256i wv[4];
+        float dw[4];
+        for (int i = 0; i < R; i++) {
+            const uint8_t *row = w->data + (size_t)(r + i) * w->row_bytes;
+            if (fmt == TB_FMT_Q8_0) {
+                const tb_block_q8_0 *blk = (const tb_block_q8_0 *)row + b;
+                wv[i] = _mm256_loadu_si256((const __m256i *)blk->qs);
+                dw[i] = tb_f16_to_f32(blk->d);
+            } else {
+                const tb_block_q4_0 *blk = (const tb_block_q4_0 *)row + b;
+                wv[i] = q4_unpack(blk->qs);
+                dw[i] = tb_f16_to_f32(blk->d);
+            }
+        }
+        for (int j = 0; j < T; j++) {
+            const tb_block_q8_0 *xb = a->q8 + (size_t)(t + j) * nb + b;
+            __m256i xv = _mm256_loadu_si256((const __m256i *)xb->qs);
+            float dx = tb_f16_to_f32(xb->d);
+            for (int i = 0; i < R; i++)
+                acc[i][j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot32_s8(wv[i], xv)),
+                                            _mm256_set1_ps(dw[i] * dx), acc[i][j]);
+        }
+    }
+    for (int i = 0; i < R; i++)
+        for (int j = 0; j < T; j++)
+            y[(size_t)(t + j) * ldy + r + i] = hsum_ps(acc[i][j]);
+}
+
+#define QT_q8_0(r, t, R, T) q_tile(w, a, y, ldy, r, t, R, T, TB_FMT_Q8_0)
+#define QT_q4_0(r, t, R, T) q_tile(w, a, y, ldy, r, t, R, T, TB_FMT_Q4_0)
+
+void tb_gemm_q8_0_avx2(const tb_matrix *w, const tb_act *a, float *y, int ldy, int r0, int r1)
+{
+    if (a->n == 1)
+        TILED(4, 1, QT_q8_0);
+    else
+        TILED(2, 4, QT_q8_0);
+}
+
+void tb_gemm_q4_0_avx2(const tb_matrix *w, const tb_act *a, float *y, int ldy, int r0, int r1)
+{
+    if (a->n == 1)
+        TILED(4, 1, QT_q4_0);
+    else
+        TILED(2, 4, QT_q4_0);
+}

@@ -1,0 +1,194 @@
+/* threadpool.c - see threadpool.h. */
+#include "threadpool.h"
+
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#define CPU_RELAX() _mm_pause()
+#elif defined(__aarch64__)
+#define CPU_RELAX() __asm__ volatile("yield")
+#else
+#define CPU_RELAX() ((void)0)
+#endif
+
+/* Spins before a worker sleeps: long enough to bridge the gap between two
+ * kernels of one forward pass, short enough not to burn a core when idle. */
+#define SPIN_ROUNDS 200000
+
+struct tb_pool {
+    int threads;
+    pthread_t *tid;
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    atomic_uint gen;          /* bumped once per job */
+    atomic_int next;          /* next unclaimed index */
+    atomic_int finished;      /* workers done with the current job */
+    atomic_bool quit;
+    int n, grain;
+    tb_task_fn fn;
+    void *ctx;
+    struct worker_arg {
+        tb_pool *pool;
+        int index;
+        bool pin;
+    } *args;
+};
+
+static void run_chunks(tb_pool *p, int thread)
+{
+    for (;;) {
+        int begin = atomic_fetch_add_explicit(&p->next, p->grain, memory_order_relaxed);
+        if (begin >= p->n)
+            break;
+        int end = begin + p->grain < p->n ? begin + p->grain : p->n;
+        p->fn(p->ctx, begin, end, thread);
+    }
+}
+
+static void pin_to(int cpu)
+{
+#ifdef __linux__
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    pthread_setaffinity_np(pthread_self(), sizeof set, &set);
+#else
+    (void)cpu;
+#endif
+}
+
+static void *worker_main(void *arg)
+{
+    struct worker_arg *wa = arg;
+    tb_pool *p = wa->pool;
+    if (wa->pin)
+        pin_to(wa->index);
+    unsigned seen = 0;
+    for (;;) {
+        unsigned g;
+        int spins = 0;
+        while ((g = atomic_load_explicit(&p->gen, memory_order_acquire)) == seen) {
+            if (++spins < SPIN_ROUNDS) {
+                CPU_RELAX();
+                continue;
+            }
+            pthread_mutex_lock(&p->lock);
+            while ((g = atomic_load(&p->gen)) == seen)
+                pthread_cond_wait(&p->wake, &p->lock);
+            pthread_mutex_unlock(&p->lock);
+            break;
+        }
+        seen = g;
+        if (atomic_load(&p->quit))
+            return NULL;
+        run_chunks(p, wa->index);
+        atomic_fetch_add_explicit(&p->finished, 1, memory_order_release);
+    }
+}
+
+int tb_pool_create(int threads, bool pin, tb_pool **out, tb_error *err)
+{
+    if (threads < 1 || threads > 1024)
+        return tb_error_set(err, TB_EINVAL, "thread count %d is outside 1..1024", threads);
+    tb_pool *p = calloc(1, sizeof *p);
+    if (!p)
+        return tb_error_set(err, TB_ENOMEM, "out of memory for the thread pool");
+    p->threads = threads;
+    pthread_mutex_init(&p->lock, NULL);
+    pthread_cond_init(&p->wake, NULL);
+    p->tid = calloc((size_t)threads, sizeof *p->tid);
+    p->args = calloc((size_t)threads, sizeof *p->args);
+    if (!p->tid || !p->args) {
+        tb_pool_destroy(p);
+        return tb_error_set(err, TB_ENOMEM, "out of memory for the thread pool");
+    }
+    if (pin)
+        pin_to(0);
+    for (int i = 1; i < threads; i++) {
+        p->args[i] = (struct worker_arg){p, i, pin};
+        if (pthread_create(&p->tid[i], NULL, worker_main, &p->args[i]) != 0) {
+            p->threads = i;
+            tb_pool_destroy(p);
+            return tb_error_set(err, TB_EIO, "cannot start worker thread %d", i);
+        }
+    }
+    *out = p;
+    return TB_OK;
+}
+
+void tb_pool_destroy(tb_pool *p)
+{
+    if (!p)
+        return;
+    atomic_store(&p->quit, true);
+    pthread_mutex_lock(&p->lock);
+    atomic_fetch_add(&p->gen, 1);
+    pthread_cond_broadcast(&p->wake);
+    pthread_mutex_unlock(&p->lock);
+    for (int i = 1; i < p->threads; i++)
+        if (p->tid && p->tid[i])
+            pthread_join(p->tid[i], NULL);
+    pthread_mutex_destroy(&p->lock);
+    pthread_cond_destroy(&p->wake);
+    free(p->tid);
+    free(p->args);
+    free(p);
+}
+
+int tb_pool_threads(const tb_pool *p)
+{
+    return p->threads;
+}
+
+void tb_pool_for(tb_pool *p, int n, int grain, tb_task_fn fn, void *ctx)
+{
+    if (n <= 0)
+        return;
+    if (grain < 1)
+        grain = 1;
+    if (p->threads == 1 || n <= grain) {
+        fn(ctx, 0, n, 0);
+        return;
+    }
+    p->n = n;
+    p->grain = grain;
+    p->fn = fn;
+    p->ctx = ctx;
+    atomic_store_explicit(&p->next, 0, memory_order_relaxed);
+    atomic_store_explicit(&p->finished, 0, memory_order_relaxed);
+    pthread_mutex_lock(&p->lock);
+    atomic_fetch_add_explicit(&p->gen, 1, memory_order_release);
+    pthread_cond_broadcast(&p->wake);
+    pthread_mutex_unlock(&p->lock);
+    run_chunks(p, 0);
+    while (atomic_load_explicit(&p->finished, memory_order_acquire) < p->threads - 1)
+        CPU_RELAX();
+}
+
+typedef struct gemm_job {
+    tb_gemm_fn fn;
+    const tb_matrix *w;
+    const tb_act *a;
+    float *y;
+} gemm_job;
+
+static void gemm_chunk(void *ctx, int begin, int end, int thread)
+{
+    (void)thread;
+    gemm_job *j = ctx;
+    j->fn(j->w, j->a, j->y, j->w->rows, begin, end);
+}
+
+void tb_pool_gemm(tb_pool *p, tb_gemm_fn fn, const tb_matrix *w, const tb_act *a, float *y)
+{
+    /* About 16 chunks per thread, in multiples of 16 rows (whole tiles). */
+    int grain = w->rows / (p->threads * 16);
+    grain = grain < 16 ? 16 : (grain + 15) / 16 * 16;
+    gemm_job job = {fn, w, a, y};
+    tb_pool_for(p, w->rows, grain, gemm_chunk, &job);
+}

@@ -1,0 +1,33 @@
+/*
+ * threadpool.h - persistent workers and a parallel-for over index ranges.
+ *
+ * The calling thread works too, so a pool of N threads starts N-1 workers.
+ * A parallel-for hands out chunks of `grain` indices from an atomic counter
+ * (dynamic scheduling: a core slowed by a noisy neighbour takes fewer
+ * chunks). Workers spin briefly between jobs, then sleep on a condition
+ * variable. Nothing is allocated per call.
+ */
+#ifndef TB_THREADPOOL_H
+#define TB_THREADPOOL_H
+
+#include <stdbool.h>
+
+#include "formats.h"
+#include "tb_error.h"
+
+typedef struct tb_pool tb_pool;
+
+/* fn processes indices [begin, end) on thread number `thread` (0 = caller). */
+typedef void (*tb_task_fn)(void *ctx, int begin, int end, int thread);
+
+/* pin: bind thread i to online CPU i (ignored where that fails). */
+int tb_pool_create(int threads, bool pin, tb_pool **out, tb_error *err);
+void tb_pool_destroy(tb_pool *p);
+int tb_pool_threads(const tb_pool *p);
+
+void tb_pool_for(tb_pool *p, int n, int grain, tb_task_fn fn, void *ctx);
+
+/* y (a->n x w->rows, token-major) = w x a, rows split across the pool. */
+void tb_pool_gemm(tb_pool *p, tb_gemm_fn fn, const tb_matrix *w, const tb_act *a, float *y);
+
+#endif

@@ -1,0 +1,442 @@
+/*
+ * test_kernels.c - formats and kernels: byte layouts, round trips, every SIMD
+ * variant against the scalar reference (ternary bit-exact, the others within
+ * a stated error), edge values, threading.
+ *
+ * Weight buffers are malloc'd at their exact size so AddressSanitizer catches
+ * any kernel that reads past its input.
+ */
+#include "testutil.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cpu.h"
+#include "formats.h"
+#include "threadpool.h"
+
+static uint64_t rng = 0x243f6a8885a308d3ull;
+
+static uint32_t rnd(void)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return (uint32_t)(rng >> 11);
+}
+
+static float rnd_normal(void)
+{
+    float u = (rnd() % 1000000 + 1) / 1000001.0f, v = (rnd() % 1000000) / 1000000.0f;
+    return sqrtf(-2 * logf(u)) * cosf(6.2831853f * v);
+}
+
+/* A ternary matrix in {-1, 0, 1} * scale (scale f16-exact). */
+static float *ternary_matrix(int rows, int k, float scale)
+{
+    float *m = malloc(sizeof(float) * rows * k);
+    for (int i = 0; i < rows * k; i++)
+        m[i] = ((int)(rnd() % 3) - 1) * scale;
+    return m;
+}
+
+static uint8_t *quantize(tb_format fmt, const float *src, int rows, int k, tb_matrix *w)
+{
+    size_t bytes = tb_format_bytes(fmt, rows, k);
+    uint8_t *buf = malloc(bytes); /* exact size: ASan guards the end */
+    tb_error err;
+    assert_int_equal(tb_format_get(fmt)->quantize(src, rows, k, buf, &err), TB_OK);
+    assert_int_equal(tb_matrix_init(w, fmt, rows, k, buf, bytes, &err), TB_OK);
+    return buf;
+}
+
+static void test_i2s_layout_by_hand(void **state)
+{
+    (void)state;
+    /* 1 x 128: w[j] = pattern, scale 0.5. Byte p must hold codes of values
+     * p, p+32, p+64, p+96 in bits 7-6, 5-4, 3-2, 1-0; then the scale; then zeros. */
+    float x[128];
+    int wv[128];
+    for (int j = 0; j < 128; j++) {
+        wv[j] = (j * 7 + j / 5) % 3 - 1;
+        x[j] = wv[j] * 0.5f;
+    }
+    x[5] = 0.5f; /* make sure the scale is 0.5 */
+    wv[5] = 1;
+    tb_matrix w;
+    uint8_t *buf = quantize(TB_FMT_I2_S, x, 1, 128, &w);
+    assert_int_equal(tb_format_bytes(TB_FMT_I2_S, 1, 128), 128 / 4 + 32);
+    for (int p = 0; p < 32; p++) {
+        uint8_t want = (uint8_t)((wv[p] + 1) << 6 | (wv[p + 32] + 1) << 4 | (wv[p + 64] + 1) << 2 |
+                                 (wv[p + 96] + 1));
+        assert_int_equal(buf[p], want);
+    }
+    float scale;
+    memcpy(&scale, buf + 32, 4);
+    assert_true(scale == 0.5f);
+    for (int i = 36; i < 64; i++)
+        assert_int_equal(buf[i], 0);
+    assert_true(w.scale == 0.5f);
+    /* A concrete byte: values 0, 32, 64, 96 = -1, 0, +1, -1 -> 0b00_01_10_00 */
+    float y[128] = {0};
+    y[0] = -1, y[32] = 0, y[64] = 1, y[96] = -1, y[1] = 1;
+    tb_matrix w2;
+    uint8_t *b2 = quantize(TB_FMT_I2_S, y, 1, 128, &w2);
+    assert_int_equal(b2[0], 0x18);
+    assert_int_equal(b2[1], 0x95); /* value 1 = +1 -> 2<<6, others 0 -> 1 */
+    free(buf);
+    free(b2);
+}
+
+static void test_tq_layouts(void **state)
+{
+    (void)state;
+    float x[256] = {0};
+    x[0] = 1;   /* tq2_0: byte 0 bits 1-0 = 2 */
+    x[32] = -1; /* byte 0 bits 3-2 = 0 */
+    x[128] = 1; /* byte 32 bits 1-0 */
+    tb_matrix w;
+    uint8_t *b = quantize(TB_FMT_TQ2_0, x, 1, 256, &w);
+    assert_int_equal(b[0], 2 | 0 << 2 | 1 << 4 | 1 << 6);
+    assert_int_equal(b[32], 2 | 1 << 2 | 1 << 4 | 1 << 6);
+    tb_f16 d;
+    memcpy(&d, b + 64, 2);
+    assert_true(tb_f16_to_f32(d) == 1.0f);
+    free(b);
+    /* tq1_0: all zeros encode digit 1 everywhere: 11111 base 3 = 121 -> ceil(121*256/243) */
+    float z[256] = {0};
+    z[0] = 0.25f;
+    b = quantize(TB_FMT_TQ1_0, z, 1, 256, &w);
+    assert_int_equal(b[1], (121 * 256 + 242) / 243);
+    assert_int_equal(b[0], ((2 * 81 + 40) * 256 + 242) / 243); /* first digit 2 */
+    free(b);
+}
+
+static void test_round_trips(void **state)
+{
+    (void)state;
+    int rows = 3, k = 512;
+    float *t = ternary_matrix(rows, k, 0.75f);
+    float out[512];
+    for (int f = 0; f < TB_FMT_COUNT; f++) {
+        tb_matrix w;
+        uint8_t *buf = quantize((tb_format)f, t, rows, k, &w);
+        /* lossless except q8_0 (d = amax/127 rounded to f16) and q4_0 (levels -8..7
+         * with d = max/-8: the far end clips by one step), as in llama.cpp */
+        double tol = f == TB_FMT_Q8_0 ? 0.75 / 127 : f == TB_FMT_Q4_0 ? 0.75 / 8 * 1.001 : 0;
+        for (int r = 0; r < rows; r++) {
+            tb_format_get((tb_format)f)->dequantize_row(&w, r, out);
+            for (int i = 0; i < k; i++)
+                if (fabs(out[i] - t[r * k + i]) > tol)
+                    fail_msg("%s: row %d value %d: %g != %g", tb_format_get((tb_format)f)->name,
+                             r, i, out[i], t[r * k + i]);
+        }
+        free(buf);
+    }
+    free(t);
+}
+
+static void test_half_conversions(void **state)
+{
+    (void)state;
+    assert_int_equal(tb_f32_to_f16(1.0f), 0x3c00);
+    assert_int_equal(tb_f32_to_f16(-2.0f), 0xc000);
+    assert_int_equal(tb_f32_to_f16(65504.0f), 0x7bff);
+    assert_int_equal(tb_f32_to_f16(65520.0f), 0x7c00);     /* rounds to inf */
+    assert_int_equal(tb_f32_to_f16(5.9604645e-8f), 0x0001); /* smallest subnormal */
+    assert_int_equal(tb_f32_to_f16(1.0f + 1.0f / 2048), 0x3c00); /* tie -> even */
+    assert_int_equal(tb_f32_to_f16(1.0f + 3.0f / 2048), 0x3c02); /* tie -> even (up) */
+    for (uint32_t h = 0; h < 0x7c00; h++) /* every finite half survives the round trip */
+        assert_int_equal(tb_f32_to_f16(tb_f16_to_f32((tb_f16)h)), h);
+    assert_int_equal(tb_f32_to_bf16(1.0f), 0x3f80);
+    assert_true(tb_bf16_to_f32(0x3f80) == 1.0f);
+}
+
+/* Sum of |w| |x| over a row: the scale the float error bound is relative to. */
+static double abs_dot(const tb_matrix *w, int r, const float *x)
+{
+    float row[8192];
+    tb_format_get(w->fmt)->dequantize_row(w, r, row);
+    double s = 0;
+    for (int i = 0; i < w->k; i++)
+        s += fabs((double)row[i] * x[i]);
+    return s;
+}
+
+/* Runs every ISA this CPU and build have against scalar, on one problem. */
+static void compare_isas(tb_format fmt, int rows, int k, int n, const float *wsrc, const float *x)
+{
+    const tb_format_traits *tr = tb_format_get(fmt);
+    tb_matrix w;
+    uint8_t *buf = quantize(fmt, wsrc, rows, k, &w);
+    tb_act a;
+    tb_error err;
+    assert_int_equal(tb_act_alloc(&a, tr->act, n, k, &err), TB_OK);
+    tb_act_quantize(&a, x, n);
+    float *ref = malloc(sizeof(float) * n * rows), *got = malloc(sizeof(float) * n * rows);
+    tr->gemm[TB_ISA_SCALAR](&w, &a, ref, rows, 0, rows);
+    tb_cpu_info cpu;
+    tb_cpu_detect(&cpu);
+    for (int isa = 1; isa < TB_ISA_COUNT; isa++) {
+        if (!tr->gemm[isa] || !tb_isa_supported((tb_isa)isa, cpu.features))
+            continue;
+        memset(got, 0xff, sizeof(float) * n * rows);
+        tr->gemm[isa](&w, &a, got, rows, 0, rows);
+        for (int t = 0; t < n; t++)
+            for (int r = 0; r < rows; r++) {
+                float g = got[t * rows + r], e = ref[t * rows + r];
+                if (tr->ternary) {
+                    if (memcmp(&g, &e, sizeof g) != 0)
+                        fail_msg("%s %s %dx%d n=%d: out[%d][%d] = %.9g, scalar %.9g (must be "
+                                 "bit-exact)", tr->name, tb_isa_name((tb_isa)isa), rows, k, n, t,
+                                 r, g, e);
+                } else {
+                    /* float/q8_0/q4_0: summation order differs; bound relative to sum |w x| */
+                    double bound = 2e-6 * abs_dot(&w, r, x + (size_t)t * k) *
+                                       (tr->act == TB_ACT_Q8_0 ? 2 : 1) + 1e-30;
+                    if (!(fabs((double)g - e) <= bound))
+                        fail_msg("%s %s %dx%d n=%d: out[%d][%d] = %.9g, scalar %.9g, bound %g",
+                                 tr->name, tb_isa_name((tb_isa)isa), rows, k, n, t, r, g, e, bound);
+                }
+            }
+    }
+    free(ref);
+    free(got);
+    tb_act_free(&a);
+    free(buf);
+}
+
+static void test_simd_matches_scalar(void **state)
+{
+    (void)state;
+    static const int rows_list[] = {1, 3, 4, 5, 17, 67};
+    static const int n_list[] = {1, 2, 3, 4, 5, 9};
+    for (int f = 0; f < TB_FMT_COUNT; f++) {
+        const tb_format_traits *tr = tb_format_get((tb_format)f);
+        int kmin = tr->block < 128 && tr->ternary ? 128 : tr->block;
+        if (kmin < 32)
+            kmin = 1; /* float formats: any k, tails included */
+        int k_list[] = {kmin, kmin == 1 ? 7 : kmin * 2, kmin == 1 ? 37 : kmin * 3, 768, 2560};
+        for (size_t ki = 0; ki < sizeof k_list / sizeof k_list[0]; ki++)
+            for (size_t ri = 0; ri < sizeof rows_list / sizeof rows_list[0]; ri++)
+                for (size_t ni = 0; ni < sizeof n_list / sizeof n_list[0]; ni++) {
+                    int k = k_list[ki], rows = rows_list[ri], n = n_list[ni];
+                    if (k % tr->block)
+                        continue;
+                    if (tr->act == TB_ACT_I8 && k % 128)
+                        continue;
+                    float *wsrc = tr->ternary ? ternary_matrix(rows, k, 0.375f) : malloc(sizeof(float) * rows * k);
+                    if (!tr->ternary)
+                        for (int i = 0; i < rows * k; i++)
+                            wsrc[i] = rnd_normal() * 0.02f;
+                    float *x = malloc(sizeof(float) * n * k);
+                    for (int i = 0; i < n * k; i++)
+                        x[i] = rnd_normal();
+                    compare_isas((tb_format)f, rows, k, n, wsrc, x);
+                    free(wsrc);
+                    free(x);
+                }
+    }
+}
+
+/* Edge values straight into the int8 activation buffer: -128 and 127. */
+static void test_ternary_edges(void **state)
+{
+    (void)state;
+    int rows = 5, k = 512, n = 3;
+    for (int f = 0; f < TB_FMT_COUNT; f++) {
+        const tb_format_traits *tr = tb_format_get((tb_format)f);
+        if (!tr->ternary)
+            continue;
+        for (int pattern = 0; pattern < 3; pattern++) {
+            float *wsrc = malloc(sizeof(float) * rows * k);
+            for (int i = 0; i < rows * k; i++)
+                wsrc[i] = pattern == 0 ? -1.0f : pattern == 1 ? 1.0f : (i % 2 ? 1.0f : -1.0f);
+            tb_matrix w;
+            uint8_t *buf = quantize((tb_format)f, wsrc, rows, k, &w);
+            tb_act a;
+            tb_error err;
+            assert_int_equal(tb_act_alloc(&a, TB_ACT_I8, n, k, &err), TB_OK);
+            for (int t = 0; t < n; t++) {
+                int32_t sum = 0;
+                for (int i = 0; i < k; i++) {
+                    int8_t q = t == 0 ? -128 : t == 1 ? 127 : (i % 3 ? -128 : 127);
+                    a.i8[t * k + i] = q;
+                    sum += q;
+                }
+                a.i8_sum[t] = sum;
+                a.i8_scale[t] = 1.0f;
+                for (int b = 0; b < k / 128; b++) {
+                    int32_t s = 0;
+                    for (int i = 0; i < 128; i++)
+                        s += a.i8[t * k + b * 128 + i];
+                    a.i8_bsum[t * (k / 128) + b] = s;
+                }
+            }
+            float ref[15], got[15];
+            tr->gemm[TB_ISA_SCALAR](&w, &a, ref, rows, 0, rows);
+            for (int t = 0; t < n; t++) { /* the exact integer answer */
+                int64_t want = 0;
+                for (int i = 0; i < k; i++)
+                    want += (int64_t)wsrc[i] * a.i8[t * k + i];
+                assert_true(ref[t * rows] == (float)want);
+            }
+            tb_cpu_info cpu;
+            tb_cpu_detect(&cpu);
+            for (int isa = 1; isa < TB_ISA_COUNT; isa++) {
+                if (!tr->gemm[isa] || !tb_isa_supported((tb_isa)isa, cpu.features))
+                    continue;
+                tr->gemm[isa](&w, &a, got, rows, 0, rows);
+                assert_memory_equal(got, ref, sizeof(float) * n * rows);
+            }
+            tb_act_free(&a);
+            free(buf);
+            free(wsrc);
+        }
+    }
+}
+
+static void test_ternary_formats_agree(void **state)
+{
+    (void)state;
+    int rows = 9, k = 1024, n = 4;
+    float *wsrc = ternary_matrix(rows, k, 0.8125f); /* f16-exact scale */
+    float *x = malloc(sizeof(float) * n * k);
+    for (int i = 0; i < n * k; i++)
+        x[i] = rnd_normal();
+    float ys[3][36];
+    tb_format fmts[3] = {TB_FMT_I2_S, TB_FMT_TQ2_0, TB_FMT_TQ1_0};
+    for (int f = 0; f < 3; f++) {
+        tb_matrix w;
+        uint8_t *buf = quantize(fmts[f], wsrc, rows, k, &w);
+        tb_act a;
+        tb_error err;
+        assert_int_equal(tb_act_alloc(&a, TB_ACT_I8, n, k, &err), TB_OK);
+        tb_act_quantize(&a, x, n);
+        tb_isa used;
+        tb_gemm_select(fmts[f], TB_ISA_AVX512, &used)(&w, &a, ys[f], rows, 0, rows);
+        tb_act_free(&a);
+        free(buf);
+    }
+    assert_memory_equal(ys[0], ys[1], sizeof(float) * n * rows);
+    assert_memory_equal(ys[0], ys[2], sizeof(float) * n * rows);
+    free(wsrc);
+    free(x);
+}
+
+static void test_i8_activation_rule(void **state)
+{
+    (void)state;
+    float x[128] = {0};
+    x[0] = 2.0f;
+    x[1] = -1.0f;
+    x[2] = 1.0f / 127.0f * 2.0f * 0.5f; /* exactly 0.5 after scaling: ties to even -> 0 */
+    x[3] = 3.0f / 127.0f;               /* 1.5 -> 2 */
+    int8_t q[128];
+    int32_t sum;
+    float s = tb_quantize_i8_token(x, 128, q, &sum);
+    assert_true(s == 127.0f / 2.0f);
+    assert_int_equal(q[0], 127);
+    assert_int_equal(q[1], -64); /* -63.5 -> -64 (even) */
+    assert_int_equal(q[2], 0);
+    assert_int_equal(q[3], 2);
+    assert_int_equal(sum, 127 - 64 + 2);
+    float zero[128] = {0};
+    s = tb_quantize_i8_token(zero, 128, q, &sum);
+    assert_true(s == 127.0f / 1e-5f);
+    assert_int_equal(sum, 0);
+}
+
+typedef struct cover_ctx {
+    int *hits;
+} cover_ctx;
+
+static void cover(void *ctx, int begin, int end, int thread)
+{
+    (void)thread;
+    cover_ctx *c = ctx;
+    for (int i = begin; i < end; i++)
+        __atomic_fetch_add(&c->hits[i], 1, __ATOMIC_RELAXED);
+}
+
+static void test_pool(void **state)
+{
+    (void)state;
+    tb_error err;
+    int rows = 301, k = 768, n = 3;
+    float *wsrc = ternary_matrix(rows, k, 0.5f);
+    float *x = malloc(sizeof(float) * n * k);
+    for (int i = 0; i < n * k; i++)
+        x[i] = rnd_normal();
+    tb_matrix w;
+    uint8_t *buf = quantize(TB_FMT_I2_S, wsrc, rows, k, &w);
+    tb_act a;
+    assert_int_equal(tb_act_alloc(&a, TB_ACT_I8, n, k, &err), TB_OK);
+    tb_act_quantize(&a, x, n);
+    float *ref = malloc(sizeof(float) * n * rows), *got = malloc(sizeof(float) * n * rows);
+    tb_gemm_fn fn = tb_gemm_select(TB_FMT_I2_S, TB_ISA_AVX512, NULL);
+    fn(&w, &a, ref, rows, 0, rows);
+    for (int threads = 1; threads <= 4; threads++) {
+        tb_pool *p;
+        assert_int_equal(tb_pool_create(threads, threads == 2, &p, &err), TB_OK);
+        for (int rep = 0; rep < 20; rep++) {
+            memset(got, 0, sizeof(float) * n * rows);
+            tb_pool_gemm(p, fn, &w, &a, got);
+            assert_memory_equal(got, ref, sizeof(float) * n * rows);
+        }
+        int hits[1000] = {0};
+        cover_ctx c = {hits};
+        tb_pool_for(p, 1000, 7, cover, &c);
+        for (int i = 0; i < 1000; i++)
+            assert_int_equal(hits[i], 1);
+        tb_pool_destroy(p);
+    }
+    assert_int_equal(tb_pool_create(0, false, &(tb_pool *){NULL}, &err), TB_EINVAL);
+    tb_act_free(&a);
+    free(buf);
+    free(wsrc);
+    free(x);
+    free(ref);
+    free(got);
+}
+
+static void test_dispatch_and_validation(void **state)
+{
+    (void)state;
+    tb_isa used;
+    tb_gemm_select(TB_FMT_TQ1_0, TB_ISA_AVX512, &used);
+    assert_int_equal(used, TB_ISA_SCALAR); /* no tq1_0 SIMD variant yet: falls back */
+    tb_gemm_select(TB_FMT_F16, TB_ISA_SCALAR, &used);
+    assert_int_equal(used, TB_ISA_SCALAR);
+    tb_format f;
+    tb_error err;
+    assert_int_equal(tb_format_parse("tq2_0", &f, &err), TB_OK);
+    assert_int_equal(f, TB_FMT_TQ2_0);
+    assert_int_equal(tb_format_parse("q5_k", &f, &err), TB_EINVAL);
+    assert_non_null(strstr(err.text, "i2_s"));
+    tb_matrix w;
+    uint8_t dummy[64] = {0};
+    assert_int_equal(tb_matrix_init(&w, TB_FMT_I2_S, 1, 100, dummy, 64, &err), TB_EINVAL);
+    assert_non_null(strstr(err.text, "multiple of 128"));
+    assert_int_equal(tb_matrix_init(&w, TB_FMT_I2_S, 1, 128, dummy, 63, &err), TB_EINVAL);
+    assert_int_equal(tb_matrix_init(&w, TB_FMT_I2_S, 1, 128, dummy, 64, &err), TB_OK);
+    float nan = NAN;
+    memcpy(dummy + 32, &nan, 4);
+    assert_int_equal(tb_matrix_init(&w, TB_FMT_I2_S, 1, 128, dummy, 64, &err), TB_EINVAL);
+    assert_int_equal(tb_format_bytes(TB_FMT_Q4_0, 2, 64), 2 * 2 * 18);
+    assert_int_equal(tb_format_bytes(TB_FMT_TQ1_0, 1, 256), 54);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_i2s_layout_by_hand), cmocka_unit_test(test_tq_layouts),
+        cmocka_unit_test(test_round_trips),        cmocka_unit_test(test_half_conversions),
+        cmocka_unit_test(test_i8_activation_rule), cmocka_unit_test(test_simd_matches_scalar),
+        cmocka_unit_test(test_ternary_edges),      cmocka_unit_test(test_ternary_formats_agree),
+        cmocka_unit_test(test_pool),               cmocka_unit_test(test_dispatch_and_validation),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
