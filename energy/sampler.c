@@ -28,13 +28,6 @@ struct tb_sampler {
     tb_error thread_err;
 };
 
-double tb_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 tb_sampler *tb_sampler_new(tb_meter *m, double interval_s)
 {
     tb_sampler *s = calloc(1, sizeof *s);

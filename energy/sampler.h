@@ -16,6 +16,7 @@
 #define TB_SAMPLER_H
 
 #include "meter.h"
+#include "tb_time.h"
 
 typedef struct tb_energy_result {
     int ndomains;
@@ -47,8 +48,6 @@ int tb_sampler_end(tb_sampler *s, double now_s, tb_energy_result *res, tb_error 
 int tb_sampler_start(tb_sampler *s, tb_error *err);
 int tb_sampler_stop(tb_sampler *s, tb_energy_result *res, tb_error *err);
 
-/* Seconds on CLOCK_MONOTONIC. */
-double tb_now(void);
 
 /* A line per problem the result carries (wraps unsure, overflows, stalls),
  * written into buf; returns how many problems were found. */

@@ -39,5 +39,6 @@ int tb_cli_parse_int(const char *cmd, const char *opt, const char *text, long mi
 /* The commands, each in its own cmd_*.c file. */
 int tb_cmd_info(int argc, char **argv);
 int tb_cmd_energy(int argc, char **argv);
+int tb_cmd_kernels(int argc, char **argv);
 
 #endif

@@ -378,7 +378,8 @@ int tb_act_alloc(tb_act *a, tb_act_kind kind, int n, int k, tb_error *err)
     case TB_ACT_Q8_0:
         if (k % TB_QK8_0)
             return tb_error_set(err, TB_EINVAL, "q8_0 activations need k %% 32 == 0, got %d", k);
-        ok = (a->q8 = aligned((size_t)n * (k / TB_QK8_0) * sizeof(tb_block_q8_0))) != NULL;
+        ok = (a->q8 = aligned((size_t)n * (k / TB_QK8_0) * sizeof(tb_block_q8_0))) &&
+             (a->q8_d = aligned((size_t)n * (k / TB_QK8_0) * 8 * sizeof(float)));
         break;
     case TB_ACT_I8:
         if (k % TB_I2S_BLOCK)
@@ -399,6 +400,7 @@ void tb_act_free(tb_act *a)
 {
     free(a->f32);
     free(a->q8);
+    free(a->q8_d);
     free(a->i8);
     free(a->i8_scale);
     free(a->i8_sum);
@@ -434,8 +436,12 @@ void tb_act_quantize(tb_act *a, const float *x, int n)
             memcpy(a->f32 + (size_t)t * k, xt, (size_t)k * sizeof(float));
             break;
         case TB_ACT_Q8_0:
-            for (int b = 0; b < k / TB_QK8_0; b++)
-                q8_0_block(xt + b * TB_QK8_0, &a->q8[(size_t)t * (k / TB_QK8_0) + b]);
+            for (int b = 0; b < k / TB_QK8_0; b++) {
+                size_t i = (size_t)t * (k / TB_QK8_0) + b;
+                q8_0_block(xt + b * TB_QK8_0, &a->q8[i]);
+                for (int l = 0; l < 8; l++)
+                    a->q8_d[i * 8 + l] = tb_f16_to_f32(a->q8[i].d);
+            }
             break;
         case TB_ACT_I8: {
             int8_t *q = a->i8 + (size_t)t * k;

@@ -89,6 +89,8 @@ typedef struct tb_act {
     int k, n;                /* n tokens of k values */
     float *f32;              /* TB_ACT_F32: n * k */
     tb_block_q8_0 *q8;       /* TB_ACT_Q8_0: n * k/32 blocks */
+    float *q8_d;             /* TB_ACT_Q8_0: each block's d as float, repeated 8 times
+                              * (n * k/32 * 8): one load gives a SIMD lane group its scale */
     int8_t *i8;              /* TB_ACT_I8: n * k */
     float *i8_scale;         /* s per token */
     int32_t *i8_sum;         /* sum(q) per token */

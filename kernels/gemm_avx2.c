@@ -12,6 +12,12 @@
 #include "kernels_impl.h"
 #include "tiles.h"
 
+/* F16C's conversion: the same value as tb_f16_to_f32, in one instruction. */
+INLINE float f16(tb_f16 h)
+{
+    return _cvtsh_ss(h);
+}
+
 INLINE __m256i hsum_pairs(__m256i v16)
 {
     return _mm256_madd_epi16(v16, _mm256_set1_epi16(1));
@@ -102,7 +108,7 @@ INLINE void i2s_tile(const tb_matrix *w, const tb_act *a, float *y, int ldy, int
 void tb_gemm_i2_s_avx2(const tb_matrix *w, const tb_act *a, float *y, int ldy, int r0, int r1)
 {
     if (a->n == 1)
-        TILED(4, 1, I2S_TILE);
+        TILED(1, 1, I2S_TILE); /* short rows: one at a time (see gemm_avx512.c) */
     else
         TILED(2, 4, I2S_TILE);
 }
@@ -129,7 +135,7 @@ INLINE void tq2_tile(const tb_matrix *w, const tb_act *a, float *y, int ldy, int
             for (int i = 0; i < R; i++) {
                 tb_f16 dh;
                 memcpy(&dh, rows[i] + offsetof(tb_block_tq2_0, d), sizeof dh);
-                d[i][j] += (double)tb_f16_to_f32(dh) *
+                d[i][j] += (double)f16(dh) *
                            (hsum_i32(acc[i][j]) - bsum[0] - bsum[1]);
             }
         }
@@ -144,7 +150,7 @@ INLINE void tq2_tile(const tb_matrix *w, const tb_act *a, float *y, int ldy, int
 void tb_gemm_tq2_0_avx2(const tb_matrix *w, const tb_act *a, float *y, int ldy, int r0, int r1)
 {
     if (a->n == 1)
-        TILED(4, 1, TQ2_TILE);
+        TILED(1, 1, TQ2_TILE); /* short rows: one at a time (see gemm_avx512.c) */
     else
         TILED(2, 4, TQ2_TILE);
 }
@@ -251,17 +257,17 @@ INLINE void q_tile(const tb_matrix *w, const tb_act *a, float *y, int ldy, int r
             if (fmt == TB_FMT_Q8_0) {
                 const tb_block_q8_0 *blk = (const tb_block_q8_0 *)row + b;
                 wv[i] = _mm256_loadu_si256((const __m256i *)blk->qs);
-                dw[i] = tb_f16_to_f32(blk->d);
+                dw[i] = f16(blk->d);
             } else {
                 const tb_block_q4_0 *blk = (const tb_block_q4_0 *)row + b;
                 wv[i] = q4_unpack(blk->qs);
-                dw[i] = tb_f16_to_f32(blk->d);
+                dw[i] = f16(blk->d);
             }
         }
         for (int j = 0; j < T; j++) {
             const tb_block_q8_0 *xb = a->q8 + (size_t)(t + j) * nb + b;
             __m256i xv = _mm256_loadu_si256((const __m256i *)xb->qs);
-            float dx = tb_f16_to_f32(xb->d);
+            float dx = f16(xb->d);
             for (int i = 0; i < R; i++)
                 acc[i][j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot32_s8(wv[i], xv)),
                                             _mm256_set1_ps(dw[i] * dx), acc[i][j]);
@@ -278,7 +284,7 @@ INLINE void q_tile(const tb_matrix *w, const tb_act *a, float *y, int ldy, int r
 void tb_gemm_q8_0_avx2(const tb_matrix *w, const tb_act *a, float *y, int ldy, int r0, int r1)
 {
     if (a->n == 1)
-        TILED(4, 1, QT_q8_0);
+        TILED(1, 1, QT_q8_0); /* short rows: one at a time (see gemm_avx512.c) */
     else
         TILED(2, 4, QT_q8_0);
 }
@@ -286,7 +292,7 @@ void tb_gemm_q8_0_avx2(const tb_matrix *w, const tb_act *a, float *y, int ldy, i
 void tb_gemm_q4_0_avx2(const tb_matrix *w, const tb_act *a, float *y, int ldy, int r0, int r1)
 {
     if (a->n == 1)
-        TILED(4, 1, QT_q4_0);
+        TILED(1, 1, QT_q4_0); /* short rows: one at a time (see gemm_avx512.c) */
     else
         TILED(2, 4, QT_q4_0);
 }

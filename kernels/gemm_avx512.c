@@ -19,6 +19,18 @@
 #include "kernels_impl.h"
 #include "tiles.h"
 
+/* F16C's conversion: the same value as tb_f16_to_f32, in one instruction. */
+INLINE float f16(tb_f16 h)
+{
+    return _cvtsh_ss(h);
+}
+
+/* The one-token paths, defined below with the note on why they differ. */
+static void i2s_gemv(const tb_matrix *w, const tb_act *a, float *y, int r0, int r1);
+static void tq2_gemv(const tb_matrix *w, const tb_act *a, float *y, int r0, int r1);
+static inline void q_gemv(const tb_matrix *w, const tb_act *a, float *y, int r0, int r1,
+                          const int fmt);
+
 /* ---- ternary ---- */
 
 /* Unpacks 32 bytes holding 128 two-bit codes into codes for values 0..63
@@ -55,6 +67,18 @@ INLINE void ternary_chunks(const uint8_t *const *rows, const int8_t *const *q, i
     }
 }
 
+/* Requests every cache line of a tile's rows before computing on them, so
+ * the misses overlap instead of arriving one chunk at a time. Decoding is
+ * memory-bound; this took i2_s GEMV on one thread from 7.8 to ~18 GB/s. */
+INLINE void prefetch_rows(const uint8_t *const *rows, size_t bytes, const int R)
+{
+    uint8_t sink = 0;
+    for (int i = 0; i < R; i++)
+        for (size_t off = 0; off < bytes; off += 64)
+            sink |= rows[i][off];
+    __asm__ volatile("" : : "r"(sink));
+}
+
 #define I2S_SHIFT_LO _mm512_set_epi64(4, 4, 4, 4, 6, 6, 6, 6)
 #define I2S_SHIFT_HI _mm512_set_epi64(0, 0, 0, 0, 2, 2, 2, 2)
 
@@ -71,7 +95,27 @@ INLINE void i2s_tile(const tb_matrix *w, const tb_act *a, float *y, int ldy, int
     }
     for (int j = 0; j < T; j++)
         q[j] = a->i8 + (size_t)(t + j) * w->k;
-    ternary_chunks(rows, q, w->k / 128, 32, I2S_SHIFT_LO, I2S_SHIFT_HI, R, T, acc);
+    /* One chunk per call: with a constant chunk count GCC keeps acc in
+     * registers (a variable count made it spill every iteration: 3x slower). */
+    int nc = w->k / 128, c = 0;
+    for (; c + 2 <= nc; c += 2) {
+        const uint8_t *rc[4];
+        const int8_t *qc[4];
+        for (int i = 0; i < R; i++)
+            rc[i] = rows[i] + c * 32;
+        for (int j = 0; j < T; j++)
+            qc[j] = q[j] + c * 128;
+        ternary_chunks(rc, qc, 2, 32, I2S_SHIFT_LO, I2S_SHIFT_HI, R, T, acc);
+    }
+    if (c < nc) {
+        const uint8_t *rc[4];
+        const int8_t *qc[4];
+        for (int i = 0; i < R; i++)
+            rc[i] = rows[i] + c * 32;
+        for (int j = 0; j < T; j++)
+            qc[j] = q[j] + c * 128;
+        ternary_chunks(rc, qc, 1, 32, I2S_SHIFT_LO, I2S_SHIFT_HI, R, T, acc);
+    }
     for (int i = 0; i < R; i++)
         for (int j = 0; j < T; j++) {
             int32_t isum = _mm512_reduce_add_epi32(acc[i][j]) - a->i8_sum[t + j];
@@ -85,7 +129,7 @@ INLINE void i2s_tile(const tb_matrix *w, const tb_act *a, float *y, int ldy, int
 void tb_gemm_i2_s_avx512(const tb_matrix *w, const tb_act *a, float *y, int ldy, int r0, int r1)
 {
     if (a->n == 1)
-        TILED(4, 1, I2S_TILE);
+        i2s_gemv(w, a, y, r0, r1);
     else
         TILED(4, 4, I2S_TILE);
 }
@@ -153,7 +197,7 @@ INLINE void tq2_tile(const tb_matrix *w, const tb_act *a, float *y, int ldy, int
             for (int i = 0; i < R; i++) {
                 tb_f16 dh;
                 memcpy(&dh, rp[i] + offsetof(tb_block_tq2_0, d), sizeof dh);
-                d[i][j] += (double)tb_f16_to_f32(dh) *
+                d[i][j] += (double)f16(dh) *
                            (_mm512_reduce_add_epi32(acc[i][j]) - qs);
             }
         }
@@ -168,7 +212,7 @@ INLINE void tq2_tile(const tb_matrix *w, const tb_act *a, float *y, int ldy, int
 void tb_gemm_tq2_0_avx512(const tb_matrix *w, const tb_act *a, float *y, int ldy, int r0, int r1)
 {
     if (a->n == 1)
-        TILED(4, 1, TQ2_TILE);
+        tq2_gemv(w, a, y, r0, r1);
     else
         TILED(4, 4, TQ2_TILE);
 }
@@ -245,62 +289,218 @@ FLOAT_GEMM(bf16)
 
 /* ---- q8_0 / q4_0 against q8_0 activations ---- */
 
-/* Signed x signed int8 dot of 32 pairs into 8 int32 lanes: VPDPBUSD wants an
- * unsigned operand, so use |w| and move w's sign onto x. */
-INLINE __m256i dot32_s8(__m256i w, __m256i x, __m256i acc)
+/* Two blocks (64 values) per step. VPDPBUSD needs an unsigned operand, so
+ * weights are biased into u8 and the bias removed with a second VPDPBUSD of
+ * the bias against the activations: q4_0's nibbles n (w = n - 8) are already
+ * unsigned, q8_0's w + 128 is. Both products are exact in int32; the block
+ * scales d_w * d_x then apply per 8-lane group in float. */
+INLINE __m512i q_weights2(const uint8_t *row, int b, const int fmt)
 {
-    return _mm256_dpbusd_epi32(acc, _mm256_abs_epi8(w), _mm256_sign_epi8(x, w));
+    if (fmt == TB_FMT_Q8_0) {
+        const tb_block_q8_0 *blk = (const tb_block_q8_0 *)row + b;
+        __m256i w0 = _mm256_loadu_si256((const __m256i *)blk[0].qs);
+        __m256i w1 = _mm256_loadu_si256((const __m256i *)blk[1].qs);
+        __m512i w = _mm512_inserti64x4(_mm512_castsi256_si512(w0), w1, 1);
+        return _mm512_xor_si512(w, _mm512_set1_epi8((char)0x80)); /* w + 128 */
+    }
+    const tb_block_q4_0 *blk = (const tb_block_q4_0 *)row + b;
+    __m256i t = _mm256_inserti128_si256(
+        _mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)blk[0].qs)),
+        _mm_loadu_si128((const __m128i *)blk[1].qs), 1);
+    const __m256i m = _mm256_set1_epi8(0xf);
+    __m512i z = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_and_si256(t, m)),
+                                   _mm256_and_si256(_mm256_srli_epi16(t, 4), m), 1);
+    /* [lo0 lo1 hi0 hi1] -> [lo0 hi0 lo1 hi1]: block b's 32 values, then b+1's */
+    return _mm512_shuffle_i64x2(z, z, _MM_SHUFFLE(3, 1, 2, 0));
 }
 
-INLINE __m256i q4_unpack(const uint8_t *qs)
+/* The two blocks' weight scales, each repeated over its 8 lanes. */
+INLINE __m512 q_wscale2(const uint8_t *row, int b, const int fmt)
 {
-    __m128i b = _mm_loadu_si128((const __m128i *)qs);
-    __m256i v = _mm256_inserti128_si256(_mm256_castsi128_si256(b), _mm_srli_epi16(b, 4), 1);
-    return _mm256_sub_epi8(_mm256_and_si256(v, _mm256_set1_epi8(0xf)), _mm256_set1_epi8(8));
+    tb_f16 d0, d1;
+    size_t bytes = fmt == TB_FMT_Q8_0 ? sizeof(tb_block_q8_0) : sizeof(tb_block_q4_0);
+    memcpy(&d0, row + (size_t)b * bytes, 2);
+    memcpy(&d1, row + (size_t)(b + 1) * bytes, 2);
+    return _mm512_cvtph_ps(_mm256_set_m128i(_mm_set1_epi16((short)d1), _mm_set1_epi16((short)d0)));
+}
+
+/* One block the plain way, for an odd block count. */
+INLINE float q_last_block(const uint8_t *row, const tb_block_q8_0 *xb, int b, const int fmt)
+{
+    int32_t isum = 0;
+    float dw;
+    if (fmt == TB_FMT_Q8_0) {
+        const tb_block_q8_0 *wb = (const tb_block_q8_0 *)row + b;
+        for (int e = 0; e < 32; e++)
+            isum += wb->qs[e] * xb->qs[e];
+        dw = f16(wb->d);
+    } else {
+        const tb_block_q4_0 *wb = (const tb_block_q4_0 *)row + b;
+        for (int e = 0; e < 16; e++)
+            isum += ((wb->qs[e] & 0xf) - 8) * xb->qs[e] + ((wb->qs[e] >> 4) - 8) * xb->qs[e + 16];
+        dw = f16(wb->d);
+    }
+    return (float)isum * (dw * f16(xb->d));
 }
 
 INLINE void q_tile(const tb_matrix *w, const tb_act *a, float *y, int ldy, int r, int t,
                    const int R, const int T, const int fmt)
 {
-    int nb = w->k / 32;
-    __m256 acc[4][4];
-    for (int i = 0; i < R; i++)
+    const int nb = w->k / 32;
+    const __m512i bias = _mm512_set1_epi8(fmt == TB_FMT_Q8_0 ? (char)0x80 : 8);
+    __m512 acc[4][4];
+    const uint8_t *rows[4];
+    for (int i = 0; i < R; i++) {
+        rows[i] = w->data + (size_t)(r + i) * w->row_bytes;
         for (int j = 0; j < T; j++)
-            acc[i][j] = _mm256_setzero_ps();
-    for (int b = 0; b < nb; b++) {
-        __m256i wv[4];
-        float dw[4];
+            acc[i][j] = _mm512_setzero_ps();
+    }
+    int b = 0;
+    for (; b + 2 <= nb; b += 2) {
+        __m512i wv[4];
+        __m512 ws[4];
         for (int i = 0; i < R; i++) {
-            const uint8_t *row = w->data + (size_t)(r + i) * w->row_bytes;
-            if (fmt == TB_FMT_Q8_0) {
-                const tb_block_q8_0 *blk = (const tb_block_q8_0 *)row + b;
-                wv[i] = _mm256_loadu_si256((const __m256i *)blk->qs);
-                dw[i] = tb_f16_to_f32(blk->d);
-            } else {
-                const tb_block_q4_0 *blk = (const tb_block_q4_0 *)row + b;
-                wv[i] = q4_unpack(blk->qs);
-                dw[i] = tb_f16_to_f32(blk->d);
-            }
+            wv[i] = q_weights2(rows[i], b, fmt);
+            ws[i] = q_wscale2(rows[i], b, fmt);
         }
         for (int j = 0; j < T; j++) {
             const tb_block_q8_0 *xb = a->q8 + (size_t)(t + j) * nb + b;
-            __m256i xv = _mm256_loadu_si256((const __m256i *)xb->qs);
-            float dx = tb_f16_to_f32(xb->d);
+            __m512i xv = _mm512_inserti64x4(
+                _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)xb[0].qs)),
+                _mm256_loadu_si256((const __m256i *)xb[1].qs), 1);
+            __m512i xbias = _mm512_dpbusd_epi32(_mm512_setzero_si512(), bias, xv);
+            __m512 xs = _mm512_loadu_ps(a->q8_d + ((size_t)(t + j) * nb + b) * 8);
             for (int i = 0; i < R; i++) {
-                __m256i s = dot32_s8(wv[i], xv, _mm256_setzero_si256());
-                acc[i][j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_set1_ps(dw[i] * dx),
+                __m512i s = _mm512_sub_epi32(
+                    _mm512_dpbusd_epi32(_mm512_setzero_si512(), wv[i], xv), xbias);
+                acc[i][j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(ws[i], xs),
                                             acc[i][j]);
             }
         }
     }
     for (int i = 0; i < R; i++)
         for (int j = 0; j < T; j++) {
-            __m128 v = _mm_add_ps(_mm256_castps256_ps128(acc[i][j]),
-                                  _mm256_extractf128_ps(acc[i][j], 1));
-            v = _mm_add_ps(v, _mm_movehl_ps(v, v));
-            v = _mm_add_ss(v, _mm_movehdup_ps(v));
-            y[(size_t)(t + j) * ldy + r + i] = _mm_cvtss_f32(v);
+            float s = _mm512_reduce_add_ps(acc[i][j]);
+            if (b < nb)
+                s += q_last_block(rows[i], a->q8 + (size_t)(t + j) * nb + b, b, fmt);
+            y[(size_t)(t + j) * ldy + r + i] = s;
         }
+}
+
+/* ---- GEMV of the quantized formats: one row at a time, independent accumulators ----
+ *
+ * Decoding streams each weight once, so what matters is keeping enough loads
+ * in flight. Findings on Zen 4 (ternbench kernels):
+ *  - short rows (i2_s/tq2_0/q4_0/q8_0: 0.7-4 KB at k = 2560-6912) are best
+ *    read one after another: interleaving 2-4 of them per tile confused the
+ *    hardware prefetcher (i2_s 7.6 vs 15.6 GB/s on one thread);
+ *  - one row then needs several independent accumulators, or the VPDPBUSD
+ *    latency chain caps the rate below the memory's;
+ *  - long rows (f16/f32: 5-28 KB) stream well four at a time, which the
+ *    float tiles do (one row at a time measured 28 vs 39 GB/s).
+ */
+INLINE __m512i i2s_row_dot(const uint8_t *p, const int8_t *q, int nchunks, __m512i sl, __m512i sh)
+{
+    __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0;
+    int c = 0;
+    for (; c + 2 <= nchunks; c += 2) {
+        __m512i lo0, hi0, lo1, hi1;
+        unpack128(p + c * 32, sl, sh, &lo0, &hi0);
+        unpack128(p + c * 32 + 32, sl, sh, &lo1, &hi1);
+        a0 = _mm512_dpbusd_epi32(a0, lo0, _mm512_loadu_si512(q + c * 128));
+        a1 = _mm512_dpbusd_epi32(a1, hi0, _mm512_loadu_si512(q + c * 128 + 64));
+        a2 = _mm512_dpbusd_epi32(a2, lo1, _mm512_loadu_si512(q + c * 128 + 128));
+        a3 = _mm512_dpbusd_epi32(a3, hi1, _mm512_loadu_si512(q + c * 128 + 192));
+    }
+    if (c < nchunks) {
+        __m512i lo0, hi0;
+        unpack128(p + c * 32, sl, sh, &lo0, &hi0);
+        a0 = _mm512_dpbusd_epi32(a0, lo0, _mm512_loadu_si512(q + c * 128));
+        a1 = _mm512_dpbusd_epi32(a1, hi0, _mm512_loadu_si512(q + c * 128 + 64));
+    }
+    return _mm512_add_epi32(_mm512_add_epi32(a0, a1), _mm512_add_epi32(a2, a3));
+}
+
+static void i2s_gemv(const tb_matrix *w, const tb_act *a, float *y, int r0, int r1)
+{
+    for (int r = r0; r < r1; r++) {
+        __m512i acc = i2s_row_dot(tb_i2s_row(w, r), a->i8, w->k / 128, I2S_SHIFT_LO, I2S_SHIFT_HI);
+        int32_t isum = _mm512_reduce_add_epi32(acc) - a->i8_sum[0];
+        y[r] = tb_ternary_out((double)w->scale * isum, a->i8_scale[0]);
+    }
+}
+
+static void tq2_gemv(const tb_matrix *w, const tb_act *a, float *y, int r0, int r1)
+{
+    int nb = w->k / TB_QK_K;
+    for (int r = r0; r < r1; r++) {
+        const uint8_t *row = w->data + (size_t)r * w->row_bytes;
+        double d = 0;
+        if (tq_uniform_scale(row, nb, sizeof(tb_block_tq2_0), offsetof(tb_block_tq2_0, d))) {
+            /* one scale: the integer sum over the row is exact */
+            __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0;
+            for (int b = 0; b < nb; b++) {
+                const uint8_t *p = row + (size_t)b * sizeof(tb_block_tq2_0);
+                const int8_t *q = a->i8 + b * TB_QK_K;
+                __m512i lo0, hi0, lo1, hi1;
+                unpack128(p, TQ2_SHIFT_LO, TQ2_SHIFT_HI, &lo0, &hi0);
+                unpack128(p + 32, TQ2_SHIFT_LO, TQ2_SHIFT_HI, &lo1, &hi1);
+                a0 = _mm512_dpbusd_epi32(a0, lo0, _mm512_loadu_si512(q));
+                a1 = _mm512_dpbusd_epi32(a1, hi0, _mm512_loadu_si512(q + 64));
+                a2 = _mm512_dpbusd_epi32(a2, lo1, _mm512_loadu_si512(q + 128));
+                a3 = _mm512_dpbusd_epi32(a3, hi1, _mm512_loadu_si512(q + 192));
+            }
+            __m512i acc = _mm512_add_epi32(_mm512_add_epi32(a0, a1), _mm512_add_epi32(a2, a3));
+            tb_f16 dh;
+            memcpy(&dh, row + offsetof(tb_block_tq2_0, d), sizeof dh);
+            d = (double)f16(dh) * (_mm512_reduce_add_epi32(acc) - a->i8_sum[0]);
+        } else {
+            for (int b = 0; b < nb; b++) {
+                const uint8_t *p = row + (size_t)b * sizeof(tb_block_tq2_0);
+                __m512i lo0, hi0, lo1, hi1;
+                unpack128(p, TQ2_SHIFT_LO, TQ2_SHIFT_HI, &lo0, &hi0);
+                unpack128(p + 32, TQ2_SHIFT_LO, TQ2_SHIFT_HI, &lo1, &hi1);
+                const int8_t *q = a->i8 + b * TB_QK_K;
+                __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), lo0, _mm512_loadu_si512(q));
+                s = _mm512_dpbusd_epi32(s, hi0, _mm512_loadu_si512(q + 64));
+                s = _mm512_dpbusd_epi32(s, lo1, _mm512_loadu_si512(q + 128));
+                s = _mm512_dpbusd_epi32(s, hi1, _mm512_loadu_si512(q + 192));
+                tb_f16 dh;
+                memcpy(&dh, p + offsetof(tb_block_tq2_0, d), sizeof dh);
+                d += (double)f16(dh) *
+                     (_mm512_reduce_add_epi32(s) - a->i8_bsum[2 * b] - a->i8_bsum[2 * b + 1]);
+            }
+        }
+        y[r] = tb_ternary_out(d, a->i8_scale[0]);
+    }
+}
+
+INLINE void q_gemv(const tb_matrix *w, const tb_act *a, float *y, int r0, int r1, const int fmt)
+{
+    const int nb = w->k / 32;
+    const __m512i bias = _mm512_set1_epi8(fmt == TB_FMT_Q8_0 ? (char)0x80 : 8);
+    for (int r = r0; r < r1; r++) {
+        const uint8_t *row = w->data + (size_t)r * w->row_bytes;
+        __m512 a0 = _mm512_setzero_ps(), a1 = a0;
+        int b = 0;
+        for (; b + 2 <= nb; b += 2) {
+            const tb_block_q8_0 *xb = a->q8 + b;
+            __m512i xv = _mm512_inserti64x4(
+                _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)xb[0].qs)),
+                _mm256_loadu_si256((const __m256i *)xb[1].qs), 1);
+            __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q_weights2(row, b, fmt), xv);
+            s = _mm512_sub_epi32(s, _mm512_dpbusd_epi32(_mm512_setzero_si512(), bias, xv));
+            __m512 sc = _mm512_mul_ps(q_wscale2(row, b, fmt), _mm512_loadu_ps(a->q8_d + (size_t)b * 8));
+            if (b & 2)
+                a1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), sc, a1);
+            else
+                a0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), sc, a0);
+        }
+        float sum = _mm512_reduce_add_ps(_mm512_add_ps(a0, a1));
+        if (b < nb)
+            sum += q_last_block(row, a->q8 + b, b, fmt);
+        y[r] = sum;
+    }
 }
 
 #define QT_q8_0(r, t, R, T) q_tile(w, a, y, ldy, r, t, R, T, TB_FMT_Q8_0)
@@ -309,7 +509,7 @@ INLINE void q_tile(const tb_matrix *w, const tb_act *a, float *y, int ldy, int r
 void tb_gemm_q8_0_avx512(const tb_matrix *w, const tb_act *a, float *y, int ldy, int r0, int r1)
 {
     if (a->n == 1)
-        TILED(4, 1, QT_q8_0);
+        q_gemv(w, a, y, r0, r1, TB_FMT_Q8_0);
     else
         TILED(4, 4, QT_q8_0);
 }
@@ -317,7 +517,7 @@ void tb_gemm_q8_0_avx512(const tb_matrix *w, const tb_act *a, float *y, int ldy,
 void tb_gemm_q4_0_avx512(const tb_matrix *w, const tb_act *a, float *y, int ldy, int r0, int r1)
 {
     if (a->n == 1)
-        TILED(4, 1, QT_q4_0);
+        q_gemv(w, a, y, r0, r1, TB_FMT_Q4_0);
     else
         TILED(4, 4, QT_q4_0);
 }

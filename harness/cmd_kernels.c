@@ -1,0 +1,384 @@
+/*
+ * cmd_kernels.c - `ternbench kernels`: a micro-benchmark of the GEMV/GEMM
+ * kernels per format, ISA and shape, each beside the memory roofline.
+ *
+ * GEMV (one token) is memory-bound: its figure of merit is weight bytes per
+ * second as a fraction of the bandwidth a STREAM triad reaches on the same
+ * threads, probed right before and after each measurement because this
+ * class of machine drifts within minutes. So that GEMV reads memory and not
+ * cache, the matrix is replicated until the copies exceed 256 MB and the
+ * calls cycle through them. GEMM (a batch of tokens) is compute-bound: its
+ * figure is GOP/s (2 * m * k * batch operations per call).
+ *
+ * What is timed: the kernel over all rows, split across the thread pool.
+ * Not timed: quantizing the activations (done once per token by the engine
+ * and measured there).
+ */
+#include <getopt.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bandwidth.h"
+#include "cli.h"
+#include "formats.h"
+#include "machine.h"
+#include "stats.h"
+#include "tb_time.h"
+#include "threadpool.h"
+
+enum { MAX_SHAPES = 16, GEMV_FOOTPRINT = 256 << 20 };
+
+typedef struct shape { int m, k; } shape;
+
+typedef struct kopts {
+    bool fmt_on[TB_FMT_COUNT];
+    const char *isa;            /* NULL: the selected one; "all": every supported */
+    long threads;
+    shape shapes[MAX_SHAPES];
+    int nshapes;
+    long batch;
+    bool do_gemv, do_gemm;
+    double min_time;
+    bool json, pin;
+} kopts;
+
+static void help(void)
+{
+    printf("usage: ternbench kernels [options]\n\n"
+           "Times the GEMV (decode) and GEMM (prompt) kernels per format, ISA and shape, with\n"
+           "weight GB/s, GOP/s and the fraction of the memory roofline measured by a STREAM\n"
+           "triad on the same threads.\n\n"
+           "  --format F,...    formats (default: all: f32 f16 bf16 q8_0 q4_0 i2_s tq2_0 tq1_0)\n"
+           "  --isa I           scalar | avx2 | avx512 | neon | all (default: the best available)\n"
+           "  -t, --threads T   threads (default: online CPUs)\n"
+           "  --shape MxK,...   shapes (default: BitNet-b1.58-2B-4T's 2560x2560, 640x2560,\n"
+           "                    6912x2560, 2560x6912 and lm_head 128256x2560)\n"
+           "  --batch N         tokens per GEMM (default 128)\n"
+           "  --op OP           gemv | gemm | both (default both)\n"
+           "  --min-time S      seconds per measurement (default 0.3; at least 5 calls)\n"
+           "  --pin             pin thread i to CPU i\n"
+           "  --json            print one JSON document on stdout instead of the table\n"
+           "  -h, --help        this text\n");
+}
+
+static int parse_shapes(const char *text, kopts *o)
+{
+    o->nshapes = 0;
+    char buf[512];
+    snprintf(buf, sizeof buf, "%s", text);
+    for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+        char *x = strchr(tok, 'x');
+        char *end1, *end2;
+        long m = x ? strtol(tok, &end1, 10) : 0, k = x ? strtol(x + 1, &end2, 10) : 0;
+        if (!x || end1 != x || *end2 || m < 1 || k < 1 || m > 1 << 20 || k > 1 << 16)
+            return tb_cli_usage_error("kernels", "--shape: '%s' is not MxK (e.g. 2560x6912, "
+                                                 "M <= 1048576, K <= 65536)", tok);
+        if (o->nshapes == MAX_SHAPES)
+            return tb_cli_usage_error("kernels", "--shape: at most %d shapes", MAX_SHAPES);
+        o->shapes[o->nshapes++] = (shape){(int)m, (int)k};
+    }
+    return o->nshapes ? TB_EXIT_OK : tb_cli_usage_error("kernels", "--shape: no shape given");
+}
+
+static int parse_formats(const char *text, kopts *o)
+{
+    memset(o->fmt_on, 0, sizeof o->fmt_on);
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", text);
+    for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+        tb_format f;
+        tb_error err;
+        if (tb_format_parse(tok, &f, &err) != TB_OK)
+            return tb_cli_usage_error("kernels", "--format: %s", err.text);
+        o->fmt_on[f] = true;
+    }
+    return TB_EXIT_OK;
+}
+
+static int parse(int argc, char **argv, kopts *o)
+{
+    enum { O_FMT = 256, O_ISA, O_SHAPE, O_BATCH, O_OP, O_MIN, O_PIN, O_JSON };
+    static const struct option opts[] = {
+        {"format", required_argument, NULL, O_FMT}, {"isa", required_argument, NULL, O_ISA},
+        {"threads", required_argument, NULL, 't'}, {"shape", required_argument, NULL, O_SHAPE},
+        {"batch", required_argument, NULL, O_BATCH}, {"op", required_argument, NULL, O_OP},
+        {"min-time", required_argument, NULL, O_MIN}, {"pin", no_argument, NULL, O_PIN},
+        {"json", no_argument, NULL, O_JSON}, {"help", no_argument, NULL, 'h'}, {0, 0, 0, 0}};
+    int rc = TB_EXIT_OK;
+    opterr = 0;
+    optind = 1;
+    for (int c; rc == TB_EXIT_OK && (c = getopt_long(argc, argv, ":t:h", opts, NULL)) != -1;) {
+        switch (c) {
+        case O_FMT: rc = parse_formats(optarg, o); break;
+        case O_ISA: o->isa = optarg; break;
+        case 't': rc = tb_cli_parse_int("kernels", "--threads", optarg, 1, 1024, &o->threads); break;
+        case O_SHAPE: rc = parse_shapes(optarg, o); break;
+        case O_BATCH: rc = tb_cli_parse_int("kernels", "--batch", optarg, 2, 4096, &o->batch); break;
+        case O_OP:
+            o->do_gemv = !strcmp(optarg, "gemv") || !strcmp(optarg, "both");
+            o->do_gemm = !strcmp(optarg, "gemm") || !strcmp(optarg, "both");
+            if (!o->do_gemv && !o->do_gemm)
+                rc = tb_cli_usage_error("kernels", "--op: '%s' is not gemv, gemm or both", optarg);
+            break;
+        case O_MIN: rc = tb_cli_parse_double("kernels", "--min-time", optarg, 0.001, 60, &o->min_time); break;
+        case O_PIN: o->pin = true; break;
+        case O_JSON: o->json = true; break;
+        case 'h': help(); return -1;
+        default: return tb_cli_bad_option("kernels", argv, optind, optopt, c);
+        }
+    }
+    if (rc == TB_EXIT_OK && optind < argc)
+        rc = tb_cli_usage_error("kernels", "unexpected argument '%s'", argv[optind]);
+    return rc;
+}
+
+static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
+
+static double rnd_unit(void)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return (double)(rng_state >> 11) / 9007199254740992.0;
+}
+
+typedef struct measurement {
+    double seconds;    /* median per call */
+    double gbps, gops, bw, fraction;
+    int calls;
+} measurement;
+
+/* Times fn over the copies until min_time, with triad probes on both sides. */
+static measurement measure(tb_pool *pool, tb_bandwidth *bw, tb_gemm_fn fn, tb_matrix *copies,
+                           int ncopies, const tb_act *a, float *y, double min_time, size_t wbytes)
+{
+    measurement m = {0};
+    double bw_before = tb_bandwidth_triad(bw, pool, 2);
+    tb_pool_gemm(pool, fn, &copies[0], a, y); /* warm-up */
+    enum { MAX_CALLS = 100000 };
+    static double times[MAX_CALLS];
+    int n = 0;
+    double start = tb_now();
+    while (n < MAX_CALLS && (n < 5 || tb_now() - start < min_time)) {
+        double t0 = tb_now();
+        tb_pool_gemm(pool, fn, &copies[n % ncopies], a, y);
+        times[n++] = tb_now() - t0;
+    }
+    double bw_after = tb_bandwidth_triad(bw, pool, 2);
+    m.calls = n;
+    m.seconds = tb_median(times, n);
+    m.bw = 0.5 * (bw_before + bw_after);
+    const tb_matrix *w = &copies[0];
+    m.gbps = (double)wbytes / m.seconds / 1e9;
+    m.gops = 2.0 * w->rows * (double)w->k * a->n / m.seconds / 1e9;
+    m.fraction = m.gbps / m.bw;
+    return m;
+}
+
+typedef struct fj_ctx { int dummy; } fj_ctx;
+
+static void nothing(void *ctx, int begin, int end, int thread)
+{
+    (void)ctx;
+    (void)begin;
+    (void)end;
+    (void)thread;
+}
+
+/* Median fork/join cost of an empty parallel-for, in microseconds. */
+static double fork_join_us(tb_pool *pool)
+{
+    double t[2000];
+    fj_ctx c;
+    for (int i = 0; i < 2000; i++) {
+        double t0 = tb_now();
+        tb_pool_for(pool, tb_pool_threads(pool), 1, nothing, &c);
+        t[i] = tb_now() - t0;
+    }
+    return tb_median(t, 2000) * 1e6;
+}
+
+int tb_cmd_kernels(int argc, char **argv)
+{
+    kopts o = {.threads = sysconf(_SC_NPROCESSORS_ONLN), .batch = 128, .do_gemv = true,
+               .do_gemm = true, .min_time = 0.3,
+               .shapes = {{2560, 2560}, {640, 2560}, {6912, 2560}, {2560, 6912}, {128256, 2560}},
+               .nshapes = 5};
+    for (int f = 0; f < TB_FMT_COUNT; f++)
+        o.fmt_on[f] = true;
+    int rc = parse(argc, argv, &o);
+    if (rc < 0)
+        return TB_EXIT_OK;
+    if (rc != TB_EXIT_OK)
+        return rc;
+
+    tb_machine mach;
+    tb_machine_probe(&mach);
+    if (!mach.isa_ok) {
+        fprintf(stderr, "ternbench kernels: %s\n", mach.isa_error);
+        return TB_EXIT_USAGE;
+    }
+    tb_isa isas[TB_ISA_COUNT];
+    int nisa = 0;
+    if (!o.isa) {
+        isas[nisa++] = mach.isa;
+    } else if (!strcmp(o.isa, "all")) {
+        for (int i = 0; i < TB_ISA_COUNT; i++)
+            if (tb_isa_supported((tb_isa)i, mach.cpu.features))
+                isas[nisa++] = (tb_isa)i;
+    } else {
+        tb_error err;
+        if (tb_isa_select(mach.cpu.features, o.isa, &isas[0], &err) != TB_OK)
+            return tb_cli_usage_error("kernels", "--isa: %s", err.text + strlen("TERNBENCH_ISA="));
+        nisa = 1;
+    }
+
+    tb_error err;
+    tb_pool *pool;
+    tb_bandwidth *bw;
+    if (tb_pool_create((int)o.threads, o.pin, &pool, &err) != TB_OK) {
+        fprintf(stderr, "ternbench kernels: %s\n", err.text);
+        return TB_EXIT_USAGE;
+    }
+    if (tb_bandwidth_new(64u << 20, &bw, &err) != TB_OK) {
+        fprintf(stderr, "ternbench kernels: %s\n", err.text);
+        tb_pool_destroy(pool);
+        return TB_EXIT_USAGE;
+    }
+    double triad = tb_bandwidth_triad(bw, pool, 5), readbw = tb_bandwidth_read(bw, pool, 5);
+    double fj = fork_join_us(pool);
+    if (!o.json)
+        printf("ternbench kernels: %s, %ld thread%s%s; STREAM triad %.1f GB/s, read %.1f GB/s; "
+               "pool fork/join %.2f us\n\n"
+               "| format | isa    | op   |      m |     k | batch |   time ms |   GB/s |  GOP/s | roofline |\n"
+               "| ------ | ------ | ---- | -----: | ----: | ----: | --------: | -----: | -----: | -------: |\n",
+               mach.cpu.model, o.threads, o.threads == 1 ? "" : "s", o.pin ? " pinned" : "", triad,
+               readbw, fj);
+    fflush(stdout);
+
+    json_t *results = json_array();
+    double bw_sum = 0;
+    int bw_n = 0;
+    rc = TB_EXIT_OK;
+    for (int s = 0; s < o.nshapes && rc == TB_EXIT_OK; s++) {
+        int m = o.shapes[s].m, k = o.shapes[s].k;
+        size_t nval = (size_t)m * k;
+        float *src = malloc(nval * sizeof *src);
+        int nx = (int)o.batch;
+        float *x = malloc((size_t)nx * k * sizeof *x);
+        float *y = malloc((size_t)nx * m * sizeof *y);
+        if (!src || !x || !y) {
+            fprintf(stderr, "ternbench kernels: out of memory for shape %dx%d\n", m, k);
+            free(src); free(x); free(y);
+            rc = TB_EXIT_USAGE;
+            break;
+        }
+        /* Ternary weights (scale 0.5, exact in every format) for every format,
+         * as the dummy models' baseline twins hold; normal activations. */
+        for (size_t i = 0; i < nval; i++)
+            src[i] = (float)((int)(rnd_unit() * 3) - 1) * 0.5f;
+        for (size_t i = 0; i < (size_t)nx * k; i++)
+            x[i] = (float)(rnd_unit() * 2 - 1);
+        for (int f = 0; f < TB_FMT_COUNT && rc == TB_EXIT_OK; f++) {
+            const tb_format_traits *tr = tb_format_get((tb_format)f);
+            if (!o.fmt_on[f])
+                continue;
+            if (k % tr->block || (tr->act == TB_ACT_I8 && k % 128)) {
+                fprintf(stderr, "ternbench kernels: %s skipped for %dx%d: k must be a multiple of %d\n",
+                        tr->name, m, k, tr->act == TB_ACT_I8 && tr->block < 128 ? 128 : tr->block);
+                continue;
+            }
+            size_t wbytes = tb_format_bytes((tb_format)f, m, k);
+            int ncopies = o.do_gemv ? (int)((GEMV_FOOTPRINT + wbytes - 1) / wbytes) : 1;
+            uint8_t *buf = malloc(wbytes * (size_t)ncopies);
+            tb_matrix *copies = calloc((size_t)ncopies, sizeof *copies);
+            tb_act a1, an;
+            bool ok = buf && copies && tb_act_alloc(&a1, tr->act, 1, k, &err) == TB_OK;
+            ok = ok && tb_act_alloc(&an, tr->act, nx, k, &err) == TB_OK;
+            if (!ok) {
+                fprintf(stderr, "ternbench kernels: out of memory for %s %dx%d\n", tr->name, m, k);
+                free(buf);
+                free(copies);
+                rc = TB_EXIT_USAGE;
+                break;
+            }
+            tr->quantize(src, m, k, buf, &err);
+            for (int c = 0; c < ncopies; c++) {
+                if (c)
+                    memcpy(buf + (size_t)c * wbytes, buf, wbytes);
+                tb_matrix_init(&copies[c], (tb_format)f, m, k, buf + (size_t)c * wbytes, wbytes, &err);
+            }
+            tb_act_quantize(&a1, x, 1);
+            tb_act_quantize(&an, x, nx);
+            tb_isa done[TB_ISA_COUNT];
+            int ndone = 0;
+            for (int i = 0; i < nisa; i++) {
+                tb_isa used;
+                tb_gemm_fn fn = tb_gemm_select((tb_format)f, isas[i], &used);
+                bool dup = false;
+                for (int d = 0; d < ndone; d++)
+                    dup |= done[d] == used;
+                if (dup)
+                    continue;
+                done[ndone++] = used;
+                for (int op = 0; op < 2; op++) {
+                    if ((op == 0 && !o.do_gemv) || (op == 1 && !o.do_gemm))
+                        continue;
+                    const tb_act *a = op == 0 ? &a1 : &an;
+                    measurement r = measure(pool, bw, fn, copies, op == 0 ? ncopies : 1, a, y,
+                                            o.min_time, wbytes);
+                    bw_sum += r.bw;
+                    bw_n++;
+                    const char *opname = op == 0 ? "gemv" : "gemm";
+                    if (!o.json) {
+                        printf("| %-6s | %-6s | %s | %6d | %5d | %5d | %9.3f | %6.1f | %6.1f | %7.1f%% |\n",
+                               tr->name, tb_isa_name(used), opname, m, k, a->n, r.seconds * 1e3,
+                               r.gbps, r.gops, 100 * r.fraction);
+                        fflush(stdout);
+                    }
+                    json_array_append_new(
+                        results,
+                        json_pack("{s:s, s:s, s:s, s:i, s:i, s:i, s:i, s:f, s:f, s:f, s:f, s:f, s:I, s:i}",
+                                  "format", tr->name, "isa", tb_isa_name(used), "op", opname, "m", m,
+                                  "k", k, "batch", a->n, "threads", (int)o.threads, "seconds",
+                                  r.seconds, "gbps", r.gbps, "gops", r.gops, "roofline_fraction",
+                                  r.fraction, "bandwidth_gbps", r.bw, "weight_bytes",
+                                  (json_int_t)wbytes, "calls", r.calls));
+                }
+            }
+            tb_act_free(&a1);
+            tb_act_free(&an);
+            free(copies);
+            free(buf);
+        }
+        free(src);
+        free(x);
+        free(y);
+    }
+    if (rc == TB_EXIT_OK) {
+        if (o.json) {
+            json_t *doc = json_pack("{s:s, s:s, s:s, s:i, s:f, s:f, s:f, s:f, s:o}", "schema",
+                                    "ternbench.kernels/1", "cpu", mach.cpu.model, "isa_selected",
+                                    tb_isa_name(mach.isa), "threads", (int)o.threads,
+                                    "bandwidth_gbps", bw_n ? bw_sum / bw_n : triad,
+                                    "bandwidth_start_gbps", triad, "bandwidth_read_gbps", readbw,
+                                    "pool_fork_join_us", fj, "results", results);
+            json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+            fputc('\n', stdout);
+            json_decref(doc);
+        } else {
+            json_decref(results);
+            printf("\nroofline = weight GB/s / STREAM triad GB/s probed just before and after each "
+                   "row (mean %.1f GB/s).\n", bw_n ? bw_sum / bw_n : triad);
+        }
+    } else {
+        json_decref(results);
+    }
+    tb_bandwidth_free(bw);
+    tb_pool_destroy(pool);
+    return rc;
+}
