@@ -276,22 +276,19 @@ static void dq_tq1_0(const tb_matrix *w, int r, float *y)
 #define GEMMS(name)                                                                      \
     {[TB_ISA_SCALAR] = tb_gemm_##name##_scalar, [TB_ISA_AVX2] = X86(tb_gemm_##name##_avx2), \
      [TB_ISA_AVX512] = X86(tb_gemm_##name##_avx512), [TB_ISA_NEON] = ARM(tb_gemm_##name##_neon)}
-#define GEMMS_X86(name)                                                                  \
-    {[TB_ISA_SCALAR] = tb_gemm_##name##_scalar, [TB_ISA_AVX2] = X86(tb_gemm_##name##_avx2), \
-     [TB_ISA_AVX512] = X86(tb_gemm_##name##_avx512)}
 #define GEMMS_SCALAR(name) {[TB_ISA_SCALAR] = tb_gemm_##name##_scalar}
 
 static const tb_format_traits table[TB_FMT_COUNT] = {
-    [TB_FMT_F32] = {"f32", 1, 4, false, TB_ACT_F32, q_f32, dq_f32, GEMMS_X86(f32)},
-    [TB_FMT_F16] = {"f16", 1, 2, false, TB_ACT_F32, q_f16, dq_f16, GEMMS_X86(f16)},
-    [TB_FMT_BF16] = {"bf16", 1, 2, false, TB_ACT_F32, q_bf16, dq_bf16, GEMMS_X86(bf16)},
+    [TB_FMT_F32] = {"f32", 1, 4, false, TB_ACT_F32, q_f32, dq_f32, GEMMS(f32)},
+    [TB_FMT_F16] = {"f16", 1, 2, false, TB_ACT_F32, q_f16, dq_f16, GEMMS(f16)},
+    [TB_FMT_BF16] = {"bf16", 1, 2, false, TB_ACT_F32, q_bf16, dq_bf16, GEMMS(bf16)},
     [TB_FMT_Q8_0] = {"q8_0", TB_QK8_0, sizeof(tb_block_q8_0), false, TB_ACT_Q8_0, q_q8_0, dq_q8_0,
-                     GEMMS_X86(q8_0)},
+                     GEMMS(q8_0)},
     [TB_FMT_Q4_0] = {"q4_0", TB_QK4_0, sizeof(tb_block_q4_0), false, TB_ACT_Q8_0, q_q4_0, dq_q4_0,
-                     GEMMS_X86(q4_0)},
-    [TB_FMT_I2_S] = {"i2_s", TB_I2S_BLOCK, 32, true, TB_ACT_I8, q_i2_s, dq_i2_s, GEMMS_X86(i2_s)},
+                     GEMMS(q4_0)},
+    [TB_FMT_I2_S] = {"i2_s", TB_I2S_BLOCK, 32, true, TB_ACT_I8, q_i2_s, dq_i2_s, GEMMS(i2_s)},
     [TB_FMT_TQ2_0] = {"tq2_0", TB_QK_K, sizeof(tb_block_tq2_0), true, TB_ACT_I8, q_tq2_0, dq_tq2_0,
-                      GEMMS_X86(tq2_0)},
+                      GEMMS(tq2_0)},
     [TB_FMT_TQ1_0] = {"tq1_0", TB_QK_K, sizeof(tb_block_tq1_0), true, TB_ACT_I8, q_tq1_0, dq_tq1_0,
                       GEMMS_SCALAR(tq1_0)},
 };

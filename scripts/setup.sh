@@ -6,7 +6,9 @@
 #   scripts/setup.sh [BUILD_DIR] [extra cmake -D options...]
 #
 # Environment: TB_SKIP_APT=1 skips the package step (for machines where the
-# packages are present or managed by someone else).
+# packages are present or managed by someone else). TB_SETUP_AARCH64=1 also
+# enables Debian's arm64 architecture and installs libcmocka-dev:arm64, which
+# the aarch64 cross build's tests (run under qemu-aarch64) link against.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -16,6 +18,10 @@ shift || true
 packages=(build-essential cmake ninja-build pkg-config git
           libjansson-dev libpapi-dev libpfm4-dev libcmocka-dev gnuplot-nox
           clang qemu-user gcc-aarch64-linux-gnu libc6-dev-arm64-cross)
+
+if [ "${TB_SETUP_AARCH64:-0}" = 1 ]; then
+  packages+=(libcmocka-dev:arm64)
+fi
 
 missing=()
 for p in "${packages[@]}"; do
@@ -28,6 +34,9 @@ if [ "${#missing[@]}" -gt 0 ] && [ "${TB_SKIP_APT:-0}" != 1 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     command -v sudo >/dev/null || { echo "setup: need root (or sudo) to install: ${missing[*]}" >&2; exit 2; }
     sudo=sudo
+  fi
+  if [ "${TB_SETUP_AARCH64:-0}" = 1 ] && ! dpkg --print-foreign-architectures | grep -qx arm64; then
+    $sudo dpkg --add-architecture arm64
   fi
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2

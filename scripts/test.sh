@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # test.sh - the whole test suite from a fresh clone: set-up, a warnings-as-
-# errors Release build and its tests, then the same tests built with
-# AddressSanitizer + UndefinedBehaviorSanitizer. `.ci/run` runs exactly this.
+# errors Release build and its tests, the same tests built with
+# AddressSanitizer + UndefinedBehaviorSanitizer, and the kernels cross-built
+# for aarch64 and tested under qemu-aarch64 (with and without SDOT).
+# `.ci/run` runs exactly this.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -9,7 +11,7 @@ cd "$here"
 jobs=$(nproc)
 
 echo "== build (Release, -Werror)"
-scripts/setup.sh "$here/build" -DCMAKE_BUILD_TYPE=Release -DTB_WERROR=ON
+TB_SETUP_AARCH64=1 scripts/setup.sh "$here/build" -DCMAKE_BUILD_TYPE=Release -DTB_WERROR=ON
 echo "== tests (Release)"
 ctest --test-dir build --output-on-failure -j "$jobs"
 
@@ -18,3 +20,8 @@ TB_SKIP_APT=1 scripts/setup.sh "$here/build-asan" -DCMAKE_BUILD_TYPE=Debug -DTB_
 echo "== tests (ASan + UBSan)"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --test-dir build-asan --output-on-failure -j "$jobs"
+
+echo "== build (aarch64 cross, kernels)"
+TB_SKIP_APT=1 scripts/setup.sh "$here/build-aarch64" -DCMAKE_TOOLCHAIN_FILE="$here/cmake/toolchain-aarch64.cmake" -DTB_WERROR=ON
+echo "== tests (aarch64 under qemu)"
+ctest --test-dir build-aarch64 --output-on-failure -j "$jobs"

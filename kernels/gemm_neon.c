@@ -1,0 +1,231 @@
+/*
+ * gemm_neon.c - NEON kernels for aarch64 (any ARMv8-A), with the dot-product
+ * extension (SDOT, ARMv8.2+) used when the CPU has it: this file holds both
+ * paths, the SDOT ones compiled for +dotprod by function attribute and only
+ * called when HWCAP says so.
+ *
+ * Ternary codes become signed weights (code - 1) and multiply the int8
+ * activations directly: sum(w q) is the same integer the reference gets from
+ * sum(code q) - sum(q), so results stay bit-exact.
+ */
+#include <arm_neon.h>
+#include <sys/auxv.h>
+
+#include "kernels_impl.h"
+
+#define DOTPROD __attribute__((target("arch=armv8.2-a+dotprod")))
+
+static int has_dotprod(void)
+{
+    static int cached = -1;
+    if (cached < 0)
+        cached = (getauxval(AT_HWCAP) & (1ul << 20)) != 0; /* HWCAP_ASIMDDP */
+    return cached;
+}
+
+/* 16 signed weights times 16 int8 activations, added to 4 int32 lanes. */
+static inline int32x4_t dot16_plain(int32x4_t acc, int8x16_t w, int8x16_t q)
+{
+    int16x8_t lo = vmull_s8(vget_low_s8(w), vget_low_s8(q));
+    int16x8_t hi = vmull_s8(vget_high_s8(w), vget_high_s8(q));
+    return vpadalq_s16(vpadalq_s16(acc, lo), hi);
+}
+
+DOTPROD static inline int32x4_t dot16_sdot(int32x4_t acc, int8x16_t w, int8x16_t q)
+{
+    return vdotq_s32(acc, w, q);
+}
+
+/* Signed weights of value group g (0..3) from 16 packed bytes, at shift sh. */
+static inline int8x16_t trits(uint8x16_t b, int sh)
+{
+    uint8x16_t c;
+    switch (sh) {
+    case 0: c = vandq_u8(b, vdupq_n_u8(3)); break;
+    case 2: c = vandq_u8(vshrq_n_u8(b, 2), vdupq_n_u8(3)); break;
+    case 4: c = vandq_u8(vshrq_n_u8(b, 4), vdupq_n_u8(3)); break;
+    default: c = vshrq_n_u8(b, 6); break;
+    }
+    return vsubq_s8(vreinterpretq_s8_u8(c), vdupq_n_s8(1));
+}
+
+/* Integer dot of one 128-value chunk: byte p of the 32 holds value 32 g + p
+ * at shift sh[g]. */
+#define CHUNK_DOT(NAME, DOT, ATTR)                                                      \
+    ATTR static inline int32x4_t NAME(int32x4_t acc, const uint8_t *p, const int8_t *q, \
+                                      const int *sh)                                    \
+    {                                                                                   \
+        uint8x16_t b0 = vld1q_u8(p), b1 = vld1q_u8(p + 16);                             \
+        for (int g = 0; g < 4; g++) {                                                   \
+            acc = DOT(acc, trits(b0, sh[g]), vld1q_s8(q + 32 * g));                     \
+            acc = DOT(acc, trits(b1, sh[g]), vld1q_s8(q + 32 * g + 16));                \
+        }                                                                               \
+        return acc;                                                                     \
+    }
+CHUNK_DOT(chunk_plain, dot16_plain, )
+CHUNK_DOT(chunk_sdot, dot16_sdot, DOTPROD)
+
+static const int i2s_shifts[4] = {6, 4, 2, 0};
+static const int tq2_shifts[4] = {0, 2, 4, 6};
+
+#define TERNARY_GEMMS(SUFFIX, CHUNK, ATTR)                                                       \
+    ATTR static void i2s_##SUFFIX(const tb_matrix *w, const tb_act *a, float *y, int ldy,     \
+                                  int r0, int r1)                                              \
+    {                                                                                          \
+        for (int t = 0; t < a->n; t++)                                                         \
+            for (int r = r0; r < r1; r++) {                                                    \
+                const uint8_t *p = tb_i2s_row(w, r);                                           \
+                const int8_t *q = a->i8 + (size_t)t * w->k;                                    \
+                int32x4_t acc = vdupq_n_s32(0);                                                \
+                for (int c = 0; c < w->k / 128; c++)                                           \
+                    acc = CHUNK(acc, p + 32 * c, q + 128 * c, i2s_shifts);                     \
+                y[(size_t)t * ldy + r] =                                                       \
+                    tb_ternary_out((double)w->scale * vaddvq_s32(acc), a->i8_scale[t]);        \
+            }                                                                                  \
+    }                                                                                          \
+    ATTR static void tq2_##SUFFIX(const tb_matrix *w, const tb_act *a, float *y, int ldy,     \
+                                  int r0, int r1)                                              \
+    {                                                                                          \
+        int nb = w->k / TB_QK_K;                                                               \
+        for (int t = 0; t < a->n; t++)                                                         \
+            for (int r = r0; r < r1; r++) {                                                    \
+                const tb_block_tq2_0 *b =                                                      \
+                    (const tb_block_tq2_0 *)(w->data + (size_t)r * w->row_bytes);              \
+                const int8_t *q = a->i8 + (size_t)t * w->k;                                    \
+                double d = 0;                                                                  \
+                for (int i = 0; i < nb; i++) {                                                 \
+                    int32x4_t acc = CHUNK(vdupq_n_s32(0), b[i].qs, q + 256 * i, tq2_shifts);   \
+                    acc = CHUNK(acc, b[i].qs + 32, q + 256 * i + 128, tq2_shifts);             \
+                    d += (double)tb_f16_to_f32(b[i].d) * vaddvq_s32(acc);                      \
+                }                                                                              \
+                y[(size_t)t * ldy + r] = tb_ternary_out(d, a->i8_scale[t]);                    \
+            }                                                                                  \
+    }
+TERNARY_GEMMS(plain, chunk_plain, )
+TERNARY_GEMMS(sdot, chunk_sdot, DOTPROD)
+
+void tb_gemm_i2_s_neon(const tb_matrix *w, const tb_act *a, float *y, int ldy, int r0, int r1)
+{
+    (has_dotprod() ? i2s_sdot : i2s_plain)(w, a, y, ldy, r0, r1);
+}
+
+void tb_gemm_tq2_0_neon(const tb_matrix *w, const tb_act *a, float *y, int ldy, int r0, int r1)
+{
+    (has_dotprod() ? tq2_sdot : tq2_plain)(w, a, y, ldy, r0, r1);
+}
+
+/* ---- q8_0 / q4_0 ---- */
+
+#define Q_GEMMS(SUFFIX, DOT, ATTR)                                                               \
+    ATTR static void q8_##SUFFIX(const tb_matrix *w, const tb_act *a, float *y, int ldy,      \
+                                 int r0, int r1)                                               \
+    {                                                                                          \
+        int nb = w->k / 32;                                                                    \
+        for (int t = 0; t < a->n; t++)                                                         \
+            for (int r = r0; r < r1; r++) {                                                    \
+                const tb_block_q8_0 *wb =                                                      \
+                    (const tb_block_q8_0 *)(w->data + (size_t)r * w->row_bytes);               \
+                const tb_block_q8_0 *xb = a->q8 + (size_t)t * nb;                              \
+                float32x4_t acc = vdupq_n_f32(0);                                              \
+                for (int b = 0; b < nb; b++) {                                                 \
+                    int32x4_t s = DOT(vdupq_n_s32(0), vld1q_s8(wb[b].qs), vld1q_s8(xb[b].qs)); \
+                    s = DOT(s, vld1q_s8(wb[b].qs + 16), vld1q_s8(xb[b].qs + 16));              \
+                    acc = vmlaq_n_f32(acc, vcvtq_f32_s32(s),                                   \
+                                      tb_f16_to_f32(wb[b].d) * tb_f16_to_f32(xb[b].d));        \
+                }                                                                              \
+                y[(size_t)t * ldy + r] = vaddvq_f32(acc);                                      \
+            }                                                                                  \
+    }                                                                                          \
+    ATTR static void q4_##SUFFIX(const tb_matrix *w, const tb_act *a, float *y, int ldy,      \
+                                 int r0, int r1)                                               \
+    {                                                                                          \
+        int nb = w->k / 32;                                                                    \
+        for (int t = 0; t < a->n; t++)                                                         \
+            for (int r = r0; r < r1; r++) {                                                    \
+                const tb_block_q4_0 *wb =                                                      \
+                    (const tb_block_q4_0 *)(w->data + (size_t)r * w->row_bytes);               \
+                const tb_block_q8_0 *xb = a->q8 + (size_t)t * nb;                              \
+                float32x4_t acc = vdupq_n_f32(0);                                              \
+                for (int b = 0; b < nb; b++) {                                                 \
+                    uint8x16_t v = vld1q_u8(wb[b].qs);                                         \
+                    int8x16_t lo = vsubq_s8(vreinterpretq_s8_u8(vandq_u8(v, vdupq_n_u8(15))),   \
+                                            vdupq_n_s8(8));                                    \
+                    int8x16_t hi = vsubq_s8(vreinterpretq_s8_u8(vshrq_n_u8(v, 4)),             \
+                                            vdupq_n_s8(8));                                    \
+                    int32x4_t s = DOT(vdupq_n_s32(0), lo, vld1q_s8(xb[b].qs));                 \
+                    s = DOT(s, hi, vld1q_s8(xb[b].qs + 16));                                   \
+                    acc = vmlaq_n_f32(acc, vcvtq_f32_s32(s),                                   \
+                                      tb_f16_to_f32(wb[b].d) * tb_f16_to_f32(xb[b].d));        \
+                }                                                                              \
+                y[(size_t)t * ldy + r] = vaddvq_f32(acc);                                      \
+            }                                                                                  \
+    }
+Q_GEMMS(plain, dot16_plain, )
+Q_GEMMS(sdot, dot16_sdot, DOTPROD)
+
+void tb_gemm_q8_0_neon(const tb_matrix *w, const tb_act *a, float *y, int ldy, int r0, int r1)
+{
+    (has_dotprod() ? q8_sdot : q8_plain)(w, a, y, ldy, r0, r1);
+}
+
+void tb_gemm_q4_0_neon(const tb_matrix *w, const tb_act *a, float *y, int ldy, int r0, int r1)
+{
+    (has_dotprod() ? q4_sdot : q4_plain)(w, a, y, ldy, r0, r1);
+}
+
+/* ---- float weights ---- */
+
+static inline float32x4_t load_w4(const uint8_t *p, int fmt)
+{
+    if (fmt == TB_FMT_F32)
+        return vld1q_f32((const float *)p);
+    uint16x4_t h = vld1_u16((const uint16_t *)p);
+    if (fmt == TB_FMT_F16)
+        return vcvt_f32_f16(vreinterpret_f16_u16(h));
+    return vreinterpretq_f32_u32(vshll_n_u16(h, 16)); /* bf16 */
+}
+
+static inline float w_scalar(const uint8_t *row, int i, int fmt)
+{
+    if (fmt == TB_FMT_F32)
+        return ((const float *)row)[i];
+    uint16_t h;
+    memcpy(&h, row + 2 * i, 2);
+    return fmt == TB_FMT_F16 ? tb_f16_to_f32(h) : tb_bf16_to_f32(h);
+}
+
+static inline void float_gemm(const tb_matrix *w, const tb_act *a, float *y, int ldy, int r0,
+                              int r1, int fmt)
+{
+    size_t es = fmt == TB_FMT_F32 ? 4 : 2;
+    for (int t = 0; t < a->n; t++)
+        for (int r = r0; r < r1; r++) {
+            const uint8_t *row = w->data + (size_t)r * w->row_bytes;
+            const float *x = a->f32 + (size_t)t * w->k;
+            float32x4_t a0 = vdupq_n_f32(0), a1 = a0;
+            int k = 0;
+            for (; k + 8 <= w->k; k += 8) {
+                a0 = vfmaq_f32(a0, load_w4(row + k * es, fmt), vld1q_f32(x + k));
+                a1 = vfmaq_f32(a1, load_w4(row + (k + 4) * es, fmt), vld1q_f32(x + k + 4));
+            }
+            float s = vaddvq_f32(vaddq_f32(a0, a1));
+            for (; k < w->k; k++)
+                s += w_scalar(row, k, fmt) * x[k];
+            y[(size_t)t * ldy + r] = s;
+        }
+}
+
+void tb_gemm_f32_neon(const tb_matrix *w, const tb_act *a, float *y, int ldy, int r0, int r1)
+{
+    float_gemm(w, a, y, ldy, r0, r1, TB_FMT_F32);
+}
+
+void tb_gemm_f16_neon(const tb_matrix *w, const tb_act *a, float *y, int ldy, int r0, int r1)
+{
+    float_gemm(w, a, y, ldy, r0, r1, TB_FMT_F16);
+}
+
+void tb_gemm_bf16_neon(const tb_matrix *w, const tb_act *a, float *y, int ldy, int r0, int r1)
+{
+    float_gemm(w, a, y, ldy, r0, r1, TB_FMT_BF16);
+}
