@@ -171,6 +171,67 @@ static int q_tq1_0(const float *src, int rows, int k, uint8_t *dst, tb_error *er
     return TB_OK;
 }
 
+/* tl2: where row r's group g lives, and the bit of its sign. */
+static void tl2_locate(int r, int g, size_t tile_bytes, size_t *nib, int *high, size_t *word,
+                       int *bit)
+{
+    int tile = r / TB_TL2_ROWS, i = r % TB_TL2_ROWS;
+    size_t base = (size_t)tile * tile_bytes + (size_t)g * TB_TL2_GROUP_BYTES;
+    *nib = base + (size_t)(i % 16);
+    *high = i >= 16;
+    /* sign word 0: rows 0-7, 16-23; word 1: rows 8-15, 24-31 */
+    *word = base + 16 + 2 * (size_t)((i / 8) % 2);
+    *bit = (i % 8) + (i >= 16 ? 8 : 0);
+}
+
+static size_t tl2_tile_bytes(int k)
+{
+    return (size_t)((k + 2) / 3) * TB_TL2_GROUP_BYTES;
+}
+
+static int q_tl2(const float *src, int rows, int k, uint8_t *dst, tb_error *err)
+{
+    (void)err;
+    float amax = 0;
+    for (size_t i = 0; i < (size_t)rows * k; i++)
+        amax = fmaxf(amax, fabsf(src[i]));
+    float id = amax ? 1.0f / amax : 0.0f;
+    int tiles = (rows + TB_TL2_ROWS - 1) / TB_TL2_ROWS, groups = (k + 2) / 3;
+    size_t tb = tl2_tile_bytes(k), body = (size_t)tiles * tb;
+    memset(dst, 0, body + TB_I2S_TAIL);
+    for (int r = 0; r < rows; r++)
+        for (int g = 0; g < groups; g++) {
+            int w[3];
+            for (int j = 0; j < 3; j++) {
+                int c = 3 * g + j;
+                w[j] = c < k ? trit(src[(size_t)r * k + c], id) - 1 : 0;
+            }
+            int idx = 9 * w[0] + 3 * w[1] + w[2];
+            size_t nib, word;
+            int high, bit;
+            tl2_locate(r, g, tb, &nib, &high, &word, &bit);
+            dst[nib] |= (uint8_t)((idx < 0 ? -idx : idx) << (high ? 4 : 0));
+            if (idx < 0) {
+                uint16_t sw;
+                memcpy(&sw, dst + word, 2);
+                sw |= (uint16_t)(1u << bit);
+                memcpy(dst + word, &sw, 2);
+            }
+        }
+    memcpy(dst + body, &amax, sizeof amax);
+    return TB_OK;
+}
+
+/* The three weights that tl2 magnitude m (0..13) encodes: m = 9 w0 + 3 w1 + w2. */
+static void tl2_decode(int m, int w[3])
+{
+    for (int j = 2; j >= 0; j--) {
+        int d = ((m % 3) + 3) % 3; /* balanced ternary digit */
+        w[j] = d == 2 ? -1 : d;
+        m = (m - w[j]) / 3;
+    }
+}
+
 /* ---- dequantizers ---- */
 
 static void dq_f32(const tb_matrix *w, int r, float *y)
@@ -258,6 +319,22 @@ static void dq_tq1_0(const tb_matrix *w, int r, float *y)
     }
 }
 
+static void dq_tl2(const tb_matrix *w, int r, float *y)
+{
+    for (int g = 0; g < (w->k + 2) / 3; g++) {
+        size_t nib, word;
+        int high, bit, t[3];
+        tl2_locate(r, g, w->tile_bytes, &nib, &high, &word, &bit);
+        int m = high ? w->data[nib] >> 4 : w->data[nib] & 0xf;
+        uint16_t sw;
+        memcpy(&sw, w->data + word, 2);
+        tl2_decode(m, t);
+        int sign = (sw >> bit) & 1 ? -1 : 1;
+        for (int j = 0; j < 3 && 3 * g + j < w->k; j++)
+            y[3 * g + j] = (float)(sign * t[j]) * w->scale;
+    }
+}
+
 /* ---- the table ---- */
 
 #if defined(__x86_64__)
@@ -276,7 +353,6 @@ static void dq_tq1_0(const tb_matrix *w, int r, float *y)
 #define GEMMS(name)                                                                      \
     {[TB_ISA_SCALAR] = tb_gemm_##name##_scalar, [TB_ISA_AVX2] = X86(tb_gemm_##name##_avx2), \
      [TB_ISA_AVX512] = X86(tb_gemm_##name##_avx512), [TB_ISA_NEON] = ARM(tb_gemm_##name##_neon)}
-#define GEMMS_SCALAR(name) {[TB_ISA_SCALAR] = tb_gemm_##name##_scalar}
 
 static const tb_format_traits table[TB_FMT_COUNT] = {
     [TB_FMT_F32] = {"f32", 1, 4, false, TB_ACT_F32, q_f32, dq_f32, GEMMS(f32)},
@@ -290,7 +366,10 @@ static const tb_format_traits table[TB_FMT_COUNT] = {
     [TB_FMT_TQ2_0] = {"tq2_0", TB_QK_K, sizeof(tb_block_tq2_0), true, TB_ACT_I8, q_tq2_0, dq_tq2_0,
                       GEMMS(tq2_0)},
     [TB_FMT_TQ1_0] = {"tq1_0", TB_QK_K, sizeof(tb_block_tq1_0), true, TB_ACT_I8, q_tq1_0, dq_tq1_0,
-                      GEMMS_SCALAR(tq1_0)},
+                      {[TB_ISA_SCALAR] = tb_gemm_tq1_0_scalar, [TB_ISA_AVX2] = X86(tb_gemm_tq1_0_avx2)}},
+    /* block/bytes describe the average (20 bytes per 96 weights); the layout is tiled */
+    [TB_FMT_TL2] = {"tl2", 128, 0, true, TB_ACT_I8_LUT, q_tl2, dq_tl2,
+                    {[TB_ISA_SCALAR] = tb_gemm_tl2_scalar, [TB_ISA_AVX2] = X86(tb_gemm_tl2_avx2)}},
 };
 
 const tb_format_traits *tb_format_get(tb_format fmt)
@@ -316,12 +395,16 @@ int tb_format_parse(const char *name, tb_format *out, tb_error *err)
 size_t tb_format_bytes(tb_format fmt, int rows, int k)
 {
     const tb_format_traits *t = &table[fmt];
+    if (fmt == TB_FMT_TL2)
+        return (size_t)((rows + TB_TL2_ROWS - 1) / TB_TL2_ROWS) * tl2_tile_bytes(k) + TB_I2S_TAIL;
     size_t bytes = (size_t)rows * (size_t)(k / t->block) * t->block_bytes;
     return fmt == TB_FMT_I2_S ? bytes + TB_I2S_TAIL : bytes;
 }
 
 double tb_format_bits(tb_format fmt)
 {
+    if (fmt == TB_FMT_TL2)
+        return 8.0 * TB_TL2_GROUP_BYTES / (3 * TB_TL2_ROWS);
     return 8.0 * (double)table[fmt].block_bytes / table[fmt].block;
 }
 
@@ -343,9 +426,10 @@ int tb_matrix_init(tb_matrix *w, tb_format fmt, int rows, int k, const void *dat
     w->k = k;
     w->data = data;
     w->row_bytes = (size_t)(k / t->block) * t->block_bytes;
+    w->tile_bytes = fmt == TB_FMT_TL2 ? tl2_tile_bytes(k) : 0;
     w->scale = 1.0f;
-    if (fmt == TB_FMT_I2_S) {
-        memcpy(&w->scale, w->data + (size_t)rows * w->row_bytes, sizeof w->scale);
+    if (fmt == TB_FMT_I2_S || fmt == TB_FMT_TL2) {
+        memcpy(&w->scale, w->data + need - TB_I2S_TAIL, sizeof w->scale);
         if (!isfinite(w->scale) || w->scale < 0)
             return tb_error_set(err, TB_EINVAL, "i2_s scale %g is not a finite non-negative "
                                 "number", (double)w->scale);
@@ -379,11 +463,14 @@ int tb_act_alloc(tb_act *a, tb_act_kind kind, int n, int k, tb_error *err)
              (a->q8_d = aligned((size_t)n * (k / TB_QK8_0) * 8 * sizeof(float)));
         break;
     case TB_ACT_I8:
+    case TB_ACT_I8_LUT:
         if (k % TB_I2S_BLOCK)
             return tb_error_set(err, TB_EINVAL, "int8 activations need k %% 128 == 0, got %d", k);
         ok = (a->i8 = aligned((size_t)n * k)) && (a->i8_scale = aligned((size_t)n * sizeof(float))) &&
              (a->i8_sum = aligned((size_t)n * sizeof(int32_t))) &&
              (a->i8_bsum = aligned((size_t)n * (k / 128) * sizeof(int32_t)));
+        if (ok && kind == TB_ACT_I8_LUT)
+            ok = (a->lut = aligned((size_t)n * ((k + 2) / 3) * 32)) != NULL;
         break;
     }
     if (!ok) {
@@ -402,6 +489,7 @@ void tb_act_free(tb_act *a)
     free(a->i8_scale);
     free(a->i8_sum);
     free(a->i8_bsum);
+    free(a->lut);
     memset(a, 0, sizeof *a);
 }
 
@@ -423,6 +511,48 @@ float tb_quantize_i8_token(const float *x, int k, int8_t *q, int32_t *sum)
     return s;
 }
 
+/* tl2's tables: for each group of 3 activations, entry m = the dot product of
+ * the weights magnitude m encodes with them; |entry| <= 3 * 128 fits int16. */
+static void build_lut(const int8_t *q, int k, uint8_t *lut)
+{
+    static int decoded[14][3];
+    static int ready;
+    if (!ready) { /* a benign race: every thread writes the same values */
+        for (int m = 0; m < 14; m++)
+            tl2_decode(m, decoded[m]);
+        ready = 1;
+    }
+    for (int g = 0; g < (k + 2) / 3; g++) {
+        int a0 = q[3 * g], a1 = 3 * g + 1 < k ? q[3 * g + 1] : 0, a2 = 3 * g + 2 < k ? q[3 * g + 2] : 0;
+        uint8_t *e = lut + (size_t)g * 32;
+        for (int m = 0; m < 16; m++) {
+            int v = m < 14 ? decoded[m][0] * a0 + decoded[m][1] * a1 + decoded[m][2] * a2 : 0;
+            e[m] = (uint8_t)(v & 0xff);
+            e[16 + m] = (uint8_t)((v >> 8) & 0xff);
+        }
+    }
+}
+
+void tb_act_set_i8(tb_act *a, int t, const int8_t *q, float scale)
+{
+    int k = a->k;
+    int8_t *dst = a->i8 + (size_t)t * k;
+    if (dst != q)
+        memcpy(dst, q, (size_t)k);
+    a->i8_scale[t] = scale;
+    int32_t total = 0, *bs = a->i8_bsum + (size_t)t * (k / 128);
+    for (int b = 0; b < k / 128; b++) {
+        int32_t sum = 0;
+        for (int j = 0; j < 128; j++)
+            sum += dst[b * 128 + j];
+        bs[b] = sum;
+        total += sum;
+    }
+    a->i8_sum[t] = total;
+    if (a->kind == TB_ACT_I8_LUT)
+        build_lut(dst, k, a->lut + (size_t)t * ((k + 2) / 3) * 32);
+}
+
 void tb_act_quantize(tb_act *a, const float *x, int n)
 {
     int k = a->k;
@@ -440,16 +570,11 @@ void tb_act_quantize(tb_act *a, const float *x, int n)
                     a->q8_d[i * 8 + l] = tb_f16_to_f32(a->q8[i].d);
             }
             break;
-        case TB_ACT_I8: {
+        case TB_ACT_I8:
+        case TB_ACT_I8_LUT: {
             int8_t *q = a->i8 + (size_t)t * k;
-            a->i8_scale[t] = tb_quantize_i8_token(xt, k, q, &a->i8_sum[t]);
-            int32_t *bs = a->i8_bsum + (size_t)t * (k / 128);
-            for (int b = 0; b < k / 128; b++) {
-                int32_t s = 0;
-                for (int j = 0; j < 128; j++)
-                    s += q[b * 128 + j];
-                bs[b] = s;
-            }
+            float s = tb_quantize_i8_token(xt, k, q, NULL);
+            tb_act_set_i8(a, t, q, s);
             break;
         }
         }

@@ -15,12 +15,25 @@
  *                    5-4, 7-6) + fp16 d                                 (2.06 bits)
  *   tq1_0            llama.cpp: 256 values = 48 bytes of 5 trits + 4 bytes of
  *                    4 trits + fp16 d                                   (1.69 bits)
+ *   tl2              ternbench's lookup-table format in the spirit of bitnet.cpp's
+ *                    TL2: each 3 weights (w0 w1 w2) of a row become idx = 9 w0 +
+ *                    3 w1 + w2 in -13..13, stored as |idx| in 4 bits plus a sign
+ *                    bit. Rows are stored in tiles of 32: per group of 3 columns,
+ *                    16 bytes of magnitudes (byte i: row i low nibble, row i+16
+ *                    high) and two 16-bit sign words (word 0: rows 0-7 and 16-23,
+ *                    word 1: rows 8-15 and 24-31, bit b for the b-th row listed).
+ *                    Rows pad to a multiple of 32 and columns to one of 3 with
+ *                    zeros; after the tiles, a float32 scale and 28 zero bytes.
+ *                    20 bytes per 96 weights                            (1.67 bits)
  * Activations, quantised once per token and shared by every row:
  *   TB_ACT_F32       f32/f16/bf16 weights multiply float activations
  *   TB_ACT_Q8_0      q8_0/q4_0 weights: llama.cpp's q8_0 blocks
  *   TB_ACT_I8        ternary weights (W1.58A8): per-token absmax int8,
  *                    s = 127 / max(max|x|, 1e-5), q = clamp(rne(x s), -128, 127),
  *                    with sum(q) kept for the code offset.
+ *   TB_ACT_I8_LUT    the same int8 activations plus, for tl2, a table per group
+ *                    of 3: entry m (0..13) = the dot product of the weights that
+ *                    magnitude m encodes with the 3 activations (int16, exact).
  *
  * Ternary results are exact: integer sums per scale block, combined in double
  * (exact for any realistic k), divided by s and rounded to float once. So
@@ -49,10 +62,11 @@ typedef enum tb_format {
     TB_FMT_I2_S,
     TB_FMT_TQ2_0,
     TB_FMT_TQ1_0,
+    TB_FMT_TL2,
     TB_FMT_COUNT
 } tb_format;
 
-typedef enum tb_act_kind { TB_ACT_F32, TB_ACT_Q8_0, TB_ACT_I8 } tb_act_kind;
+typedef enum tb_act_kind { TB_ACT_F32, TB_ACT_Q8_0, TB_ACT_I8, TB_ACT_I8_LUT } tb_act_kind;
 
 /* ---- block layouts ---- */
 
@@ -74,14 +88,18 @@ static_assert(sizeof(tb_block_tq1_0) == 54, "tq1_0 block is 54 bytes");
 #define TB_I2S_BLOCK 128     /* values per 32-byte i2_s block */
 #define TB_I2S_TAIL 32       /* float scale + 28 pad bytes after the rows */
 
+#define TB_TL2_ROWS 32       /* rows per tl2 tile */
+#define TB_TL2_GROUP_BYTES 20 /* 16 bytes of magnitudes + 2 sign words, per 3 columns */
+
 /* ---- matrices and activations ---- */
 
 typedef struct tb_matrix {
     tb_format fmt;
     int rows, k;
-    const uint8_t *data;     /* rows * row_bytes (+ the i2_s tail) */
-    size_t row_bytes;
-    float scale;             /* i2_s: the tensor's scale, read from its tail */
+    const uint8_t *data;     /* rows * row_bytes (+ the i2_s tail); tl2: tiles */
+    size_t row_bytes;        /* tl2: 0 (rows are interleaved in tiles) */
+    size_t tile_bytes;       /* tl2: bytes per tile of 32 rows */
+    float scale;             /* i2_s, tl2: the tensor's scale, read from its tail */
 } tb_matrix;
 
 typedef struct tb_act {
@@ -95,6 +113,8 @@ typedef struct tb_act {
     float *i8_scale;         /* s per token */
     int32_t *i8_sum;         /* sum(q) per token */
     int32_t *i8_bsum;        /* sum(q) per 128-value chunk: n * k/128 */
+    uint8_t *lut;            /* TB_ACT_I8_LUT: n * ceil(k/3) groups * 32 bytes: the 16
+                              * int16 entries' low bytes, then their high bytes */
 } tb_act;
 
 /* y: n tokens x rows outputs, token-major (y[t * ldy + r]); rows [r0, r1). */
@@ -130,6 +150,10 @@ int tb_act_alloc(tb_act *a, tb_act_kind kind, int n, int k, tb_error *err);
 void tb_act_free(tb_act *a);
 /* Quantizes n tokens (n <= the allocated count) of x (n * k floats) into a. */
 void tb_act_quantize(tb_act *a, const float *x, int n);
+
+/* Sets token t of int8 activations from q (k values) and its scale s, and
+ * derives the sums (and tl2's tables) the kernels need. */
+void tb_act_set_i8(tb_act *a, int t, const int8_t *q, float scale);
 
 /* The kernel for fmt at the best variant not above isa; *used says which ran. */
 tb_gemm_fn tb_gemm_select(tb_format fmt, tb_isa isa, tb_isa *used);

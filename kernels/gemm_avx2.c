@@ -296,3 +296,129 @@ void tb_gemm_q4_0_avx2(const tb_matrix *w, const tb_act *a, float *y, int ldy, i
     else
         TILED(2, 4, QT_q4_0);
 }
+
+/* ---- tl2: table lookups, 32 rows at a time ----
+ *
+ * The lane dimension is rows: one group's 16-entry table serves the 32 rows
+ * of a tile through PSHUFB (low and high bytes of the int16 entries looked
+ * up separately), signs flip the entries, and int16 sums widen to int32
+ * every 64 groups (64 * 3 * 128 < 2^15: no overflow). The AVX-512 build uses
+ * this kernel too (no 512-bit variant: see the README's kernel notes). */
+INLINE void tl2_tile(const uint8_t *tile, const uint8_t *lut, int groups, int32_t out[32])
+{
+    const __m128i low4 = _mm_set1_epi8(0xf);
+    const __m256i bits = _mm256_setr_epi16(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048,
+                                           4096, 8192, 16384, (short)32768);
+    __m256i w0 = _mm256_setzero_si256(), w1 = w0, w2 = w0, w3 = w0;
+    for (int g0 = 0; g0 < groups; g0 += 64) {
+        __m256i acc0 = _mm256_setzero_si256(), acc1 = acc0;
+        int gend = g0 + 64 < groups ? g0 + 64 : groups;
+        for (int g = g0; g < gend; g++) {
+            const uint8_t *p = tile + (size_t)g * TB_TL2_GROUP_BYTES;
+            const uint8_t *tab = lut + (size_t)g * 32;
+            __m128i n = _mm_loadu_si128((const __m128i *)p);
+            __m256i idx = _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(n, 4), low4),
+                                           _mm_and_si128(n, low4));
+            __m256i tlo = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)tab));
+            __m256i thi = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(tab + 16)));
+            __m256i vlo = _mm256_shuffle_epi8(tlo, idx), vhi = _mm256_shuffle_epi8(thi, idx);
+            __m256i v0 = _mm256_unpacklo_epi8(vlo, vhi); /* rows 0-7, 16-23 */
+            __m256i v1 = _mm256_unpackhi_epi8(vlo, vhi); /* rows 8-15, 24-31 */
+            uint16_t s0, s1;
+            memcpy(&s0, p + 16, 2);
+            memcpy(&s1, p + 18, 2);
+            __m256i m0 = _mm256_cmpeq_epi16(_mm256_and_si256(_mm256_set1_epi16((short)s0), bits), bits);
+            __m256i m1 = _mm256_cmpeq_epi16(_mm256_and_si256(_mm256_set1_epi16((short)s1), bits), bits);
+            acc0 = _mm256_add_epi16(acc0, _mm256_sub_epi16(_mm256_xor_si256(v0, m0), m0));
+            acc1 = _mm256_add_epi16(acc1, _mm256_sub_epi16(_mm256_xor_si256(v1, m1), m1));
+        }
+        w0 = _mm256_add_epi32(w0, _mm256_cvtepi16_epi32(_mm256_castsi256_si128(acc0)));      /* 0-7 */
+        w1 = _mm256_add_epi32(w1, _mm256_cvtepi16_epi32(_mm256_castsi256_si128(acc1)));      /* 8-15 */
+        w2 = _mm256_add_epi32(w2, _mm256_cvtepi16_epi32(_mm256_extracti128_si256(acc0, 1))); /* 16-23 */
+        w3 = _mm256_add_epi32(w3, _mm256_cvtepi16_epi32(_mm256_extracti128_si256(acc1, 1))); /* 24-31 */
+    }
+    _mm256_storeu_si256((__m256i *)out, w0);
+    _mm256_storeu_si256((__m256i *)(out + 8), w1);
+    _mm256_storeu_si256((__m256i *)(out + 16), w2);
+    _mm256_storeu_si256((__m256i *)(out + 24), w3);
+}
+
+void tb_gemm_tl2_avx2(const tb_matrix *w, const tb_act *a, float *y, int ldy, int r0, int r1)
+{
+    int groups = (w->k + 2) / 3;
+    int32_t isum[32];
+    for (int t = 0; t < a->n; t++) {
+        const uint8_t *lut = a->lut + (size_t)t * groups * 32;
+        for (int tile = r0 / TB_TL2_ROWS; tile * TB_TL2_ROWS < r1; tile++) {
+            tl2_tile(w->data + (size_t)tile * w->tile_bytes, lut, groups, isum);
+            int lo = tile * TB_TL2_ROWS, hi = lo + TB_TL2_ROWS;
+            for (int r = lo > r0 ? lo : r0; r < hi && r < r1; r++)
+                y[(size_t)t * ldy + r] =
+                    tb_ternary_out((double)w->scale * isum[r - lo], a->i8_scale[t]);
+        }
+    }
+}
+
+/* ---- tq1_0: base-3 digits decoded with 16-bit multiplies ----
+ *
+ * Digit n of a packed byte q is ((q * 3^n) mod 256) * 3 >> 8. x86 has no
+ * byte multiply, so even and odd bytes are widened to 16-bit lanes, multiplied
+ * and recombined. The AVX-512 build uses this kernel too. */
+INLINE __m256i digits256(__m256i x, __m256i mult)
+{
+    const __m256i ff = _mm256_set1_epi16(0xff), three = _mm256_set1_epi16(3);
+    __m256i e = _mm256_and_si256(_mm256_mullo_epi16(_mm256_and_si256(x, ff), mult), ff);
+    __m256i o = _mm256_and_si256(_mm256_mullo_epi16(_mm256_srli_epi16(x, 8), mult), ff);
+    e = _mm256_srli_epi16(_mm256_mullo_epi16(e, three), 8);
+    o = _mm256_srli_epi16(_mm256_mullo_epi16(o, three), 8);
+    return _mm256_or_si256(e, _mm256_slli_epi16(o, 8));
+}
+
+INLINE int32_t tq1_block_dot(const tb_block_tq1_0 *b, const int8_t *q)
+{
+    static const short pow3[5] = {1, 3, 9, 27, 81};
+    __m256i acc = _mm256_setzero_si256();
+    __m256i a = _mm256_loadu_si256((const __m256i *)b->qs);         /* values 0..159 */
+    __m256i bb = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(b->qs + 32)));
+    for (int n = 0; n < 5; n++) {
+        __m256i m = _mm256_set1_epi16(pow3[n]);
+        __m256i d = digits256(a, m);
+        acc = _mm256_add_epi32(acc, hsum_pairs(_mm256_maddubs_epi16(
+                                        d, _mm256_loadu_si256((const __m256i *)(q + 32 * n)))));
+    }
+    /* values 160..239: 16 bytes, digits n and n+1 side by side in one register */
+    for (int n = 0; n < 5; n += 2) {
+        __m256i m = _mm256_set_m128i(_mm_set1_epi16(n + 1 < 5 ? pow3[n + 1] : 0),
+                                     _mm_set1_epi16(pow3[n]));
+        __m256i d = digits256(bb, m);
+        __m128i q0 = _mm_loadu_si128((const __m128i *)(q + 160 + 16 * n));
+        __m128i q1 = n + 1 < 5 ? _mm_loadu_si128((const __m128i *)(q + 160 + 16 * (n + 1)))
+                               : _mm_setzero_si128();
+        acc = _mm256_add_epi32(acc, hsum_pairs(_mm256_maddubs_epi16(d, _mm256_set_m128i(q1, q0))));
+    }
+    /* values 240..255: qh[j] digit n -> value 240 + 4 n + j */
+    uint32_t qh;
+    memcpy(&qh, b->qh, 4);
+    __m256i h = _mm256_set1_epi32((int)qh);
+    __m256i m = _mm256_setr_epi16(1, 1, 3, 3, 9, 9, 27, 27, 0, 0, 0, 0, 0, 0, 0, 0);
+    __m256i d = digits256(h, m);
+    __m256i qv = _mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(q + 240)));
+    acc = _mm256_add_epi32(acc, hsum_pairs(_mm256_maddubs_epi16(d, qv)));
+    return hsum_i32(acc);
+}
+
+void tb_gemm_tq1_0_avx2(const tb_matrix *w, const tb_act *a, float *y, int ldy, int r0, int r1)
+{
+    int nb = w->k / TB_QK_K;
+    for (int t = 0; t < a->n; t++)
+        for (int r = r0; r < r1; r++) {
+            const tb_block_tq1_0 *b = (const tb_block_tq1_0 *)(w->data + (size_t)r * w->row_bytes);
+            const int8_t *q = a->i8 + (size_t)t * w->k;
+            const int32_t *bsum = a->i8_bsum + (size_t)t * (w->k / 128);
+            double d = 0;
+            for (int i = 0; i < nb; i++)
+                d += (double)f16(b[i].d) *
+                     (tq1_block_dot(&b[i], q + i * TB_QK_K) - bsum[2 * i] - bsum[2 * i + 1]);
+            y[(size_t)t * ldy + r] = tb_ternary_out(d, a->i8_scale[t]);
+        }
+}

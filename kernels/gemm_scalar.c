@@ -144,3 +144,22 @@ void tb_gemm_tq1_0_scalar(const tb_matrix *w, const tb_act *a, float *y, int ldy
         y[(size_t)t * ldy + r] = tb_ternary_out(d, a->i8_scale[t]);
     }
 }
+
+void tb_gemm_tl2_scalar(const tb_matrix *w, const tb_act *a, float *y, int ldy, int r0, int r1)
+{
+    int groups = (w->k + 2) / 3;
+    FOR_OUTPUTS {
+        const uint8_t *tile = w->data + (size_t)(r / TB_TL2_ROWS) * w->tile_bytes;
+        const uint8_t *lut = a->lut + (size_t)t * groups * 32;
+        int i = r % TB_TL2_ROWS;
+        int32_t isum = 0;
+        for (int g = 0; g < groups; g++, tile += TB_TL2_GROUP_BYTES, lut += 32) {
+            int m = i < 16 ? tile[i] & 0xf : tile[i - 16] >> 4;
+            uint16_t sw;
+            memcpy(&sw, tile + 16 + 2 * ((i / 8) % 2), 2);
+            int v = tb_tl2_entry(lut, m);
+            isum += (sw >> ((i % 8) + (i >= 16 ? 8 : 0))) & 1 ? -v : v;
+        }
+        y[(size_t)t * ldy + r] = tb_ternary_out((double)w->scale * isum, a->i8_scale[t]);
+    }
+}

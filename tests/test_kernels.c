@@ -112,6 +112,24 @@ static void test_tq_layouts(void **state)
     assert_int_equal(b[1], (121 * 256 + 242) / 243);
     assert_int_equal(b[0], ((2 * 81 + 40) * 256 + 242) / 243); /* first digit 2 */
     free(b);
+    /* tl2, row 17 of 18: group 0 = (1, -1, 0) -> idx 6; group 1 = (-1, -1, -1) -> -13 */
+    float *t = calloc(18 * 128, sizeof(float));
+    t[17 * 128 + 0] = 1, t[17 * 128 + 1] = -1;
+    t[17 * 128 + 3] = t[17 * 128 + 4] = t[17 * 128 + 5] = -1;
+    b = quantize(TB_FMT_TL2, t, 18, 128, &w);
+    assert_int_equal(tb_format_bytes(TB_FMT_TL2, 18, 128), 43 * 20 + 32); /* one tile, 43 groups */
+    assert_int_equal(b[1], 6 << 4);             /* row 17: byte 1, high nibble */
+    assert_int_equal(b[20 + 1], 13 << 4);       /* group 1 */
+    uint16_t sw0, sw1;
+    memcpy(&sw0, b + 20 + 16, 2);               /* word 0 holds rows 0-7 and 16-23 */
+    memcpy(&sw1, b + 16, 2);
+    assert_int_equal(sw0, 1u << 9);             /* row 17 = second of 16-23 -> bit 9 */
+    assert_int_equal(sw1, 0);
+    float scale;
+    memcpy(&scale, b + 43 * 20, 4);
+    assert_true(scale == 1.0f);
+    free(b);
+    free(t);
 }
 
 static void test_round_trips(void **state)
@@ -258,22 +276,12 @@ static void test_ternary_edges(void **state)
             uint8_t *buf = quantize((tb_format)f, wsrc, rows, k, &w);
             tb_act a;
             tb_error err;
-            assert_int_equal(tb_act_alloc(&a, TB_ACT_I8, n, k, &err), TB_OK);
+            assert_int_equal(tb_act_alloc(&a, tr->act, n, k, &err), TB_OK);
             for (int t = 0; t < n; t++) {
-                int32_t sum = 0;
-                for (int i = 0; i < k; i++) {
-                    int8_t q = t == 0 ? -128 : t == 1 ? 127 : (i % 3 ? -128 : 127);
-                    a.i8[t * k + i] = q;
-                    sum += q;
-                }
-                a.i8_sum[t] = sum;
-                a.i8_scale[t] = 1.0f;
-                for (int b = 0; b < k / 128; b++) {
-                    int32_t s = 0;
-                    for (int i = 0; i < 128; i++)
-                        s += a.i8[t * k + b * 128 + i];
-                    a.i8_bsum[t * (k / 128) + b] = s;
-                }
+                int8_t q[512];
+                for (int i = 0; i < k; i++)
+                    q[i] = t == 0 ? -128 : t == 1 ? 127 : (i % 3 ? -128 : 127);
+                tb_act_set_i8(&a, t, q, 1.0f);
             }
             float ref[15], got[15];
             tr->gemm[TB_ISA_SCALAR](&w, &a, ref, rows, 0, rows);
@@ -306,14 +314,14 @@ static void test_ternary_formats_agree(void **state)
     float *x = malloc(sizeof(float) * n * k);
     for (int i = 0; i < n * k; i++)
         x[i] = rnd_normal();
-    float ys[3][36];
-    tb_format fmts[3] = {TB_FMT_I2_S, TB_FMT_TQ2_0, TB_FMT_TQ1_0};
-    for (int f = 0; f < 3; f++) {
+    float ys[4][36];
+    tb_format fmts[4] = {TB_FMT_I2_S, TB_FMT_TQ2_0, TB_FMT_TQ1_0, TB_FMT_TL2};
+    for (int f = 0; f < 4; f++) {
         tb_matrix w;
         uint8_t *buf = quantize(fmts[f], wsrc, rows, k, &w);
         tb_act a;
         tb_error err;
-        assert_int_equal(tb_act_alloc(&a, TB_ACT_I8, n, k, &err), TB_OK);
+        assert_int_equal(tb_act_alloc(&a, tb_format_get(fmts[f])->act, n, k, &err), TB_OK);
         tb_act_quantize(&a, x, n);
         tb_isa used;
         tb_gemm_select(fmts[f], TB_ISA_AVX512, &used)(&w, &a, ys[f], rows, 0, rows);
@@ -322,6 +330,7 @@ static void test_ternary_formats_agree(void **state)
     }
     assert_memory_equal(ys[0], ys[1], sizeof(float) * n * rows);
     assert_memory_equal(ys[0], ys[2], sizeof(float) * n * rows);
+    assert_memory_equal(ys[0], ys[3], sizeof(float) * n * rows);
     free(wsrc);
     free(x);
 }
@@ -406,8 +415,10 @@ static void test_dispatch_and_validation(void **state)
 {
     (void)state;
     tb_isa used;
+#if defined(__x86_64__)
     tb_gemm_select(TB_FMT_TQ1_0, TB_ISA_AVX512, &used);
-    assert_int_equal(used, TB_ISA_SCALAR); /* no tq1_0 SIMD variant yet: falls back */
+    assert_int_equal(used, TB_ISA_AVX2); /* no 512-bit tq1_0 variant: the AVX2 one serves */
+#endif
     tb_gemm_select(TB_FMT_F16, TB_ISA_SCALAR, &used);
     assert_int_equal(used, TB_ISA_SCALAR);
     tb_format f;
