@@ -1,0 +1,97 @@
+/* test_cmd_kernels.c - `ternbench kernels`: its JSON document and its usage errors. */
+#include "testutil.h"
+
+#include <jansson.h>
+#include <string.h>
+
+static tb_run_result kernels_v(const char *first, ...)
+{
+    char *argv[32] = {TB_BINARY, "kernels"};
+    int n = 2;
+    va_list ap;
+    va_start(ap, first);
+    for (const char *a = first; a && n < 31; a = va_arg(ap, const char *))
+        argv[n++] = (char *)a;
+    va_end(ap);
+    argv[n] = NULL;
+    tb_run_result r;
+    tb_run(&r, argv, NULL);
+    return r;
+}
+#define kernels(...) kernels_v(__VA_ARGS__, NULL)
+
+static void test_json_document(void **state)
+{
+    (void)state;
+    tb_run_result r = kernels("--shape", "256x256", "--format", "i2_s,f16,tl2", "--batch", "4",
+                              "--min-time", "0.01", "-t", "2", "--json");
+    assert_int_equal(r.status, 0);
+    json_error_t e;
+    json_t *doc = json_loads(r.out, 0, &e);
+    if (!doc)
+        fail_msg("not JSON: %s", e.text);
+    assert_true(json_real_value(json_object_get(doc, "bandwidth_gbps")) > 0);
+    json_t *res = json_object_get(doc, "results");
+    assert_int_equal(json_array_size(res), 6); /* 3 formats x gemv, gemm */
+    const char *keys[] = {"format", "isa", "op", "m", "k", "batch", "threads", "seconds",
+                          "gbps", "gops", "roofline_fraction"};
+    for (size_t i = 0; i < json_array_size(res); i++) {
+        json_t *row = json_array_get(res, i);
+        for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++)
+            if (!json_object_get(row, keys[k]))
+                fail_msg("result %zu lacks %s", i, keys[k]);
+        const char *op = json_string_value(json_object_get(row, "op"));
+        assert_int_equal(json_integer_value(json_object_get(row, "batch")),
+                         strcmp(op, "gemv") == 0 ? 1 : 4);
+        assert_int_equal(json_integer_value(json_object_get(row, "threads")), 2);
+        assert_true(json_real_value(json_object_get(row, "seconds")) > 0);
+    }
+    json_decref(doc);
+    tb_run_free(&r);
+}
+
+static void test_table(void **state)
+{
+    (void)state;
+    tb_run_result r = kernels("--shape", "128x384", "--format", "q4_0", "--op", "gemv",
+                              "--min-time", "0.01", "--isa", "scalar");
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "| q4_0   | scalar | gemv |"));
+    assert_non_null(strstr(r.out, "STREAM triad"));
+    tb_run_free(&r);
+}
+
+static void test_usage_errors(void **state)
+{
+    (void)state;
+    struct { const char *a, *b, *want; } cases[] = {
+        {"--shape", "12", "'12' is not MxK"},
+        {"--shape", "0x128", "is not MxK"},
+        {"--format", "q9_9", "unknown format 'q9_9'"},
+        {"--batch", "1", "--batch: 1 is out of range"},
+        {"--op", "gemx", "'gemx' is not gemv, gemm or both"},
+        {"-t", "0", "--threads: 0 is out of range"},
+        {"--isa", "sse9", "unknown ISA"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        tb_run_result r = kernels(cases[i].a, cases[i].b);
+        assert_int_equal(r.status, 2);
+        if (!strstr(r.err, cases[i].want))
+            fail_msg("'%s %s': stderr lacks \"%s\": %s", cases[i].a, cases[i].b, cases[i].want, r.err);
+        tb_run_free(&r);
+    }
+    tb_run_result r = kernels("--shape", "64x100", "--format", "i2_s", "--min-time", "0.01");
+    assert_int_equal(r.status, 0); /* a shape a format cannot take is skipped, and said so */
+    assert_non_null(strstr(r.err, "i2_s skipped for 64x100"));
+    tb_run_free(&r);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_json_document),
+        cmocka_unit_test(test_table),
+        cmocka_unit_test(test_usage_errors),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
