@@ -2,7 +2,8 @@
 # test.sh - the whole test suite from a fresh clone: set-up, a warnings-as-
 # errors Release build and its tests, the same tests built with
 # AddressSanitizer + UndefinedBehaviorSanitizer, and the kernels cross-built
-# for aarch64 and tested under qemu-aarch64 (with and without SDOT).
+# for aarch64 and tested under qemu-aarch64 (with and without SDOT), and a
+# bounded libFuzzer run of the GGUF reader.
 # `.ci/run` runs exactly this.
 set -euo pipefail
 
@@ -25,3 +26,6 @@ echo "== build (aarch64 cross, kernels)"
 TB_SKIP_APT=1 scripts/setup.sh "$here/build-aarch64" -DCMAKE_TOOLCHAIN_FILE="$here/cmake/toolchain-aarch64.cmake" -DTB_WERROR=ON
 echo "== tests (aarch64 under qemu)"
 ctest --test-dir build-aarch64 --output-on-failure -j "$jobs"
+
+echo "== fuzz (GGUF reader, libFuzzer + ASan/UBSan, 30 s)"
+ci/fuzz.sh 30
