@@ -40,5 +40,6 @@ int tb_cli_parse_int(const char *cmd, const char *opt, const char *text, long mi
 int tb_cmd_info(int argc, char **argv);
 int tb_cmd_energy(int argc, char **argv);
 int tb_cmd_kernels(int argc, char **argv);
+int tb_cmd_logits(int argc, char **argv);
 
 #endif

@@ -98,8 +98,7 @@ INLINE void i2s_tile(const tb_matrix *w, const tb_act *a, float *y, int ldy, int
     for (int i = 0; i < R; i++)
         for (int j = 0; j < T; j++) {
             int32_t isum = hsum_i32(acc[i][j]) - a->i8_sum[t + j];
-            y[(size_t)(t + j) * ldy + r + i] =
-                tb_ternary_out((double)w->scale * isum, a->i8_scale[t + j]);
+            y[(size_t)(t + j) * ldy + r + i] = tb_ternary_out1(isum, a->i8_scale[t + j], w->scale);
         }
 }
 
@@ -117,7 +116,10 @@ INLINE void tq2_tile(const tb_matrix *w, const tb_act *a, float *y, int ldy, int
                      const int R, const int T)
 {
     int nb = w->k / TB_QK_K;
-    double d[4][4] = {{0}};
+    tb_tsum out[4][4];
+    for (int i = 0; i < R; i++)
+        for (int j = 0; j < T; j++)
+            out[i][j] = tb_tsum_new();
     for (int b = 0; b < nb; b++) {
         __m256i acc[4][4];
         const uint8_t *rows[4];
@@ -135,14 +137,13 @@ INLINE void tq2_tile(const tb_matrix *w, const tb_act *a, float *y, int ldy, int
             for (int i = 0; i < R; i++) {
                 tb_f16 dh;
                 memcpy(&dh, rows[i] + offsetof(tb_block_tq2_0, d), sizeof dh);
-                d[i][j] += (double)f16(dh) *
-                           (hsum_i32(acc[i][j]) - bsum[0] - bsum[1]);
+                tb_tsum_add(&out[i][j], f16(dh), hsum_i32(acc[i][j]) - bsum[0] - bsum[1]);
             }
         }
     }
     for (int i = 0; i < R; i++)
         for (int j = 0; j < T; j++)
-            y[(size_t)(t + j) * ldy + r + i] = tb_ternary_out(d[i][j], a->i8_scale[t + j]);
+            y[(size_t)(t + j) * ldy + r + i] = tb_tsum_out(&out[i][j], a->i8_scale[t + j]);
 }
 
 #define TQ2_TILE(r, t, R, T) tq2_tile(w, a, y, ldy, r, t, R, T)
@@ -353,8 +354,7 @@ void tb_gemm_tl2_avx2(const tb_matrix *w, const tb_act *a, float *y, int ldy, in
             tl2_tile(w->data + (size_t)tile * w->tile_bytes, lut, groups, isum);
             int lo = tile * TB_TL2_ROWS, hi = lo + TB_TL2_ROWS;
             for (int r = lo > r0 ? lo : r0; r < hi && r < r1; r++)
-                y[(size_t)t * ldy + r] =
-                    tb_ternary_out((double)w->scale * isum[r - lo], a->i8_scale[t]);
+                y[(size_t)t * ldy + r] = tb_ternary_out1(isum[r - lo], a->i8_scale[t], w->scale);
         }
     }
 }
@@ -415,10 +415,10 @@ void tb_gemm_tq1_0_avx2(const tb_matrix *w, const tb_act *a, float *y, int ldy, 
             const tb_block_tq1_0 *b = (const tb_block_tq1_0 *)(w->data + (size_t)r * w->row_bytes);
             const int8_t *q = a->i8 + (size_t)t * w->k;
             const int32_t *bsum = a->i8_bsum + (size_t)t * (w->k / 128);
-            double d = 0;
+            tb_tsum out = tb_tsum_new();
             for (int i = 0; i < nb; i++)
-                d += (double)f16(b[i].d) *
-                     (tq1_block_dot(&b[i], q + i * TB_QK_K) - bsum[2 * i] - bsum[2 * i + 1]);
-            y[(size_t)t * ldy + r] = tb_ternary_out(d, a->i8_scale[t]);
+                tb_tsum_add(&out, f16(b[i].d),
+                            tq1_block_dot(&b[i], q + i * TB_QK_K) - bsum[2 * i] - bsum[2 * i + 1]);
+            y[(size_t)t * ldy + r] = tb_tsum_out(&out, a->i8_scale[t]);
         }
 }

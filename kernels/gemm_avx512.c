@@ -119,8 +119,7 @@ INLINE void i2s_tile(const tb_matrix *w, const tb_act *a, float *y, int ldy, int
     for (int i = 0; i < R; i++)
         for (int j = 0; j < T; j++) {
             int32_t isum = _mm512_reduce_add_epi32(acc[i][j]) - a->i8_sum[t + j];
-            y[(size_t)(t + j) * ldy + r + i] =
-                tb_ternary_out((double)w->scale * isum, a->i8_scale[t + j]);
+            y[(size_t)(t + j) * ldy + r + i] = tb_ternary_out1(isum, a->i8_scale[t + j], w->scale);
         }
 }
 
@@ -166,7 +165,10 @@ INLINE void tq2_tile(const tb_matrix *w, const tb_act *a, float *y, int ldy, int
     }
     for (int j = 0; j < T; j++)
         q[j] = a->i8 + (size_t)(t + j) * w->k;
-    double d[4][4] = {{0}};
+    tb_tsum out[4][4];
+    for (int i = 0; i < R; i++)
+        for (int j = 0; j < T; j++)
+            out[i][j] = tb_tsum_new();
     __m512i acc[4][4];
     /* Uniform scales: the whole row is one block of 2 * nb chunks. */
     int span = uniform ? nb : 1;
@@ -197,14 +199,13 @@ INLINE void tq2_tile(const tb_matrix *w, const tb_act *a, float *y, int ldy, int
             for (int i = 0; i < R; i++) {
                 tb_f16 dh;
                 memcpy(&dh, rp[i] + offsetof(tb_block_tq2_0, d), sizeof dh);
-                d[i][j] += (double)f16(dh) *
-                           (_mm512_reduce_add_epi32(acc[i][j]) - qs);
+                tb_tsum_add(&out[i][j], f16(dh), _mm512_reduce_add_epi32(acc[i][j]) - qs);
             }
         }
     }
     for (int i = 0; i < R; i++)
         for (int j = 0; j < T; j++)
-            y[(size_t)(t + j) * ldy + r + i] = tb_ternary_out(d[i][j], a->i8_scale[t + j]);
+            y[(size_t)(t + j) * ldy + r + i] = tb_tsum_out(&out[i][j], a->i8_scale[t + j]);
 }
 
 #define TQ2_TILE(r, t, R, T) tq2_tile(w, a, y, ldy, r, t, R, T)
@@ -426,7 +427,7 @@ static void i2s_gemv(const tb_matrix *w, const tb_act *a, float *y, int r0, int 
     for (int r = r0; r < r1; r++) {
         __m512i acc = i2s_row_dot(tb_i2s_row(w, r), a->i8, w->k / 128, I2S_SHIFT_LO, I2S_SHIFT_HI);
         int32_t isum = _mm512_reduce_add_epi32(acc) - a->i8_sum[0];
-        y[r] = tb_ternary_out((double)w->scale * isum, a->i8_scale[0]);
+        y[r] = tb_ternary_out1(isum, a->i8_scale[0], w->scale);
     }
 }
 
@@ -435,7 +436,7 @@ static void tq2_gemv(const tb_matrix *w, const tb_act *a, float *y, int r0, int 
     int nb = w->k / TB_QK_K;
     for (int r = r0; r < r1; r++) {
         const uint8_t *row = w->data + (size_t)r * w->row_bytes;
-        double d = 0;
+        tb_tsum out = tb_tsum_new();
         if (tq_uniform_scale(row, nb, sizeof(tb_block_tq2_0), offsetof(tb_block_tq2_0, d))) {
             /* one scale: the integer sum over the row is exact */
             __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0;
@@ -453,7 +454,7 @@ static void tq2_gemv(const tb_matrix *w, const tb_act *a, float *y, int r0, int 
             __m512i acc = _mm512_add_epi32(_mm512_add_epi32(a0, a1), _mm512_add_epi32(a2, a3));
             tb_f16 dh;
             memcpy(&dh, row + offsetof(tb_block_tq2_0, d), sizeof dh);
-            d = (double)f16(dh) * (_mm512_reduce_add_epi32(acc) - a->i8_sum[0]);
+            tb_tsum_add(&out, f16(dh), _mm512_reduce_add_epi32(acc) - a->i8_sum[0]);
         } else {
             for (int b = 0; b < nb; b++) {
                 const uint8_t *p = row + (size_t)b * sizeof(tb_block_tq2_0);
@@ -467,11 +468,11 @@ static void tq2_gemv(const tb_matrix *w, const tb_act *a, float *y, int r0, int 
                 s = _mm512_dpbusd_epi32(s, hi1, _mm512_loadu_si512(q + 192));
                 tb_f16 dh;
                 memcpy(&dh, p + offsetof(tb_block_tq2_0, d), sizeof dh);
-                d += (double)f16(dh) *
-                     (_mm512_reduce_add_epi32(s) - a->i8_bsum[2 * b] - a->i8_bsum[2 * b + 1]);
+                tb_tsum_add(&out, f16(dh),
+                            _mm512_reduce_add_epi32(s) - a->i8_bsum[2 * b] - a->i8_bsum[2 * b + 1]);
             }
         }
-        y[r] = tb_ternary_out(d, a->i8_scale[0]);
+        y[r] = tb_tsum_out(&out, a->i8_scale[0]);
     }
 }
 

@@ -80,7 +80,7 @@ static const int tq2_shifts[4] = {0, 2, 4, 6};
                 for (int c = 0; c < w->k / 128; c++)                                           \
                     acc = CHUNK(acc, p + 32 * c, q + 128 * c, i2s_shifts);                     \
                 y[(size_t)t * ldy + r] =                                                       \
-                    tb_ternary_out((double)w->scale * vaddvq_s32(acc), a->i8_scale[t]);        \
+                    tb_ternary_out1(vaddvq_s32(acc), a->i8_scale[t], w->scale);                \
             }                                                                                  \
     }                                                                                          \
     ATTR static void tq2_##SUFFIX(const tb_matrix *w, const tb_act *a, float *y, int ldy,     \
@@ -92,13 +92,13 @@ static const int tq2_shifts[4] = {0, 2, 4, 6};
                 const tb_block_tq2_0 *b =                                                      \
                     (const tb_block_tq2_0 *)(w->data + (size_t)r * w->row_bytes);              \
                 const int8_t *q = a->i8 + (size_t)t * w->k;                                    \
-                double d = 0;                                                                  \
+                tb_tsum out = tb_tsum_new();                                                   \
                 for (int i = 0; i < nb; i++) {                                                 \
                     int32x4_t acc = CHUNK(vdupq_n_s32(0), b[i].qs, q + 256 * i, tq2_shifts);   \
                     acc = CHUNK(acc, b[i].qs + 32, q + 256 * i + 128, tq2_shifts);             \
-                    d += (double)tb_f16_to_f32(b[i].d) * vaddvq_s32(acc);                      \
+                    tb_tsum_add(&out, tb_f16_to_f32(b[i].d), vaddvq_s32(acc));                 \
                 }                                                                              \
-                y[(size_t)t * ldy + r] = tb_ternary_out(d, a->i8_scale[t]);                    \
+                y[(size_t)t * ldy + r] = tb_tsum_out(&out, a->i8_scale[t]);                    \
             }                                                                                  \
     }
 TERNARY_GEMMS(plain, chunk_plain, )

@@ -93,7 +93,7 @@ void tb_gemm_i2_s_scalar(const tb_matrix *w, const tb_act *a, float *y, int ldy,
                 isum += ((p[j] >> 6) & 3) * q[j] + ((p[j] >> 4) & 3) * q[j + 32] +
                         ((p[j] >> 2) & 3) * q[j + 64] + (p[j] & 3) * q[j + 96];
         isum -= a->i8_sum[t]; /* codes are w + 1 */
-        y[(size_t)t * ldy + r] = tb_ternary_out((double)w->scale * isum, a->i8_scale[t]);
+        y[(size_t)t * ldy + r] = tb_ternary_out1(isum, a->i8_scale[t], w->scale);
     }
 }
 
@@ -104,7 +104,7 @@ void tb_gemm_tq2_0_scalar(const tb_matrix *w, const tb_act *a, float *y, int ldy
         const tb_block_tq2_0 *wb = (const tb_block_tq2_0 *)(w->data + (size_t)r * w->row_bytes);
         const int8_t *q = a->i8 + (size_t)t * w->k;
         const int32_t *bsum = a->i8_bsum + (size_t)t * (w->k / 128);
-        double d = 0;
+        tb_tsum acc = tb_tsum_new();
         for (int b = 0; b < nb; b++, q += TB_QK_K) {
             int32_t isum = -(bsum[2 * b] + bsum[2 * b + 1]);
             for (int h = 0; h < 2; h++)
@@ -114,9 +114,9 @@ void tb_gemm_tq2_0_scalar(const tb_matrix *w, const tb_act *a, float *y, int ldy
                     isum += (v & 3) * qh[0] + ((v >> 2) & 3) * qh[32] + ((v >> 4) & 3) * qh[64] +
                             (v >> 6) * qh[96];
                 }
-            d += (double)tb_f16_to_f32(wb[b].d) * isum;
+            tb_tsum_add(&acc, tb_f16_to_f32(wb[b].d), isum);
         }
-        y[(size_t)t * ldy + r] = tb_ternary_out(d, a->i8_scale[t]);
+        y[(size_t)t * ldy + r] = tb_tsum_out(&acc, a->i8_scale[t]);
     }
 }
 
@@ -127,7 +127,7 @@ void tb_gemm_tq1_0_scalar(const tb_matrix *w, const tb_act *a, float *y, int ldy
         const tb_block_tq1_0 *wb = (const tb_block_tq1_0 *)(w->data + (size_t)r * w->row_bytes);
         const int8_t *q = a->i8 + (size_t)t * w->k;
         const int32_t *bsum = a->i8_bsum + (size_t)t * (w->k / 128);
-        double d = 0;
+        tb_tsum acc = tb_tsum_new();
         for (int b = 0; b < nb; b++, q += TB_QK_K) {
             int32_t isum = -(bsum[2 * b] + bsum[2 * b + 1]);
             for (int n = 0; n < 5; n++) {
@@ -139,9 +139,9 @@ void tb_gemm_tq1_0_scalar(const tb_matrix *w, const tb_act *a, float *y, int ldy
             for (int n = 0; n < 4; n++)
                 for (int j = 0; j < 4; j++)
                     isum += tb_tq1_digit(wb[b].qh[j], n) * q[240 + j + 4 * n];
-            d += (double)tb_f16_to_f32(wb[b].d) * isum;
+            tb_tsum_add(&acc, tb_f16_to_f32(wb[b].d), isum);
         }
-        y[(size_t)t * ldy + r] = tb_ternary_out(d, a->i8_scale[t]);
+        y[(size_t)t * ldy + r] = tb_tsum_out(&acc, a->i8_scale[t]);
     }
 }
 
@@ -160,6 +160,6 @@ void tb_gemm_tl2_scalar(const tb_matrix *w, const tb_act *a, float *y, int ldy, 
             int v = tb_tl2_entry(lut, m);
             isum += (sw >> ((i % 8) + (i >= 16 ? 8 : 0))) & 1 ? -v : v;
         }
-        y[(size_t)t * ldy + r] = tb_ternary_out((double)w->scale * isum, a->i8_scale[t]);
+        y[(size_t)t * ldy + r] = tb_ternary_out1(isum, a->i8_scale[t], w->scale);
     }
 }

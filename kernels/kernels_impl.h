@@ -7,10 +7,48 @@
 
 #include "formats.h"
 
-/* Exact ternary output: d = sum_b d_b * isum_b (double, exact), y = d / s. */
-static inline float tb_ternary_out(double d, float s)
+/* The ternary output rule, which every kernel follows so that all agree bit
+ * for bit. A row's integer dot products arrive per scale block (isum_b with
+ * block scale d_b; i2_s and tl2 have one block, the tensor's scale):
+ *  - every block has the same scale d:  y = (float)isum / s * d
+ *    (bitnet.cpp's order of float operations: matching it matters, because
+ *    the next layer's int8 rounding amplifies a 1-ulp difference);
+ *  - otherwise: y = (float)(sum_b d_b * isum_b / s), with the sum in double
+ *    (exact for any realistic row length). */
+typedef struct tb_tsum {
+    int32_t isum;
+    double d;
+    float d0;
+    bool uniform, any;
+} tb_tsum;
+
+static inline tb_tsum tb_tsum_new(void)
 {
-    return (float)(d / (double)s);
+    tb_tsum t = {0, 0.0, 0.0f, true, false};
+    return t;
+}
+
+static inline void tb_tsum_add(tb_tsum *t, float db, int32_t isum_b)
+{
+    if (!t->any) {
+        t->d0 = db;
+        t->any = true;
+    } else if (db != t->d0) {
+        t->uniform = false;
+    }
+    t->isum += isum_b;
+    t->d += (double)db * isum_b;
+}
+
+static inline float tb_tsum_out(const tb_tsum *t, float s)
+{
+    return t->uniform ? (float)t->isum / s * t->d0 : (float)(t->d / (double)s);
+}
+
+/* One scale for the whole row (i2_s, tl2). */
+static inline float tb_ternary_out1(int32_t isum, float s, float scale)
+{
+    return (float)isum / s * scale;
 }
 
 /* i2_s: the packed bytes of row r. */

@@ -1,0 +1,183 @@
+/*
+ * forward.c - one token through the transformer, top to bottom:
+ *
+ *   x = embed(token)
+ *   per layer:  n = rmsnorm(x)          q, k, v = Wq n, Wk n, Wv n
+ *               rope(q, k)              cache k, v
+ *               a = attention(q, cache) x += Wo subnorm(a)
+ *               m = rmsnorm(x)          h = relu(Wgate m)^2 * (Wup m)
+ *               x += Wdown subnorm(h)
+ *   logits = lm_head rmsnorm(x)
+ *
+ * The weight format hides behind linear(): it quantizes the input the way the
+ * format's kernels want it (per-token int8 for ternary: W1.58A8) and runs the
+ * kernel over the thread pool. Attention computes as ggml does with an f16
+ * KV cache: K and V stored as f16, q and the softmax probabilities rounded
+ * to f16 before their dot products, sums in f32 -- the arithmetic bitnet.cpp's
+ * logits come from (tests/test_model.c checks against them).
+ */
+#include <math.h>
+#include <string.h>
+
+#include "model.h"
+
+static void rmsnorm(float *out, const float *x, const float *w, int n, float eps)
+{
+    double ss = 0;
+    for (int i = 0; i < n; i++)
+        ss += (double)x[i] * x[i];
+    float scale = 1.0f / sqrtf((float)(ss / n) + eps);
+    for (int i = 0; i < n; i++)
+        out[i] = x[i] * scale * w[i];
+}
+
+static tb_act *act_for(tb_model *m, const tb_matrix *w)
+{
+    tb_act_kind kind = tb_format_get(w->fmt)->act;
+    return w->k == m->cfg.dim ? &m->rs.act_dim[kind] : &m->rs.act_ffn[kind];
+}
+
+/* y = W x for each of n matrices that share the input x (q, k, v; gate, up). */
+static void linear(tb_model *m, const float *x, int n, const tb_matrix *const *w, float *const *y)
+{
+    tb_act *done[4] = {NULL};
+    int ndone = 0;
+    for (int i = 0; i < n; i++) {
+        tb_act *a = act_for(m, w[i]);
+        bool have = false;
+        for (int d = 0; d < ndone; d++)
+            have |= done[d] == a;
+        if (!have) { /* quantize x once per activation kind */
+            tb_act_quantize(a, x, 1);
+            done[ndone++] = a;
+        }
+        tb_pool_gemm(m->pool, tb_gemm_select(w[i]->fmt, m->isa, NULL), w[i], a, y[i]);
+    }
+}
+
+/* NeoX-style rotary embedding: pairs (i, i + d/2) of each head. The angle
+ * steps as ggml's does (theta *= base^(-2/d) in float), so that the int8
+ * activation rounding downstream sees the same values bitnet.cpp does. */
+static void rope(float *v, int nheads, int head_dim, int pos, float base)
+{
+    int half = head_dim / 2;
+    float theta_scale = powf(base, -2.0f / (float)head_dim), theta = (float)pos;
+    for (int i = 0; i < half; i++, theta *= theta_scale) {
+        float c = cosf(theta), s = sinf(theta);
+        for (int h = 0; h < nheads; h++) {
+            float *p = v + h * head_dim;
+            float a = p[i], b = p[i + half];
+            p[i] = a * c - b * s;
+            p[i + half] = a * s + b * c;
+        }
+    }
+}
+
+static float round_f16(float x)
+{
+    return tb_f16_to_f32(tb_f32_to_f16(x));
+}
+
+static float cache_get(const tb_run_state *s, const void *cache, size_t i)
+{
+    return s->kv_type == TB_KV_F16 ? tb_f16_to_f32(((const tb_f16 *)cache)[i])
+                                   : ((const float *)cache)[i];
+}
+
+static void cache_put(const tb_run_state *s, void *cache, size_t i, float v)
+{
+    if (s->kv_type == TB_KV_F16)
+        ((tb_f16 *)cache)[i] = tb_f32_to_f16(v);
+    else
+        ((float *)cache)[i] = v;
+}
+
+static void attention(tb_model *m, int layer, int pos)
+{
+    const tb_config *c = &m->cfg;
+    tb_run_state *s = &m->rs;
+    int hd = c->head_dim, kv_dim = c->kv_heads * hd, group = c->heads / c->kv_heads;
+    bool f16 = s->kv_type == TB_KV_F16;
+    size_t base = (size_t)layer * c->ctx * kv_dim;
+    float scale = 1.0f / sqrtf((float)hd);
+    for (int h = 0; h < c->heads; h++) {
+        float *q = s->q + h * hd, *att = s->att + (size_t)h * c->ctx, *out = s->xb + h * hd;
+        int kvh = h / group;
+        if (f16)
+            for (int i = 0; i < hd; i++)
+                q[i] = round_f16(q[i]);
+        float max = -INFINITY;
+        for (int t = 0; t <= pos; t++) {
+            size_t at = base + (size_t)t * kv_dim + (size_t)kvh * hd;
+            float dot = 0;
+            for (int i = 0; i < hd; i++)
+                dot += q[i] * cache_get(s, s->kcache, at + i);
+            att[t] = dot * scale;
+            max = fmaxf(max, att[t]);
+        }
+        double sum = 0;
+        for (int t = 0; t <= pos; t++) {
+            att[t] = expf(att[t] - max);
+            sum += att[t];
+        }
+        float inv = (float)(1.0 / sum); /* ggml scales by the reciprocal */
+        for (int t = 0; t <= pos; t++) {
+            att[t] *= inv;
+            if (f16)
+                att[t] = round_f16(att[t]);
+        }
+        memset(out, 0, (size_t)hd * sizeof *out);
+        for (int t = 0; t <= pos; t++) {
+            size_t at = base + (size_t)t * kv_dim + (size_t)kvh * hd;
+            for (int i = 0; i < hd; i++)
+                out[i] += att[t] * cache_get(s, s->vcache, at + i);
+        }
+    }
+}
+
+const float *tb_model_forward(tb_model *m, int token)
+{
+    const tb_config *c = &m->cfg;
+    tb_run_state *s = &m->rs;
+    int pos = s->pos, kv_dim = c->kv_heads * c->head_dim;
+    if (pos >= c->ctx || token < 0 || token >= c->vocab)
+        return NULL;
+    tb_format_get(m->embd.fmt)->dequantize_row(&m->embd, token, s->x);
+
+    for (int l = 0; l < c->layers; l++) {
+        const tb_layer *L = &m->layers[l];
+        /* attention */
+        rmsnorm(s->xb, s->x, L->attn_norm, c->dim, c->eps);
+        linear(m, s->xb, 3, (const tb_matrix *const[]){&L->wq, &L->wk, &L->wv},
+               (float *const[]){s->q, s->k, s->v});
+        rope(s->q, c->heads, c->head_dim, pos, c->rope_base);
+        rope(s->k, c->kv_heads, c->head_dim, pos, c->rope_base);
+        size_t at = ((size_t)l * c->ctx + pos) * kv_dim;
+        for (int i = 0; i < kv_dim; i++) {
+            cache_put(s, s->kcache, at + i, s->k[i]);
+            cache_put(s, s->vcache, at + i, s->v[i]);
+        }
+        attention(m, l, pos);
+        rmsnorm(s->xb, s->xb, L->attn_sub_norm, c->dim, c->eps);
+        linear(m, s->xb, 1, (const tb_matrix *const[]){&L->wo}, (float *const[]){s->xb2});
+        for (int i = 0; i < c->dim; i++)
+            s->x[i] += s->xb2[i];
+
+        /* feed-forward: relu(gate)^2 * up */
+        rmsnorm(s->xb, s->x, L->ffn_norm, c->dim, c->eps);
+        linear(m, s->xb, 2, (const tb_matrix *const[]){&L->gate, &L->up},
+               (float *const[]){s->hb, s->hb2});
+        for (int i = 0; i < c->ffn; i++) {
+            float g = s->hb[i] > 0 ? s->hb[i] : 0;
+            s->hb[i] = g * g * s->hb2[i];
+        }
+        rmsnorm(s->hb, s->hb, L->ffn_sub_norm, c->ffn, c->eps);
+        linear(m, s->hb, 1, (const tb_matrix *const[]){&L->down}, (float *const[]){s->xb2});
+        for (int i = 0; i < c->dim; i++)
+            s->x[i] += s->xb2[i];
+    }
+    rmsnorm(s->x, s->x, m->output_norm, c->dim, c->eps);
+    linear(m, s->x, 1, (const tb_matrix *const[]){&m->lm_head}, (float *const[]){s->logits});
+    s->pos++;
+    return s->logits;
+}

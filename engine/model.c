@@ -1,0 +1,255 @@
+/* model.c - loading a GGUF model into config, weights and run state. */
+#include "model.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int ggml_to_format(uint32_t type, tb_format *f)
+{
+    switch (type) {
+    case TB_GGML_F32: *f = TB_FMT_F32; return 1;
+    case TB_GGML_F16: *f = TB_FMT_F16; return 1;
+    case TB_GGML_BF16: *f = TB_FMT_BF16; return 1;
+    case TB_GGML_Q8_0: *f = TB_FMT_Q8_0; return 1;
+    case TB_GGML_Q4_0: *f = TB_FMT_Q4_0; return 1;
+    case TB_GGML_TQ1_0: *f = TB_FMT_TQ1_0; return 1;
+    case TB_GGML_TQ2_0: *f = TB_FMT_TQ2_0; return 1;
+    case TB_GGML_I2_S: *f = TB_FMT_I2_S; return 1;
+    default: return 0;
+    }
+}
+
+static int get_matrix(tb_gguf *g, const char *name, int rows, int k, tb_matrix *w, tb_error *err)
+{
+    const tb_gguf_tensor *t = tb_gguf_tensor_find(g, name);
+    if (!t)
+        return tb_error_set(err, TB_EINVAL, "%s: tensor %s is missing", g->path, name);
+    if (t->n_dims != 2 || t->ne[0] != (uint64_t)k || t->ne[1] != (uint64_t)rows)
+        return tb_error_set(err, TB_EINVAL, "%s: tensor %s is %llux%llu, expected %dx%d (k x rows)",
+                            g->path, name, (unsigned long long)t->ne[0],
+                            (unsigned long long)t->ne[1], k, rows);
+    tb_format f;
+    if ((t->type == TB_GGML_I2_S && !g->bitnet_types) || !ggml_to_format(t->type, &f))
+        return tb_error_set(err, TB_EINVAL, "%s: tensor %s is %s, which ternbench's kernels do not "
+                            "run (they run F32, F16, BF16, Q8_0, Q4_0, TQ1_0, TQ2_0, I2_S)",
+                            g->path, name, t->type_name);
+    int rc = tb_matrix_init(w, f, rows, k, t->data, t->size, err);
+    return rc == TB_OK ? rc : tb_error_prefix(err, "%s: tensor %s", g->path, name);
+}
+
+static int get_vector(tb_gguf *g, const char *name, int n, const float **out, tb_error *err)
+{
+    const tb_gguf_tensor *t = tb_gguf_tensor_find(g, name);
+    if (!t)
+        return tb_error_set(err, TB_EINVAL, "%s: tensor %s is missing", g->path, name);
+    if (t->type != TB_GGML_F32 || t->ne[0] != (uint64_t)n || t->ne[1] * t->ne[2] * t->ne[3] != 1)
+        return tb_error_set(err, TB_EINVAL, "%s: tensor %s must be %d F32 values", g->path, name, n);
+    if ((uintptr_t)t->data % sizeof(float))
+        return tb_error_set(err, TB_EINVAL, "%s: tensor %s is not 4-byte aligned", g->path, name);
+    *out = (const float *)(const void *)t->data;
+    return TB_OK;
+}
+
+static int arch_u32(tb_gguf *g, const char *arch, const char *suffix, uint32_t *v, bool required,
+                    uint32_t dflt, tb_error *err)
+{
+    char key[128];
+    snprintf(key, sizeof key, "%s.%s", arch, suffix);
+    if (!tb_gguf_find(g, key) && !required) {
+        *v = dflt;
+        return TB_OK;
+    }
+    return tb_gguf_get_u32(g, key, v, err);
+}
+
+static int arch_f32(tb_gguf *g, const char *arch, const char *suffix, float *v, float dflt,
+                    tb_error *err)
+{
+    char key[128];
+    snprintf(key, sizeof key, "%s.%s", arch, suffix);
+    if (!tb_gguf_find(g, key)) {
+        *v = dflt;
+        return TB_OK;
+    }
+    return tb_gguf_get_f32(g, key, v, err);
+}
+
+static int read_config(tb_gguf *g, tb_config *c, tb_error *err)
+{
+    int rc = tb_gguf_get_str(g, "general.architecture", c->arch_name, sizeof c->arch_name, err);
+    if (rc != TB_OK)
+        return rc;
+    if (strcmp(c->arch_name, "bitnet-b1.58") && strcmp(c->arch_name, "bitnet-25"))
+        return tb_error_set(err, TB_EINVAL, "%s: architecture '%s' is not supported yet "
+                            "(supported: bitnet-b1.58, bitnet-25)", g->path, c->arch_name);
+    c->arch = TB_ARCH_BITNET_B158;
+    const char *a = c->arch_name;
+    uint32_t dim, ffn, layers, heads, kv_heads, ctx, vocab = 0;
+    if ((rc = arch_u32(g, a, "embedding_length", &dim, true, 0, err)) ||
+        (rc = arch_u32(g, a, "feed_forward_length", &ffn, true, 0, err)) ||
+        (rc = arch_u32(g, a, "block_count", &layers, true, 0, err)) ||
+        (rc = arch_u32(g, a, "attention.head_count", &heads, true, 0, err)) ||
+        (rc = arch_u32(g, a, "attention.head_count_kv", &kv_heads, false, heads, err)) ||
+        (rc = arch_u32(g, a, "context_length", &ctx, false, 4096, err)) ||
+        (rc = arch_f32(g, a, "rope.freq_base", &c->rope_base, 10000.0f, err)) ||
+        (rc = arch_f32(g, a, "attention.layer_norm_rms_epsilon", &c->eps, 1e-5f, err)))
+        return rc;
+    const tb_gguf_tensor *embd = tb_gguf_tensor_find(g, "token_embd.weight");
+    if (!embd || embd->n_dims != 2)
+        return tb_error_set(err, TB_EINVAL, "%s: tensor token_embd.weight is missing", g->path);
+    vocab = (uint32_t)embd->ne[1];
+    if (dim == 0 || dim > 65536 || ffn == 0 || ffn > 262144 || layers == 0 || layers > 1024 ||
+        heads == 0 || kv_heads == 0 || dim % heads || heads % kv_heads || (dim / heads) % 2 ||
+        vocab == 0 || vocab > (1u << 24))
+        return tb_error_set(err, TB_EINVAL, "%s: inconsistent shapes: dim %u, ffn %u, layers %u, "
+                            "heads %u, kv heads %u, vocab %u (dim must split into an even head "
+                            "size, heads into kv groups)", g->path, dim, ffn, layers, heads,
+                            kv_heads, vocab);
+    c->dim = (int)dim;
+    c->ffn = (int)ffn;
+    c->layers = (int)layers;
+    c->heads = (int)heads;
+    c->kv_heads = (int)kv_heads;
+    c->head_dim = (int)(dim / heads);
+    c->vocab = (int)vocab;
+    c->ctx = (int)(ctx ? ctx : 4096);
+    return TB_OK;
+}
+
+static void *zalloc(size_t bytes, bool *ok)
+{
+    void *p = NULL;
+    if (posix_memalign(&p, 64, bytes ? bytes : 64) != 0) {
+        *ok = false;
+        return NULL;
+    }
+    memset(p, 0, bytes);
+    return p;
+}
+
+static int alloc_state(tb_model *m, tb_kv_type kv, tb_error *err)
+{
+    tb_config *c = &m->cfg;
+    tb_run_state *s = &m->rs;
+    int kv_dim = c->kv_heads * c->head_dim;
+    size_t f = sizeof(float);
+    bool ok = true;
+    s->x = zalloc((size_t)c->dim * f, &ok);
+    s->xb = zalloc((size_t)c->dim * f, &ok);
+    s->xb2 = zalloc((size_t)c->dim * f, &ok);
+    s->q = zalloc((size_t)c->dim * f, &ok);
+    s->k = zalloc((size_t)kv_dim * f, &ok);
+    s->v = zalloc((size_t)kv_dim * f, &ok);
+    s->att = zalloc((size_t)c->heads * c->ctx * f, &ok);
+    s->hb = zalloc((size_t)c->ffn * f, &ok);
+    s->hb2 = zalloc((size_t)c->ffn * f, &ok);
+    s->logits = zalloc((size_t)c->vocab * f, &ok);
+    s->kv_type = kv;
+    size_t esz = kv == TB_KV_F16 ? 2 : 4;
+    s->kcache = zalloc((size_t)c->layers * c->ctx * kv_dim * esz, &ok);
+    s->vcache = zalloc((size_t)c->layers * c->ctx * kv_dim * esz, &ok);
+    if (!ok)
+        return tb_error_set(err, TB_ENOMEM, "out of memory for the run state (context %d)", c->ctx);
+    /* one activation buffer per kind the model's weights need, for k = dim and ffn */
+    for (int kind = 0; kind < 4; kind++) {
+        int rc = tb_act_alloc(&s->act_dim[kind], (tb_act_kind)kind, 1, c->dim, err);
+        if (rc == TB_OK && c->ffn % 128 == 0)
+            rc = tb_act_alloc(&s->act_ffn[kind], (tb_act_kind)kind, 1, c->ffn, err);
+        if (rc != TB_OK && (kind == TB_ACT_F32 || kind == TB_ACT_Q8_0))
+            return rc;
+    }
+    return TB_OK;
+}
+
+int tb_model_load(const char *path, int threads, tb_isa isa, int ctx_len, tb_kv_type kv,
+                  tb_model **out, tb_error *err)
+{
+    tb_model *m = calloc(1, sizeof *m);
+    if (!m)
+        return tb_error_set(err, TB_ENOMEM, "out of memory");
+    m->isa = isa;
+    int rc = tb_gguf_open(path, &m->gguf, err);
+    if (rc == TB_OK)
+        rc = read_config(m->gguf, &m->cfg, err);
+    tb_config *c = &m->cfg;
+    if (rc == TB_OK) {
+        if (ctx_len > 0)
+            c->ctx = ctx_len;
+        if (c->ctx > 4096)
+            c->ctx = 4096;
+        m->layers = calloc((size_t)c->layers, sizeof *m->layers);
+        rc = m->layers ? TB_OK : tb_error_set(err, TB_ENOMEM, "out of memory");
+    }
+    if (rc == TB_OK)
+        rc = get_matrix(m->gguf, "token_embd.weight", c->vocab, c->dim, &m->embd, err);
+    if (rc == TB_OK) {
+        if (tb_gguf_tensor_find(m->gguf, "output.weight"))
+            rc = get_matrix(m->gguf, "output.weight", c->vocab, c->dim, &m->lm_head, err);
+        else
+            m->lm_head = m->embd; /* tied */
+    }
+    if (rc == TB_OK)
+        rc = get_vector(m->gguf, "output_norm.weight", c->dim, &m->output_norm, err);
+    int kv_dim = c->kv_heads * c->head_dim;
+    for (int l = 0; rc == TB_OK && l < c->layers; l++) {
+        tb_layer *L = &m->layers[l];
+        char n[96];
+#define MAT(field, suffix, rows, k)                                      \
+    if (rc == TB_OK) {                                                   \
+        snprintf(n, sizeof n, "blk.%d." suffix ".weight", l);            \
+        rc = get_matrix(m->gguf, n, rows, k, &L->field, err);            \
+    }
+#define VEC(field, suffix, len)                                          \
+    if (rc == TB_OK) {                                                   \
+        snprintf(n, sizeof n, "blk.%d." suffix ".weight", l);            \
+        rc = get_vector(m->gguf, n, len, &L->field, err);                \
+    }
+        VEC(attn_norm, "attn_norm", c->dim)
+        VEC(attn_sub_norm, "attn_sub_norm", c->dim)
+        VEC(ffn_norm, "ffn_norm", c->dim)
+        VEC(ffn_sub_norm, "ffn_sub_norm", c->ffn)
+        MAT(wq, "attn_q", c->dim, c->dim)
+        MAT(wk, "attn_k", kv_dim, c->dim)
+        MAT(wv, "attn_v", kv_dim, c->dim)
+        MAT(wo, "attn_output", c->dim, c->dim)
+        MAT(gate, "ffn_gate", c->ffn, c->dim)
+        MAT(up, "ffn_up", c->ffn, c->dim)
+        MAT(down, "ffn_down", c->dim, c->ffn)
+#undef MAT
+#undef VEC
+    }
+    if (rc == TB_OK)
+        rc = alloc_state(m, kv, err);
+    if (rc == TB_OK)
+        rc = tb_pool_create(threads, false, &m->pool, err);
+    if (rc != TB_OK) {
+        tb_model_free(m);
+        return rc;
+    }
+    *out = m;
+    return TB_OK;
+}
+
+void tb_model_free(tb_model *m)
+{
+    if (!m)
+        return;
+    tb_run_state *s = &m->rs;
+    free(s->x); free(s->xb); free(s->xb2); free(s->q); free(s->k); free(s->v);
+    free(s->att); free(s->hb); free(s->hb2); free(s->logits);
+    free(s->kcache); free(s->vcache);
+    for (int kind = 0; kind < 4; kind++) {
+        tb_act_free(&s->act_dim[kind]);
+        tb_act_free(&s->act_ffn[kind]);
+    }
+    tb_pool_destroy(m->pool);
+    free(m->layers);
+    tb_gguf_close(m->gguf);
+    free(m);
+}
+
+void tb_model_reset(tb_model *m)
+{
+    m->rs.pos = 0;
+}

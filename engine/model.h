@@ -1,0 +1,71 @@
+/*
+ * model.h - a transformer loaded from GGUF: its config (shapes), its weights
+ * (pointers into the mapped file, or owned conversions), and the run state
+ * (every scratch buffer and the KV cache, allocated once at load).
+ *
+ * Architectures:
+ *   bitnet-b1.58 (alias bitnet-25)  BitNet b1.58 2B4T: GQA, relu^2-gated FFN,
+ *                                   attention and FFN sub-norms, NeoX RoPE, tied
+ *                                   embedding as lm_head
+ * (the legacy `bitnet` and `llama` architectures are still to come.)
+ */
+#ifndef TB_MODEL_H
+#define TB_MODEL_H
+
+#include <stdbool.h>
+
+#include "formats.h"
+#include "gguf.h"
+#include "threadpool.h"
+
+typedef enum tb_arch { TB_ARCH_BITNET_B158 } tb_arch;
+
+typedef struct tb_config {
+    tb_arch arch;
+    char arch_name[32];
+    int dim, ffn, layers, heads, kv_heads, head_dim, vocab, ctx;
+    float rope_base, eps;
+} tb_config;
+
+typedef struct tb_layer {
+    const float *attn_norm, *attn_sub_norm, *ffn_norm, *ffn_sub_norm;
+    tb_matrix wq, wk, wv, wo, gate, up, down;
+} tb_layer;
+
+typedef enum tb_kv_type { TB_KV_F16, TB_KV_F32 } tb_kv_type;
+
+typedef struct tb_run_state {
+    float *x, *xb, *xb2, *q, *k, *v, *att, *hb, *hb2, *logits;
+    tb_act act_dim[4], act_ffn[4];   /* per activation kind, for k = dim and k = ffn */
+    tb_kv_type kv_type;
+    void *kcache, *vcache;           /* layers x ctx x kv_dim, f16 or f32 */
+    int pos;                         /* tokens in the cache */
+} tb_run_state;
+
+typedef struct tb_model {
+    tb_config cfg;
+    tb_gguf *gguf;
+    tb_matrix embd;                  /* token_embd: vocab rows of dim */
+    tb_matrix lm_head;               /* output.weight, or the tied embd */
+    const float *output_norm;
+    tb_layer *layers;
+    tb_run_state rs;
+    tb_pool *pool;
+    tb_isa isa;
+} tb_model;
+
+/* Loads path (GGUF) for threads threads at the given ISA; ctx_len 0 = the
+ * file's context length (capped at 4096). */
+int tb_model_load(const char *path, int threads, tb_isa isa, int ctx_len, tb_kv_type kv,
+                  tb_model **out, tb_error *err);
+void tb_model_free(tb_model *m);
+
+/* Clears the KV cache. */
+void tb_model_reset(tb_model *m);
+
+/* Feeds one token at the next position; returns the logits (vocab floats,
+ * owned by the model, valid until the next call), or NULL when the context
+ * is full or the token is outside the vocabulary. */
+const float *tb_model_forward(tb_model *m, int token);
+
+#endif
