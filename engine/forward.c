@@ -163,13 +163,20 @@ const float *tb_model_forward(tb_model *m, int token)
         for (int i = 0; i < c->dim; i++)
             s->x[i] += s->xb2[i];
 
-        /* feed-forward: relu(gate)^2 * up */
+        /* feed-forward: gated, relu^2 (bitnet-b1.58) or SiLU (bitnet) */
         rmsnorm(s->xb, s->x, L->ffn_norm, c->dim, c->eps);
         linear(m, s->xb, 2, (const tb_matrix *const[]){&L->gate, &L->up},
                (float *const[]){s->hb, s->hb2});
-        for (int i = 0; i < c->ffn; i++) {
-            float g = s->hb[i] > 0 ? s->hb[i] : 0;
-            s->hb[i] = g * g * s->hb2[i];
+        if (c->arch == TB_ARCH_BITNET_B158) {
+            for (int i = 0; i < c->ffn; i++) { /* relu(gate)^2 * up */
+                float g = s->hb[i] > 0 ? s->hb[i] : 0;
+                s->hb[i] = g * g * s->hb2[i];
+            }
+        } else {
+            for (int i = 0; i < c->ffn; i++) { /* silu(gate) * up */
+                float g = s->hb[i];
+                s->hb[i] = g / (1.0f + expf(-g)) * s->hb2[i];
+            }
         }
         rmsnorm(s->hb, s->hb, L->ffn_sub_norm, c->ffn, c->eps);
         linear(m, s->hb, 1, (const tb_matrix *const[]){&L->down}, (float *const[]){s->xb2});

@@ -220,15 +220,35 @@ int tb_model_load(const char *path, int threads, tb_isa isa, int ctx_len, tb_kv_
 #undef VEC
     }
     if (rc == TB_OK)
-        rc = alloc_state(m, kv, err);
-    if (rc == TB_OK)
-        rc = tb_pool_create(threads, false, &m->pool, err);
+        rc = tb_model_finish(m, threads, kv, err);
     if (rc != TB_OK) {
         tb_model_free(m);
         return rc;
     }
+    const char *slash = strrchr(path, '/');
+    snprintf(m->name, sizeof m->name, "%s", slash ? slash + 1 : path);
     *out = m;
     return TB_OK;
+}
+
+static size_t matrix_bytes(const tb_matrix *w)
+{
+    return tb_format_bytes(w->fmt, w->rows, w->k);
+}
+
+int tb_model_finish(tb_model *m, int threads, tb_kv_type kv, tb_error *err)
+{
+    m->weight_bytes = matrix_bytes(&m->lm_head);
+    for (int l = 0; l < m->cfg.layers; l++) {
+        const tb_layer *L = &m->layers[l];
+        const tb_matrix *w[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->gate, &L->up, &L->down};
+        for (size_t i = 0; i < sizeof w / sizeof w[0]; i++)
+            m->weight_bytes += matrix_bytes(w[i]);
+    }
+    int rc = alloc_state(m, kv, err);
+    if (rc == TB_OK)
+        rc = tb_pool_create(threads, false, &m->pool, err);
+    return rc;
 }
 
 void tb_model_free(tb_model *m)
@@ -244,6 +264,9 @@ void tb_model_free(tb_model *m)
         tb_act_free(&s->act_ffn[kind]);
     }
     tb_pool_destroy(m->pool);
+    for (int i = 0; i < m->n_owned; i++)
+        free(m->owned[i]);
+    free(m->owned);
     free(m->layers);
     tb_gguf_close(m->gguf);
     free(m);

@@ -7,7 +7,11 @@
  *   bitnet-b1.58 (alias bitnet-25)  BitNet b1.58 2B4T: GQA, relu^2-gated FFN,
  *                                   attention and FFN sub-norms, NeoX RoPE, tied
  *                                   embedding as lm_head
- * (the legacy `bitnet` and `llama` architectures are still to come.)
+ *   bitnet (dummy models only)      the paper's dummy models: multi-head
+ *                                   attention, SiLU-gated FFN, the same sub-norms
+ *                                   (synthesised by dummy.c; reading legacy
+ *                                   `bitnet` GGUF files is not supported yet)
+ * (the `llama` architecture is still to come.)
  */
 #ifndef TB_MODEL_H
 #define TB_MODEL_H
@@ -18,7 +22,7 @@
 #include "gguf.h"
 #include "threadpool.h"
 
-typedef enum tb_arch { TB_ARCH_BITNET_B158 } tb_arch;
+typedef enum tb_arch { TB_ARCH_BITNET_B158, TB_ARCH_BITNET } tb_arch;
 
 typedef struct tb_config {
     tb_arch arch;
@@ -52,7 +56,19 @@ typedef struct tb_model {
     tb_run_state rs;
     tb_pool *pool;
     tb_isa isa;
+    void **owned;                    /* buffers the model allocated (dummy weights) */
+    int n_owned;
+    char name[64];                   /* file name or dummy:PRESET:FORMAT */
+    size_t weight_bytes;             /* bytes of all weights read per token */
 } tb_model;
+
+/* Allocates the run state and thread pool of a model whose config and
+ * weights are set (used by the loader and by dummy.c). */
+int tb_model_finish(tb_model *m, int threads, tb_kv_type kv, tb_error *err);
+
+/* Opens "dummy:PRESET[:FORMAT]" (synthesised, see dummy.h) or a GGUF path. */
+int tb_model_open(const char *spec, int threads, tb_isa isa, int ctx_len, tb_kv_type kv,
+                  tb_model **out, tb_error *err);
 
 /* Loads path (GGUF) for threads threads at the given ISA; ctx_len 0 = the
  * file's context length (capped at 4096). */

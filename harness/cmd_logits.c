@@ -11,14 +11,14 @@
 
 #include "cli.h"
 #include "cpu.h"
-#include "model.h"
+#include "dummy.h"
 
 static void help(void)
 {
     printf("usage: ternbench logits -m MODEL --tokens ID,ID,... [-t T] [--kv f16|f32]\n\n"
            "Prints, for each position, `POS TOKEN_ID` and all logits (%%.6g), feeding the\n"
            "tokens one at a time from an empty cache.\n\n"
-           "  -m, --model FILE   a GGUF model (bitnet-b1.58 architecture)\n"
+           "  -m, --model M      a GGUF model (bitnet-b1.58 architecture) or dummy:PRESET[:FORMAT]\n"
            "  --tokens LIST      comma-separated token ids\n"
            "  -t, --threads T    threads (default 1)\n"
            "  --kv TYPE          KV cache: f16 (default, as ggml computes) or f32\n"
@@ -71,7 +71,7 @@ int tb_cmd_logits(int argc, char **argv)
         return TB_EXIT_USAGE;
     }
     tb_model *m;
-    if (tb_model_load(model, (int)threads, isa, 0, kv, &m, &err) != TB_OK) {
+    if (tb_model_open(model, (int)threads, isa, 0, kv, &m, &err) != TB_OK) {
         fprintf(stderr, "ternbench logits: %s\n", err.text);
         return TB_EXIT_USAGE;
     }

@@ -13,6 +13,7 @@
 
 static const tb_command commands[] = {
     {"info", "describe this machine: CPU, ISA, counters, energy meters, tools", tb_cmd_info},
+    {"bench", "llama-bench-style runs of several models, interleaved, with speedups", tb_cmd_bench},
     {"kernels", "micro-benchmark the GEMV/GEMM kernels against the memory roofline", tb_cmd_kernels},
     {"logits", "print a model's logits for a token sequence (to check against other engines)", tb_cmd_logits},
     {"energy", "run a command and measure the energy it takes (RAPL, perf, INA219)", tb_cmd_energy},

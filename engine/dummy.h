@@ -1,0 +1,40 @@
+/*
+ * dummy.h - the paper's dummy models, synthesised in memory (no file): the
+ * shapes of bitnet.cpp's generate-dummy-bitnet-model.py (legacy `bitnet`
+ * architecture: multi-head attention, SiLU gate, vocabulary 32002) and the
+ * shape of BitNet-b1.58-2B-4T (`2B4T`: bitnet-b1.58 architecture, GQA 20/5,
+ * relu^2 gate, vocabulary 128256).
+ *
+ * Projections are random ternary matrices times one f16-exact scale per
+ * tensor, stored in the requested format: the ternary formats hold them
+ * exactly; an f16/bf16/f32 twin holds the same dequantised values, q8_0 and
+ * q4_0 twins what llama.cpp's quantisers make of them. So every format
+ * computes (nearly) the same function and their speeds compare like for
+ * like. The tied embedding / lm_head is F16, as in the official model.
+ * Deterministic for a seed.
+ */
+#ifndef TB_DUMMY_H
+#define TB_DUMMY_H
+
+#include <stdint.h>
+
+#include "model.h"
+
+typedef struct tb_preset {
+    const char *name;
+    int dim, ffn, layers, heads, kv_heads, vocab;
+    tb_arch arch;
+} tb_preset;
+
+extern const tb_preset tb_presets[];
+extern const int tb_preset_count;
+
+const tb_preset *tb_preset_find(const char *name);
+
+/* Bytes of weights a preset takes in a format (projections + F16 embedding). */
+uint64_t tb_preset_bytes(const tb_preset *p, tb_format fmt);
+
+int tb_model_dummy(const tb_preset *p, tb_format fmt, uint64_t seed, int threads, tb_isa isa,
+                   int ctx_len, tb_kv_type kv, tb_model **out, tb_error *err);
+
+#endif
