@@ -78,40 +78,41 @@ static float round_f16(float x)
     return tb_f16_to_f32(tb_f32_to_f16(x));
 }
 
-static float cache_get(const tb_run_state *s, const void *cache, size_t i)
-{
-    return s->kv_type == TB_KV_F16 ? tb_f16_to_f32(((const tb_f16 *)cache)[i])
-                                   : ((const float *)cache)[i];
-}
+typedef struct attn_job {
+    tb_model *m;
+    int layer, pos;
+} attn_job;
 
-static void cache_put(const tb_run_state *s, void *cache, size_t i, float v)
+/* Heads [h0, h1) of one layer's attention, run on the pool's threads. With
+ * the f16 cache it computes as ggml does: q rounded to f16, K and V in f16,
+ * the softmax probabilities rounded to f16, sums in f32. */
+static void attention_heads(void *ctx, int h0, int h1, int thread)
 {
-    if (s->kv_type == TB_KV_F16)
-        ((tb_f16 *)cache)[i] = tb_f32_to_f16(v);
-    else
-        ((float *)cache)[i] = v;
-}
-
-static void attention(tb_model *m, int layer, int pos)
-{
+    (void)thread;
+    attn_job *j = ctx;
+    tb_model *m = j->m;
     const tb_config *c = &m->cfg;
     tb_run_state *s = &m->rs;
-    int hd = c->head_dim, kv_dim = c->kv_heads * hd, group = c->heads / c->kv_heads;
+    int hd = c->head_dim, kv_dim = c->kv_heads * hd, group = c->heads / c->kv_heads, pos = j->pos;
     bool f16 = s->kv_type == TB_KV_F16;
-    size_t base = (size_t)layer * c->ctx * kv_dim;
+    size_t base = (size_t)j->layer * c->ctx * kv_dim;
     float scale = 1.0f / sqrtf((float)hd);
-    for (int h = 0; h < c->heads; h++) {
+    for (int h = h0; h < h1; h++) {
         float *q = s->q + h * hd, *att = s->att + (size_t)h * c->ctx, *out = s->xb + h * hd;
-        int kvh = h / group;
+        tb_f16 *q16 = s->q16 + h * hd;
+        size_t off = base + (size_t)(h / group) * hd;
         if (f16)
             for (int i = 0; i < hd; i++)
-                q[i] = round_f16(q[i]);
+                q16[i] = tb_f32_to_f16(q[i]);
         float max = -INFINITY;
         for (int t = 0; t <= pos; t++) {
-            size_t at = base + (size_t)t * kv_dim + (size_t)kvh * hd;
+            size_t at = off + (size_t)t * kv_dim;
             float dot = 0;
-            for (int i = 0; i < hd; i++)
-                dot += q[i] * cache_get(s, s->kcache, at + i);
+            if (f16)
+                dot = m->vec.dot_f16(q16, (const tb_f16 *)s->kcache + at, hd);
+            else
+                for (int i = 0; i < hd; i++)
+                    dot += q[i] * ((const float *)s->kcache)[at + i];
             att[t] = dot * scale;
             max = fmaxf(max, att[t]);
         }
@@ -121,18 +122,26 @@ static void attention(tb_model *m, int layer, int pos)
             sum += att[t];
         }
         float inv = (float)(1.0 / sum); /* ggml scales by the reciprocal */
-        for (int t = 0; t <= pos; t++) {
-            att[t] *= inv;
-            if (f16)
-                att[t] = round_f16(att[t]);
-        }
         memset(out, 0, (size_t)hd * sizeof *out);
         for (int t = 0; t <= pos; t++) {
-            size_t at = base + (size_t)t * kv_dim + (size_t)kvh * hd;
-            for (int i = 0; i < hd; i++)
-                out[i] += att[t] * cache_get(s, s->vcache, at + i);
+            size_t at = off + (size_t)t * kv_dim;
+            float p = att[t] * inv;
+            if (f16)
+                m->vec.axpy_f16(out, round_f16(p), (const tb_f16 *)s->vcache + at, hd);
+            else
+                for (int i = 0; i < hd; i++)
+                    out[i] += p * ((const float *)s->vcache)[at + i];
         }
     }
+}
+
+static void cache_store(tb_run_state *s, void *cache, size_t at, const float *v, int n)
+{
+    if (s->kv_type == TB_KV_F16)
+        for (int i = 0; i < n; i++)
+            ((tb_f16 *)cache)[at + i] = tb_f32_to_f16(v[i]);
+    else
+        memcpy((float *)cache + at, v, (size_t)n * sizeof *v);
 }
 
 const float *tb_model_forward(tb_model *m, int token)
@@ -153,11 +162,10 @@ const float *tb_model_forward(tb_model *m, int token)
         rope(s->q, c->heads, c->head_dim, pos, c->rope_base);
         rope(s->k, c->kv_heads, c->head_dim, pos, c->rope_base);
         size_t at = ((size_t)l * c->ctx + pos) * kv_dim;
-        for (int i = 0; i < kv_dim; i++) {
-            cache_put(s, s->kcache, at + i, s->k[i]);
-            cache_put(s, s->vcache, at + i, s->v[i]);
-        }
-        attention(m, l, pos);
+        cache_store(s, s->kcache, at, s->k, kv_dim);
+        cache_store(s, s->vcache, at, s->v, kv_dim);
+        attn_job job = {m, l, pos};
+        tb_pool_for(m->pool, c->heads, 1, attention_heads, &job);
         rmsnorm(s->xb, s->xb, L->attn_sub_norm, c->dim, c->eps);
         linear(m, s->xb, 1, (const tb_matrix *const[]){&L->wo}, (float *const[]){s->xb2});
         for (int i = 0; i < c->dim; i++)

@@ -139,6 +139,7 @@ static int alloc_state(tb_model *m, tb_kv_type kv, tb_error *err)
     s->xb = zalloc((size_t)c->dim * f, &ok);
     s->xb2 = zalloc((size_t)c->dim * f, &ok);
     s->q = zalloc((size_t)c->dim * f, &ok);
+    s->q16 = zalloc((size_t)c->dim * sizeof(tb_f16), &ok);
     s->k = zalloc((size_t)kv_dim * f, &ok);
     s->v = zalloc((size_t)kv_dim * f, &ok);
     s->att = zalloc((size_t)c->heads * c->ctx * f, &ok);
@@ -245,6 +246,7 @@ int tb_model_finish(tb_model *m, int threads, tb_kv_type kv, tb_error *err)
         for (size_t i = 0; i < sizeof w / sizeof w[0]; i++)
             m->weight_bytes += matrix_bytes(w[i]);
     }
+    m->vec = tb_vec_select(m->isa);
     int rc = alloc_state(m, kv, err);
     if (rc == TB_OK)
         rc = tb_pool_create(threads, false, &m->pool, err);
@@ -256,7 +258,7 @@ void tb_model_free(tb_model *m)
     if (!m)
         return;
     tb_run_state *s = &m->rs;
-    free(s->x); free(s->xb); free(s->xb2); free(s->q); free(s->k); free(s->v);
+    free(s->x); free(s->xb); free(s->xb2); free(s->q); free(s->q16); free(s->k); free(s->v);
     free(s->att); free(s->hb); free(s->hb2); free(s->logits);
     free(s->kcache); free(s->vcache);
     for (int kind = 0; kind < 4; kind++) {

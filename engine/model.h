@@ -40,6 +40,7 @@ typedef enum tb_kv_type { TB_KV_F16, TB_KV_F32 } tb_kv_type;
 
 typedef struct tb_run_state {
     float *x, *xb, *xb2, *q, *k, *v, *att, *hb, *hb2, *logits;
+    tb_f16 *q16;                     /* q rounded to f16 for the f16 KV cache */
     tb_act act_dim[4], act_ffn[4];   /* per activation kind, for k = dim and k = ffn */
     tb_kv_type kv_type;
     void *kcache, *vcache;           /* layers x ctx x kv_dim, f16 or f32 */
@@ -56,6 +57,7 @@ typedef struct tb_model {
     tb_run_state rs;
     tb_pool *pool;
     tb_isa isa;
+    tb_vec_fns vec;                  /* attention helpers for isa */
     void **owned;                    /* buffers the model allocated (dummy weights) */
     int n_owned;
     char name[64];                   /* file name or dummy:PRESET:FORMAT */

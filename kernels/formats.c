@@ -79,20 +79,32 @@ static int q_q4_0(const float *src, int rows, int k, uint8_t *dst, tb_error *err
     return TB_OK;
 }
 
-/* Ternary code (w + 1 in {0, 1, 2}) of x at scale d. */
+/* Ternary code (w + 1 in {0, 1, 2}) of x at inverse scale id: round half
+ * away from zero (as llama.cpp's lroundf), clamped to [-1, 1]; comparisons
+ * rather than libm calls, so that quantizing a 2B-parameter model is fast. */
 static int trit(float x, float id)
 {
-    long v = lroundf(x * id);
-    return (int)(v < -1 ? -1 : v > 1 ? 1 : v) + 1;
+    float v = x * id;
+    return (v >= 0.5f) - (v <= -0.5f) + 1;
+}
+
+/* max |x[i]|, with comparisons the compiler vectorizes (fmaxf is a libm call
+ * on baseline x86-64). */
+static float absmax(const float *x, size_t n)
+{
+    float m = 0;
+    for (size_t i = 0; i < n; i++) {
+        float a = fabsf(x[i]);
+        m = a > m ? a : m;
+    }
+    return m;
 }
 
 static int q_i2_s(const float *src, int rows, int k, uint8_t *dst, tb_error *err)
 {
     (void)err;
     size_t n = (size_t)rows * k;
-    float amax = 0;
-    for (size_t i = 0; i < n; i++)
-        amax = fmaxf(amax, fabsf(src[i]));
+    float amax = absmax(src, n);
     float id = amax ? 1.0f / amax : 0.0f;
     for (size_t blk = 0; blk < n / TB_I2S_BLOCK; blk++) {
         const float *x = src + blk * TB_I2S_BLOCK;
@@ -192,9 +204,7 @@ static size_t tl2_tile_bytes(int k)
 static int q_tl2(const float *src, int rows, int k, uint8_t *dst, tb_error *err)
 {
     (void)err;
-    float amax = 0;
-    for (size_t i = 0; i < (size_t)rows * k; i++)
-        amax = fmaxf(amax, fabsf(src[i]));
+    float amax = absmax(src, (size_t)rows * k);
     float id = amax ? 1.0f / amax : 0.0f;
     int tiles = (rows + TB_TL2_ROWS - 1) / TB_TL2_ROWS, groups = (k + 2) / 3;
     size_t tb = tl2_tile_bytes(k), body = (size_t)tiles * tb;
@@ -495,14 +505,14 @@ void tb_act_free(tb_act *a)
 
 float tb_quantize_i8_token(const float *x, int k, int8_t *q, int32_t *sum)
 {
-    float amax = 0;
-    for (int i = 0; i < k; i++)
-        amax = fmaxf(amax, fabsf(x[i]));
-    float s = 127.0f / fmaxf(amax, 1e-5f);
+    float amax = absmax(x, (size_t)k);
+    float s = 127.0f / (amax > 1e-5f ? amax : 1e-5f);
     int32_t total = 0;
     for (int i = 0; i < k; i++) {
-        float v = nearbyintf(x[i] * s); /* round half to even (default FP mode) */
-        v = fminf(fmaxf(v, -128.0f), 127.0f);
+        /* round half to even: adding and removing 1.5 * 2^23 leaves the
+         * nearest integer under the default rounding mode (|x s| <= 127) */
+        float v = (x[i] * s + 12582912.0f) - 12582912.0f;
+        v = v < -128.0f ? -128.0f : v > 127.0f ? 127.0f : v;
         q[i] = (int8_t)v;
         total += q[i];
     }
@@ -601,4 +611,16 @@ tb_gemm_fn tb_gemm_select(tb_format fmt, tb_isa isa, tb_isa *used)
     if (used)
         *used = TB_ISA_SCALAR;
     return t->gemm[TB_ISA_SCALAR];
+}
+
+tb_vec_fns tb_vec_select(tb_isa isa)
+{
+    tb_vec_fns f = {tb_dot_f16_scalar, tb_axpy_f16_scalar};
+#if defined(__x86_64__)
+    if (isa == TB_ISA_AVX2 || isa == TB_ISA_AVX512) /* F16C; 256 bits serve both */
+        f = (tb_vec_fns){tb_dot_f16_avx2, tb_axpy_f16_avx2};
+#else
+    (void)isa;
+#endif
+    return f;
 }

@@ -158,6 +158,14 @@ void tb_act_set_i8(tb_act *a, int t, const int8_t *q, float scale);
 /* The kernel for fmt at the best variant not above isa; *used says which ran. */
 tb_gemm_fn tb_gemm_select(tb_format fmt, tb_isa isa, tb_isa *used);
 
+/* Vector helpers for attention over an f16 KV cache, per ISA:
+ * dot = sum a[i] * b[i] (f16 x f16 products in f32), and y[i] += s * x[i]. */
+typedef struct tb_vec_fns {
+    float (*dot_f16)(const tb_f16 *a, const tb_f16 *b, int n);
+    void (*axpy_f16)(float *y, float s, const tb_f16 *x, int n);
+} tb_vec_fns;
+tb_vec_fns tb_vec_select(tb_isa isa);
+
 /* Per-token W1.58A8 quantization (the reference the engine and tests use). */
 float tb_quantize_i8_token(const float *x, int k, int8_t *q, int32_t *sum);
 

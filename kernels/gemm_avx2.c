@@ -422,3 +422,32 @@ void tb_gemm_tq1_0_avx2(const tb_matrix *w, const tb_act *a, float *y, int ldy, 
             y[(size_t)t * ldy + r] = tb_tsum_out(&out, a->i8_scale[t]);
         }
 }
+
+/* ---- attention helpers over an f16 KV cache (F16C) ---- */
+
+float tb_dot_f16_avx2(const tb_f16 *a, const tb_f16 *b, int n)
+{
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0;
+    int i = 0;
+    for (; i + 16 <= n; i += 16) {
+        acc0 = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(a + i))),
+                               _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(b + i))), acc0);
+        acc1 = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(a + i + 8))),
+                               _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(b + i + 8))), acc1);
+    }
+    float s = hsum_ps(_mm256_add_ps(acc0, acc1));
+    for (; i < n; i++)
+        s += f16(a[i]) * f16(b[i]);
+    return s;
+}
+
+void tb_axpy_f16_avx2(float *y, float s, const tb_f16 *x, int n)
+{
+    __m256 sv = _mm256_set1_ps(s);
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(y + i, _mm256_fmadd_ps(sv, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(x + i))),
+                                                _mm256_loadu_ps(y + i)));
+    for (; i < n; i++)
+        y[i] += s * f16(x[i]);
+}

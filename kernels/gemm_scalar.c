@@ -163,3 +163,17 @@ void tb_gemm_tl2_scalar(const tb_matrix *w, const tb_act *a, float *y, int ldy, 
         y[(size_t)t * ldy + r] = tb_ternary_out1(isum, a->i8_scale[t], w->scale);
     }
 }
+
+float tb_dot_f16_scalar(const tb_f16 *a, const tb_f16 *b, int n)
+{
+    float s = 0;
+    for (int i = 0; i < n; i++)
+        s += tb_f16_to_f32(a[i]) * tb_f16_to_f32(b[i]);
+    return s;
+}
+
+void tb_axpy_f16_scalar(float *y, float s, const tb_f16 *x, int n)
+{
+    for (int i = 0; i < n; i++)
+        y[i] += s * tb_f16_to_f32(x[i]);
+}

@@ -1,0 +1,111 @@
+/* test_cmd_bench.c - `ternbench bench`: the document it writes and its usage errors. */
+#include "testutil.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static tb_run_result bench_v(const char *first, ...)
+{
+    char *argv[32] = {TB_BINARY, "bench"};
+    int n = 2;
+    va_list ap;
+    va_start(ap, first);
+    for (const char *a = first; a && n < 31; a = va_arg(ap, const char *))
+        argv[n++] = (char *)a;
+    va_end(ap);
+    argv[n] = NULL;
+    tb_run_result r;
+    tb_run(&r, argv, NULL);
+    return r;
+}
+#define bench(...) bench_v(__VA_ARGS__, NULL)
+
+static void test_document(void **state)
+{
+    (void)state;
+    char *dir = tb_tmpdir();
+    char path[1200];
+    snprintf(path, sizeof path, "%s/r.json", dir);
+    tb_run_result r = bench("-m", "dummy:125M:i2_s,dummy:125M:f16", "-p", "4", "-n", "4", "-r",
+                            "3", "--warmup", "1", "--json", path);
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "| dummy:125M:i2_s | i2_s |"));
+    assert_non_null(strstr(r.out, "| tg4 | 2 | dummy:125M:i2_s | dummy:125M:f16 |"));
+    tb_run_free(&r);
+    json_error_t e;
+    json_t *doc = json_load_file(path, 0, &e);
+    if (!doc)
+        fail_msg("%s", e.text);
+    assert_string_equal(json_string_value(json_object_get(doc, "schema")), "ternbench.result/1");
+    assert_true(json_is_object(json_object_get(json_object_get(doc, "machine"), "cpu")));
+    json_t *runs = json_object_get(doc, "runs");
+    assert_int_equal(json_array_size(runs), 4);
+    for (size_t i = 0; i < 4; i++) {
+        json_t *run = json_array_get(runs, i), *tps = json_object_get(run, "tokens_per_s");
+        assert_true(json_real_value(json_object_get(tps, "median")) > 0);
+        assert_int_equal(json_array_size(json_object_get(tps, "samples")), 3);
+        assert_int_equal(json_array_size(json_object_get(tps, "ci95")), 2);
+        assert_true(json_is_string(json_object_get(run, "energy_unavailable")));
+    }
+    json_t *comps = json_object_get(doc, "comparisons");
+    assert_int_equal(json_array_size(comps), 2); /* pp4 and tg4: i2_s over f16 */
+    json_t *c0 = json_array_get(comps, 0);
+    assert_string_equal(json_string_value(json_object_get(c0, "format")), "i2_s");
+    assert_string_equal(json_string_value(json_object_get(c0, "baseline_format")), "f16");
+    /* the speedup is the median of the paired ratios of the samples */
+    const char *test = json_string_value(json_object_get(c0, "test"));
+    json_t *a = NULL, *b = NULL;
+    for (size_t i = 0; i < 4; i++) {
+        json_t *run = json_array_get(runs, i);
+        if (strcmp(json_string_value(json_object_get(run, "test")), test))
+            continue;
+        if (!strcmp(json_string_value(json_object_get(run, "format")), "i2_s"))
+            a = json_object_get(json_object_get(run, "tokens_per_s"), "samples");
+        else
+            b = json_object_get(json_object_get(run, "tokens_per_s"), "samples");
+    }
+    double ratio[3];
+    for (int i = 0; i < 3; i++)
+        ratio[i] = json_real_value(json_array_get(a, i)) / json_real_value(json_array_get(b, i));
+    double lo = ratio[0] < ratio[1] ? ratio[0] : ratio[1], hi = ratio[0] < ratio[1] ? ratio[1] : ratio[0];
+    double med = ratio[2] < lo ? lo : ratio[2] > hi ? hi : ratio[2];
+    assert_double_equal(json_real_value(json_object_get(json_object_get(c0, "speedup"), "median")),
+                        med, 1e-12);
+    json_decref(doc);
+    tb_rmtree(dir);
+    free(dir);
+}
+
+static void test_usage_errors(void **state)
+{
+    (void)state;
+    struct { const char *a, *b, *want; } cases[] = {
+        {"-n", "0", "-n: 0 is out of range"},
+        {"-m", "dummy:9Q", "unknown preset '9Q'"},
+        {"-m", "dummy:125M:q5_k", "unknown format 'q5_k'"},
+        {"-m", "/nonexistent.gguf", "/nonexistent.gguf"},
+        {"-r", "x", "-r: 'x' is not an integer"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        tb_run_result r = bench(cases[i].a, cases[i].b);
+        assert_int_equal(r.status, 2);
+        if (!strstr(r.err, cases[i].want))
+            fail_msg("'%s %s': stderr lacks \"%s\": %s", cases[i].a, cases[i].b, cases[i].want, r.err);
+        tb_run_free(&r);
+    }
+    tb_run_result r = bench("-n", "4");
+    assert_int_equal(r.status, 2);
+    assert_non_null(strstr(r.err, "no model"));
+    tb_run_free(&r);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_document),
+        cmocka_unit_test(test_usage_errors),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
