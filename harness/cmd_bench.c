@@ -8,7 +8,10 @@
  * prompt one token at a time (batch 1, as bitnet.cpp's published benchmark
  * ran it; batched prompt processing is not in the engine yet). Beside each
  * run: weight GB/s and its fraction of a STREAM triad probed on the model's
- * threads just before the run.
+ * threads just before the run; joules per token from the first energy meter
+ * that works (none: the document says why); software counters (CPU time,
+ * context switches, page faults) from getrusage, hardware ones recorded as
+ * unavailable with the reason.
  */
 #include <getopt.h>
 #include <jansson.h>
@@ -19,6 +22,8 @@
 
 #include "bandwidth.h"
 #include "cli.h"
+#include "counters.h"
+#include "sampler.h"
 #include "dummy.h"
 #include "machine.h"
 #include "stats.h"
@@ -40,6 +45,8 @@ typedef struct bench_opts {
 
 typedef struct cell {          /* one model x one test */
     double tps[MAX_REPS], gbps[MAX_REPS], frac[MAX_REPS];
+    double jpt[MAX_REPS];      /* joules per token (measured), when a meter exists */
+    double cpu_s[MAX_REPS], ctxsw[MAX_REPS], faults[MAX_REPS];
     int n;
 } cell;
 
@@ -207,6 +214,9 @@ int tb_cmd_bench(int argc, char **argv)
         max_tokens = o.tests[i].tokens > max_tokens ? o.tests[i].tokens : max_tokens;
 
     tb_model *models[MAX_MODELS] = {0};
+    tb_meter *meter = NULL;
+    tb_sampler *sampler = NULL;
+    char energy_why[1200] = "";
     tb_error err;
     int min_vocab = 1 << 30;
     for (int i = 0; i < o.nmodels; i++) {
@@ -234,6 +244,17 @@ int tb_cmd_bench(int argc, char **argv)
     }
     make_tokens(ids, max_tokens, o.seed, min_vocab);
 
+    if (tb_meter_open_auto(NULL, &meter, &err) == TB_OK) {
+        sampler = tb_sampler_new(meter, 0);
+    } else {
+        snprintf(energy_why, sizeof energy_why, "%s", err.text);
+        for (char *p = energy_why; *p; p++)
+            if (*p == '\n')
+                *p = ' ';
+    }
+    char hw_buf[512];
+    const char *hw_why = tb_hw_counters_unavailable(hw_buf, sizeof hw_buf);
+
     for (int i = 0; i < o.nmodels; i++) /* warm-up: pages in, caches, clocks */
         run_tokens(models[i], ids, (int)o.warmup);
     bool tty = isatty(2);
@@ -244,8 +265,20 @@ int tb_cmd_bench(int argc, char **argv)
             for (int i = 0; i < o.nmodels; i++) {
                 tb_model *m = models[i];
                 double triad = tb_bandwidth_triad(bw, m->pool, 3); /* best of 3: ~15 ms */
-                double secs = run_tokens(m, ids, o.tests[t].tokens);
                 cell *c = &cells[i * o.ntests + t];
+                tb_usage u0, u1;
+                tb_energy_result er;
+                bool metered = sampler && tb_sampler_start(sampler, &err) == TB_OK;
+                tb_usage_now(&u0);
+                double secs = run_tokens(m, ids, o.tests[t].tokens);
+                tb_usage_now(&u1);
+                if (metered && tb_sampler_stop(sampler, &er, &err) == TB_OK)
+                    c->jpt[c->n] = er.total_j / o.tests[t].tokens;
+                else if (sampler)
+                    snprintf(energy_why, sizeof energy_why, "meter failed: %s", err.text);
+                c->cpu_s[c->n] = u1.cpu_s - u0.cpu_s;
+                c->ctxsw[c->n] = (double)(u1.context_switches - u0.context_switches);
+                c->faults[c->n] = (double)(u1.page_faults - u0.page_faults);
                 c->tps[c->n] = o.tests[t].tokens / secs;
                 c->gbps[c->n] = (double)m->weight_bytes * c->tps[c->n] / 1e9;
                 c->frac[c->n] = c->gbps[c->n] / triad;
@@ -285,9 +318,22 @@ int tb_cmd_bench(int argc, char **argv)
                                     "tokens_per_s", summary_json(c->tps, c->n), "weight_gbps",
                                     summary_json(c->gbps, c->n), "roofline_fraction",
                                     summary_json(c->frac, c->n));
-            json_object_set_new(run, "energy_unavailable",
-                                json_string("energy per run is not wired into bench yet"));
-            json_object_set_new(run, "counters", json_null());
+            if (meter && !energy_why[0])
+                json_object_set_new(run, "energy",
+                                    json_pack("{s:s, s:o}", "meter", tb_meter_kind_name(meter->kind),
+                                              "joules_per_token", summary_json(c->jpt, c->n)));
+            else
+                json_object_set_new(run, "energy_unavailable", json_string(energy_why));
+            json_t *hw = json_pack("{s:b}", "available", hw_why == NULL);
+            json_object_set_new(hw, "reason", json_string(hw_why ? hw_why
+                                                                 : "hardware events open, but "
+                                                                   "bench does not count them yet"));
+            json_object_set_new(run, "counters",
+                                json_pack("{s:s, s:o, s:o, s:o, s:o}", "source", "getrusage",
+                                          "cpu_seconds", summary_json(c->cpu_s, c->n),
+                                          "context_switches", summary_json(c->ctxsw, c->n),
+                                          "page_faults", summary_json(c->faults, c->n),
+                                          "hardware", hw));
             json_array_append_new(runs, run);
         }
 
@@ -318,13 +364,24 @@ int tb_cmd_bench(int argc, char **argv)
                 json_t *speed = json_pack("{s:f}", "median", s.median);
                 json_object_set_new(speed, "ci95", s.has_ci ? json_pack("[f, f]", s.ci_lo, s.ci_hi)
                                                             : json_null());
+                json_t *saving = json_null();
+                if (meter && !energy_why[0]) { /* paired: 1 - J/token ternary / J/token baseline */
+                    double red[MAX_REPS];
+                    for (int r = 0; r < ca->n; r++)
+                        red[r] = 1.0 - ca->jpt[r] / cb->jpt[r];
+                    tb_summary es;
+                    tb_summarize(red, ca->n, &es);
+                    saving = json_pack("{s:f}", "median", es.median);
+                    json_object_set_new(saving, "ci95", es.has_ci ? json_pack("[f, f]", es.ci_lo, es.ci_hi)
+                                                                  : json_null());
+                }
                 json_array_append_new(
-                    comps, json_pack("{s:s, s:i, s:s, s:s, s:s, s:s, s:o, s:n}", "test",
+                    comps, json_pack("{s:s, s:i, s:s, s:s, s:s, s:s, s:o, s:o}", "test",
                                      o.tests[t].name, "threads", (int)o.threads, "model",
                                      models[a]->name, "baseline_model", models[b]->name, "format",
                                      model_format(models[a]), "baseline_format",
                                      model_format(models[b]), "speedup", speed,
-                                     "energy_reduction"));
+                                     "energy_reduction", saving));
             }
         }
     uint64_t h = hash_tokens(ids, max_tokens);
@@ -348,7 +405,13 @@ int tb_cmd_bench(int argc, char **argv)
         json_decref(runs);
         json_decref(comps);
     }
+    if (energy_why[0])
+        printf("energy: not measured: %s\n", energy_why);
+    if (hw_why)
+        printf("hardware counters: unavailable: %s\n", hw_why);
 out:
+    tb_sampler_free(sampler);
+    tb_meter_close(meter);
     tb_bandwidth_free(bw);
     free(ids);
     free(cells);

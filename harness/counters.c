@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -182,4 +183,25 @@ void tb_counters_probe(tb_counters_report *rep)
     probe_perf(rep);
     probe_papi(&rep->backend[0]);
     probe_pfm(&rep->backend[1], rep->backend[2].available);
+}
+
+void tb_usage_now(tb_usage *u)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    u->cpu_s = (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec * 1e-6 +
+               (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec * 1e-6;
+    u->context_switches = ru.ru_nvcsw + ru.ru_nivcsw;
+    u->page_faults = ru.ru_minflt + ru.ru_majflt;
+}
+
+const char *tb_hw_counters_unavailable(char *buf, size_t cap)
+{
+    struct perf_event_attr attr = {.type = PERF_TYPE_HARDWARE, .config = PERF_COUNT_HW_INSTRUCTIONS};
+    uint64_t v;
+    int e = perf_try(&attr, &v);
+    if (e == 0)
+        return NULL;
+    snprintf(buf, cap, "%s", tb_perf_open_reason(e, tb_perf_paranoid(NULL)));
+    return buf;
 }

@@ -12,6 +12,7 @@
 #define TB_COUNTERS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 typedef struct tb_counter_backend {
     const char *name;    /* "papi", "libpfm4", "perf_event-hw", "perf_event-sw" */
@@ -29,6 +30,19 @@ typedef struct tb_counters_report {
 } tb_counters_report;
 
 void tb_counters_probe(tb_counters_report *rep);
+
+/* Process-wide software counters (all threads), from getrusage(2). */
+typedef struct tb_usage {
+    double cpu_s;              /* user + system CPU seconds */
+    long context_switches;     /* voluntary + involuntary */
+    long page_faults;          /* minor + major */
+} tb_usage;
+
+void tb_usage_now(tb_usage *u);
+
+/* NULL when hardware events (instructions) open on this machine; otherwise
+ * why not, with the fix, written into buf. */
+const char *tb_hw_counters_unavailable(char *buf, size_t cap);
 
 /* Why perf_event_open failed with errno e for a hardware event, and the fix. */
 const char *tb_perf_open_reason(int e, int paranoid);

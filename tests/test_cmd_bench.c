@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+static char *bench_env[2];
+
 static tb_run_result bench_v(const char *first, ...)
 {
     char *argv[32] = {TB_BINARY, "bench"};
@@ -17,7 +19,7 @@ static tb_run_result bench_v(const char *first, ...)
     va_end(ap);
     argv[n] = NULL;
     tb_run_result r;
-    tb_run(&r, argv, NULL);
+    tb_run(&r, argv, bench_env[0] ? bench_env : NULL);
     return r;
 }
 #define bench(...) bench_v(__VA_ARGS__, NULL)
@@ -28,8 +30,12 @@ static void test_document(void **state)
     char *dir = tb_tmpdir();
     char path[1200];
     snprintf(path, sizeof path, "%s/r.json", dir);
+    char env[1200];
+    snprintf(env, sizeof env, "TERNBENCH_SYSFS_ROOT=%s", dir); /* empty: no meter */
+    bench_env[0] = env;
     tb_run_result r = bench("-m", "dummy:125M:i2_s,dummy:125M:f16", "-p", "4", "-n", "4", "-r",
                             "3", "--warmup", "1", "--json", path);
+    bench_env[0] = NULL;
     assert_int_equal(r.status, 0);
     assert_non_null(strstr(r.out, "| dummy:125M:i2_s | i2_s |"));
     assert_non_null(strstr(r.out, "| tg4 | 2 | dummy:125M:i2_s | dummy:125M:f16 |"));
@@ -47,7 +53,13 @@ static void test_document(void **state)
         assert_true(json_real_value(json_object_get(tps, "median")) > 0);
         assert_int_equal(json_array_size(json_object_get(tps, "samples")), 3);
         assert_int_equal(json_array_size(json_object_get(tps, "ci95")), 2);
-        assert_true(json_is_string(json_object_get(run, "energy_unavailable")));
+        /* no meter on a machine without one (this test's fake sysfs is empty) */
+        assert_non_null(strstr(json_string_value(json_object_get(run, "energy_unavailable")),
+                               "no energy meter"));
+        json_t *ctr = json_object_get(run, "counters");
+        assert_string_equal(json_string_value(json_object_get(ctr, "source")), "getrusage");
+        assert_true(json_real_value(json_object_get(json_object_get(ctr, "cpu_seconds"), "median")) > 0);
+        assert_true(json_is_boolean(json_object_get(json_object_get(ctr, "hardware"), "available")));
     }
     json_t *comps = json_object_get(doc, "comparisons");
     assert_int_equal(json_array_size(comps), 2); /* pp4 and tg4: i2_s over f16 */
@@ -73,6 +85,41 @@ static void test_document(void **state)
     double med = ratio[2] < lo ? lo : ratio[2] > hi ? hi : ratio[2];
     assert_double_equal(json_real_value(json_object_get(json_object_get(c0, "speedup"), "median")),
                         med, 1e-12);
+    json_decref(doc);
+    tb_rmtree(dir);
+    free(dir);
+}
+
+/* With a (fake) INA219 at a constant 2 W, energy per token follows time per
+ * token, so the energy reduction must equal 1 - 1 / speedup. */
+static void test_energy_with_a_meter(void **state)
+{
+    (void)state;
+    char *dir = tb_tmpdir();
+    tb_write(dir, "class/hwmon/hwmon0/name", "ina219\n");
+    tb_write(dir, "class/hwmon/hwmon0/power1_input", "2000000\n");
+    char env[1200], path[1200];
+    snprintf(env, sizeof env, "TERNBENCH_SYSFS_ROOT=%s", dir);
+    snprintf(path, sizeof path, "%s/r.json", dir);
+    bench_env[0] = env;
+    tb_run_result r = bench("-m", "dummy:125M:i2_s,dummy:125M:q8_0", "-n", "8", "-r", "3",
+                            "--warmup", "1", "--json", path);
+    bench_env[0] = NULL;
+    assert_int_equal(r.status, 0);
+    tb_run_free(&r);
+    json_error_t e;
+    json_t *doc = json_load_file(path, 0, &e);
+    assert_non_null(doc);
+    json_t *run = json_array_get(json_object_get(doc, "runs"), 0);
+    json_t *energy = json_object_get(run, "energy");
+    assert_string_equal(json_string_value(json_object_get(energy, "meter")), "ina219");
+    double jpt = json_real_value(json_object_get(json_object_get(energy, "joules_per_token"), "median"));
+    double tps = json_real_value(json_object_get(json_object_get(run, "tokens_per_s"), "median"));
+    assert_double_equal(jpt, 2.0 / tps, 0.1 * 2.0 / tps); /* the sampler's window brackets the run */
+    json_t *c = json_array_get(json_object_get(doc, "comparisons"), 0);
+    double sp = json_real_value(json_object_get(json_object_get(c, "speedup"), "median"));
+    double red = json_real_value(json_object_get(json_object_get(c, "energy_reduction"), "median"));
+    assert_double_equal(red, 1.0 - 1.0 / sp, 0.05);
     json_decref(doc);
     tb_rmtree(dir);
     free(dir);
@@ -105,6 +152,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_document),
+        cmocka_unit_test(test_energy_with_a_meter),
         cmocka_unit_test(test_usage_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
