@@ -37,18 +37,20 @@ static tb_act *act_for(tb_model *m, const tb_matrix *w)
     return w->k == m->cfg.dim ? &m->rs.act_dim[kind] : &m->rs.act_ffn[kind];
 }
 
-/* y = W x for each of n matrices that share the input x (q, k, v; gate, up). */
-static void linear(tb_model *m, const float *x, int n, const tb_matrix *const *w, float *const *y)
+/* Y = X W^T for `tokens` rows of X, for each of nw matrices that share the
+ * input (q, k, v; gate, up). One token is a GEMV, several a GEMM. */
+static void linear(tb_model *m, const float *x, int tokens, int nw, const tb_matrix *const *w,
+                   float *const *y)
 {
     tb_act *done[4] = {NULL};
     int ndone = 0;
-    for (int i = 0; i < n; i++) {
+    for (int i = 0; i < nw; i++) {
         tb_act *a = act_for(m, w[i]);
         bool have = false;
         for (int d = 0; d < ndone; d++)
             have |= done[d] == a;
         if (!have) { /* quantize x once per activation kind */
-            tb_act_quantize(a, x, 1);
+            tb_act_quantize(a, x, tokens);
             done[ndone++] = a;
         }
         tb_pool_gemm(m->pool, tb_gemm_select(w[i]->fmt, m->isa, NULL), w[i], a, y[i]);
@@ -80,10 +82,11 @@ static float round_f16(float x)
 
 typedef struct attn_job {
     tb_model *m;
-    int layer, pos;
+    int layer, pos0, tokens;   /* the batch holds positions pos0 .. pos0 + tokens - 1 */
 } attn_job;
 
-/* Heads [h0, h1) of one layer's attention, run on the pool's threads. With
+/* Heads [h0, h1) of one layer's attention for every token of the batch, run
+ * on the pool's threads; token i sees positions 0 .. pos0 + i (causal). With
  * the f16 cache it computes as ggml does: q rounded to f16, K and V in f16,
  * the softmax probabilities rounded to f16, sums in f32. */
 static void attention_heads(void *ctx, int h0, int h1, int thread)
@@ -93,13 +96,16 @@ static void attention_heads(void *ctx, int h0, int h1, int thread)
     tb_model *m = j->m;
     const tb_config *c = &m->cfg;
     tb_run_state *s = &m->rs;
-    int hd = c->head_dim, kv_dim = c->kv_heads * hd, group = c->heads / c->kv_heads, pos = j->pos;
+    int hd = c->head_dim, kv_dim = c->kv_heads * hd, group = c->heads / c->kv_heads;
     bool f16 = s->kv_type == TB_KV_F16;
     size_t base = (size_t)j->layer * c->ctx * kv_dim;
     float scale = 1.0f / sqrtf((float)hd);
-    for (int h = h0; h < h1; h++) {
-        float *q = s->q + h * hd, *att = s->att + (size_t)h * c->ctx, *out = s->xb + h * hd;
-        tb_f16 *q16 = s->q16 + h * hd;
+    for (int h = h0; h < h1; h++)
+    for (int tok = 0; tok < j->tokens; tok++) {
+        int pos = j->pos0 + tok;
+        float *q = s->q + (size_t)tok * c->dim + h * hd, *att = s->att + (size_t)h * c->ctx;
+        float *out = s->xb + (size_t)tok * c->dim + h * hd;
+        tb_f16 *q16 = s->q16 + (size_t)tok * c->dim + h * hd;
         size_t off = base + (size_t)(h / group) * hd;
         if (f16)
             for (int i = 0; i < hd; i++)
@@ -146,53 +152,75 @@ static void cache_store(tb_run_state *s, void *cache, size_t at, const float *v,
 
 const float *tb_model_forward(tb_model *m, int token)
 {
+    return tb_model_forward_batch(m, &token, 1);
+}
+
+/* rmsnorm of each of n rows of width w */
+static void rmsnorm_rows(float *out, const float *x, const float *weight, int n, int w, float eps)
+{
+    for (int t = 0; t < n; t++)
+        rmsnorm(out + (size_t)t * w, x + (size_t)t * w, weight, w, eps);
+}
+
+const float *tb_model_forward_batch(tb_model *m, const int *tokens, int n)
+{
     const tb_config *c = &m->cfg;
     tb_run_state *s = &m->rs;
-    int pos = s->pos, kv_dim = c->kv_heads * c->head_dim;
-    if (pos >= c->ctx || token < 0 || token >= c->vocab)
+    int pos0 = s->pos, dim = c->dim, kv_dim = c->kv_heads * c->head_dim;
+    if (n < 1 || n > s->max_batch || pos0 + n > c->ctx)
         return NULL;
-    tb_format_get(m->embd.fmt)->dequantize_row(&m->embd, token, s->x);
+    for (int t = 0; t < n; t++) {
+        if (tokens[t] < 0 || tokens[t] >= c->vocab)
+            return NULL;
+        tb_format_get(m->embd.fmt)->dequantize_row(&m->embd, tokens[t], s->x + (size_t)t * dim);
+    }
 
     for (int l = 0; l < c->layers; l++) {
         const tb_layer *L = &m->layers[l];
         /* attention */
-        rmsnorm(s->xb, s->x, L->attn_norm, c->dim, c->eps);
-        linear(m, s->xb, 3, (const tb_matrix *const[]){&L->wq, &L->wk, &L->wv},
+        rmsnorm_rows(s->xb, s->x, L->attn_norm, n, dim, c->eps);
+        linear(m, s->xb, n, 3, (const tb_matrix *const[]){&L->wq, &L->wk, &L->wv},
                (float *const[]){s->q, s->k, s->v});
-        rope(s->q, c->heads, c->head_dim, pos, c->rope_base);
-        rope(s->k, c->kv_heads, c->head_dim, pos, c->rope_base);
-        size_t at = ((size_t)l * c->ctx + pos) * kv_dim;
-        cache_store(s, s->kcache, at, s->k, kv_dim);
-        cache_store(s, s->vcache, at, s->v, kv_dim);
-        attn_job job = {m, l, pos};
+        for (int t = 0; t < n; t++) {
+            float *kt = s->k + (size_t)t * kv_dim, *vt = s->v + (size_t)t * kv_dim;
+            rope(s->q + (size_t)t * dim, c->heads, c->head_dim, pos0 + t, c->rope_base);
+            rope(kt, c->kv_heads, c->head_dim, pos0 + t, c->rope_base);
+            size_t at = ((size_t)l * c->ctx + pos0 + t) * kv_dim;
+            cache_store(s, s->kcache, at, kt, kv_dim);
+            cache_store(s, s->vcache, at, vt, kv_dim);
+        }
+        attn_job job = {m, l, pos0, n};
         tb_pool_for(m->pool, c->heads, 1, attention_heads, &job);
-        rmsnorm(s->xb, s->xb, L->attn_sub_norm, c->dim, c->eps);
-        linear(m, s->xb, 1, (const tb_matrix *const[]){&L->wo}, (float *const[]){s->xb2});
-        for (int i = 0; i < c->dim; i++)
+        rmsnorm_rows(s->xb, s->xb, L->attn_sub_norm, n, dim, c->eps);
+        linear(m, s->xb, n, 1, (const tb_matrix *const[]){&L->wo}, (float *const[]){s->xb2});
+        for (size_t i = 0; i < (size_t)n * dim; i++)
             s->x[i] += s->xb2[i];
 
         /* feed-forward: gated, relu^2 (bitnet-b1.58) or SiLU (bitnet) */
-        rmsnorm(s->xb, s->x, L->ffn_norm, c->dim, c->eps);
-        linear(m, s->xb, 2, (const tb_matrix *const[]){&L->gate, &L->up},
+        rmsnorm_rows(s->xb, s->x, L->ffn_norm, n, dim, c->eps);
+        linear(m, s->xb, n, 2, (const tb_matrix *const[]){&L->gate, &L->up},
                (float *const[]){s->hb, s->hb2});
+        size_t nf = (size_t)n * c->ffn;
         if (c->arch == TB_ARCH_BITNET_B158) {
-            for (int i = 0; i < c->ffn; i++) { /* relu(gate)^2 * up */
+            for (size_t i = 0; i < nf; i++) { /* relu(gate)^2 * up */
                 float g = s->hb[i] > 0 ? s->hb[i] : 0;
                 s->hb[i] = g * g * s->hb2[i];
             }
         } else {
-            for (int i = 0; i < c->ffn; i++) { /* silu(gate) * up */
+            for (size_t i = 0; i < nf; i++) { /* silu(gate) * up */
                 float g = s->hb[i];
                 s->hb[i] = g / (1.0f + expf(-g)) * s->hb2[i];
             }
         }
-        rmsnorm(s->hb, s->hb, L->ffn_sub_norm, c->ffn, c->eps);
-        linear(m, s->hb, 1, (const tb_matrix *const[]){&L->down}, (float *const[]){s->xb2});
-        for (int i = 0; i < c->dim; i++)
+        rmsnorm_rows(s->hb, s->hb, L->ffn_sub_norm, n, c->ffn, c->eps);
+        linear(m, s->hb, n, 1, (const tb_matrix *const[]){&L->down}, (float *const[]){s->xb2});
+        for (size_t i = 0; i < (size_t)n * dim; i++)
             s->x[i] += s->xb2[i];
     }
-    rmsnorm(s->x, s->x, m->output_norm, c->dim, c->eps);
-    linear(m, s->x, 1, (const tb_matrix *const[]){&m->lm_head}, (float *const[]){s->logits});
-    s->pos++;
+    /* logits of the last token only, as llama.cpp computes for a prompt */
+    float *last = s->x + (size_t)(n - 1) * dim;
+    rmsnorm(last, last, m->output_norm, dim, c->eps);
+    linear(m, last, 1, 1, (const tb_matrix *const[]){&m->lm_head}, (float *const[]){s->logits});
+    s->pos += n;
     return s->logits;
 }

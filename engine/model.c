@@ -128,6 +128,52 @@ static void *zalloc(size_t bytes, bool *ok)
     return p;
 }
 
+static void free_batch(tb_run_state *s)
+{
+    free(s->x); free(s->xb); free(s->xb2); free(s->q); free(s->q16); free(s->k); free(s->v);
+    free(s->hb); free(s->hb2);
+    s->x = s->xb = s->xb2 = s->q = s->k = s->v = s->hb = s->hb2 = NULL;
+    s->q16 = NULL;
+    for (int kind = 0; kind < 4; kind++) {
+        tb_act_free(&s->act_dim[kind]);
+        tb_act_free(&s->act_ffn[kind]);
+    }
+}
+
+int tb_model_set_batch(tb_model *m, int n, tb_error *err)
+{
+    tb_config *c = &m->cfg;
+    tb_run_state *s = &m->rs;
+    if (n < 1 || n > 4096)
+        return tb_error_set(err, TB_EINVAL, "batch size %d is outside 1..4096", n);
+    free_batch(s);
+    size_t f = sizeof(float), rows = (size_t)n;
+    int kv_dim = c->kv_heads * c->head_dim;
+    bool ok = true;
+    s->x = zalloc(rows * c->dim * f, &ok);
+    s->xb = zalloc(rows * c->dim * f, &ok);
+    s->xb2 = zalloc(rows * c->dim * f, &ok);
+    s->q = zalloc(rows * c->dim * f, &ok);
+    s->q16 = zalloc(rows * c->dim * sizeof(tb_f16), &ok);
+    s->k = zalloc(rows * kv_dim * f, &ok);
+    s->v = zalloc(rows * kv_dim * f, &ok);
+    s->hb = zalloc(rows * c->ffn * f, &ok);
+    s->hb2 = zalloc(rows * c->ffn * f, &ok);
+    if (!ok)
+        return tb_error_set(err, TB_ENOMEM, "out of memory for a batch of %d tokens", n);
+    /* one activation buffer per kind the weights may need, for k = dim and k = ffn
+     * (int8 kinds exist only where k is a multiple of 128) */
+    for (int kind = 0; kind < 4; kind++) {
+        int rc = tb_act_alloc(&s->act_dim[kind], (tb_act_kind)kind, n, c->dim, err);
+        if (rc == TB_OK)
+            rc = tb_act_alloc(&s->act_ffn[kind], (tb_act_kind)kind, n, c->ffn, err);
+        if (rc == TB_ENOMEM || (rc != TB_OK && (kind == TB_ACT_F32 || kind == TB_ACT_Q8_0)))
+            return rc;
+    }
+    s->max_batch = n;
+    return TB_OK;
+}
+
 static int alloc_state(tb_model *m, tb_kv_type kv, tb_error *err)
 {
     tb_config *c = &m->cfg;
@@ -135,16 +181,7 @@ static int alloc_state(tb_model *m, tb_kv_type kv, tb_error *err)
     int kv_dim = c->kv_heads * c->head_dim;
     size_t f = sizeof(float);
     bool ok = true;
-    s->x = zalloc((size_t)c->dim * f, &ok);
-    s->xb = zalloc((size_t)c->dim * f, &ok);
-    s->xb2 = zalloc((size_t)c->dim * f, &ok);
-    s->q = zalloc((size_t)c->dim * f, &ok);
-    s->q16 = zalloc((size_t)c->dim * sizeof(tb_f16), &ok);
-    s->k = zalloc((size_t)kv_dim * f, &ok);
-    s->v = zalloc((size_t)kv_dim * f, &ok);
     s->att = zalloc((size_t)c->heads * c->ctx * f, &ok);
-    s->hb = zalloc((size_t)c->ffn * f, &ok);
-    s->hb2 = zalloc((size_t)c->ffn * f, &ok);
     s->logits = zalloc((size_t)c->vocab * f, &ok);
     s->kv_type = kv;
     size_t esz = kv == TB_KV_F16 ? 2 : 4;
@@ -152,15 +189,7 @@ static int alloc_state(tb_model *m, tb_kv_type kv, tb_error *err)
     s->vcache = zalloc((size_t)c->layers * c->ctx * kv_dim * esz, &ok);
     if (!ok)
         return tb_error_set(err, TB_ENOMEM, "out of memory for the run state (context %d)", c->ctx);
-    /* one activation buffer per kind the model's weights need, for k = dim and ffn */
-    for (int kind = 0; kind < 4; kind++) {
-        int rc = tb_act_alloc(&s->act_dim[kind], (tb_act_kind)kind, 1, c->dim, err);
-        if (rc == TB_OK && c->ffn % 128 == 0)
-            rc = tb_act_alloc(&s->act_ffn[kind], (tb_act_kind)kind, 1, c->ffn, err);
-        if (rc != TB_OK && (kind == TB_ACT_F32 || kind == TB_ACT_Q8_0))
-            return rc;
-    }
-    return TB_OK;
+    return tb_model_set_batch(m, 1, err);
 }
 
 int tb_model_load(const char *path, int threads, tb_isa isa, int ctx_len, tb_kv_type kv,
@@ -258,13 +287,9 @@ void tb_model_free(tb_model *m)
     if (!m)
         return;
     tb_run_state *s = &m->rs;
-    free(s->x); free(s->xb); free(s->xb2); free(s->q); free(s->q16); free(s->k); free(s->v);
-    free(s->att); free(s->hb); free(s->hb2); free(s->logits);
+    free_batch(s);
+    free(s->att); free(s->logits);
     free(s->kcache); free(s->vcache);
-    for (int kind = 0; kind < 4; kind++) {
-        tb_act_free(&s->act_dim[kind]);
-        tb_act_free(&s->act_ffn[kind]);
-    }
     tb_pool_destroy(m->pool);
     for (int i = 0; i < m->n_owned; i++)
         free(m->owned[i]);

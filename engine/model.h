@@ -39,8 +39,12 @@ typedef struct tb_layer {
 typedef enum tb_kv_type { TB_KV_F16, TB_KV_F32 } tb_kv_type;
 
 typedef struct tb_run_state {
-    float *x, *xb, *xb2, *q, *k, *v, *att, *hb, *hb2, *logits;
+    int max_batch;                   /* tokens per forward call the buffers hold */
+    /* per token (max_batch rows each): */
+    float *x, *xb, *xb2, *q, *k, *v, *hb, *hb2;
     tb_f16 *q16;                     /* q rounded to f16 for the f16 KV cache */
+    float *att;                      /* heads x ctx attention scores */
+    float *logits;                   /* vocab: the last token's */
     tb_act act_dim[4], act_ffn[4];   /* per activation kind, for k = dim and k = ffn */
     tb_kv_type kv_type;
     void *kcache, *vcache;           /* layers x ctx x kv_dim, f16 or f32 */
@@ -81,9 +85,18 @@ void tb_model_free(tb_model *m);
 /* Clears the KV cache. */
 void tb_model_reset(tb_model *m);
 
+/* Sizes the per-token buffers for batches of up to n tokens (1 at load).
+ * Call before measuring: it allocates. */
+int tb_model_set_batch(tb_model *m, int n, tb_error *err);
+
 /* Feeds one token at the next position; returns the logits (vocab floats,
  * owned by the model, valid until the next call), or NULL when the context
  * is full or the token is outside the vocabulary. */
 const float *tb_model_forward(tb_model *m, int token);
+
+/* Feeds n tokens (n <= the batch size) as one batch: every matrix product
+ * runs as a GEMM over the n tokens, attention is causal within the batch.
+ * Returns the last token's logits, or NULL as above. */
+const float *tb_model_forward_batch(tb_model *m, const int *tokens, int n);
 
 #endif

@@ -459,7 +459,7 @@ int tb_act_alloc(tb_act *a, tb_act_kind kind, int n, int k, tb_error *err)
 {
     memset(a, 0, sizeof *a);
     a->kind = kind;
-    a->n = n;
+    a->n = a->cap = n;
     a->k = k;
     bool ok = true;
     switch (kind) {
@@ -565,6 +565,8 @@ void tb_act_set_i8(tb_act *a, int t, const int8_t *q, float scale)
 
 void tb_act_quantize(tb_act *a, const float *x, int n)
 {
+    assert(n >= 1 && n <= a->cap);
+    a->n = n;
     int k = a->k;
     for (int t = 0; t < n; t++) {
         const float *xt = x + (size_t)t * k;

@@ -104,7 +104,8 @@ typedef struct tb_matrix {
 
 typedef struct tb_act {
     tb_act_kind kind;
-    int k, n;                /* n tokens of k values */
+    int k, n;                /* n tokens of k values (set by tb_act_quantize) */
+    int cap;                 /* tokens allocated */
     float *f32;              /* TB_ACT_F32: n * k */
     tb_block_q8_0 *q8;       /* TB_ACT_Q8_0: n * k/32 blocks */
     float *q8_d;             /* TB_ACT_Q8_0: each block's d as float, repeated 8 times
@@ -148,7 +149,8 @@ int tb_matrix_init(tb_matrix *w, tb_format fmt, int rows, int k, const void *dat
 /* Activation buffers for up to n tokens of k values (64-byte aligned). */
 int tb_act_alloc(tb_act *a, tb_act_kind kind, int n, int k, tb_error *err);
 void tb_act_free(tb_act *a);
-/* Quantizes n tokens (n <= the allocated count) of x (n * k floats) into a. */
+/* Quantizes n tokens (n <= the allocated count) of x (n * k floats) into a,
+ * and sets a->n = n: the kernels compute that many tokens. */
 void tb_act_quantize(tb_act *a, const float *x, int n);
 
 /* Sets token t of int8 activations from q (k values) and its scale s, and

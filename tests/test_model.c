@@ -113,6 +113,28 @@ static void test_threads_and_isas_agree(void **state)
     assert_true(worst < 1e-4);
 }
 
+static void test_batch_equals_one_at_a_time(void **state)
+{
+    (void)state;
+    static ref_logits r;
+    static float seq[NPOS][VOCAB];
+    load_ref(TINY "logits-i2_s.txt", &r);
+    run(TINY "tiny-i2_s.gguf", &r, 2, best_isa(), TB_KV_F16, seq);
+    tb_model *m;
+    tb_error err;
+    assert_int_equal(tb_model_load(TINY "tiny-i2_s.gguf", 2, best_isa(), 0, TB_KV_F16, &m, &err), TB_OK);
+    assert_int_equal(tb_model_set_batch(m, 8, &err), TB_OK);
+    /* 16 tokens as batches of 8: GEMM kernels, causal attention inside a batch */
+    const float *l = tb_model_forward_batch(m, r.token, 8);
+    assert_non_null(l);
+    assert_memory_equal(l, seq[7], sizeof seq[7]);
+    l = tb_model_forward_batch(m, r.token + 8, 8);
+    assert_non_null(l);
+    assert_memory_equal(l, seq[15], sizeof seq[15]); /* ternary GEMM == GEMV, bit for bit */
+    assert_null(tb_model_forward_batch(m, r.token, 9)); /* beyond the batch size */
+    tb_model_free(m);
+}
+
 static void test_load_errors(void **state)
 {
     (void)state;
@@ -149,6 +171,7 @@ int main(void)
         cmocka_unit_test(test_i2s_matches_bitnet_cpp),
         cmocka_unit_test(test_f16_matches_bitnet_cpp),
         cmocka_unit_test(test_threads_and_isas_agree),
+        cmocka_unit_test(test_batch_equals_one_at_a_time),
         cmocka_unit_test(test_load_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
