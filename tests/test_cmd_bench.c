@@ -129,7 +129,7 @@ static void test_usage_errors(void **state)
 {
     (void)state;
     struct { const char *a, *b, *want; } cases[] = {
-        {"-n", "0", "-n: 0 is out of range"},
+        {"-n", "0", "-n: '0' is not a token count"},
         {"-m", "dummy:9Q", "unknown preset '9Q'"},
         {"-m", "dummy:125M:q5_k", "unknown format 'q5_k'"},
         {"-m", "/nonexistent.gguf", "/nonexistent.gguf"},

@@ -1,0 +1,344 @@
+/*
+ * bench.c - the runner behind `ternbench bench` and `ternbench reproduce`:
+ * loads models, feeds them identical token sequences with repetitions
+ * interleaved (A B C A B C ...) so that a shared machine's drift falls on
+ * every model alike, measures, and compares each ternary format with each
+ * baseline of the same shape from paired repetitions.
+ *
+ * Tests: tgN generates N tokens from an empty cache, one at a time; ppN
+ * processes an N-token prompt in batches (GEMM kernels; batch 1 feeds it one
+ * token at a time, as bitnet.cpp's published benchmark did). Beside each run:
+ * weight GB/s and its fraction of a STREAM triad probed on the model's
+ * threads just before the run (decode only; a batch is compute-bound);
+ * joules per token from the first energy meter that works (none: each run
+ * says why); software counters (CPU time, context switches, page faults)
+ * from getrusage, hardware ones recorded as unavailable with the reason.
+ */
+#include "bench.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bandwidth.h"
+#include "counters.h"
+#include "dummy.h"
+#include "sampler.h"
+#include "stats.h"
+#include "tb_time.h"
+
+typedef struct cell {          /* one model x one test */
+    double tps[TB_BENCH_MAX_REPS], gbps[TB_BENCH_MAX_REPS], frac[TB_BENCH_MAX_REPS];
+    double jpt[TB_BENCH_MAX_REPS]; /* joules per token (measured), when a meter exists */
+    double cpu_s[TB_BENCH_MAX_REPS], ctxsw[TB_BENCH_MAX_REPS], faults[TB_BENCH_MAX_REPS];
+    int n;
+} cell;
+
+/* The token sequence every model is fed: seeded, valid for every vocabulary
+ * (ids below the smallest vocabulary of the run). */
+static void make_tokens(int *ids, int n, long seed, int vocab)
+{
+    uint64_t s = (uint64_t)seed * 0x9e3779b97f4a7c15ull + 7;
+    for (int i = 0; i < n; i++) {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        ids[i] = (int)(s % (uint64_t)vocab);
+    }
+}
+
+static uint64_t hash_tokens(const int *ids, int n)
+{
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+    for (int i = 0; i < n; i++)
+        for (int b = 0; b < 4; b++) {
+            h ^= (uint64_t)((ids[i] >> (8 * b)) & 0xff);
+            h *= 1099511628211ull;
+        }
+    return h;
+}
+
+/* Feeds n tokens from an empty cache in batches of `batch`; seconds. */
+static double run_tokens(tb_model *m, const int *ids, int n, int batch)
+{
+    tb_model_reset(m);
+    double t0 = tb_now();
+    for (int i = 0; i < n; i += batch) {
+        int b = n - i < batch ? n - i : batch;
+        if (!tb_model_forward_batch(m, ids + i, b))
+            return -1;
+    }
+    return tb_now() - t0;
+}
+
+/* The batch a test runs with. */
+static int test_batch(const tb_bench_test *t, long batch)
+{
+    return t->prompt ? (int)(batch < t->tokens ? batch : t->tokens) : 1;
+}
+
+static const char *model_format(const tb_model *m)
+{
+    return tb_format_get(m->layers[0].wq.fmt)->name;
+}
+
+static bool model_ternary(const tb_model *m)
+{
+    return tb_format_get(m->layers[0].wq.fmt)->ternary;
+}
+
+/* Models compare when they have the same shapes (the same preset or model). */
+static bool same_shape(const tb_model *a, const tb_model *b)
+{
+    return a->cfg.dim == b->cfg.dim && a->cfg.ffn == b->cfg.ffn && a->cfg.layers == b->cfg.layers &&
+           a->cfg.vocab == b->cfg.vocab && a->cfg.heads == b->cfg.heads;
+}
+
+static json_t *summary_json(const double *x, int n)
+{
+    tb_summary s;
+    tb_summarize(x, n, &s);
+    return tb_summary_to_json(&s, x, n);
+}
+
+int tb_bench_run(const tb_bench_opts *o, const tb_machine *mach, FILE *out, json_t *runs,
+                 json_t *comps, json_t **workload, tb_error *err)
+{
+    int rc = TB_OK;
+    int max_tokens = (int)o->warmup;
+    for (int i = 0; i < o->ntests; i++)
+        max_tokens = o->tests[i].tokens > max_tokens ? o->tests[i].tokens : max_tokens;
+
+    tb_model *models[TB_BENCH_MAX_MODELS] = {0};
+    tb_meter *meter = NULL;
+    tb_sampler *sampler = NULL;
+    char energy_why[1200] = "";
+    int min_vocab = 1 << 30;
+    for (int i = 0; i < o->nmodels; i++) {
+        fprintf(stderr, "ternbench bench: loading %s...\n", o->specs[i]);
+        double t0 = tb_now();
+        if (tb_model_open(o->specs[i], (int)o->threads, mach->isa, max_tokens, TB_KV_F16, &models[i],
+                          err) != TB_OK) {
+            for (int j = 0; j < i; j++)
+                tb_model_free(models[j]);
+            return err->code;
+        }
+        int max_batch = 1;
+        for (int t = 0; t < o->ntests; t++)
+            max_batch = test_batch(&o->tests[t], o->batch) > max_batch ? test_batch(&o->tests[t], o->batch)
+                                                                    : max_batch;
+        if (tb_model_set_batch(models[i], max_batch, err) != TB_OK) {
+            tb_error_prefix(err, "%s", o->specs[i]);
+            for (int j = 0; j <= i; j++)
+                tb_model_free(models[j]);
+            return err->code;
+        }
+        fprintf(stderr, "ternbench bench: %s ready in %.1f s (%.1f MB of weights per token)\n",
+                o->specs[i], tb_now() - t0, (double)models[i]->weight_bytes / 1e6);
+        if (models[i]->cfg.vocab < min_vocab)
+            min_vocab = models[i]->cfg.vocab;
+    }
+    int *ids = malloc((size_t)max_tokens * sizeof *ids);
+    cell *cells = calloc((size_t)o->nmodels * o->ntests, sizeof *cells);
+    tb_bandwidth *bw = NULL;
+    if (!ids || !cells) {
+        rc = tb_error_set(err, TB_ENOMEM, "out of memory");
+        goto out;
+    }
+    if ((rc = tb_bandwidth_new(64u << 20, &bw, err)) != TB_OK)
+        goto out;
+    make_tokens(ids, max_tokens, o->seed, min_vocab);
+
+    if (tb_meter_open_auto(NULL, &meter, err) == TB_OK) {
+        sampler = tb_sampler_new(meter, 0);
+    } else {
+        snprintf(energy_why, sizeof energy_why, "%s", err->text);
+        for (char *p = energy_why; *p; p++)
+            if (*p == '\n')
+                *p = ' ';
+    }
+    char hw_buf[512];
+    const char *hw_why = tb_hw_counters_unavailable(hw_buf, sizeof hw_buf);
+
+    for (int i = 0; i < o->nmodels; i++) /* warm-up: pages in, caches, clocks */
+        run_tokens(models[i], ids, (int)o->warmup, 1);
+    bool tty = isatty(2);
+    double started = tb_now();
+    int total = (int)o->reps * o->ntests * o->nmodels, done = 0;
+    for (int r = 0; r < o->reps; r++)
+        for (int t = 0; t < o->ntests; t++)
+            for (int i = 0; i < o->nmodels; i++) {
+                tb_model *m = models[i];
+                double triad = tb_bandwidth_triad(bw, m->pool, 3); /* best of 3: ~15 ms */
+                cell *c = &cells[i * o->ntests + t];
+                tb_usage u0, u1;
+                tb_energy_result er;
+                bool metered = sampler && tb_sampler_start(sampler, err) == TB_OK;
+                tb_usage_now(&u0);
+                double secs = run_tokens(m, ids, o->tests[t].tokens, test_batch(&o->tests[t], o->batch));
+                tb_usage_now(&u1);
+                if (metered && tb_sampler_stop(sampler, &er, err) == TB_OK)
+                    c->jpt[c->n] = er.total_j / o->tests[t].tokens;
+                else if (sampler)
+                    snprintf(energy_why, sizeof energy_why, "meter failed: %s", err->text);
+                c->cpu_s[c->n] = u1.cpu_s - u0.cpu_s;
+                c->ctxsw[c->n] = (double)(u1.context_switches - u0.context_switches);
+                c->faults[c->n] = (double)(u1.page_faults - u0.page_faults);
+                c->tps[c->n] = o->tests[t].tokens / secs;
+                c->gbps[c->n] = (double)m->weight_bytes * c->tps[c->n] / 1e9;
+                c->frac[c->n] = c->gbps[c->n] / triad;
+                c->n++;
+                done++;
+                if (tty) {
+                    double el = tb_now() - started;
+                    fprintf(stderr, "\r  %d/%d runs, %.0f s elapsed, ETA %.0f s   ", done, total, el,
+                            el / done * (total - done));
+                }
+            }
+    if (tty)
+        fprintf(stderr, "\n");
+
+    fprintf(out, "| model | format | size | threads | isa | test | batch | t/s | 95%% CI | GB/s | roofline |\n"
+           "| --- | --- | ---: | ---: | --- | --- | ---: | ---: | --- | ---: | ---: |\n");
+        for (int i = 0; i < o->nmodels; i++)
+        for (int t = 0; t < o->ntests; t++) {
+            cell *c = &cells[i * o->ntests + t];
+            tb_summary s, g, f;
+            tb_summarize(c->tps, c->n, &s);
+            tb_summarize(c->gbps, c->n, &g);
+            tb_summarize(c->frac, c->n, &f);
+            char ci[64] = "-";
+            if (s.has_ci)
+                snprintf(ci, sizeof ci, "[%.2f, %.2f]", s.ci_lo, s.ci_hi);
+            /* a batch reads each weight once for many tokens: compute-bound, so no
+             * bandwidth roofline applies (GB/s there is weight bytes x tokens/s) */
+            bool batched = test_batch(&o->tests[t], o->batch) > 1;
+            char roof[32] = "-";
+            if (!batched)
+                snprintf(roof, sizeof roof, "%.0f%%", 100 * f.median);
+            fprintf(out, "| %s | %s | %.1f MB | %ld | %s | %s | %d | %.2f | %s | %.1f | %s |\n",
+                   models[i]->name, model_format(models[i]), (double)models[i]->weight_bytes / 1e6,
+                   o->threads, tb_isa_name(mach->isa), o->tests[t].name,
+                   test_batch(&o->tests[t], o->batch), s.median, ci, g.median, roof);
+            json_t *run = json_pack("{s:s, s:s, s:I, s:i, s:s, s:s, s:i, s:i, s:o, s:o, s:o}", "model",
+                                    models[i]->name, "format", model_format(models[i]),
+                                    "weight_bytes", (json_int_t)models[i]->weight_bytes,
+                                    "threads", (int)o->threads, "isa", tb_isa_name(mach->isa),
+                                    "test", o->tests[t].name, "tokens", o->tests[t].tokens,
+                                    "batch", test_batch(&o->tests[t], o->batch),
+                                    "tokens_per_s", summary_json(c->tps, c->n), "weight_gbps",
+                                    summary_json(c->gbps, c->n), "roofline_fraction",
+                                    batched ? json_null() : summary_json(c->frac, c->n));
+            if (meter && !energy_why[0])
+                json_object_set_new(run, "energy",
+                                    json_pack("{s:s, s:o}", "meter", tb_meter_kind_name(meter->kind),
+                                              "joules_per_token", summary_json(c->jpt, c->n)));
+            else
+                json_object_set_new(run, "energy_unavailable", json_string(energy_why));
+            json_t *hw = json_pack("{s:b}", "available", hw_why == NULL);
+            json_object_set_new(hw, "reason", json_string(hw_why ? hw_why
+                                                                 : "hardware events open, but "
+                                                                   "bench does not count them yet"));
+            json_object_set_new(run, "counters",
+                                json_pack("{s:s, s:o, s:o, s:o, s:o}", "source", "getrusage",
+                                          "cpu_seconds", summary_json(c->cpu_s, c->n),
+                                          "context_switches", summary_json(c->ctxsw, c->n),
+                                          "page_faults", summary_json(c->faults, c->n),
+                                          "hardware", hw));
+            json_array_append_new(runs, run);
+        }
+
+        bool header = false;
+    for (int a = 0; a < o->nmodels; a++)
+        for (int b = 0; b < o->nmodels; b++) {
+            if (!model_ternary(models[a]) || model_ternary(models[b]) ||
+                !same_shape(models[a], models[b]))
+                continue;
+            for (int t = 0; t < o->ntests; t++) {
+                cell *ca = &cells[a * o->ntests + t], *cb = &cells[b * o->ntests + t];
+                double ratio[TB_BENCH_MAX_REPS];
+                for (int r = 0; r < ca->n; r++)
+                    ratio[r] = ca->tps[r] / cb->tps[r]; /* paired: same repetition */
+                tb_summary s;
+                tb_summarize(ratio, ca->n, &s);
+                if (!header) {
+                    fprintf(out, "\n| test | threads | ternary | baseline | speedup | 95%% CI |\n"
+                           "| --- | ---: | --- | --- | ---: | --- |\n");
+                    header = true;
+                }
+                char ci[64] = "-";
+                if (s.has_ci)
+                    snprintf(ci, sizeof ci, "[%.2f, %.2f]", s.ci_lo, s.ci_hi);
+                fprintf(out, "| %s | %ld | %s | %s | %.2fx | %s |\n", o->tests[t].name, o->threads,
+                       models[a]->name, models[b]->name, s.median, ci);
+                json_t *speed = json_pack("{s:f}", "median", s.median);
+                json_object_set_new(speed, "ci95", s.has_ci ? json_pack("[f, f]", s.ci_lo, s.ci_hi)
+                                                            : json_null());
+                json_t *saving = json_null();
+                if (meter && !energy_why[0]) { /* paired: 1 - J/token ternary / J/token baseline */
+                    double red[TB_BENCH_MAX_REPS];
+                    for (int r = 0; r < ca->n; r++)
+                        red[r] = 1.0 - ca->jpt[r] / cb->jpt[r];
+                    tb_summary es;
+                    tb_summarize(red, ca->n, &es);
+                    saving = json_pack("{s:f}", "median", es.median);
+                    json_object_set_new(saving, "ci95", es.has_ci ? json_pack("[f, f]", es.ci_lo, es.ci_hi)
+                                                                  : json_null());
+                }
+                json_array_append_new(
+                    comps, json_pack("{s:s, s:i, s:s, s:s, s:s, s:s, s:o, s:o}", "test",
+                                     o->tests[t].name, "threads", (int)o->threads, "model",
+                                     models[a]->name, "baseline_model", models[b]->name, "format",
+                                     model_format(models[a]), "baseline_format",
+                                     model_format(models[b]), "speedup", speed,
+                                     "energy_reduction", saving));
+            }
+        }
+    uint64_t h = hash_tokens(ids, max_tokens);
+    *workload = json_pack("{s:i, s:I, s:i, s:i}", "tokens", max_tokens, "hash",
+                          (json_int_t)(h >> 1), "seed", (int)o->seed, "vocab_bound", min_vocab);
+    fprintf(out, "\ntokens: %d seeded ids (seed %ld, below %d, FNV-1a %016llx), the same for every "
+           "model; %ld repetitions interleaved; roofline = weight GB/s / STREAM triad just "
+           "before each run\n", max_tokens, o->seed, min_vocab, (unsigned long long)h, o->reps);
+
+    if (energy_why[0])
+        fprintf(out, "energy: not measured: %s\n", energy_why);
+    if (hw_why)
+        fprintf(out, "hardware counters: unavailable: %s\n", hw_why);
+out:
+    tb_sampler_free(sampler);
+    tb_meter_close(meter);
+    tb_bandwidth_free(bw);
+    free(ids);
+    free(cells);
+    for (int i = 0; i < o->nmodels; i++)
+        tb_model_free(models[i]);
+    return rc;
+}
+
+int tb_bench_add_tests(tb_bench_opts *o, const char *list, bool prompt, tb_error *err)
+{
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", list);
+    for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+        char *end;
+        long n = strtol(tok, &end, 10);
+        if (end == tok || *end || n < 1 || n > 4096)
+            return tb_error_set(err, TB_EINVAL, "%s: '%s' is not a token count in 1..4096",
+                                prompt ? "-p" : "-n", tok);
+        if (o->ntests == TB_BENCH_MAX_TESTS)
+            return tb_error_set(err, TB_EINVAL, "at most %d tests", TB_BENCH_MAX_TESTS);
+        tb_bench_test *t = &o->tests[o->ntests++];
+        t->tokens = (int)n;
+        t->prompt = prompt;
+        snprintf(t->name, sizeof t->name, "%s%ld", prompt ? "pp" : "tg", n);
+    }
+    return TB_OK;
+}
+
+json_t *tb_result_document(const tb_machine *mach, json_t *runs, json_t *comps, json_t *workload)
+{
+    return json_pack("{s:s, s:o, s:o, s:o, s:o}", "schema", "ternbench.result/1", "machine",
+                     tb_machine_to_json(mach), "runs", runs, "comparisons", comps, "workload",
+                     workload ? workload : json_null());
+}

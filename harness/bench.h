@@ -1,0 +1,44 @@
+/*
+ * bench.h - the benchmark runner shared by `ternbench bench` and
+ * `ternbench reproduce`; see bench.c.
+ */
+#ifndef TB_BENCH_H
+#define TB_BENCH_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "machine.h"
+#include "tb_error.h"
+
+enum { TB_BENCH_MAX_MODELS = 16, TB_BENCH_MAX_TESTS = 8, TB_BENCH_MAX_REPS = 100 };
+
+typedef struct tb_bench_test {
+    char name[16];             /* tg64, pp128 */
+    int tokens;
+    bool prompt;
+} tb_bench_test;
+
+typedef struct tb_bench_opts {
+    const char *specs[TB_BENCH_MAX_MODELS]; /* GGUF paths or dummy:PRESET:FORMAT */
+    int nmodels;
+    tb_bench_test tests[TB_BENCH_MAX_TESTS];
+    int ntests;
+    long threads, reps, warmup, seed, batch;
+} tb_bench_opts;
+
+/* Adds "tgN"/"ppN" tests from a comma-separated list of token counts;
+ * returns TB_EINVAL with a message for a bad one. */
+int tb_bench_add_tests(tb_bench_opts *o, const char *list, bool prompt, tb_error *err);
+
+/* Loads and runs the models; prints a llama-bench-like table to out and
+ * appends one object per (model, test) to runs and one per ternary/baseline
+ * pair to comps (ternbench.result/1); *workload describes the tokens fed. */
+int tb_bench_run(const tb_bench_opts *o, const tb_machine *mach, FILE *out, json_t *runs,
+                 json_t *comps, json_t **workload, tb_error *err);
+
+/* The ternbench.result/1 document around runs and comparisons (steals them). */
+json_t *tb_result_document(const tb_machine *mach, json_t *runs, json_t *comps, json_t *workload);
+
+#endif
