@@ -269,11 +269,16 @@ static size_t matrix_bytes(const tb_matrix *w)
 int tb_model_finish(tb_model *m, int threads, tb_kv_type kv, tb_error *err)
 {
     m->weight_bytes = matrix_bytes(&m->lm_head);
+    m->params = (double)m->embd.rows * m->embd.k;
+    if (m->lm_head.data != m->embd.data)
+        m->params += (double)m->lm_head.rows * m->lm_head.k;
     for (int l = 0; l < m->cfg.layers; l++) {
         const tb_layer *L = &m->layers[l];
         const tb_matrix *w[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->gate, &L->up, &L->down};
-        for (size_t i = 0; i < sizeof w / sizeof w[0]; i++)
+        for (size_t i = 0; i < sizeof w / sizeof w[0]; i++) {
             m->weight_bytes += matrix_bytes(w[i]);
+            m->params += (double)w[i]->rows * w[i]->k;
+        }
     }
     m->vec = tb_vec_select(m->isa);
     int rc = alloc_state(m, kv, err);

@@ -66,6 +66,7 @@ typedef struct tb_model {
     int n_owned;
     char name[64];                   /* file name or dummy:PRESET:FORMAT */
     size_t weight_bytes;             /* bytes of all weights read per token */
+    double params;                   /* weights in the projections and the embedding */
 } tb_model;
 
 /* Allocates the run state and thread pool of a model whose config and

@@ -74,6 +74,8 @@ static double run_tokens(tb_model *m, const int *ids, int n, int batch)
 /* The batch a test runs with. */
 static int test_batch(const tb_bench_test *t, long batch)
 {
+    if (t->batch)
+        batch = t->batch;
     return t->prompt ? (int)(batch < t->tokens ? batch : t->tokens) : 1;
 }
 
@@ -239,6 +241,7 @@ int tb_bench_run(const tb_bench_opts *o, const tb_machine *mach, FILE *out, json
             json_object_set_new(hw, "reason", json_string(hw_why ? hw_why
                                                                  : "hardware events open, but "
                                                                    "bench does not count them yet"));
+            json_object_set_new(run, "params", json_real(models[i]->params));
             json_object_set_new(run, "counters",
                                 json_pack("{s:s, s:o, s:o, s:o, s:o}", "source", "getrusage",
                                           "cpu_seconds", summary_json(c->cpu_s, c->n),

@@ -15,9 +15,10 @@
 enum { TB_BENCH_MAX_MODELS = 16, TB_BENCH_MAX_TESTS = 8, TB_BENCH_MAX_REPS = 100 };
 
 typedef struct tb_bench_test {
-    char name[16];             /* tg64, pp128 */
+    char name[16];             /* tg64, pp128, pp32@b1 */
     int tokens;
     bool prompt;
+    int batch;                 /* prompt batch; 0 = the options' */
 } tb_bench_test;
 
 typedef struct tb_bench_opts {

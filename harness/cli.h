@@ -42,5 +42,7 @@ int tb_cmd_energy(int argc, char **argv);
 int tb_cmd_kernels(int argc, char **argv);
 int tb_cmd_logits(int argc, char **argv);
 int tb_cmd_bench(int argc, char **argv);
+int tb_cmd_reproduce(int argc, char **argv);
+int tb_cmd_report(int argc, char **argv);
 
 #endif

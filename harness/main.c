@@ -13,6 +13,8 @@
 
 static const tb_command commands[] = {
     {"info", "describe this machine: CPU, ISA, counters, energy meters, tools", tb_cmd_info},
+    {"reproduce", "the paper's comparison on dummy models, with a report beside the published claims", tb_cmd_reproduce},
+    {"report", "write the report and plots of a result document", tb_cmd_report},
     {"bench", "llama-bench-style runs of several models, interleaved, with speedups", tb_cmd_bench},
     {"kernels", "micro-benchmark the GEMV/GEMM kernels against the memory roofline", tb_cmd_kernels},
     {"logits", "print a model's logits for a token sequence (to check against other engines)", tb_cmd_logits},

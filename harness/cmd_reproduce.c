@@ -1,0 +1,185 @@
+/*
+ * cmd_reproduce.c - `ternbench reproduce`: the project's main job. Runs the
+ * paper's comparison on built-in dummy models (sizes x formats), interleaved
+ * per size, and writes results.json, report.md, report.html and the plots
+ * into --out: each measured speedup beside bitnet.cpp's published figure.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "bench.h"
+#include "cli.h"
+#include "dummy.h"
+#include "report.h"
+#include "tb_file.h"
+
+static void help(void)
+{
+    printf("usage: ternbench reproduce [options]\n\n"
+           "Measures ternary against fp16/int8/int4 on the paper's dummy models and writes a\n"
+           "report that sets each speedup beside bitnet.cpp's published figure.\n\n"
+           "  --sizes LIST     presets (default 125M,350M,700M,2B4T)\n"
+           "  --formats LIST   formats (default i2_s,tl2,tq2_0,f16,q8_0,q4_0)\n"
+           "  -t, --threads T  threads (default: online CPUs)\n"
+           "  -n N             decode test tokens (default 32)\n"
+           "  -p N             prompt tokens: ppN@b1 one at a time as the paper ran it, and\n"
+           "                   pp(4N) in one batch (default 32)\n"
+           "  -r R             repetitions (default 3)\n"
+           "  --out DIR        where to write (default out)\n"
+           "  --quick          125M and 350M, five formats, -n 16 -p 16: about a minute\n"
+           "  -h, --help       this text\n");
+}
+
+typedef struct ropts {
+    char sizes[256], formats[256], out[1024];
+    long threads, n, p, reps;
+} ropts;
+
+static int parse(int argc, char **argv, ropts *o)
+{
+    enum { O_SIZES = 256, O_FORMATS, O_OUT, O_QUICK };
+    static const struct option opts[] = {
+        {"sizes", required_argument, NULL, O_SIZES}, {"formats", required_argument, NULL, O_FORMATS},
+        {"threads", required_argument, NULL, 't'}, {"out", required_argument, NULL, O_OUT},
+        {"quick", no_argument, NULL, O_QUICK}, {"help", no_argument, NULL, 'h'}, {0, 0, 0, 0}};
+    const char *cmd = "reproduce";
+    int rc = TB_EXIT_OK;
+    opterr = 0;
+    optind = 1;
+    for (int c; rc == TB_EXIT_OK && (c = getopt_long(argc, argv, ":t:n:p:r:h", opts, NULL)) != -1;) {
+        switch (c) {
+        case O_SIZES: snprintf(o->sizes, sizeof o->sizes, "%s", optarg); break;
+        case O_FORMATS: snprintf(o->formats, sizeof o->formats, "%s", optarg); break;
+        case O_OUT: snprintf(o->out, sizeof o->out, "%s", optarg); break;
+        case O_QUICK:
+            snprintf(o->sizes, sizeof o->sizes, "125M,350M");
+            snprintf(o->formats, sizeof o->formats, "i2_s,tq2_0,f16,q8_0,q4_0");
+            o->n = o->p = 16;
+            break;
+        case 't': rc = tb_cli_parse_int(cmd, "--threads", optarg, 1, 1024, &o->threads); break;
+        case 'n': rc = tb_cli_parse_int(cmd, "-n", optarg, 1, 1024, &o->n); break;
+        case 'p': rc = tb_cli_parse_int(cmd, "-p", optarg, 1, 1024, &o->p); break;
+        case 'r': rc = tb_cli_parse_int(cmd, "-r", optarg, 1, TB_BENCH_MAX_REPS, &o->reps); break;
+        case 'h': help(); return -1;
+        default: return tb_cli_bad_option(cmd, argv, optind, optopt, c);
+        }
+    }
+    if (rc == TB_EXIT_OK && optind < argc)
+        rc = tb_cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+    return rc;
+}
+
+static int write_doc(json_t *doc, const char *path, tb_error *err)
+{
+    char *text = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    if (!text)
+        return tb_error_set(err, TB_ENOMEM, "out of memory");
+    int rc = tb_file_write_atomic(path, text, strlen(text), err);
+    free(text);
+    return rc;
+}
+
+int tb_cmd_reproduce(int argc, char **argv)
+{
+    ropts o = {.sizes = "125M,350M,700M,2B4T", .formats = "i2_s,tl2,tq2_0,f16,q8_0,q4_0",
+               .out = "out", .threads = sysconf(_SC_NPROCESSORS_ONLN), .n = 32, .p = 32, .reps = 3};
+    int rc = parse(argc, argv, &o);
+    if (rc < 0)
+        return TB_EXIT_OK;
+    if (rc != TB_EXIT_OK)
+        return rc;
+
+    /* check every size and format before measuring anything */
+    char sizes[16][32], formats[16][16];
+    int ns = 0, nf = 0;
+    for (char *tok = strtok(o.sizes, ","); tok && ns < 16; tok = strtok(NULL, ","))
+        snprintf(sizes[ns++], 32, "%s", tok);
+    for (char *tok = strtok(o.formats, ","); tok && nf < 16; tok = strtok(NULL, ","))
+        snprintf(formats[nf++], 16, "%s", tok);
+    tb_error err;
+    for (int i = 0; i < ns; i++)
+        if (!tb_preset_find(sizes[i]))
+            return tb_cli_usage_error("reproduce", "--sizes: unknown preset '%s'", sizes[i]);
+    for (int i = 0; i < nf; i++) {
+        tb_format f;
+        if (tb_format_parse(formats[i], &f, &err) != TB_OK)
+            return tb_cli_usage_error("reproduce", "--formats: %s", err.text);
+    }
+    if (mkdir(o.out, 0755) != 0 && errno != EEXIST) {
+        fprintf(stderr, "ternbench reproduce: cannot create %s: %s\n", o.out, strerror(errno));
+        return TB_EXIT_USAGE;
+    }
+
+    tb_machine mach;
+    tb_machine_probe(&mach);
+    if (!mach.isa_ok) {
+        fprintf(stderr, "ternbench reproduce: %s\n", mach.isa_error);
+        return TB_EXIT_USAGE;
+    }
+    json_t *runs = json_array(), *comps = json_array(), *skipped = json_array(), *workload = NULL;
+    for (int si = 0; si < ns && rc == TB_EXIT_OK; si++) {
+        const tb_preset *p = tb_preset_find(sizes[si]);
+        tb_bench_opts b = {.threads = o.threads, .reps = o.reps, .warmup = 4, .seed = 1, .batch = 512};
+        char specs[16][64];
+        uint64_t need = 0;
+        for (int fi = 0; fi < nf; fi++) {
+            tb_format f;
+            tb_format_parse(formats[fi], &f, &err);
+            need += tb_preset_bytes(p, f);
+            snprintf(specs[fi], sizeof specs[fi], "dummy:%s:%s", sizes[si], formats[fi]);
+            b.specs[b.nmodels++] = specs[fi];
+        }
+        if (mach.cpu.mem_available_bytes && need > mach.cpu.mem_available_bytes / 10 * 8) {
+            char why[256];
+            snprintf(why, sizeof why, "%s: its %d formats need %.1f GB together; %.1f GB is available",
+                     sizes[si], nf, (double)need / 1e9, (double)mach.cpu.mem_available_bytes / 1e9);
+            fprintf(stderr, "ternbench reproduce: skipping %s\n", why);
+            json_array_append_new(skipped, json_string(why));
+            continue;
+        }
+        char list[64];
+        snprintf(list, sizeof list, "%ld", o.n);
+        tb_bench_add_tests(&b, list, false, &err);
+        snprintf(list, sizeof list, "%ld", o.p);
+        tb_bench_add_tests(&b, list, true, &err); /* the paper's: one token at a time */
+        b.tests[b.ntests - 1].batch = 1;
+        snprintf(b.tests[b.ntests - 1].name, sizeof b.tests[0].name, "pp%ld@b1", o.p);
+        snprintf(list, sizeof list, "%ld", 4 * o.p);
+        tb_bench_add_tests(&b, list, true, &err); /* batched */
+        printf("\n## %s\n\n", sizes[si]);
+        fflush(stdout);
+        json_decref(workload);
+        workload = NULL;
+        if (tb_bench_run(&b, &mach, stdout, runs, comps, &workload, &err) != TB_OK) {
+            fprintf(stderr, "ternbench reproduce: %s\n", err.text);
+            rc = TB_EXIT_USAGE;
+        }
+    }
+    if (rc != TB_EXIT_OK || json_array_size(runs) == 0) {
+        if (rc == TB_EXIT_OK)
+            fprintf(stderr, "ternbench reproduce: nothing could be measured\n");
+        json_decref(runs);
+        json_decref(comps);
+        json_decref(skipped);
+        json_decref(workload);
+        return TB_EXIT_USAGE;
+    }
+    json_t *doc = tb_result_document(&mach, runs, comps, workload);
+    json_object_set_new(doc, "skipped", skipped);
+    char path[1100];
+    snprintf(path, sizeof path, "%s/results.json", o.out);
+    if (write_doc(doc, path, &err) != TB_OK || tb_report_write(doc, o.out, &err) != TB_OK) {
+        fprintf(stderr, "ternbench reproduce: %s\n", err.text);
+        json_decref(doc);
+        return TB_EXIT_USAGE;
+    }
+    json_decref(doc);
+    printf("\nwrote %s/results.json, %s/report.md, %s/report.html and plots\n", o.out, o.out, o.out);
+    return TB_EXIT_OK;
+}
