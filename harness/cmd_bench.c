@@ -115,11 +115,8 @@ int tb_cmd_bench(int argc, char **argv)
     if (rc != TB_EXIT_OK)
         return rc;
     tb_machine mach;
-    tb_machine_probe(&mach);
-    if (!mach.isa_ok) {
-        fprintf(stderr, "ternbench bench: %s\n", mach.isa_error);
+    if (tb_machine_probe_for("bench", &mach) != 0)
         return TB_EXIT_USAGE;
-    }
     json_t *runs = json_array(), *comps = json_array(), *workload = NULL;
     tb_error err;
     if (tb_bench_run(&o, &mach, stdout, runs, comps, &workload, &err) != TB_OK) {

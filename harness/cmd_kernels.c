@@ -217,11 +217,8 @@ int tb_cmd_kernels(int argc, char **argv)
         return rc;
 
     tb_machine mach;
-    tb_machine_probe(&mach);
-    if (!mach.isa_ok) {
-        fprintf(stderr, "ternbench kernels: %s\n", mach.isa_error);
+    if (tb_machine_probe_for("kernels", &mach) != 0)
         return TB_EXIT_USAGE;
-    }
     tb_isa isas[TB_ISA_COUNT];
     int nisa = 0;
     if (!o.isa) {

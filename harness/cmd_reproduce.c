@@ -117,11 +117,8 @@ int tb_cmd_reproduce(int argc, char **argv)
     }
 
     tb_machine mach;
-    tb_machine_probe(&mach);
-    if (!mach.isa_ok) {
-        fprintf(stderr, "ternbench reproduce: %s\n", mach.isa_error);
+    if (tb_machine_probe_for("reproduce", &mach) != 0)
         return TB_EXIT_USAGE;
-    }
     json_t *runs = json_array(), *comps = json_array(), *skipped = json_array(), *workload = NULL;
     for (int si = 0; si < ns && rc == TB_EXIT_OK; si++) {
         const tb_preset *p = tb_preset_find(sizes[si]);

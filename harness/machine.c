@@ -37,6 +37,15 @@ void tb_machine_probe(tb_machine *m)
     m->gnuplot = tb_tool_version("gnuplot", m->gnuplot_version, sizeof m->gnuplot_version);
 }
 
+int tb_machine_probe_for(const char *cmd, tb_machine *m)
+{
+    tb_machine_probe(m);
+    if (m->isa_ok)
+        return 0;
+    fprintf(stderr, "ternbench %s: %s\n", cmd, m->isa_error);
+    return 2;
+}
+
 static json_t *cpu_json(const tb_machine *m)
 {
     json_t *features = json_array();

@@ -36,6 +36,10 @@ typedef struct tb_machine {
 } tb_machine;
 
 void tb_machine_probe(tb_machine *m);
+
+/* Probes m for a command that runs kernels: 0, or 2 after printing
+ * "ternbench CMD: <why TERNBENCH_ISA cannot be honoured>". */
+int tb_machine_probe_for(const char *cmd, tb_machine *m);
 json_t *tb_machine_to_json(const tb_machine *m);
 void tb_machine_print(const tb_machine *m, FILE *out);
 

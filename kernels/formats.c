@@ -35,11 +35,21 @@ static int q_bf16(const float *src, int rows, int k, uint8_t *dst, tb_error *err
     return TB_OK;
 }
 
+/* max |x[i]|, with comparisons the compiler vectorizes (fmaxf is a libm call
+ * on baseline x86-64). */
+static float absmax(const float *x, size_t n)
+{
+    float m = 0;
+    for (size_t i = 0; i < n; i++) {
+        float a = fabsf(x[i]);
+        m = a > m ? a : m;
+    }
+    return m;
+}
+
 static void q8_0_block(const float *x, tb_block_q8_0 *b)
 {
-    float amax = 0;
-    for (int j = 0; j < TB_QK8_0; j++)
-        amax = fmaxf(amax, fabsf(x[j]));
+    float amax = absmax(x, TB_QK8_0);
     float d = amax / 127.0f, id = d ? 1.0f / d : 0.0f;
     b->d = tb_f32_to_f16(d);
     for (int j = 0; j < TB_QK8_0; j++)
@@ -88,18 +98,6 @@ static int trit(float x, float id)
     return (v >= 0.5f) - (v <= -0.5f) + 1;
 }
 
-/* max |x[i]|, with comparisons the compiler vectorizes (fmaxf is a libm call
- * on baseline x86-64). */
-static float absmax(const float *x, size_t n)
-{
-    float m = 0;
-    for (size_t i = 0; i < n; i++) {
-        float a = fabsf(x[i]);
-        m = a > m ? a : m;
-    }
-    return m;
-}
-
 static int q_i2_s(const float *src, int rows, int k, uint8_t *dst, tb_error *err)
 {
     (void)err;
@@ -125,9 +123,7 @@ static int q_tq2_0(const float *src, int rows, int k, uint8_t *dst, tb_error *er
     tb_block_tq2_0 *b = (tb_block_tq2_0 *)dst;
     for (size_t i = 0; i < (size_t)rows * k / TB_QK_K; i++) {
         const float *x = src + i * TB_QK_K;
-        float amax = 0;
-        for (int j = 0; j < TB_QK_K; j++)
-            amax = fmaxf(amax, fabsf(x[j]));
+        float amax = absmax(x, TB_QK_K);
         float id = amax ? 1.0f / amax : 0.0f;
         b[i].d = tb_f32_to_f16(amax);
         for (int h = 0; h < 2; h++)
@@ -158,9 +154,7 @@ static int q_tq1_0(const float *src, int rows, int k, uint8_t *dst, tb_error *er
     tb_block_tq1_0 *b = (tb_block_tq1_0 *)dst;
     for (size_t i = 0; i < (size_t)rows * k / TB_QK_K; i++) {
         const float *x = src + i * TB_QK_K;
-        float amax = 0;
-        for (int j = 0; j < TB_QK_K; j++)
-            amax = fmaxf(amax, fabsf(x[j]));
+        float amax = absmax(x, TB_QK_K);
         float id = amax ? 1.0f / amax : 0.0f;
         b[i].d = tb_f32_to_f16(amax);
         int d5[5];

@@ -8,21 +8,7 @@
 
 static char *bench_env[2];
 
-static tb_run_result bench_v(const char *first, ...)
-{
-    char *argv[32] = {TB_BINARY, "bench"};
-    int n = 2;
-    va_list ap;
-    va_start(ap, first);
-    for (const char *a = first; a && n < 31; a = va_arg(ap, const char *))
-        argv[n++] = (char *)a;
-    va_end(ap);
-    argv[n] = NULL;
-    tb_run_result r;
-    tb_run(&r, argv, bench_env[0] ? bench_env : NULL);
-    return r;
-}
-#define bench(...) bench_v(__VA_ARGS__, NULL)
+#define bench(...) tb_run_ternbench(bench_env[0] ? bench_env : NULL, "bench", __VA_ARGS__, NULL)
 
 static void test_document(void **state)
 {

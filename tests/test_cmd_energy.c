@@ -26,23 +26,8 @@ static int teardown(void **state)
     return 0;
 }
 
-/* Runs `ternbench energy ARGS...` (a NULL-terminated list) with the fake sysfs root. */
-static tb_run_result energy_v(const char *first, ...)
-{
-    char *argv[32] = {TB_BINARY, "energy"};
-    int n = 2;
-    va_list ap;
-    va_start(ap, first);
-    for (const char *a = first; a && n < 31; a = va_arg(ap, const char *))
-        argv[n++] = (char *)a;
-    va_end(ap);
-    argv[n] = NULL;
-    char *env[] = {env_root, NULL};
-    tb_run_result r;
-    tb_run(&r, argv, env);
-    return r;
-}
-#define energy(...) energy_v(__VA_ARGS__, NULL)
+/* `ternbench energy ARGS...` with the fake sysfs root */
+#define energy(...) tb_run_ternbench((char *[]){env_root, NULL}, "energy", __VA_ARGS__, NULL)
 
 static json_t *load(const char *path)
 {
@@ -132,7 +117,7 @@ static void test_ina219_measures_and_subtracts_idle(void **state)
 static void test_usage_errors(void **state)
 {
     (void)state;
-    tb_run_result r = energy_v(NULL);
+    tb_run_result r = tb_run_ternbench((char *[]){env_root, NULL}, "energy", NULL);
     assert_int_equal(r.status, 2);
     assert_non_null(strstr(r.err, "no command to measure"));
     tb_run_free(&r);

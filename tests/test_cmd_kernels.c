@@ -4,21 +4,7 @@
 #include <jansson.h>
 #include <string.h>
 
-static tb_run_result kernels_v(const char *first, ...)
-{
-    char *argv[32] = {TB_BINARY, "kernels"};
-    int n = 2;
-    va_list ap;
-    va_start(ap, first);
-    for (const char *a = first; a && n < 31; a = va_arg(ap, const char *))
-        argv[n++] = (char *)a;
-    va_end(ap);
-    argv[n] = NULL;
-    tb_run_result r;
-    tb_run(&r, argv, NULL);
-    return r;
-}
-#define kernels(...) kernels_v(__VA_ARGS__, NULL)
+#define kernels(...) tb_run_ternbench(NULL, "kernels", __VA_ARGS__, NULL)
 
 static void test_json_document(void **state)
 {

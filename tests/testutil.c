@@ -86,6 +86,28 @@ void tb_run_free(tb_run_result *r)
     r->out = r->err = NULL;
 }
 
+tb_run_result tb_run_ternbench(char *const env_extra[], const char *cmd, ...)
+{
+#ifdef TB_BINARY
+    char *argv[40] = {TB_BINARY, (char *)cmd};
+    int n = 2;
+    va_list ap;
+    va_start(ap, cmd);
+    for (const char *a = va_arg(ap, const char *); a && n < 39; a = va_arg(ap, const char *))
+        argv[n++] = (char *)a;
+    va_end(ap);
+    argv[n] = NULL;
+    tb_run_result r;
+    tb_run(&r, argv, env_extra);
+    return r;
+#else
+    (void)env_extra;
+    (void)cmd;
+    fail_msg("this build has no ternbench binary");
+    return (tb_run_result){0};
+#endif
+}
+
 char *tb_tmpdir(void)
 {
     char *path = strdup("/tmp/tb_test_XXXXXX");

@@ -29,6 +29,9 @@ typedef struct tb_run_result {
 void tb_run(tb_run_result *r, char *const argv[], char *const env_extra[]);
 void tb_run_free(tb_run_result *r);
 
+/* Runs `ternbench CMD ARGS...` (the list NULL-terminated) with env_extra. */
+tb_run_result tb_run_ternbench(char *const env_extra[], const char *cmd, ...);
+
 /* Makes a fresh temporary directory; returns its path (static storage per call slot). */
 char *tb_tmpdir(void);
 /* Writes text to root/relpath, creating the directories on the way. */
