@@ -44,5 +44,8 @@ int tb_cmd_logits(int argc, char **argv);
 int tb_cmd_bench(int argc, char **argv);
 int tb_cmd_reproduce(int argc, char **argv);
 int tb_cmd_report(int argc, char **argv);
+int tb_cmd_compare(int argc, char **argv);
+int tb_cmd_gate(int argc, char **argv);
+int tb_cmd_merge(int argc, char **argv);
 
 #endif

@@ -2,8 +2,9 @@
 # test.sh - the whole test suite from a fresh clone: set-up, a warnings-as-
 # errors Release build and its tests, the same tests built with
 # AddressSanitizer + UndefinedBehaviorSanitizer, and the kernels cross-built
-# for aarch64 and tested under qemu-aarch64 (with and without SDOT), and a
-# bounded libFuzzer run of the GGUF reader.
+# for aarch64 and tested under qemu-aarch64 (with and without SDOT), a
+# bounded libFuzzer run of the GGUF reader, and the performance gate
+# (ci/gate.sh) against ci/baseline.json.
 # `.ci/run` runs exactly this.
 set -euo pipefail
 
@@ -29,3 +30,6 @@ ctest --test-dir build-aarch64 --output-on-failure -j "$jobs"
 
 echo "== fuzz (GGUF reader, libFuzzer + ASan/UBSan, 30 s)"
 ci/fuzz.sh 30
+
+echo "== performance gate (ci/gate.sh: 125M i2_s over f16 against ci/baseline.json)"
+ci/gate.sh "$here/build"

@@ -1,0 +1,224 @@
+/* compare.c - see compare.h. */
+#include "compare.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { MAX_SAMPLES = 256, RESAMPLES = 2000 };
+
+static const char *s_of(json_t *o, const char *k)
+{
+    const char *s = json_string_value(json_object_get(o, k));
+    return s ? s : "";
+}
+
+static int samples_of(json_t *summary, double *x)
+{
+    json_t *arr = json_object_get(summary, "samples");
+    int n = 0;
+    size_t i;
+    json_t *v;
+    json_array_foreach(arr, i, v)
+        if (n < MAX_SAMPLES && json_is_number(v))
+            x[n++] = json_number_value(v);
+    return n;
+}
+
+static int cmp_d(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *x, int n)
+{
+    qsort(x, (size_t)n, sizeof *x, cmp_d);
+    return n % 2 ? x[n / 2] : 0.5 * (x[n / 2 - 1] + x[n / 2]);
+}
+
+static uint64_t next(uint64_t *s)
+{
+    *s ^= *s << 13;
+    *s ^= *s >> 7;
+    *s ^= *s << 17;
+    return *s;
+}
+
+/* median(b) / median(a) and a bootstrap 95 % interval; false without samples. */
+static bool ratio_ci(const double *a, int na, const double *b, int nb, double *r, double *lo,
+                     double *hi)
+{
+    if (na < 1 || nb < 1)
+        return false;
+    double ta[MAX_SAMPLES], tb[MAX_SAMPLES];
+    memcpy(ta, a, (size_t)na * sizeof *a);
+    memcpy(tb, b, (size_t)nb * sizeof *b);
+    *r = median(tb, nb) / median(ta, na);
+    static double rs[RESAMPLES];
+    uint64_t s = 0x2545f4914f6cdd1dull;
+    for (int k = 0; k < RESAMPLES; k++) {
+        for (int i = 0; i < na; i++)
+            ta[i] = a[next(&s) % (uint64_t)na];
+        for (int i = 0; i < nb; i++)
+            tb[i] = b[next(&s) % (uint64_t)nb];
+        rs[k] = median(tb, nb) / median(ta, na);
+    }
+    qsort(rs, RESAMPLES, sizeof *rs, cmp_d);
+    *lo = rs[(int)(0.025 * RESAMPLES)];
+    *hi = rs[(int)(0.975 * RESAMPLES) - 1];
+    return true;
+}
+
+static json_t *find_run(json_t *doc, const char *model, const char *test, json_int_t threads)
+{
+    size_t i;
+    json_t *r;
+    json_array_foreach(json_object_get(doc, "runs"), i, r)
+        if (!strcmp(s_of(r, "model"), model) && !strcmp(s_of(r, "test"), test) &&
+            json_integer_value(json_object_get(r, "threads")) == threads)
+            return r;
+    return NULL;
+}
+
+/* Per-repetition speedups of a comparison, from its two runs' samples. */
+static int speedup_samples(json_t *doc, json_t *c, double *x)
+{
+    json_int_t th = json_integer_value(json_object_get(c, "threads"));
+    json_t *ra = find_run(doc, s_of(c, "model"), s_of(c, "test"), th);
+    json_t *rb = find_run(doc, s_of(c, "baseline_model"), s_of(c, "test"), th);
+    if (!ra || !rb)
+        return 0;
+    double a[MAX_SAMPLES], b[MAX_SAMPLES];
+    int na = samples_of(json_object_get(ra, "tokens_per_s"), a);
+    int nb = samples_of(json_object_get(rb, "tokens_per_s"), b);
+    int n = na < nb ? na : nb;
+    for (int i = 0; i < n; i++)
+        x[i] = a[i] / b[i]; /* paired: the same repetition */
+    return n;
+}
+
+static bool same_machine(json_t *a, json_t *b)
+{
+    json_t *ca = json_object_get(json_object_get(a, "machine"), "cpu");
+    json_t *cb = json_object_get(json_object_get(b, "machine"), "cpu");
+    return ca && cb && !strcmp(s_of(ca, "model"), s_of(cb, "model")) &&
+           !strcmp(s_of(ca, "hostname"), s_of(cb, "hostname")) &&
+           json_equal(json_object_get(ca, "logical_cpus"), json_object_get(cb, "logical_cpus")) &&
+           json_equal(json_object_get(ca, "memory_bytes"), json_object_get(cb, "memory_bytes"));
+}
+
+static void judge(FILE *out, const char *what, const char *metric, double r, double lo, double hi,
+                  double thr, tb_compare_summary *sum)
+{
+    const char *v;
+    if (hi < 1.0 - thr) {
+        v = "REGRESSION (the whole interval is below the threshold)";
+        sum->regressions++;
+    } else if (lo > 1.0 + thr) {
+        v = "improvement";
+        sum->improvements++;
+    } else if (lo > 1.0 - thr) {
+        v = "no regression beyond the threshold";
+    } else {
+        v = "no clear regression (the interval reaches above the threshold)";
+    }
+    fprintf(out, "| %s | %s | %+.1f%% | [%+.1f%%, %+.1f%%] | %s |\n", what, metric, 100 * (r - 1),
+            100 * (lo - 1), 100 * (hi - 1), v);
+    sum->compared++;
+}
+
+int tb_compare_docs(json_t *base, json_t *cur, double thr, bool ratios_only, FILE *out,
+                    tb_compare_summary *sum, tb_error *err)
+{
+    memset(sum, 0, sizeof *sum);
+    sum->same_machine = same_machine(base, cur);
+    bool absolute = sum->same_machine && !ratios_only;
+    fprintf(out, "| configuration | metric | change | 95%% CI | verdict (threshold %.0f%%) |\n"
+                 "| --- | --- | ---: | --- | --- |\n", 100 * thr);
+    size_t i;
+    json_t *c;
+    json_array_foreach(json_object_get(cur, "comparisons"), i, c) {
+        size_t j;
+        json_t *bc, *match = NULL;
+        json_array_foreach(json_object_get(base, "comparisons"), j, bc)
+            if (!strcmp(s_of(bc, "model"), s_of(c, "model")) &&
+                !strcmp(s_of(bc, "baseline_model"), s_of(c, "baseline_model")) &&
+                !strcmp(s_of(bc, "test"), s_of(c, "test")) &&
+                json_equal(json_object_get(bc, "threads"), json_object_get(c, "threads")))
+                match = bc;
+        if (!match)
+            continue;
+        double a[MAX_SAMPLES], b[MAX_SAMPLES], r, lo, hi;
+        int na = speedup_samples(base, match, a), nb = speedup_samples(cur, c, b);
+        if (!ratio_ci(a, na, b, nb, &r, &lo, &hi))
+            continue;
+        char what[256];
+        snprintf(what, sizeof what, "%s over %s, %s, %lld threads", s_of(c, "model"),
+                 s_of(c, "baseline_model"), s_of(c, "test"),
+                 (long long)json_integer_value(json_object_get(c, "threads")));
+        judge(out, what, "speedup", r, lo, hi, thr, sum);
+    }
+    if (absolute) {
+        json_t *r0;
+        json_array_foreach(json_object_get(cur, "runs"), i, r0) {
+            json_t *br = find_run(base, s_of(r0, "model"), s_of(r0, "test"),
+                                  json_integer_value(json_object_get(r0, "threads")));
+            double a[MAX_SAMPLES], b[MAX_SAMPLES], r, lo, hi;
+            if (!br)
+                continue;
+            int na = samples_of(json_object_get(br, "tokens_per_s"), a);
+            int nb = samples_of(json_object_get(r0, "tokens_per_s"), b);
+            if (!ratio_ci(a, na, b, nb, &r, &lo, &hi))
+                continue;
+            char what[256];
+            snprintf(what, sizeof what, "%s, %s, %lld threads", s_of(r0, "model"), s_of(r0, "test"),
+                     (long long)json_integer_value(json_object_get(r0, "threads")));
+            judge(out, what, "tokens/s", r, lo, hi, thr, sum);
+        }
+    }
+    fprintf(out, "\n%d configuration%s compared; %s\n", sum->compared, sum->compared == 1 ? "" : "s",
+            absolute ? "same machine: speedups and absolute tokens/s"
+            : sum->same_machine ? "same machine, but --ratios-only: speedups only"
+                                : "different machines: speedups only (absolute tokens/s are not "
+                                  "comparable across machines)");
+    fprintf(out, "instructions per token: not compared (no hardware counters in these documents)\n");
+    if (sum->compared == 0)
+        return tb_error_set(err, TB_EINVAL, "the documents share no configuration (same models, "
+                            "tests and threads) to compare");
+    return TB_OK;
+}
+
+json_t *tb_merge_docs(json_t *const *docs, int n, tb_error *err)
+{
+    json_t *runs = json_array(), *comps = json_array(), *machines = json_array();
+    for (int d = 0; d < n; d++) {
+        json_t *m = json_object_get(docs[d], "machine");
+        if (!json_is_object(m)) {
+            json_decref(runs);
+            json_decref(comps);
+            json_decref(machines);
+            tb_error_set(err, TB_EINVAL, "document %d: machine: expected an object", d + 1);
+            return NULL;
+        }
+        json_array_append(machines, m);
+        static const char *const lists[2] = {"runs", "comparisons"};
+        json_t *into[2] = {runs, comps};
+        for (int l = 0; l < 2; l++) {
+            size_t i;
+            json_t *x;
+            json_array_foreach(json_object_get(docs[d], lists[l]), i, x) {
+                json_t *copy = json_deep_copy(x);
+                if (!json_object_get(copy, "machine")) /* already merged ones keep theirs */
+                    json_object_set(copy, "machine", m);
+                json_array_append_new(into[l], copy);
+            }
+        }
+    }
+    json_t *first = json_object_get(docs[0], "machine");
+    json_t *machine = json_deep_copy(first);
+    json_object_set_new(machine, "merged_from", machines);
+    return json_pack("{s:s, s:o, s:o, s:o}", "schema", "ternbench.result/1", "machine", machine,
+                     "runs", runs, "comparisons", comps);
+}

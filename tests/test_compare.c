@@ -1,0 +1,158 @@
+/* test_compare.c - compare, gate and merge on synthetic result documents. */
+#include "testutil.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "compare.h"
+#include "report.h"
+
+/* A document with i2_s and f16 runs of 5 samples each; i2_s scaled by `slow`. */
+static json_t *doc(double slow, const char *host)
+{
+    double i2s[5] = {80, 82, 79, 81, 80}, f16[5] = {20, 20.5, 19.8, 20.2, 20};
+    json_t *a = json_array(), *b = json_array();
+    for (int i = 0; i < 5; i++) {
+        json_array_append_new(a, json_real(i2s[i] * slow));
+        json_array_append_new(b, json_real(f16[i]));
+    }
+    json_t *runs = json_pack(
+        "[{s:s, s:s, s:s, s:i, s:{s:f, s:n, s:o}, s:s}, {s:s, s:s, s:s, s:i, s:{s:f, s:n, s:o}, s:s}]",
+        "model", "dummy:700M:i2_s", "format", "i2_s", "test", "tg32", "threads", 2, "tokens_per_s",
+        "median", 80 * slow, "ci95", "samples", a, "energy_unavailable", "none",
+        "model", "dummy:700M:f16", "format", "f16", "test", "tg32", "threads", 2, "tokens_per_s",
+        "median", 20.0, "ci95", "samples", b, "energy_unavailable", "none");
+    json_t *comps = json_pack("[{s:s, s:i, s:s, s:s, s:s, s:s, s:{s:f, s:n}, s:n}]", "test", "tg32",
+                              "threads", 2, "model", "dummy:700M:i2_s", "baseline_model",
+                              "dummy:700M:f16", "format", "i2_s", "baseline_format", "f16",
+                              "speedup", "median", 4.0 * slow, "ci95", "energy_reduction");
+    return json_pack("{s:s, s:{s:{s:s, s:s, s:i, s:I}}, s:o, s:o}", "schema", "ternbench.result/1",
+                     "machine", "cpu", "model", "Test CPU", "hostname", host, "logical_cpus", 2,
+                     "memory_bytes", (json_int_t)1 << 34, "runs", runs, "comparisons", comps);
+}
+
+static char *save(const char *dir, const char *name, json_t *d)
+{
+    static char paths[4][1200];
+    static int next;
+    char *p = paths[next++ % 4];
+    snprintf(p, 1200, "%s/%s", dir, name);
+    assert_int_equal(json_dump_file(d, p, 0), 0);
+    json_decref(d);
+    return p;
+}
+
+static void test_gate_exit_statuses(void **state)
+{
+    (void)state;
+    char *dir = tb_tmpdir();
+    char *base = save(dir, "base.json", doc(1.0, "h"));
+    char *same = save(dir, "same.json", doc(1.0, "h"));
+    char *slow = save(dir, "slow.json", doc(0.8, "h"));
+    tb_run_result r = tb_run_ternbench(NULL, "gate", "--baseline", base, same, NULL);
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "gate: pass"));
+    tb_run_free(&r);
+    r = tb_run_ternbench(NULL, "gate", "--baseline", base, slow, "--max-regression", "5%", NULL);
+    assert_int_equal(r.status, 1); /* 20 % slower, clearly beyond 5 % */
+    assert_non_null(strstr(r.out, "REGRESSION"));
+    assert_non_null(strstr(r.out, "-20.0%"));
+    tb_run_free(&r);
+    r = tb_run_ternbench(NULL, "gate", "--baseline", base, slow, "--max-regression", "30%", NULL);
+    assert_int_equal(r.status, 0); /* within a 30 % allowance */
+    tb_run_free(&r);
+    r = tb_run_ternbench(NULL, "gate", "--baseline", base, slow, "--max-regression", "lots", NULL);
+    assert_int_equal(r.status, 2);
+    tb_run_free(&r);
+    tb_rmtree(dir);
+    free(dir);
+}
+
+static void test_machines_decide_what_is_compared(void **state)
+{
+    (void)state;
+    json_t *a = doc(1.0, "h1"), *b = doc(1.0, "h1"), *c = doc(1.0, "h2");
+    tb_compare_summary sum;
+    tb_error err;
+    FILE *devnull = fopen("/dev/null", "w");
+    assert_int_equal(tb_compare_docs(a, b, 0.05, false, devnull, &sum, &err), TB_OK);
+    assert_true(sum.same_machine);
+    assert_int_equal(sum.compared, 3); /* the speedup and both runs' tokens/s */
+    assert_int_equal(tb_compare_docs(a, c, 0.05, false, devnull, &sum, &err), TB_OK);
+    assert_false(sum.same_machine);
+    assert_int_equal(sum.compared, 1); /* the speedup only */
+    assert_int_equal(tb_compare_docs(a, b, 0.05, true, devnull, &sum, &err), TB_OK);
+    assert_int_equal(sum.compared, 1);
+    assert_int_equal(sum.regressions, 0);
+    fclose(devnull);
+    json_decref(a);
+    json_decref(b);
+    json_decref(c);
+}
+
+static void test_merge_keeps_each_machine(void **state)
+{
+    (void)state;
+    char *dir = tb_tmpdir();
+    char *a = save(dir, "a.json", doc(1.0, "pi"));
+    char *b = save(dir, "b.json", doc(1.1, "epyc"));
+    char out[1300];
+    snprintf(out, sizeof out, "%s/all.json", dir);
+    tb_run_result r = tb_run_ternbench(NULL, "merge", a, b, "-o", out, NULL);
+    assert_int_equal(r.status, 0);
+    tb_run_free(&r);
+    json_error_t e;
+    json_t *all = json_load_file(out, 0, &e);
+    assert_non_null(all);
+    tb_error err;
+    assert_int_equal(tb_result_validate(all, &err), TB_OK);
+    json_t *runs = json_object_get(all, "runs");
+    assert_int_equal(json_array_size(runs), 4);
+    const char *h0 = json_string_value(json_object_get(json_object_get(json_object_get(
+        json_array_get(runs, 0), "machine"), "cpu"), "hostname"));
+    const char *h3 = json_string_value(json_object_get(json_object_get(json_object_get(
+        json_array_get(runs, 3), "machine"), "cpu"), "hostname"));
+    assert_string_equal(h0, "pi");
+    assert_string_equal(h3, "epyc");
+    assert_int_equal(json_array_size(json_object_get(json_object_get(all, "machine"), "merged_from")), 2);
+    json_decref(all);
+    r = tb_run_ternbench(NULL, "merge", a, "-o", out, NULL);
+    assert_int_equal(r.status, 2);
+    tb_run_free(&r);
+    tb_rmtree(dir);
+    free(dir);
+}
+
+static void test_bad_documents(void **state)
+{
+    (void)state;
+    char *dir = tb_tmpdir();
+    tb_write(dir, "broken.json", "{\"schema\": \"ternbench.result/1\", \"runs\": [");
+    tb_write(dir, "foreign.json", "{\"schema\": \"llama-bench\"}");
+    char p1[1200], p2[1200];
+    snprintf(p1, sizeof p1, "%s/broken.json", dir);
+    snprintf(p2, sizeof p2, "%s/foreign.json", dir);
+    tb_run_result r = tb_run_ternbench(NULL, "compare", p1, p2, NULL);
+    assert_int_equal(r.status, 2);
+    assert_non_null(strstr(r.err, "broken.json: line"));
+    tb_run_free(&r);
+    r = tb_run_ternbench(NULL, "compare", p2, p2, NULL);
+    assert_int_equal(r.status, 2);
+    assert_non_null(strstr(r.err, "schema: expected \"ternbench.result/1\""));
+    tb_run_free(&r);
+    tb_rmtree(dir);
+    free(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_gate_exit_statuses),
+        cmocka_unit_test(test_machines_decide_what_is_compared),
+        cmocka_unit_test(test_merge_keeps_each_machine),
+        cmocka_unit_test(test_bad_documents),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
