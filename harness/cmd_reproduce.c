@@ -26,7 +26,7 @@ static void help(void)
            "report that sets each speedup beside bitnet.cpp's published figure.\n\n"
            "  --sizes LIST     presets (default 125M,350M,700M,2B4T)\n"
            "  --formats LIST   formats (default i2_s,tl2,tq2_0,f16,q8_0,q4_0)\n"
-           "  -t, --threads T  threads (default: online CPUs)\n"
+           "  -t, --threads L  thread counts, e.g. 1,2 (default: online CPUs)\n"
            "  -n N             decode test tokens (default 32)\n"
            "  -p N             prompt tokens: ppN@b1 one at a time as the paper ran it, and\n"
            "                   pp(4N) in one batch (default 32)\n"
@@ -38,8 +38,26 @@ static void help(void)
 
 typedef struct ropts {
     char sizes[256], formats[256], out[1024];
-    long threads, n, p, reps;
+    long threads[8];
+    int nthreads;
+    long n, p, reps;
 } ropts;
+
+static int parse_threads(const char *cmd, const char *text, ropts *o)
+{
+    char buf[128];
+    snprintf(buf, sizeof buf, "%s", text);
+    o->nthreads = 0;
+    for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+        if (o->nthreads == 8)
+            return tb_cli_usage_error(cmd, "--threads: at most 8 counts");
+        int rc = tb_cli_parse_int(cmd, "--threads", tok, 1, 1024, &o->threads[o->nthreads]);
+        if (rc != TB_EXIT_OK)
+            return rc;
+        o->nthreads++;
+    }
+    return o->nthreads ? TB_EXIT_OK : tb_cli_usage_error(cmd, "--threads: no count given");
+}
 
 static int parse(int argc, char **argv, ropts *o)
 {
@@ -62,7 +80,7 @@ static int parse(int argc, char **argv, ropts *o)
             snprintf(o->formats, sizeof o->formats, "i2_s,tq2_0,f16,q8_0,q4_0");
             o->n = o->p = 16;
             break;
-        case 't': rc = tb_cli_parse_int(cmd, "--threads", optarg, 1, 1024, &o->threads); break;
+        case 't': rc = parse_threads(cmd, optarg, o); break;
         case 'n': rc = tb_cli_parse_int(cmd, "-n", optarg, 1, 1024, &o->n); break;
         case 'p': rc = tb_cli_parse_int(cmd, "-p", optarg, 1, 1024, &o->p); break;
         case 'r': rc = tb_cli_parse_int(cmd, "-r", optarg, 1, TB_BENCH_MAX_REPS, &o->reps); break;
@@ -88,7 +106,8 @@ static int write_doc(json_t *doc, const char *path, tb_error *err)
 int tb_cmd_reproduce(int argc, char **argv)
 {
     ropts o = {.sizes = "125M,350M,700M,2B4T", .formats = "i2_s,tl2,tq2_0,f16,q8_0,q4_0",
-               .out = "out", .threads = sysconf(_SC_NPROCESSORS_ONLN), .n = 32, .p = 32, .reps = 3};
+               .out = "out", .threads = {sysconf(_SC_NPROCESSORS_ONLN)}, .nthreads = 1, .n = 32,
+               .p = 32, .reps = 3};
     int rc = parse(argc, argv, &o);
     if (rc < 0)
         return TB_EXIT_OK;
@@ -120,9 +139,10 @@ int tb_cmd_reproduce(int argc, char **argv)
     if (tb_machine_probe_for("reproduce", &mach) != 0)
         return TB_EXIT_USAGE;
     json_t *runs = json_array(), *comps = json_array(), *skipped = json_array(), *workload = NULL;
-    for (int si = 0; si < ns && rc == TB_EXIT_OK; si++) {
+    for (int si = 0; si < ns && rc == TB_EXIT_OK; si++)
+    for (int ti = 0; ti < o.nthreads && rc == TB_EXIT_OK; ti++) {
         const tb_preset *p = tb_preset_find(sizes[si]);
-        tb_bench_opts b = {.threads = o.threads, .reps = o.reps, .warmup = 4, .seed = 1, .batch = 512};
+        tb_bench_opts b = {.threads = o.threads[ti], .reps = o.reps, .warmup = 4, .seed = 1, .batch = 512};
         char specs[16][64];
         uint64_t need = 0;
         for (int fi = 0; fi < nf; fi++) {
@@ -133,6 +153,8 @@ int tb_cmd_reproduce(int argc, char **argv)
             b.specs[b.nmodels++] = specs[fi];
         }
         if (mach.cpu.mem_available_bytes && need > mach.cpu.mem_available_bytes / 10 * 8) {
+            if (ti > 0)
+                continue; /* said once per size */
             char why[256];
             snprintf(why, sizeof why, "%s: its %d formats need %.1f GB together; %.1f GB is available",
                      sizes[si], nf, (double)need / 1e9, (double)mach.cpu.mem_available_bytes / 1e9);
@@ -149,7 +171,7 @@ int tb_cmd_reproduce(int argc, char **argv)
         snprintf(b.tests[b.ntests - 1].name, sizeof b.tests[0].name, "pp%ld@b1", o.p);
         snprintf(list, sizeof list, "%ld", 4 * o.p);
         tb_bench_add_tests(&b, list, true, &err); /* batched */
-        printf("\n## %s\n\n", sizes[si]);
+        printf("\n## %s, %ld thread%s\n\n", sizes[si], o.threads[ti], o.threads[ti] == 1 ? "" : "s");
         fflush(stdout);
         json_decref(workload);
         workload = NULL;

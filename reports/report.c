@@ -46,12 +46,13 @@ static bool is_ternary(const char *fmt)
            !strcmp(fmt, "tl2");
 }
 
-static json_t *find_run(json_t *runs, const char *model, const char *test)
+static json_t *find_run(json_t *runs, const char *model, const char *test, json_int_t threads)
 {
     size_t i;
     json_t *r;
     json_array_foreach(runs, i, r)
-        if (!strcmp(str(r, "model"), model) && !strcmp(str(r, "test"), test))
+        if (!strcmp(str(r, "model"), model) && !strcmp(str(r, "test"), test) &&
+            json_integer_value(json_object_get(r, "threads")) == threads)
             return r;
     return NULL;
 }
@@ -183,6 +184,9 @@ typedef struct table {
     char sizes[MAX_SIZES][32];
     double params[MAX_SIZES];
     int ns;
+    int threads[8];            /* thread counts measured, ascending */
+    int nt;
+    json_int_t main_threads;   /* the largest: the tables and plots use it */
 } table;
 
 static int index_of(char (*list)[16], int n, const char *s)
@@ -202,6 +206,16 @@ static void collect(json_t *runs, table *t)
         const char *f = str(r, "format");
         if (index_of(t->fmts, t->nf, f) < 0 && t->nf < MAX_FMTS)
             snprintf(t->fmts[t->nf++], 16, "%s", f);
+        int th = (int)json_integer_value(json_object_get(r, "threads"));
+        bool seen = false;
+        for (int j = 0; j < t->nt; j++)
+            seen |= t->threads[j] == th;
+        if (!seen && t->nt < 8) {
+            int j = t->nt++;
+            for (; j > 0 && t->threads[j - 1] > th; j--)
+                t->threads[j] = t->threads[j - 1];
+            t->threads[j] = th;
+        }
         char size[32];
         size_of(str(r, "model"), size, sizeof size);
         int k = -1;
@@ -213,6 +227,7 @@ static void collect(json_t *runs, table *t)
             t->params[t->ns++] = num(r, "params") / 1e9;
         }
     }
+    t->main_threads = t->nt ? t->threads[t->nt - 1] : 0;
     /* sizes in order of parameters (insertion sort: a handful) */
     for (int a = 1; a < t->ns; a++)
         for (int b = a; b > 0 && t->params[b] < t->params[b - 1]; b--) {
@@ -227,7 +242,7 @@ static void collect(json_t *runs, table *t)
 }
 
 static json_t *find_comp(json_t *comps, const char *size, const char *fmt, const char *base,
-                         const char *test)
+                         const char *test, json_int_t threads)
 {
     size_t i;
     json_t *c;
@@ -235,14 +250,15 @@ static json_t *find_comp(json_t *comps, const char *size, const char *fmt, const
         char s[32];
         size_of(str(c, "model"), s, sizeof s);
         if (!strcmp(s, size) && !strcmp(str(c, "format"), fmt) &&
-            !strcmp(str(c, "baseline_format"), base) && !strcmp(str(c, "test"), test))
+            !strcmp(str(c, "baseline_format"), base) && !strcmp(str(c, "test"), test) &&
+            json_integer_value(json_object_get(c, "threads")) == threads)
             return c;
     }
     return NULL;
 }
 
 static int write_plots(json_t *runs, json_t *comps, const table *t, const char *test,
-                       const char *dir, bool *have_png, tb_error *err)
+                       const char *dir, bool *have_png, bool *have_energy, tb_error *err)
 {
     /* published curves: numbers, or NaN where nothing was published */
     FILE *f = open_in(dir, "published.dat", err);
@@ -280,14 +296,15 @@ static int write_plots(json_t *runs, json_t *comps, const table *t, const char *
         for (int si = 0; si < t->ns; si++) {
             char model[96];
             snprintf(model, sizeof model, "dummy:%s:%s", t->sizes[si], t->fmts[fi]);
-            json_t *r = find_run(runs, model, test);
+            json_t *r = find_run(runs, model, test, t->main_threads);
             if (r) {
                 json_t *tps = json_object_get(r, "tokens_per_s"), *roof = json_object_get(r, "roofline_fraction");
                 fprintf(tp, "%g %g\n", t->params[si], num(tps, "median"));
                 if (json_is_object(roof))
                     fprintf(rf, "%g %g\n", t->params[si], num(roof, "median"));
             }
-            json_t *c = is_ternary(t->fmts[fi]) ? find_comp(comps, t->sizes[si], t->fmts[fi], "f16", test) : NULL;
+            json_t *c = is_ternary(t->fmts[fi]) ? find_comp(comps, t->sizes[si], t->fmts[fi], "f16", test,
+                                                            t->main_threads) : NULL;
             if (c) {
                 json_t *s = json_object_get(c, "speedup"), *ci = json_object_get(s, "ci95");
                 double m = num(s, "median");
@@ -303,6 +320,48 @@ static int write_plots(json_t *runs, json_t *comps, const table *t, const char *
     fclose(sp);
     fclose(tp);
     fclose(rf);
+
+    /* tokens/s against threads, for the largest size, when several counts ran */
+    if (t->nt > 1) {
+        FILE *th = open_in(dir, "threads.dat", err);
+        if (!th)
+            return TB_EIO;
+        fprintf(th, "# %s, %s: tokens/s per format (index per format): threads median\n",
+                t->sizes[t->ns - 1], test);
+        for (int fi = 0; fi < t->nf; fi++) {
+            fprintf(th, "# %s\n", t->fmts[fi]);
+            char model[96];
+            snprintf(model, sizeof model, "dummy:%s:%s", t->sizes[t->ns - 1], t->fmts[fi]);
+            for (int k = 0; k < t->nt; k++) {
+                json_t *r = find_run(runs, model, test, t->threads[k]);
+                if (r)
+                    fprintf(th, "%d %g\n", t->threads[k], num(json_object_get(r, "tokens_per_s"), "median"));
+            }
+            fprintf(th, "\n\n");
+        }
+        fclose(th);
+    }
+    /* joules per token per format, when a meter measured them */
+    bool energy = false;
+    FILE *en = open_in(dir, "energy.dat", err);
+    if (!en)
+        return TB_EIO;
+    fprintf(en, "# %s: joules per token per format (index per format): params median\n", test);
+    for (int fi = 0; fi < t->nf; fi++) {
+        fprintf(en, "# %s\n", t->fmts[fi]);
+        for (int si = 0; si < t->ns; si++) {
+            char model[96];
+            snprintf(model, sizeof model, "dummy:%s:%s", t->sizes[si], t->fmts[fi]);
+            json_t *r = find_run(runs, model, test, t->main_threads);
+            json_t *e = r ? json_object_get(json_object_get(r, "energy"), "joules_per_token") : NULL;
+            if (json_is_object(e)) {
+                fprintf(en, "%g %g\n", t->params[si], num(e, "median"));
+                energy = true;
+            }
+        }
+        fprintf(en, "\n\n");
+    }
+    fclose(en);
 
     FILE *gp = open_in(dir, "plots.gp", err);
     if (!gp)
@@ -331,9 +390,26 @@ static int write_plots(json_t *runs, json_t *comps, const table *t, const char *
             fprintf(gp, "%s'roofline.dat' index %d using 1:2 with linespoints lw 2 title '%s'",
                     fi ? ", " : "", fi, t->fmts[fi]);
         fprintf(gp, "\nset autoscale y\n");
+        if (t->nt > 1) {
+            fprintf(gp, "unset logscale x\nset xtics 1\nset xlabel 'threads'\nset output 'threads.%s'\n"
+                        "set ylabel 'tokens/s (%s, %s)'\nplot ", terms[tr][1], t->sizes[t->ns - 1], test);
+            for (int fi = 0; fi < t->nf; fi++)
+                fprintf(gp, "%s'threads.dat' index %d using 1:2 with linespoints lw 2 title '%s'",
+                        fi ? ", " : "", fi, t->fmts[fi]);
+            fprintf(gp, "\nset xtics autofreq\nset logscale x\nset xlabel 'parameters (billions)'\n");
+        }
+        if (energy) {
+            fprintf(gp, "set output 'energy.%s'\nset ylabel 'joules per token (%s)'\nset logscale y\nplot ",
+                    terms[tr][1], test);
+            for (int fi = 0; fi < t->nf; fi++)
+                fprintf(gp, "%s'energy.dat' index %d using 1:2 with linespoints lw 2 title '%s'",
+                        fi ? ", " : "", fi, t->fmts[fi]);
+            fprintf(gp, "\nunset logscale y\n");
+        }
     }
     fclose(gp);
     *have_png = run_gnuplot(dir, "plots.gp") == 0;
+    *have_energy = energy;
     return TB_OK;
 }
 
@@ -413,8 +489,8 @@ int tb_report_write(json_t *doc, const char *dir, tb_error *err)
     for (int k = 0; k < ntests; k++) {
         /* bitnet.cpp published one token at a time (decode, and prompts at batch 1) */
         bool comparable = tests[k][0] == 't' || strstr(tests[k], "@b1");
-        snprintf(line, sizeof line, "Speedup over f16, %s, %s", tests[k],
-                 comparable ? "beside the published figures"
+        snprintf(line, sizeof line, "Speedup over f16, %s, %lld threads, %s", tests[k],
+                 (long long)t.main_threads, comparable ? "beside the published figures"
                             : "a batched prompt (nothing comparable was published)");
         heading(&o, 2, line);
         const char *h[] = {"size", "format", "t/s ternary", "t/s f16", "speedup [95% CI]",
@@ -422,11 +498,13 @@ int tb_report_write(json_t *doc, const char *dir, tb_error *err)
         row(&o, 9, h, true);
         for (int si = 0; si < t.ns; si++)
             for (int fi = 0; fi < t.nf; fi++) {
-                json_t *c = is_ternary(t.fmts[fi]) ? find_comp(comps, t.sizes[si], t.fmts[fi], "f16", tests[k]) : NULL;
+                json_t *c = is_ternary(t.fmts[fi]) ? find_comp(comps, t.sizes[si], t.fmts[fi], "f16",
+                                                               tests[k], t.main_threads) : NULL;
                 if (!c)
                     continue;
                 json_t *s = json_object_get(c, "speedup");
-                json_t *ra = find_run(runs, str(c, "model"), tests[k]), *rb = find_run(runs, str(c, "baseline_model"), tests[k]);
+                json_t *ra = find_run(runs, str(c, "model"), tests[k], t.main_threads);
+                json_t *rb = find_run(runs, str(c, "baseline_model"), tests[k], t.main_threads);
                 const tb_claim *cl = tb_claim_find(t.sizes[si]);
                 char a[64], b[64], sp[64], px[32] = "-", pa[32] = "-", band[32];
                 snprintf(a, sizeof a, "%.2f", num(json_object_get(ra, "tokens_per_s"), "median"));
@@ -511,8 +589,8 @@ int tb_report_write(json_t *doc, const char *dir, tb_error *err)
     }
 
     heading(&o, 2, "Plots");
-    bool png = false;
-    int prc = write_plots(runs, comps, &t, ntests ? tests[0] : "tg", dir, &png, err);
+    bool png = false, energy_plot = false;
+    int prc = write_plots(runs, comps, &t, ntests ? tests[0] : "tg", dir, &png, &energy_plot, err);
     if (prc != TB_OK) {
         fclose(o.md);
         fclose(o.html);
@@ -523,6 +601,19 @@ int tb_report_write(json_t *doc, const char *dir, tb_error *err)
         embed_svg(&o, dir, "speedup.svg");
         embed_svg(&o, dir, "tokens.svg");
         embed_svg(&o, dir, "roofline.svg");
+        if (t.nt > 1) {
+            md(&o, "![tokens/s vs threads](threads.png)\n\n");
+            embed_svg(&o, dir, "threads.svg");
+        } else {
+            para(&o, "One thread count was measured: `--threads 1,2` (or more) adds the "
+                     "tokens/s-against-threads plot.");
+        }
+        if (energy_plot) {
+            md(&o, "![joules per token](energy.png)\n\n");
+            embed_svg(&o, dir, "energy.svg");
+        } else {
+            para(&o, "No joules-per-token plot: no energy was measured (see Energy).");
+        }
     } else {
         para(&o, "gnuplot is not installed: the data (.dat) and the script (plots.gp) are in this "
                  "directory; `gnuplot plots.gp` there renders them (apt-get install gnuplot-nox).");

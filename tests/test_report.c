@@ -74,7 +74,7 @@ static void test_report_sets_figures_beside_the_claims(void **state)
     /* 4.0 [3.9, 4.1] against the published 3.88x for 700M on x86: above */
     assert_non_null(strstr(md, "| 700M | i2_s | 80.00 | 20.00 | 4.00 [3.90, 4.10] | 3.88x | 1.70x | above | inside |"));
     /* a batched prompt has nothing comparable published */
-    assert_non_null(strstr(md, "pp128, a batched prompt"));
+    assert_non_null(strstr(md, "pp128, 2 threads, a batched prompt"));
     assert_non_null(strstr(md, "| 700M | i2_s | 300.00 | 120.00 | 2.50 [2.40, 2.60] | - | - | - | - |"));
     assert_non_null(strstr(md, "**Not measured.**") || strstr(md, "<b>Not measured.</b>"));
     assert_non_null(strstr(md, "no energy meter on this machine (test)"));
@@ -83,6 +83,41 @@ static void test_report_sets_figures_beside_the_claims(void **state)
     char *html = slurp(dir, "report.html");
     assert_non_null(strstr(html, "<table>"));
     assert_non_null(strstr(html, "</html>"));
+    json_decref(doc);
+    tb_rmtree(dir);
+    free(dir);
+}
+
+/* Two thread counts and measured energy add their plots' data. */
+static void test_threads_and_energy_plots(void **state)
+{
+    (void)state;
+    char *dir = tb_tmpdir();
+    json_t *runs = json_array(), *comps = json_array();
+    for (int th = 1; th <= 2; th++)
+        for (int f = 0; f < 2; f++) {
+            json_t *r = run(f ? "dummy:700M:f16" : "dummy:700M:i2_s", f ? "f16" : "i2_s", "tg32",
+                            (f ? 20 : 80) * th);
+            json_object_set_new(r, "threads", json_integer(th));
+            json_object_del(r, "energy_unavailable");
+            json_object_set_new(r, "energy", json_pack("{s:s, s:o}", "meter", "ina219",
+                                                      "joules_per_token", summary(f ? 0.5 : 0.1, 0.09, 0.11)));
+            json_array_append_new(runs, r);
+        }
+    json_t *c = comparison("tg32", 4.0, 3.9, 4.1);
+    json_array_append_new(comps, c);
+    json_t *doc = json_pack("{s:s, s:{s:{s:s}}, s:o, s:o}", "schema", "ternbench.result/1",
+                            "machine", "cpu", "model", "x", "runs", runs, "comparisons", comps);
+    tb_error err;
+    assert_int_equal(tb_result_validate(doc, &err), TB_OK);
+    if (tb_report_write(doc, dir, &err) != TB_OK)
+        fail_msg("%s", err.text);
+    char *th = slurp(dir, "threads.dat");
+    assert_non_null(th);
+    assert_non_null(strstr(th, "1 80\n2 160"));
+    char *en = slurp(dir, "energy.dat");
+    assert_non_null(strstr(en, "0.73 0.1"));
+    assert_non_null(strstr(slurp(dir, "report.md"), "| J/token [95% CI] |"));
     json_decref(doc);
     tb_rmtree(dir);
     free(dir);
@@ -165,6 +200,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_report_sets_figures_beside_the_claims),
+        cmocka_unit_test(test_threads_and_energy_plots),
         cmocka_unit_test(test_validation_names_the_path),
         cmocka_unit_test(test_reproduce_end_to_end),
     };
