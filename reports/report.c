@@ -2,6 +2,7 @@
 #include "report.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <spawn.h>
 #include <stdbool.h>
@@ -148,18 +149,20 @@ static const char *verdict(json_t *s, double published)
 
 /* ---- plots ---- */
 
+/* 0: rendered; -1: gnuplot failed (its messages are in plots.log); -2: no gnuplot. */
 static int run_gnuplot(const char *dir, const char *script)
 {
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_addchdir_np(&fa, dir);
     posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", 1, 0);
+    posix_spawn_file_actions_addopen(&fa, 2, "plots.log", O_WRONLY | O_CREAT | O_TRUNC, 0644);
     char *argv[] = {"gnuplot", (char *)script, NULL};
     pid_t pid;
     int rc = posix_spawnp(&pid, "gnuplot", &fa, NULL, argv, environ);
     posix_spawn_file_actions_destroy(&fa);
     if (rc != 0)
-        return -1;
+        return -2; /* not installed */
     int status;
     waitpid(pid, &status, 0);
     return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
@@ -257,8 +260,21 @@ static json_t *find_comp(json_t *comps, const char *size, const char *fmt, const
     return NULL;
 }
 
+/* "plot 'file' index i ..., ..." for the series that have points. */
+static void plot_series(FILE *gp, const char *file, const table *t, const int *count)
+{
+    bool first = true;
+    fprintf(gp, "plot ");
+    for (int fi = 0; fi < t->nf; fi++)
+        if (count[fi]) {
+            fprintf(gp, "%s'%s' index %d using 1:2 with linespoints lw 2 title '%s'",
+                    first ? "" : ", ", file, fi, t->fmts[fi]);
+            first = false;
+        }
+}
+
 static int write_plots(json_t *runs, json_t *comps, const table *t, const char *test,
-                       const char *dir, bool *have_png, bool *have_energy, tb_error *err)
+                       const char *dir, int *gnuplot, bool *have_energy, tb_error *err)
 {
     /* published curves: numbers, or NaN where nothing was published */
     FILE *f = open_in(dir, "published.dat", err);
@@ -286,6 +302,10 @@ static int write_plots(json_t *runs, json_t *comps, const table *t, const char *
         if (rf) fclose(rf);
         return TB_EIO;
     }
+    /* points per series, so that the script plots only series with data
+     * (gnuplot refuses a plot whose every series is empty) */
+    int n_sp[MAX_FMTS] = {0}, n_tp[MAX_FMTS] = {0}, n_rf[MAX_FMTS] = {0}, n_th[MAX_FMTS] = {0},
+        n_en[MAX_FMTS] = {0};
     fprintf(sp, "# %s: speedup over f16 per ternary format (index per format): params median lo hi\n", test);
     fprintf(tp, "# %s: tokens/s per format (index per format): params median\n", test);
     fprintf(rf, "# %s: fraction of the triad roofline per format: params median\n", test);
@@ -300,14 +320,19 @@ static int write_plots(json_t *runs, json_t *comps, const table *t, const char *
             if (r) {
                 json_t *tps = json_object_get(r, "tokens_per_s"), *roof = json_object_get(r, "roofline_fraction");
                 fprintf(tp, "%g %g\n", t->params[si], num(tps, "median"));
+                n_tp[fi]++;
                 if (json_is_object(roof))
+                {
                     fprintf(rf, "%g %g\n", t->params[si], num(roof, "median"));
+                    n_rf[fi]++;
+                }
             }
             json_t *c = is_ternary(t->fmts[fi]) ? find_comp(comps, t->sizes[si], t->fmts[fi], "f16", test,
                                                             t->main_threads) : NULL;
             if (c) {
                 json_t *s = json_object_get(c, "speedup"), *ci = json_object_get(s, "ci95");
                 double m = num(s, "median");
+                n_sp[fi]++;
                 fprintf(sp, "%g %g %g %g\n", t->params[si], m,
                         json_is_array(ci) ? json_number_value(json_array_get(ci, 0)) : m,
                         json_is_array(ci) ? json_number_value(json_array_get(ci, 1)) : m);
@@ -334,8 +359,10 @@ static int write_plots(json_t *runs, json_t *comps, const table *t, const char *
             snprintf(model, sizeof model, "dummy:%s:%s", t->sizes[t->ns - 1], t->fmts[fi]);
             for (int k = 0; k < t->nt; k++) {
                 json_t *r = find_run(runs, model, test, t->threads[k]);
-                if (r)
+                if (r) {
                     fprintf(th, "%d %g\n", t->threads[k], num(json_object_get(r, "tokens_per_s"), "median"));
+                    n_th[fi]++;
+                }
             }
             fprintf(th, "\n\n");
         }
@@ -356,6 +383,7 @@ static int write_plots(json_t *runs, json_t *comps, const table *t, const char *
             json_t *e = r ? json_object_get(json_object_get(r, "energy"), "joules_per_token") : NULL;
             if (json_is_object(e)) {
                 fprintf(en, "%g %g\n", t->params[si], num(e, "median"));
+                n_en[fi]++;
                 energy = true;
             }
         }
@@ -366,6 +394,12 @@ static int write_plots(json_t *runs, json_t *comps, const table *t, const char *
     FILE *gp = open_in(dir, "plots.gp", err);
     if (!gp)
         return TB_EIO;
+    int any_tp = 0, any_rf = 0, any_th = 0;
+    for (int fi = 0; fi < t->nf; fi++) {
+        any_tp += n_tp[fi];
+        any_rf += n_rf[fi];
+        any_th += n_th[fi];
+    }
     fprintf(gp, "# ternbench plots: `gnuplot plots.gp` in this directory writes the .png and .svg\n"
                 "set key outside right\nset grid\nset logscale x\nset xlabel 'parameters (billions)'\n");
     static const char *const terms[2][2] = {{"pngcairo size 900,540", "png"}, {"svg size 900,540", "svg"}};
@@ -376,39 +410,35 @@ static int write_plots(json_t *runs, json_t *comps, const table *t, const char *
                     "'published.dat' using 1:3 with linespoints lw 2 title 'published ARM (M2 Ultra)'",
                 terms[tr][1], test);
         for (int fi = 0; fi < t->nf; fi++)
-            if (is_ternary(t->fmts[fi]))
+            if (n_sp[fi])
                 fprintf(gp, ", 'speedup.dat' index %d using 1:2:3:4 with yerrorlines lw 2 title 'measured %s'",
                         fi, t->fmts[fi]);
-        fprintf(gp, "\nset output 'tokens.%s'\nset ylabel 'tokens/s (%s)'\nset logscale y\nplot ",
-                terms[tr][1], test);
-        for (int fi = 0; fi < t->nf; fi++)
-            fprintf(gp, "%s'tokens.dat' index %d using 1:2 with linespoints lw 2 title '%s'",
-                    fi ? ", " : "", fi, t->fmts[fi]);
-        fprintf(gp, "\nset output 'roofline.%s'\nset ylabel 'fraction of the triad roofline (%s)'\n"
-                    "unset logscale y\nset yrange [0:*]\nplot ", terms[tr][1], test);
-        for (int fi = 0; fi < t->nf; fi++)
-            fprintf(gp, "%s'roofline.dat' index %d using 1:2 with linespoints lw 2 title '%s'",
-                    fi ? ", " : "", fi, t->fmts[fi]);
-        fprintf(gp, "\nset autoscale y\n");
-        if (t->nt > 1) {
+        if (any_tp) {
+            fprintf(gp, "\nset output 'tokens.%s'\nset ylabel 'tokens/s (%s)'\nset logscale y\n",
+                    terms[tr][1], test);
+            plot_series(gp, "tokens.dat", t, n_tp);
+        }
+        if (any_rf) {
+            fprintf(gp, "\nset output 'roofline.%s'\nset ylabel 'fraction of the triad roofline (%s)'\n"
+                        "unset logscale y\nset yrange [0:*]\n", terms[tr][1], test);
+            plot_series(gp, "roofline.dat", t, n_rf);
+        }
+        fprintf(gp, "\nunset logscale y\nset autoscale y\n");
+        if (t->nt > 1 && any_th) {
             fprintf(gp, "unset logscale x\nset xtics 1\nset xlabel 'threads'\nset output 'threads.%s'\n"
-                        "set ylabel 'tokens/s (%s, %s)'\nplot ", terms[tr][1], t->sizes[t->ns - 1], test);
-            for (int fi = 0; fi < t->nf; fi++)
-                fprintf(gp, "%s'threads.dat' index %d using 1:2 with linespoints lw 2 title '%s'",
-                        fi ? ", " : "", fi, t->fmts[fi]);
+                        "set ylabel 'tokens/s (%s, %s)'\n", terms[tr][1], t->sizes[t->ns - 1], test);
+            plot_series(gp, "threads.dat", t, n_th);
             fprintf(gp, "\nset xtics autofreq\nset logscale x\nset xlabel 'parameters (billions)'\n");
         }
         if (energy) {
-            fprintf(gp, "set output 'energy.%s'\nset ylabel 'joules per token (%s)'\nset logscale y\nplot ",
+            fprintf(gp, "set output 'energy.%s'\nset ylabel 'joules per token (%s)'\nset logscale y\n",
                     terms[tr][1], test);
-            for (int fi = 0; fi < t->nf; fi++)
-                fprintf(gp, "%s'energy.dat' index %d using 1:2 with linespoints lw 2 title '%s'",
-                        fi ? ", " : "", fi, t->fmts[fi]);
+            plot_series(gp, "energy.dat", t, n_en);
             fprintf(gp, "\nunset logscale y\n");
         }
     }
     fclose(gp);
-    *have_png = run_gnuplot(dir, "plots.gp") == 0;
+    *gnuplot = run_gnuplot(dir, "plots.gp");
     *have_energy = energy;
     return TB_OK;
 }
@@ -577,10 +607,39 @@ int tb_report_write(json_t *doc, const char *dir, tb_error *err)
             row(&o, 5, cells, false);
         }
         end_table(&o);
-        para(&o, "Published: 55.4-70.0 % less energy on ARM, 71.9-82.2 % on x86 (bitnet.cpp's "
-                 "method is not published; its own power script multiplies CPU utilisation by a "
-                 "fixed 200 W). The energy reductions of each pair are in the result document "
-                 "(comparisons[].energy_reduction).");
+        /* each pair's reduction beside the published ones (700M and 70B were published) */
+        const char *h2[] = {"test", "size", "ternary", "baseline", "energy saved [95% CI]",
+                            "published x86", "published ARM", "x86 band 71.9-82.2%"};
+        row(&o, 8, h2, true);
+        json_t *c;
+        json_array_foreach(comps, i, c) {
+            json_t *er = json_object_get(c, "energy_reduction");
+            if (!json_is_object(er))
+                continue;
+            char size[32], v[96], band[16];
+            size_of(str(c, "model"), size, sizeof size);
+            json_t *ci = json_object_get(er, "ci95");
+            double m = num(er, "median");
+            if (json_is_array(ci))
+                snprintf(v, sizeof v, "%.1f%% [%.1f%%, %.1f%%]", 100 * m,
+                         100 * json_number_value(json_array_get(ci, 0)),
+                         100 * json_number_value(json_array_get(ci, 1)));
+            else
+                snprintf(v, sizeof v, "%.1f%%", 100 * m);
+            bool f16 = !strcmp(str(c, "baseline_format"), "f16");
+            const char *px = f16 && !strcmp(size, "700M") ? "71.9%" : "-";
+            const char *pa = f16 && !strcmp(size, "700M") ? "55.4%" : f16 && !strcmp(size, "70B") ? "70.0%" : "-";
+            snprintf(band, sizeof band, "%s", !f16 ? "-" : m < TB_CLAIM_X86_ENERGY_MIN ? "below"
+                                              : m > TB_CLAIM_X86_ENERGY_MAX ? "above" : "inside");
+            const char *cells[] = {str(c, "test"), size, str(c, "format"), str(c, "baseline_format"),
+                                   v, px, pa, band};
+            row(&o, 8, cells, false);
+        }
+        end_table(&o);
+        para(&o, "Published: 55.4-70.0 % less energy on ARM, 71.9-82.2 % on x86 against fp16 "
+                 "(bitnet.cpp's method is not published; its own power script multiplies CPU "
+                 "utilisation by a fixed 200 W). The figures above are measured by the named "
+                 "meter over each run, idle power included.");
     } else {
         snprintf(line, sizeof line, "<b>Not measured.</b> %s Energy rows are omitted, not estimated. "
                  "On a machine with RAPL or an INA219 the same command measures them (README).",
@@ -589,8 +648,10 @@ int tb_report_write(json_t *doc, const char *dir, tb_error *err)
     }
 
     heading(&o, 2, "Plots");
-    bool png = false, energy_plot = false;
-    int prc = write_plots(runs, comps, &t, ntests ? tests[0] : "tg", dir, &png, &energy_plot, err);
+    bool energy_plot = false;
+    int gnuplot = -2;
+    int prc = write_plots(runs, comps, &t, ntests ? tests[0] : "tg", dir, &gnuplot, &energy_plot, err);
+    bool png = gnuplot == 0;
     if (prc != TB_OK) {
         fclose(o.md);
         fclose(o.html);
@@ -614,6 +675,9 @@ int tb_report_write(json_t *doc, const char *dir, tb_error *err)
         } else {
             para(&o, "No joules-per-token plot: no energy was measured (see Energy).");
         }
+    } else if (gnuplot == -1) {
+        para(&o, "gnuplot could not render the plots (its messages are in plots.log); the data "
+                 "(.dat) and the script (plots.gp) are in this directory.");
     } else {
         para(&o, "gnuplot is not installed: the data (.dat) and the script (plots.gp) are in this "
                  "directory; `gnuplot plots.gp` there renders them (apt-get install gnuplot-nox).");

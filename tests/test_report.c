@@ -123,6 +123,28 @@ static void test_threads_and_energy_plots(void **state)
     free(dir);
 }
 
+/* Without gnuplot the data and the script are still written, and the report says how to render them. */
+static void test_without_gnuplot(void **state)
+{
+    (void)state;
+    char *dir = tb_tmpdir();
+    char path[1200];
+    snprintf(path, sizeof path, "%s/doc.json", dir);
+    json_t *d = document();
+    assert_int_equal(json_dump_file(d, path, 0), 0);
+    json_decref(d);
+    tb_run_result r = tb_run_ternbench((char *[]){"PATH=/nonexistent", NULL}, "report", path, "-o",
+                                       dir, NULL);
+    assert_int_equal(r.status, 0);
+    tb_run_free(&r);
+    assert_non_null(strstr(slurp(dir, "report.md"), "gnuplot is not installed"));
+    assert_non_null(slurp(dir, "plots.gp"));
+    assert_non_null(strstr(slurp(dir, "speedup.dat"), "0.73 4 3.9 4.1"));
+    assert_null(slurp(dir, "speedup.png"));
+    tb_rmtree(dir);
+    free(dir);
+}
+
 static void test_validation_names_the_path(void **state)
 {
     (void)state;
@@ -201,6 +223,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_report_sets_figures_beside_the_claims),
         cmocka_unit_test(test_threads_and_energy_plots),
+        cmocka_unit_test(test_without_gnuplot),
         cmocka_unit_test(test_validation_names_the_path),
         cmocka_unit_test(test_reproduce_end_to_end),
     };

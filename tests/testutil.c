@@ -2,6 +2,7 @@
 #include "testutil.h"
 
 #include <fcntl.h>
+#include <stdbool.h>
 #include <ftw.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -56,9 +57,18 @@ void tb_run(tb_run_result *r, char *const argv[], char *const env_extra[])
         extra++;
     char **env = calloc(n + extra + 1, sizeof *env);
     assert_non_null(env);
-    memcpy(env, environ, n * sizeof *env);
-    if (extra)
-        memcpy(env + n, env_extra, extra * sizeof *env);
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) { /* the extra entries replace same-named ones */
+        bool replaced = false;
+        for (size_t j = 0; j < extra && !replaced; j++) {
+            size_t len = strcspn(env_extra[j], "=");
+            replaced = strncmp(environ[i], env_extra[j], len + 1) == 0;
+        }
+        if (!replaced)
+            env[m++] = environ[i];
+    }
+    for (size_t j = 0; j < extra; j++)
+        env[m++] = env_extra[j];
 
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
