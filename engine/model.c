@@ -304,6 +304,19 @@ void tb_model_free(tb_model *m)
     free(m);
 }
 
+int tb_model_set_threads(tb_model *m, int n, tb_error *err)
+{
+    if (m->pool && tb_pool_threads(m->pool) == n)
+        return TB_OK;
+    tb_pool *p;
+    int rc = tb_pool_create(n, false, &p, err);
+    if (rc != TB_OK)
+        return rc;
+    tb_pool_destroy(m->pool);
+    m->pool = p;
+    return TB_OK;
+}
+
 void tb_model_reset(tb_model *m)
 {
     m->rs.pos = 0;

@@ -86,6 +86,9 @@ void tb_model_free(tb_model *m);
 /* Clears the KV cache. */
 void tb_model_reset(tb_model *m);
 
+/* Replaces the model's thread pool with one of n threads. */
+int tb_model_set_threads(tb_model *m, int n, tb_error *err);
+
 /* Sizes the per-token buffers for batches of up to n tokens (1 at load).
  * Call before measuring: it allocates. */
 int tb_model_set_batch(tb_model *m, int n, tb_error *err);

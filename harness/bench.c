@@ -58,8 +58,9 @@ static uint64_t hash_tokens(const int *ids, int n)
     return h;
 }
 
-/* Feeds n tokens from an empty cache in batches of `batch`; seconds. */
-static double run_tokens(tb_model *m, const int *ids, int n, int batch)
+/* Feeds n tokens from an empty cache in batches of `batch`, then `gen` more
+ * one at a time; seconds. */
+static double run_tokens(tb_model *m, const int *ids, int n, int batch, int gen)
 {
     tb_model_reset(m);
     double t0 = tb_now();
@@ -68,6 +69,9 @@ static double run_tokens(tb_model *m, const int *ids, int n, int batch)
         if (!tb_model_forward_batch(m, ids + i, b))
             return -1;
     }
+    for (int i = 0; i < gen; i++)
+        if (!tb_model_forward(m, ids[n + i]))
+            return -1;
     return tb_now() - t0;
 }
 
@@ -109,7 +113,8 @@ int tb_bench_run(const tb_bench_opts *o, const tb_machine *mach, FILE *out, json
     int rc = TB_OK;
     int max_tokens = (int)o->warmup;
     for (int i = 0; i < o->ntests; i++)
-        max_tokens = o->tests[i].tokens > max_tokens ? o->tests[i].tokens : max_tokens;
+        max_tokens = o->tests[i].tokens + o->tests[i].gen > max_tokens
+                         ? o->tests[i].tokens + o->tests[i].gen : max_tokens;
 
     tb_model *models[TB_BENCH_MAX_MODELS] = {0};
     tb_meter *meter = NULL;
@@ -162,141 +167,155 @@ int tb_bench_run(const tb_bench_opts *o, const tb_machine *mach, FILE *out, json
     char hw_buf[512];
     const char *hw_why = tb_hw_counters_unavailable(hw_buf, sizeof hw_buf);
 
-    for (int i = 0; i < o->nmodels; i++) /* warm-up: pages in, caches, clocks */
-        run_tokens(models[i], ids, (int)o->warmup, 1);
-    bool tty = isatty(2);
-    double started = tb_now();
-    int total = (int)o->reps * o->ntests * o->nmodels, done = 0;
-    for (int r = 0; r < o->reps; r++)
-        for (int t = 0; t < o->ntests; t++)
-            for (int i = 0; i < o->nmodels; i++) {
-                tb_model *m = models[i];
-                double triad = tb_bandwidth_triad(bw, m->pool, 3); /* best of 3: ~15 ms */
-                cell *c = &cells[i * o->ntests + t];
-                tb_usage u0, u1;
-                tb_energy_result er;
-                bool metered = sampler && tb_sampler_start(sampler, err) == TB_OK;
-                tb_usage_now(&u0);
-                double secs = run_tokens(m, ids, o->tests[t].tokens, test_batch(&o->tests[t], o->batch));
-                tb_usage_now(&u1);
-                if (metered && tb_sampler_stop(sampler, &er, err) == TB_OK)
-                    c->jpt[c->n] = er.total_j / o->tests[t].tokens;
-                else if (sampler)
-                    snprintf(energy_why, sizeof energy_why, "meter failed: %s", err->text);
-                c->cpu_s[c->n] = u1.cpu_s - u0.cpu_s;
-                c->ctxsw[c->n] = (double)(u1.context_switches - u0.context_switches);
-                c->faults[c->n] = (double)(u1.page_faults - u0.page_faults);
-                c->tps[c->n] = o->tests[t].tokens / secs;
-                c->gbps[c->n] = (double)m->weight_bytes * c->tps[c->n] / 1e9;
-                c->frac[c->n] = c->gbps[c->n] / triad;
-                c->n++;
-                done++;
-                if (tty) {
-                    double el = tb_now() - started;
-                    fprintf(stderr, "\r  %d/%d runs, %.0f s elapsed, ETA %.0f s   ", done, total, el,
-                            el / done * (total - done));
+    int nthreads = o->nthreads ? o->nthreads : 1;
+    for (int ti = 0; ti < nthreads && rc == TB_OK; ti++) {
+        long threads = o->nthreads ? o->thread_list[ti] : o->threads;
+        for (int i = 0; i < o->nmodels && rc == TB_OK; i++)
+            rc = tb_model_set_threads(models[i], (int)threads, err);
+        if (rc != TB_OK)
+            break;
+        memset(cells, 0, (size_t)o->nmodels * o->ntests * sizeof *cells);
+        for (int i = 0; i < o->nmodels; i++) /* warm-up: pages in, caches, clocks */
+            run_tokens(models[i], ids, (int)o->warmup, 1, 0);
+        bool tty = isatty(2);
+        double started = tb_now();
+        int total = (int)o->reps * o->ntests * o->nmodels, done = 0;
+        for (int r = 0; r < o->reps; r++)
+            for (int t = 0; t < o->ntests; t++)
+                for (int i = 0; i < o->nmodels; i++) {
+                    tb_model *m = models[i];
+                    double triad = tb_bandwidth_triad(bw, m->pool, 3); /* best of 3: ~15 ms */
+                    cell *c = &cells[i * o->ntests + t];
+                    tb_usage u0, u1;
+                    tb_energy_result er;
+                    bool metered = sampler && tb_sampler_start(sampler, err) == TB_OK;
+                    tb_usage_now(&u0);
+                    const tb_bench_test *tt = &o->tests[t];
+                    int all = tt->tokens + tt->gen;
+                    double secs = run_tokens(m, ids, tt->tokens, test_batch(tt, o->batch), tt->gen);
+                    tb_usage_now(&u1);
+                    if (metered && tb_sampler_stop(sampler, &er, err) == TB_OK)
+                        c->jpt[c->n] = er.total_j / all;
+                    else if (sampler)
+                        snprintf(energy_why, sizeof energy_why, "meter failed: %s", err->text);
+                    c->cpu_s[c->n] = u1.cpu_s - u0.cpu_s;
+                    c->ctxsw[c->n] = (double)(u1.context_switches - u0.context_switches);
+                    c->faults[c->n] = (double)(u1.page_faults - u0.page_faults);
+                    c->tps[c->n] = all / secs;
+                    c->gbps[c->n] = (double)m->weight_bytes * c->tps[c->n] / 1e9;
+                    c->frac[c->n] = c->gbps[c->n] / triad;
+                    c->n++;
+                    done++;
+                    if (tty) {
+                        double el = tb_now() - started;
+                        fprintf(stderr, "\r  %d/%d runs, %.0f s elapsed, ETA %.0f s   ", done, total, el,
+                                el / done * (total - done));
+                    }
                 }
-            }
-    if (tty)
-        fprintf(stderr, "\n");
+        if (tty)
+            fprintf(stderr, "\n");
 
-    fprintf(out, "| model | format | size | threads | isa | test | batch | t/s | 95%% CI | GB/s | roofline |\n"
-           "| --- | --- | ---: | ---: | --- | --- | ---: | ---: | --- | ---: | ---: |\n");
-        for (int i = 0; i < o->nmodels; i++)
-        for (int t = 0; t < o->ntests; t++) {
-            cell *c = &cells[i * o->ntests + t];
-            tb_summary s, g, f;
-            tb_summarize(c->tps, c->n, &s);
-            tb_summarize(c->gbps, c->n, &g);
-            tb_summarize(c->frac, c->n, &f);
-            char ci[64] = "-";
-            if (s.has_ci)
-                snprintf(ci, sizeof ci, "[%.2f, %.2f]", s.ci_lo, s.ci_hi);
-            /* a batch reads each weight once for many tokens: compute-bound, so no
-             * bandwidth roofline applies (GB/s there is weight bytes x tokens/s) */
-            bool batched = test_batch(&o->tests[t], o->batch) > 1;
-            char roof[32] = "-";
-            if (!batched)
-                snprintf(roof, sizeof roof, "%.0f%%", 100 * f.median);
-            fprintf(out, "| %s | %s | %.1f MB | %ld | %s | %s | %d | %.2f | %s | %.1f | %s |\n",
-                   models[i]->name, model_format(models[i]), (double)models[i]->weight_bytes / 1e6,
-                   o->threads, tb_isa_name(mach->isa), o->tests[t].name,
-                   test_batch(&o->tests[t], o->batch), s.median, ci, g.median, roof);
-            json_t *run = json_pack("{s:s, s:s, s:I, s:i, s:s, s:s, s:i, s:i, s:o, s:o, s:o}", "model",
-                                    models[i]->name, "format", model_format(models[i]),
-                                    "weight_bytes", (json_int_t)models[i]->weight_bytes,
-                                    "threads", (int)o->threads, "isa", tb_isa_name(mach->isa),
-                                    "test", o->tests[t].name, "tokens", o->tests[t].tokens,
-                                    "batch", test_batch(&o->tests[t], o->batch),
-                                    "tokens_per_s", summary_json(c->tps, c->n), "weight_gbps",
-                                    summary_json(c->gbps, c->n), "roofline_fraction",
-                                    batched ? json_null() : summary_json(c->frac, c->n));
-            if (meter && !energy_why[0])
-                json_object_set_new(run, "energy",
-                                    json_pack("{s:s, s:o}", "meter", tb_meter_kind_name(meter->kind),
-                                              "joules_per_token", summary_json(c->jpt, c->n)));
-            else
-                json_object_set_new(run, "energy_unavailable", json_string(energy_why));
-            json_t *hw = json_pack("{s:b}", "available", hw_why == NULL);
-            json_object_set_new(hw, "reason", json_string(hw_why ? hw_why
-                                                                 : "hardware events open, but "
-                                                                   "bench does not count them yet"));
-            json_object_set_new(run, "params", json_real(models[i]->params));
-            json_object_set_new(run, "counters",
-                                json_pack("{s:s, s:o, s:o, s:o, s:o}", "source", "getrusage",
-                                          "cpu_seconds", summary_json(c->cpu_s, c->n),
-                                          "context_switches", summary_json(c->ctxsw, c->n),
-                                          "page_faults", summary_json(c->faults, c->n),
-                                          "hardware", hw));
-            json_array_append_new(runs, run);
-        }
-
-        bool header = false;
-    for (int a = 0; a < o->nmodels; a++)
-        for (int b = 0; b < o->nmodels; b++) {
-            if (!model_ternary(models[a]) || model_ternary(models[b]) ||
-                !same_shape(models[a], models[b]))
-                continue;
+        fprintf(out, "| model | format | size | threads | isa | test | batch | t/s | 95%% CI | GB/s | roofline |\n"
+               "| --- | --- | ---: | ---: | --- | --- | ---: | ---: | --- | ---: | ---: |\n");
+            for (int i = 0; i < o->nmodels; i++)
             for (int t = 0; t < o->ntests; t++) {
-                cell *ca = &cells[a * o->ntests + t], *cb = &cells[b * o->ntests + t];
-                double ratio[TB_BENCH_MAX_REPS];
-                for (int r = 0; r < ca->n; r++)
-                    ratio[r] = ca->tps[r] / cb->tps[r]; /* paired: same repetition */
-                tb_summary s;
-                tb_summarize(ratio, ca->n, &s);
-                if (!header) {
-                    fprintf(out, "\n| test | threads | ternary | baseline | speedup | 95%% CI |\n"
-                           "| --- | ---: | --- | --- | ---: | --- |\n");
-                    header = true;
-                }
+                cell *c = &cells[i * o->ntests + t];
+                tb_summary s, g, f;
+                tb_summarize(c->tps, c->n, &s);
+                tb_summarize(c->gbps, c->n, &g);
+                tb_summarize(c->frac, c->n, &f);
                 char ci[64] = "-";
                 if (s.has_ci)
                     snprintf(ci, sizeof ci, "[%.2f, %.2f]", s.ci_lo, s.ci_hi);
-                fprintf(out, "| %s | %ld | %s | %s | %.2fx | %s |\n", o->tests[t].name, o->threads,
-                       models[a]->name, models[b]->name, s.median, ci);
-                json_t *speed = json_pack("{s:f}", "median", s.median);
-                json_object_set_new(speed, "ci95", s.has_ci ? json_pack("[f, f]", s.ci_lo, s.ci_hi)
-                                                            : json_null());
-                json_t *saving = json_null();
-                if (meter && !energy_why[0]) { /* paired: 1 - J/token ternary / J/token baseline */
-                    double red[TB_BENCH_MAX_REPS];
-                    for (int r = 0; r < ca->n; r++)
-                        red[r] = 1.0 - ca->jpt[r] / cb->jpt[r];
-                    tb_summary es;
-                    tb_summarize(red, ca->n, &es);
-                    saving = json_pack("{s:f}", "median", es.median);
-                    json_object_set_new(saving, "ci95", es.has_ci ? json_pack("[f, f]", es.ci_lo, es.ci_hi)
-                                                                  : json_null());
-                }
-                json_array_append_new(
-                    comps, json_pack("{s:s, s:i, s:s, s:s, s:s, s:s, s:o, s:o}", "test",
-                                     o->tests[t].name, "threads", (int)o->threads, "model",
-                                     models[a]->name, "baseline_model", models[b]->name, "format",
-                                     model_format(models[a]), "baseline_format",
-                                     model_format(models[b]), "speedup", speed,
-                                     "energy_reduction", saving));
+                /* a batch reads each weight once for many tokens: compute-bound, so no
+                 * bandwidth roofline applies (GB/s there is weight bytes x tokens/s) */
+                bool batched = test_batch(&o->tests[t], o->batch) > 1;
+                char roof[32] = "-";
+                if (!batched)
+                    snprintf(roof, sizeof roof, "%.0f%%", 100 * f.median);
+                fprintf(out, "| %s | %s | %.1f MB | %ld | %s | %s | %d | %.2f | %s | %.1f | %s |\n",
+                       models[i]->name, model_format(models[i]), (double)models[i]->weight_bytes / 1e6,
+                       threads, tb_isa_name(mach->isa), o->tests[t].name,
+                       test_batch(&o->tests[t], o->batch), s.median, ci, g.median, roof);
+                json_t *run = json_pack("{s:s, s:s, s:I, s:i, s:s, s:s, s:i, s:i, s:o, s:o, s:o}", "model",
+                                        models[i]->name, "format", model_format(models[i]),
+                                        "weight_bytes", (json_int_t)models[i]->weight_bytes,
+                                        "threads", (int)threads, "isa", tb_isa_name(mach->isa),
+                                        "test", o->tests[t].name, "tokens",
+                                        o->tests[t].tokens + o->tests[t].gen,
+                                        "batch", test_batch(&o->tests[t], o->batch),
+                                        "tokens_per_s", summary_json(c->tps, c->n), "weight_gbps",
+                                        summary_json(c->gbps, c->n), "roofline_fraction",
+                                        batched ? json_null() : summary_json(c->frac, c->n));
+                if (meter && !energy_why[0])
+                    json_object_set_new(run, "energy",
+                                        json_pack("{s:s, s:o}", "meter", tb_meter_kind_name(meter->kind),
+                                                  "joules_per_token", summary_json(c->jpt, c->n)));
+                else
+                    json_object_set_new(run, "energy_unavailable", json_string(energy_why));
+                json_t *hw = json_pack("{s:b}", "available", hw_why == NULL);
+                json_object_set_new(hw, "reason", json_string(hw_why ? hw_why
+                                                                     : "hardware events open, but "
+                                                                       "bench does not count them yet"));
+                json_object_set_new(run, "params", json_real(models[i]->params));
+                json_object_set_new(run, "counters",
+                                    json_pack("{s:s, s:o, s:o, s:o, s:o}", "source", "getrusage",
+                                              "cpu_seconds", summary_json(c->cpu_s, c->n),
+                                              "context_switches", summary_json(c->ctxsw, c->n),
+                                              "page_faults", summary_json(c->faults, c->n),
+                                              "hardware", hw));
+                json_array_append_new(runs, run);
             }
-        }
+
+            bool header = false;
+        for (int a = 0; a < o->nmodels; a++)
+            for (int b = 0; b < o->nmodels; b++) {
+                if (!model_ternary(models[a]) || model_ternary(models[b]) ||
+                    !same_shape(models[a], models[b]))
+                    continue;
+                for (int t = 0; t < o->ntests; t++) {
+                    cell *ca = &cells[a * o->ntests + t], *cb = &cells[b * o->ntests + t];
+                    double ratio[TB_BENCH_MAX_REPS];
+                    for (int r = 0; r < ca->n; r++)
+                        ratio[r] = ca->tps[r] / cb->tps[r]; /* paired: same repetition */
+                    tb_summary s;
+                    tb_summarize(ratio, ca->n, &s);
+                    if (!header) {
+                        fprintf(out, "\n| test | threads | ternary | baseline | speedup | 95%% CI |\n"
+                               "| --- | ---: | --- | --- | ---: | --- |\n");
+                        header = true;
+                    }
+                    char ci[64] = "-";
+                    if (s.has_ci)
+                        snprintf(ci, sizeof ci, "[%.2f, %.2f]", s.ci_lo, s.ci_hi);
+                    fprintf(out, "| %s | %ld | %s | %s | %.2fx | %s |\n", o->tests[t].name, threads,
+                           models[a]->name, models[b]->name, s.median, ci);
+                    json_t *speed = json_pack("{s:f}", "median", s.median);
+                    json_object_set_new(speed, "ci95", s.has_ci ? json_pack("[f, f]", s.ci_lo, s.ci_hi)
+                                                                : json_null());
+                    json_t *saving = json_null();
+                    if (meter && !energy_why[0]) { /* paired: 1 - J/token ternary / J/token baseline */
+                        double red[TB_BENCH_MAX_REPS];
+                        for (int r = 0; r < ca->n; r++)
+                            red[r] = 1.0 - ca->jpt[r] / cb->jpt[r];
+                        tb_summary es;
+                        tb_summarize(red, ca->n, &es);
+                        saving = json_pack("{s:f}", "median", es.median);
+                        json_object_set_new(saving, "ci95", es.has_ci ? json_pack("[f, f]", es.ci_lo, es.ci_hi)
+                                                                      : json_null());
+                    }
+                    json_array_append_new(
+                        comps, json_pack("{s:s, s:i, s:s, s:s, s:s, s:s, s:o, s:o}", "test",
+                                         o->tests[t].name, "threads", (int)threads, "model",
+                                         models[a]->name, "baseline_model", models[b]->name, "format",
+                                         model_format(models[a]), "baseline_format",
+                                         model_format(models[b]), "speedup", speed,
+                                         "energy_reduction", saving));
+                }
+            }
+    }
+    if (rc != TB_OK)
+        goto out;
     uint64_t h = hash_tokens(ids, max_tokens);
     *workload = json_pack("{s:i, s:I, s:i, s:i}", "tokens", max_tokens, "hash",
                           (json_int_t)(h >> 1), "seed", (int)o->seed, "vocab_bound", min_vocab);
@@ -344,4 +363,19 @@ json_t *tb_result_document(const tb_machine *mach, json_t *runs, json_t *comps, 
     return json_pack("{s:s, s:o, s:o, s:o, s:o}", "schema", "ternbench.result/1", "machine",
                      tb_machine_to_json(mach), "runs", runs, "comparisons", comps, "workload",
                      workload ? workload : json_null());
+}
+
+int tb_bench_add_pg(tb_bench_opts *o, int prompt, int gen, tb_error *err)
+{
+    if (prompt < 1 || prompt > 4096 || gen < 1 || gen > 4096)
+        return tb_error_set(err, TB_EINVAL, "-pg %d,%d: both counts must be in 1..4096", prompt, gen);
+    if (o->ntests == TB_BENCH_MAX_TESTS)
+        return tb_error_set(err, TB_EINVAL, "at most %d tests", TB_BENCH_MAX_TESTS);
+    tb_bench_test *t = &o->tests[o->ntests++];
+    memset(t, 0, sizeof *t);
+    t->tokens = prompt;
+    t->prompt = true;
+    t->gen = gen;
+    snprintf(t->name, sizeof t->name, "pp%d+tg%d", prompt, gen);
+    return TB_OK;
 }

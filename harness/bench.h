@@ -15,10 +15,11 @@
 enum { TB_BENCH_MAX_MODELS = 16, TB_BENCH_MAX_TESTS = 8, TB_BENCH_MAX_REPS = 100 };
 
 typedef struct tb_bench_test {
-    char name[16];             /* tg64, pp128, pp32@b1 */
-    int tokens;
+    char name[24];             /* tg64, pp128, pp32@b1, pp512+tg128 */
+    int tokens;                /* prompt tokens (pp, pg) or generated tokens (tg) */
     bool prompt;
     int batch;                 /* prompt batch; 0 = the options' */
+    int gen;                   /* pg: tokens generated after the prompt */
 } tb_bench_test;
 
 typedef struct tb_bench_opts {
@@ -27,11 +28,17 @@ typedef struct tb_bench_opts {
     tb_bench_test tests[TB_BENCH_MAX_TESTS];
     int ntests;
     long threads, reps, warmup, seed, batch;
+    long thread_list[8];       /* several thread counts, each run in turn (nthreads > 0) */
+    int nthreads;
 } tb_bench_opts;
 
 /* Adds "tgN"/"ppN" tests from a comma-separated list of token counts;
  * returns TB_EINVAL with a message for a bad one. */
 int tb_bench_add_tests(tb_bench_opts *o, const char *list, bool prompt, tb_error *err);
+
+/* Adds a prompt-then-generate test ppP+tgN (llama-bench's -pg P,N): tokens/s
+ * counts all P + N tokens over the whole time. */
+int tb_bench_add_pg(tb_bench_opts *o, int prompt, int gen, tb_error *err);
 
 /* Loads and runs the models; prints a llama-bench-like table to out and
  * appends one object per (model, test) to runs and one per ternary/baseline

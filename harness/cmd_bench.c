@@ -35,8 +35,9 @@ static void help(void)
            "                     7B 13B 30B 70B 100B 2B4T\n"
            "  -n LIST            generation tests, tokens (default 64)\n"
            "  -p LIST            prompt tests, tokens (default none)\n"
+           "  -pg P,N            prompt P tokens then generate N (llama-bench's -pg; t/s over all)\n"
            "  -b, --batch N      prompt batch size (default 512; 1 = one token at a time)\n"
-           "  -t, --threads T    threads (default: online CPUs)\n"
+           "  -t, --threads LIST thread counts, e.g. 1,2 (default: online CPUs)\n"
            "  -r, --repetitions R  repetitions (default 3; 3 or more give an interval)\n"
            "  --warmup N         warm-up tokens per model before measuring (default 8)\n"
            "  --seed S           token sequence seed (default 1)\n"
@@ -58,7 +59,7 @@ static int parse(int argc, char **argv, tb_bench_opts *o, const char **json, cha
     enum { O_WARM = 256, O_SEED, O_JSON };
     static const struct option opts[] = {
         {"model", required_argument, NULL, 'm'}, {"threads", required_argument, NULL, 't'},
-        {"batch", required_argument, NULL, 'b'},
+        {"batch", required_argument, NULL, 'b'}, {"pg", required_argument, NULL, 'G'},
         {"repetitions", required_argument, NULL, 'r'}, {"warmup", required_argument, NULL, O_WARM},
         {"seed", required_argument, NULL, O_SEED}, {"json", required_argument, NULL, O_JSON},
         {"help", no_argument, NULL, 'h'}, {0, 0, 0, 0}};
@@ -82,8 +83,40 @@ static int parse(int argc, char **argv, tb_bench_opts *o, const char **json, cha
             break;
         case 'n': rc = add_tests(cmd, optarg, false, o); have_n = true; break;
         case 'p': rc = add_tests(cmd, optarg, true, o); break;
-        case 't': rc = tb_cli_parse_int(cmd, "--threads", optarg, 1, 1024, &o->threads); break;
+        case 't': {
+            char buf[128];
+            snprintf(buf, sizeof buf, "%s", optarg);
+            o->nthreads = 0;
+            for (char *tok = strtok(buf, ","); tok && rc == TB_EXIT_OK; tok = strtok(NULL, ",")) {
+                if (o->nthreads == 8) {
+                    rc = tb_cli_usage_error(cmd, "--threads: at most 8 counts");
+                    break;
+                }
+                rc = tb_cli_parse_int(cmd, "--threads", tok, 1, 1024, &o->thread_list[o->nthreads++]);
+            }
+            if (rc == TB_EXIT_OK && o->nthreads == 0)
+                rc = tb_cli_usage_error(cmd, "--threads: no count given");
+            o->threads = o->thread_list[0];
+            break;
+        }
         case 'b': rc = tb_cli_parse_int(cmd, "--batch", optarg, 1, 4096, &o->batch); break;
+        case 'G': {
+            char *comma = strchr(optarg, ',');
+            long pp, tg;
+            if (!comma)
+                rc = tb_cli_usage_error(cmd, "-pg: '%s' is not P,N", optarg);
+            else {
+                *comma = '\0';
+                rc = tb_cli_parse_int(cmd, "-pg", optarg, 1, 4096, &pp);
+                if (rc == TB_EXIT_OK)
+                    rc = tb_cli_parse_int(cmd, "-pg", comma + 1, 1, 4096, &tg);
+                tb_error e;
+                if (rc == TB_EXIT_OK && tb_bench_add_pg(o, (int)pp, (int)tg, &e) != TB_OK)
+                    rc = tb_cli_usage_error(cmd, "%s", e.text);
+                have_n = true; /* a pg test replaces the default tg */
+            }
+            break;
+        }
         case 'r': rc = tb_cli_parse_int(cmd, "-r", optarg, 1, TB_BENCH_MAX_REPS, &o->reps); break;
         case O_WARM: rc = tb_cli_parse_int(cmd, "--warmup", optarg, 0, 4096, &o->warmup); break;
         case O_SEED: rc = tb_cli_parse_int(cmd, "--seed", optarg, 0, 1L << 30, &o->seed); break;
@@ -105,6 +138,9 @@ static int parse(int argc, char **argv, tb_bench_opts *o, const char **json, cha
 
 int tb_cmd_bench(int argc, char **argv)
 {
+    for (int i = 1; i < argc; i++) /* llama-bench spells it -pg: accept that */
+        if (!strcmp(argv[i], "-pg"))
+            argv[i] = "--pg";
     tb_bench_opts o = {.threads = sysconf(_SC_NPROCESSORS_ONLN), .reps = 3, .warmup = 8, .seed = 1,
                        .batch = 512};
     const char *json = NULL;

@@ -139,10 +139,11 @@ int tb_cmd_reproduce(int argc, char **argv)
     if (tb_machine_probe_for("reproduce", &mach) != 0)
         return TB_EXIT_USAGE;
     json_t *runs = json_array(), *comps = json_array(), *skipped = json_array(), *workload = NULL;
-    for (int si = 0; si < ns && rc == TB_EXIT_OK; si++)
-    for (int ti = 0; ti < o.nthreads && rc == TB_EXIT_OK; ti++) {
+    for (int si = 0; si < ns && rc == TB_EXIT_OK; si++) {
         const tb_preset *p = tb_preset_find(sizes[si]);
-        tb_bench_opts b = {.threads = o.threads[ti], .reps = o.reps, .warmup = 4, .seed = 1, .batch = 512};
+        tb_bench_opts b = {.threads = o.threads[0], .reps = o.reps, .warmup = 4, .seed = 1,
+                           .batch = 512, .nthreads = o.nthreads};
+        memcpy(b.thread_list, o.threads, sizeof b.thread_list);
         char specs[16][64];
         uint64_t need = 0;
         for (int fi = 0; fi < nf; fi++) {
@@ -153,8 +154,6 @@ int tb_cmd_reproduce(int argc, char **argv)
             b.specs[b.nmodels++] = specs[fi];
         }
         if (mach.cpu.mem_available_bytes && need > mach.cpu.mem_available_bytes / 10 * 8) {
-            if (ti > 0)
-                continue; /* said once per size */
             char why[256];
             snprintf(why, sizeof why, "%s: its %d formats need %.1f GB together; %.1f GB is available",
                      sizes[si], nf, (double)need / 1e9, (double)mach.cpu.mem_available_bytes / 1e9);
@@ -171,7 +170,7 @@ int tb_cmd_reproduce(int argc, char **argv)
         snprintf(b.tests[b.ntests - 1].name, sizeof b.tests[0].name, "pp%ld@b1", o.p);
         snprintf(list, sizeof list, "%ld", 4 * o.p);
         tb_bench_add_tests(&b, list, true, &err); /* batched */
-        printf("\n## %s, %ld thread%s\n\n", sizes[si], o.threads[ti], o.threads[ti] == 1 ? "" : "s");
+        printf("\n## %s\n\n", sizes[si]);
         fflush(stdout);
         json_decref(workload);
         workload = NULL;

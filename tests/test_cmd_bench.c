@@ -111,6 +111,38 @@ static void test_energy_with_a_meter(void **state)
     free(dir);
 }
 
+static void test_thread_lists_and_pg(void **state)
+{
+    (void)state;
+    char *dir = tb_tmpdir();
+    char path[1200];
+    snprintf(path, sizeof path, "%s/r.json", dir);
+    tb_run_result r = bench("-m", "dummy:125M:i2_s,dummy:125M:f16", "-pg", "8,4", "-t", "1,2",
+                            "-r", "2", "--warmup", "1", "--json", path);
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "| pp8+tg4 | 1 |"));
+    assert_non_null(strstr(r.out, "| pp8+tg4 | 2 |"));
+    tb_run_free(&r);
+    json_error_t e;
+    json_t *doc = json_load_file(path, 0, &e);
+    assert_non_null(doc);
+    json_t *runs = json_object_get(doc, "runs");
+    assert_int_equal(json_array_size(runs), 4); /* 2 models x 2 thread counts */
+    int threads_seen[3] = {0};
+    for (size_t i = 0; i < 4; i++) {
+        json_t *run = json_array_get(runs, i);
+        threads_seen[json_integer_value(json_object_get(run, "threads"))]++;
+        assert_int_equal(json_integer_value(json_object_get(run, "tokens")), 12); /* P + N */
+        assert_string_equal(json_string_value(json_object_get(run, "test")), "pp8+tg4");
+    }
+    assert_int_equal(threads_seen[1], 2);
+    assert_int_equal(threads_seen[2], 2);
+    assert_int_equal(json_array_size(json_object_get(doc, "comparisons")), 2);
+    json_decref(doc);
+    tb_rmtree(dir);
+    free(dir);
+}
+
 static void test_usage_errors(void **state)
 {
     (void)state;
@@ -120,6 +152,8 @@ static void test_usage_errors(void **state)
         {"-m", "dummy:125M:q5_k", "unknown format 'q5_k'"},
         {"-m", "/nonexistent.gguf", "/nonexistent.gguf"},
         {"-r", "x", "-r: 'x' is not an integer"},
+        {"-pg", "32", "-pg: '32' is not P,N"},
+        {"-t", "1,,x", "--threads: 'x' is not an integer"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         tb_run_result r = bench(cases[i].a, cases[i].b);
@@ -139,6 +173,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_document),
         cmocka_unit_test(test_energy_with_a_meter),
+        cmocka_unit_test(test_thread_lists_and_pg),
         cmocka_unit_test(test_usage_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
