@@ -1,18 +1,7 @@
 /*
- * cmd_bench.c - `ternbench bench`: llama-bench-style runs of several models
- * under identical token sequences, repetitions interleaved (A B C A B C ...)
- * so that a shared machine's drift falls on every model alike, and ternary
- * formats compared with each baseline from paired repetitions.
- *
- * Tests: tgN generates N tokens from an empty cache, one at a time; ppN
- * processes an N-token prompt in batches of -b tokens (GEMM kernels; -b 1
- * feeds it one token at a time, as bitnet.cpp's published benchmark did).
- * Beside each
- * run: weight GB/s and its fraction of a STREAM triad probed on the model's
- * threads just before the run; joules per token from the first energy meter
- * that works (none: the document says why); software counters (CPU time,
- * context switches, page faults) from getrusage, hardware ones recorded as
- * unavailable with the reason.
+ * cmd_bench.c - `ternbench bench`: the command line of the benchmark runner
+ * (harness/bench.c does the work): models, tests (-n, -p, -pg), batch,
+ * thread counts, repetitions, and the result document written atomically.
  */
 #include <getopt.h>
 #include <jansson.h>
