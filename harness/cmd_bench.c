@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "bench.h"
+#include "peer.h"
 #include "cli.h"
 #include "tb_file.h"
 
@@ -31,6 +32,9 @@ static void help(void)
            "  --warmup N         warm-up tokens per model before measuring (default 8)\n"
            "  --seed S           token sequence seed (default 1)\n"
            "  --json FILE        write the result document (ternbench.result/1) atomically\n"
+           "  --peer NAME=PATH   also run an external llama-bench (llama.cpp's or bitnet.cpp's)\n"
+           "                     with the same tests on a GGUF file; repeatable\n"
+           "  --peer-model FILE  the GGUF the peers run (default: the first file among -m)\n"
            "  -h, --help         this text\n");
 }
 
@@ -42,15 +46,22 @@ static int add_tests(const char *cmd, const char *list, bool prompt, tb_bench_op
     return TB_EXIT_OK;
 }
 
-static int parse(int argc, char **argv, tb_bench_opts *o, const char **json, char *models_buf,
-                 size_t cap)
+typedef struct peers {
+    char *name[4], *path[4];
+    int n;
+    const char *model;
+} peers;
+
+static int parse(int argc, char **argv, tb_bench_opts *o, const char **json, peers *pe,
+                 char *models_buf, size_t cap)
 {
-    enum { O_WARM = 256, O_SEED, O_JSON };
+    enum { O_WARM = 256, O_SEED, O_JSON, O_PEER, O_PEER_MODEL };
     static const struct option opts[] = {
         {"model", required_argument, NULL, 'm'}, {"threads", required_argument, NULL, 't'},
         {"batch", required_argument, NULL, 'b'}, {"pg", required_argument, NULL, 'G'},
         {"repetitions", required_argument, NULL, 'r'}, {"warmup", required_argument, NULL, O_WARM},
         {"seed", required_argument, NULL, O_SEED}, {"json", required_argument, NULL, O_JSON},
+        {"peer", required_argument, NULL, O_PEER}, {"peer-model", required_argument, NULL, O_PEER_MODEL},
         {"help", no_argument, NULL, 'h'}, {0, 0, 0, 0}};
     const char *cmd = "bench";
     int rc = TB_EXIT_OK;
@@ -110,6 +121,20 @@ static int parse(int argc, char **argv, tb_bench_opts *o, const char **json, cha
         case O_WARM: rc = tb_cli_parse_int(cmd, "--warmup", optarg, 0, 4096, &o->warmup); break;
         case O_SEED: rc = tb_cli_parse_int(cmd, "--seed", optarg, 0, 1L << 30, &o->seed); break;
         case O_JSON: *json = optarg; break;
+        case O_PEER: {
+            char *eq = strchr(optarg, '=');
+            if (!eq || eq == optarg || !eq[1])
+                rc = tb_cli_usage_error(cmd, "--peer: '%s' is not NAME=/path/to/llama-bench", optarg);
+            else if (pe->n == 4)
+                rc = tb_cli_usage_error(cmd, "--peer: at most 4 peers");
+            else {
+                *eq = '\0';
+                pe->name[pe->n] = optarg;
+                pe->path[pe->n++] = eq + 1;
+            }
+            break;
+        }
+        case O_PEER_MODEL: pe->model = optarg; break;
         case 'h': help(); return -1;
         default: return tb_cli_bad_option(cmd, argv, optind, optopt, c);
         }
@@ -133,8 +158,9 @@ int tb_cmd_bench(int argc, char **argv)
     tb_bench_opts o = {.threads = sysconf(_SC_NPROCESSORS_ONLN), .reps = 3, .warmup = 8, .seed = 1,
                        .batch = 512};
     const char *json = NULL;
+    peers pe = {0};
     char models_buf[2048];
-    int rc = parse(argc, argv, &o, &json, models_buf, sizeof models_buf);
+    int rc = parse(argc, argv, &o, &json, &pe, models_buf, sizeof models_buf);
     if (rc < 0)
         return TB_EXIT_OK;
     if (rc != TB_EXIT_OK)
@@ -150,7 +176,37 @@ int tb_cmd_bench(int argc, char **argv)
         json_decref(comps);
         return TB_EXIT_USAGE;
     }
+    json_t *peer_status = json_array();
+    if (pe.n) {
+        const char *file = pe.model;
+        for (int i = 0; i < o.nmodels && !file; i++)
+            if (strncmp(o.specs[i], "dummy:", 6) != 0)
+                file = o.specs[i];
+        printf("\n| peer | model | test | threads | t/s | 95%% CI |\n| --- | --- | --- | ---: | ---: | --- |\n");
+        for (int i = 0; i < pe.n; i++) {
+            size_t before = json_array_size(runs);
+            json_t *st = tb_peer_run(pe.name[i], pe.path[i], file, &o, runs);
+            if (!json_is_true(json_object_get(st, "ok")))
+                fprintf(stderr, "ternbench bench: peer %s: %s\n", pe.name[i],
+                        json_string_value(json_object_get(st, "detail")));
+            for (size_t k = before; k < json_array_size(runs); k++) {
+                json_t *r = json_array_get(runs, k), *t = json_object_get(r, "tokens_per_s");
+                json_t *ci = json_object_get(t, "ci95");
+                char cis[64] = "-";
+                if (json_is_array(ci))
+                    snprintf(cis, sizeof cis, "[%.2f, %.2f]", json_number_value(json_array_get(ci, 0)),
+                             json_number_value(json_array_get(ci, 1)));
+                printf("| %s | %s | %s | %lld | %.2f | %s |\n", pe.name[i],
+                       json_string_value(json_object_get(r, "model")),
+                       json_string_value(json_object_get(r, "test")),
+                       (long long)json_integer_value(json_object_get(r, "threads")),
+                       json_number_value(json_object_get(t, "median")), cis);
+            }
+            json_array_append_new(peer_status, st);
+        }
+    }
     json_t *doc = tb_result_document(&mach, runs, comps, workload);
+    json_object_set_new(doc, "peers", peer_status);
     if (json) {
         char *text = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
         if (!text || tb_file_write_atomic(json, text, strlen(text), &err) != TB_OK) {

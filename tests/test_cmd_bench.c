@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static char *bench_env[2];
 
@@ -143,6 +144,55 @@ static void test_thread_lists_and_pg(void **state)
     free(dir);
 }
 
+/* A stand-in llama-bench: records its arguments and prints llama-bench's -o json rows. */
+static void test_peer(void **state)
+{
+    (void)state;
+    char *dir = tb_tmpdir();
+    char script[1200], args[1200], path[1200], missing[1300];
+    snprintf(script, sizeof script, "%s/llama-bench", dir);
+    snprintf(args, sizeof args, "%s/args.txt", dir);
+    snprintf(path, sizeof path, "%s/r.json", dir);
+    FILE *f = fopen(script, "w");
+    fprintf(f, "#!/bin/sh\necho \"$@\" > %s\n"
+               "echo '[{\"model_filename\": \"m.gguf\", \"model_type\": \"bitnet 2B I2_S - 2 bpw ternary\", "
+               "\"n_threads\": 2, \"n_prompt\": 0, \"n_gen\": 8, \"avg_ts\": 50.0, "
+               "\"samples_ts\": [49.0, 50.0, 51.0]}]'\n", args);
+    fclose(f);
+    chmod(script, 0755);
+    char peer[1300];
+    snprintf(peer, sizeof peer, "bitnet.cpp=%s", script);
+    snprintf(missing, sizeof missing, "gone=%s/nonexistent", dir);
+    tb_run_result r = bench("-m", "dummy:125M:i2_s", "-n", "8", "-r", "3", "-t", "2", "--warmup", "1",
+                            "--peer", peer, "--peer", missing, "--peer-model",
+                            TB_TEST_DATA "/bitnet-cpp-tiny/tiny-i2_s.gguf", "--json", path);
+    assert_int_equal(r.status, 0); /* a missing peer is reported, not fatal */
+    assert_non_null(strstr(r.err, "peer gone:"));
+    assert_non_null(strstr(r.out, "| bitnet.cpp | peer:bitnet.cpp:tiny-i2_s.gguf | tg8 | 2 | 50.00 |"));
+    tb_run_free(&r);
+    FILE *a = fopen(args, "r");
+    char line[2048] = "";
+    assert_non_null(fgets(line, sizeof line, a));
+    fclose(a);
+    assert_non_null(strstr(line, "-n 8 -t 2 -r 3"));
+    assert_non_null(strstr(line, "-o json"));
+    assert_non_null(strstr(line, "tiny-i2_s.gguf"));
+    json_error_t e;
+    json_t *doc = json_load_file(path, 0, &e);
+    assert_non_null(doc);
+    json_t *runs = json_object_get(doc, "runs");
+    json_t *last = json_array_get(runs, json_array_size(runs) - 1);
+    assert_string_equal(json_string_value(json_object_get(last, "peer")), "bitnet.cpp");
+    assert_int_equal(json_array_size(json_object_get(json_object_get(last, "tokens_per_s"), "samples")), 3);
+    json_t *peers = json_object_get(doc, "peers");
+    assert_int_equal(json_array_size(peers), 2);
+    assert_true(json_is_true(json_object_get(json_array_get(peers, 0), "ok")));
+    assert_true(json_is_false(json_object_get(json_array_get(peers, 1), "ok")));
+    json_decref(doc);
+    tb_rmtree(dir);
+    free(dir);
+}
+
 static void test_usage_errors(void **state)
 {
     (void)state;
@@ -174,6 +224,7 @@ int main(void)
         cmocka_unit_test(test_document),
         cmocka_unit_test(test_energy_with_a_meter),
         cmocka_unit_test(test_thread_lists_and_pg),
+        cmocka_unit_test(test_peer),
         cmocka_unit_test(test_usage_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
