@@ -26,11 +26,15 @@
 #include "sampler.h"
 #include "stats.h"
 #include "tb_time.h"
+#include "threadpool.h"
 
 typedef struct cell {          /* one model x one test */
     double tps[TB_BENCH_MAX_REPS], gbps[TB_BENCH_MAX_REPS], frac[TB_BENCH_MAX_REPS];
     double jpt[TB_BENCH_MAX_REPS]; /* joules per token (measured), when a meter exists */
     double cpu_s[TB_BENCH_MAX_REPS], ctxsw[TB_BENCH_MAX_REPS], faults[TB_BENCH_MAX_REPS];
+    double hw[TB_HW_EVENTS][TB_BENCH_MAX_REPS]; /* per run, summed over the pool's threads */
+    bool hw_ok[TB_HW_EVENTS];                   /* counted in every repetition */
+    char hw_why[TB_HW_EVENTS][160];
     int n;
 } cell;
 
@@ -188,12 +192,32 @@ int tb_bench_run(const tb_bench_opts *o, const tb_machine *mach, FILE *out, json
                     cell *c = &cells[i * o->ntests + t];
                     tb_usage u0, u1;
                     tb_energy_result er;
+                    tb_hw_counters hc;
+                    int tids[TB_HW_MAX_THREADS];
+                    bool counting = !hw_why && tb_hw_open(&hc, tids, tb_pool_tids(m->pool, tids,
+                                                                                   TB_HW_MAX_THREADS),
+                                                          NULL) > 0;
                     bool metered = sampler && tb_sampler_start(sampler, err) == TB_OK;
+                    if (counting)
+                        tb_hw_start(&hc);
                     tb_usage_now(&u0);
                     const tb_bench_test *tt = &o->tests[t];
                     int all = tt->tokens + tt->gen;
                     double secs = run_tokens(m, ids, tt->tokens, test_batch(tt, o->batch), tt->gen);
                     tb_usage_now(&u1);
+                    if (counting) {
+                        uint64_t v[TB_HW_EVENTS];
+                        tb_hw_stop(&hc, v);
+                        for (int e = 0; e < TB_HW_EVENTS; e++) {
+                            if (c->n == 0)
+                                c->hw_ok[e] = true;
+                            c->hw_ok[e] = c->hw_ok[e] && hc.ok[e];
+                            c->hw[e][c->n] = (double)v[e];
+                            if (!hc.ok[e])
+                                snprintf(c->hw_why[e], sizeof c->hw_why[e], "%s", hc.why[e]);
+                        }
+                        tb_hw_close(&hc);
+                    }
                     if (metered && tb_sampler_stop(sampler, &er, err) == TB_OK)
                         c->jpt[c->n] = er.total_j / all;
                     else if (sampler)
@@ -254,9 +278,33 @@ int tb_bench_run(const tb_bench_opts *o, const tb_machine *mach, FILE *out, json
                 else
                     json_object_set_new(run, "energy_unavailable", json_string(energy_why));
                 json_t *hw = json_pack("{s:b}", "available", hw_why == NULL);
-                json_object_set_new(hw, "reason", json_string(hw_why ? hw_why
-                                                                     : "hardware events open, but "
-                                                                       "bench does not count them yet"));
+                if (hw_why) {
+                    json_object_set_new(hw, "reason", json_string(hw_why));
+                } else { /* perf_event, per thread of the pool, summed; derived per token */
+                    int all = o->tests[t].tokens + o->tests[t].gen;
+                    json_object_set_new(hw, "source", json_string("perf_event"));
+                    for (int e = 0; e < TB_HW_EVENTS; e++) {
+                        if (!c->hw_ok[e]) {
+                            char k[64];
+                            snprintf(k, sizeof k, "%s_unavailable", tb_hw_event_names[e]);
+                            json_object_set_new(hw, k, json_string(c->hw_why[e]));
+                            continue;
+                        }
+                        double per[TB_BENCH_MAX_REPS];
+                        for (int r = 0; r < c->n; r++)
+                            per[r] = c->hw[e][r] / all;
+                        char k[64];
+                        snprintf(k, sizeof k, "%s_per_token", tb_hw_event_names[e]);
+                        json_object_set_new(hw, tb_hw_event_names[e], summary_json(c->hw[e], c->n));
+                        json_object_set_new(hw, k, summary_json(per, c->n));
+                    }
+                    if (c->hw_ok[0] && c->hw_ok[1]) {
+                        double ipc[TB_BENCH_MAX_REPS];
+                        for (int r = 0; r < c->n; r++)
+                            ipc[r] = c->hw[1][r] > 0 ? c->hw[0][r] / c->hw[1][r] : 0;
+                        json_object_set_new(hw, "ipc", summary_json(ipc, c->n));
+                    }
+                }
                 json_object_set_new(run, "params", json_real(models[i]->params));
                 json_object_set_new(run, "counters",
                                     json_pack("{s:s, s:o, s:o, s:o, s:o}", "source", "getrusage",

@@ -205,3 +205,109 @@ const char *tb_hw_counters_unavailable(char *buf, size_t cap)
     snprintf(buf, cap, "%s", tb_perf_open_reason(e, tb_perf_paranoid(NULL)));
     return buf;
 }
+
+/* ---- per-run hardware counting over a pool's threads ---- */
+
+const char *const tb_hw_event_names[TB_HW_EVENTS] = {"instructions", "cycles", "llc_misses",
+                                                     "branch_misses"};
+static const uint64_t hw_configs[TB_HW_EVENTS] = {PERF_COUNT_HW_INSTRUCTIONS, PERF_COUNT_HW_CPU_CYCLES,
+                                                  PERF_COUNT_HW_CACHE_MISSES,
+                                                  PERF_COUNT_HW_BRANCH_MISSES};
+
+static int real_open(void *ctx, uint32_t type, uint64_t config, int tid)
+{
+    (void)ctx;
+    struct perf_event_attr attr;
+    memset(&attr, 0, sizeof attr);
+    attr.size = sizeof attr;
+    attr.type = type;
+    attr.config = config;
+    attr.disabled = 1;
+    attr.exclude_kernel = 1;
+    attr.exclude_hv = 1;
+    int fd = (int)syscall(SYS_perf_event_open, &attr, tid, -1, -1, 0);
+    return fd < 0 ? -errno : fd;
+}
+
+static int real_read(void *ctx, int fd, uint64_t *value)
+{
+    (void)ctx;
+    return read(fd, value, sizeof *value) == (ssize_t)sizeof *value ? 0 : -EIO;
+}
+
+static void real_control(void *ctx, int fd, bool enable)
+{
+    (void)ctx;
+    if (enable) {
+        ioctl(fd, PERF_EVENT_IOC_RESET, 0);
+        ioctl(fd, PERF_EVENT_IOC_ENABLE, 0);
+    } else {
+        ioctl(fd, PERF_EVENT_IOC_DISABLE, 0);
+    }
+}
+
+static void real_close(void *ctx, int fd)
+{
+    (void)ctx;
+    close(fd);
+}
+
+int tb_hw_open(tb_hw_counters *c, const int *tids, int n, const tb_hw_io *io)
+{
+    static const tb_hw_io real = {real_open, real_read, real_control, real_close, NULL};
+    memset(c, 0, sizeof *c);
+    c->io = io ? *io : real;
+    c->nthreads = n < TB_HW_MAX_THREADS ? n : TB_HW_MAX_THREADS;
+    int usable = 0;
+    for (int e = 0; e < TB_HW_EVENTS; e++) {
+        c->ok[e] = true;
+        for (int t = 0; t < c->nthreads; t++) {
+            c->fd[t][e] = -1;
+            int fd = c->ok[e] ? c->io.open(c->io.ctx, PERF_TYPE_HARDWARE, hw_configs[e], tids[t]) : -1;
+            if (c->ok[e] && fd < 0) {
+                c->ok[e] = false;
+                snprintf(c->why[e], sizeof c->why[e], "%s", tb_perf_open_reason(-fd, tb_perf_paranoid(NULL)));
+            }
+            c->fd[t][e] = fd;
+        }
+        if (!c->ok[e]) /* all or nothing: a partial sum would be a lie */
+            for (int t = 0; t < c->nthreads; t++)
+                if (c->fd[t][e] >= 0) {
+                    c->io.close(c->io.ctx, c->fd[t][e]);
+                    c->fd[t][e] = -1;
+                }
+        usable += c->ok[e];
+    }
+    return usable;
+}
+
+void tb_hw_start(tb_hw_counters *c)
+{
+    for (int e = 0; e < TB_HW_EVENTS; e++)
+        for (int t = 0; c->ok[e] && t < c->nthreads; t++)
+            c->io.control(c->io.ctx, c->fd[t][e], true);
+}
+
+void tb_hw_stop(tb_hw_counters *c, uint64_t v[TB_HW_EVENTS])
+{
+    for (int e = 0; e < TB_HW_EVENTS; e++) {
+        v[e] = 0;
+        for (int t = 0; c->ok[e] && t < c->nthreads; t++) {
+            uint64_t x = 0;
+            c->io.control(c->io.ctx, c->fd[t][e], false);
+            if (c->io.read(c->io.ctx, c->fd[t][e], &x) != 0) {
+                c->ok[e] = false;
+                snprintf(c->why[e], sizeof c->why[e], "reading the counter failed");
+            }
+            v[e] += x;
+        }
+    }
+}
+
+void tb_hw_close(tb_hw_counters *c)
+{
+    for (int e = 0; e < TB_HW_EVENTS; e++)
+        for (int t = 0; t < c->nthreads; t++)
+            if (c->fd[t][e] >= 0)
+                c->io.close(c->io.ctx, c->fd[t][e]);
+}

@@ -13,6 +13,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct tb_counter_backend {
     const char *name;    /* "papi", "libpfm4", "perf_event-hw", "perf_event-sw" */
@@ -43,6 +44,37 @@ void tb_usage_now(tb_usage *u);
 /* NULL when hardware events (instructions) open on this machine; otherwise
  * why not, with the fix, written into buf. */
 const char *tb_hw_counters_unavailable(char *buf, size_t cap);
+
+/* Hardware events counted per run over every thread of a pool (one
+ * perf_event fd per event per thread, summed): instructions, cycles, LLC
+ * misses (PERF_COUNT_HW_CACHE_MISSES), branch misses. The syscalls are
+ * injectable for tests. An event that cannot be opened on every thread is
+ * unavailable, with the reason; it is never reported as zero. */
+enum { TB_HW_EVENTS = 4, TB_HW_MAX_THREADS = 64 };
+extern const char *const tb_hw_event_names[TB_HW_EVENTS]; /* instructions, cycles, ... */
+
+typedef struct tb_hw_io {
+    int (*open)(void *ctx, uint32_t type, uint64_t config, int tid); /* fd or -errno */
+    int (*read)(void *ctx, int fd, uint64_t *value);                   /* 0 or -errno */
+    void (*control)(void *ctx, int fd, bool enable);                   /* reset+enable / disable */
+    void (*close)(void *ctx, int fd);
+    void *ctx;
+} tb_hw_io;
+
+typedef struct tb_hw_counters {
+    tb_hw_io io;
+    int nthreads;
+    int fd[TB_HW_MAX_THREADS][TB_HW_EVENTS];
+    bool ok[TB_HW_EVENTS];
+    char why[TB_HW_EVENTS][160];
+} tb_hw_counters;
+
+/* Opens every event on every thread; returns how many events are usable. */
+int tb_hw_open(tb_hw_counters *c, const int *tids, int n, const tb_hw_io *io);
+void tb_hw_start(tb_hw_counters *c);
+/* Stops counting and sums each usable event over the threads into v. */
+void tb_hw_stop(tb_hw_counters *c, uint64_t v[TB_HW_EVENTS]);
+void tb_hw_close(tb_hw_counters *c);
 
 /* Why perf_event_open failed with errno e for a hardware event, and the fix. */
 const char *tb_perf_open_reason(int e, int paranoid);

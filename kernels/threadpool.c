@@ -6,6 +6,8 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -36,7 +38,9 @@ struct tb_pool {
         tb_pool *pool;
         int index;
         bool pin;
+        atomic_int tid;       /* the worker's kernel thread id, once it runs */
     } *args;
+    int caller_tid;
 };
 
 static void run_chunks(tb_pool *p, int thread)
@@ -66,6 +70,7 @@ static void *worker_main(void *arg)
 {
     struct worker_arg *wa = arg;
     tb_pool *p = wa->pool;
+    atomic_store(&wa->tid, (int)syscall(SYS_gettid));
     if (wa->pin)
         pin_to(wa->index);
     unsigned seen = 0;
@@ -107,10 +112,11 @@ int tb_pool_create(int threads, bool pin, tb_pool **out, tb_error *err)
         tb_pool_destroy(p);
         return tb_error_set(err, TB_ENOMEM, "out of memory for the thread pool");
     }
+    p->caller_tid = (int)syscall(SYS_gettid);
     if (pin)
         pin_to(0);
     for (int i = 1; i < threads; i++) {
-        p->args[i] = (struct worker_arg){p, i, pin};
+        p->args[i] = (struct worker_arg){p, i, pin, 0};
         if (pthread_create(&p->tid[i], NULL, worker_main, &p->args[i]) != 0) {
             p->threads = i;
             tb_pool_destroy(p);
@@ -143,6 +149,20 @@ void tb_pool_destroy(tb_pool *p)
 int tb_pool_threads(const tb_pool *p)
 {
     return p->threads;
+}
+
+int tb_pool_tids(tb_pool *p, int *tids, int cap)
+{
+    int n = 0;
+    if (cap > 0)
+        tids[n++] = p->caller_tid;
+    for (int i = 1; i < p->threads && n < cap; i++) {
+        int t;
+        while ((t = atomic_load(&p->args[i].tid)) == 0) /* a worker that has not started yet */
+            sched_yield();
+        tids[n++] = t;
+    }
+    return n;
 }
 
 void tb_pool_for(tb_pool *p, int n, int grain, tb_task_fn fn, void *ctx)

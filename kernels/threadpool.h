@@ -25,6 +25,10 @@ int tb_pool_create(int threads, bool pin, tb_pool **out, tb_error *err);
 void tb_pool_destroy(tb_pool *p);
 int tb_pool_threads(const tb_pool *p);
 
+/* The kernel thread ids of the pool's threads (the creating thread first),
+ * for per-thread hardware counters; returns how many were written. */
+int tb_pool_tids(tb_pool *p, int *tids, int cap);
+
 void tb_pool_for(tb_pool *p, int n, int grain, tb_task_fn fn, void *ctx);
 
 /* y (a->n x w->rows, token-major) = w x a, rows split across the pool. */

@@ -1,0 +1,111 @@
+/* test_counters.c - per-run hardware counting over a pool's threads, with a fake perf_event. */
+#include "testutil.h"
+
+#include <errno.h>
+#include <linux/perf_event.h>
+#include <string.h>
+
+#include "counters.h"
+#include "threadpool.h"
+
+typedef struct fake {
+    int opened, closed, enabled, disabled;
+} fake;
+
+static int event_index(uint64_t config)
+{
+    return config == PERF_COUNT_HW_INSTRUCTIONS ? 0 : config == PERF_COUNT_HW_CPU_CYCLES ? 1
+         : config == PERF_COUNT_HW_CACHE_MISSES ? 2 : 3;
+}
+
+static int f_open(void *ctx, uint32_t type, uint64_t config, int tid)
+{
+    fake *f = ctx;
+    assert_int_equal(type, PERF_TYPE_HARDWARE);
+    if (event_index(config) == 2 && tid == 12)
+        return -ENOENT; /* LLC misses cannot be opened on one thread */
+    f->opened++;
+    return tid * 10 + event_index(config);
+}
+
+static int f_read(void *ctx, int fd, uint64_t *v)
+{
+    (void)ctx;
+    *v = (uint64_t)fd * 100;
+    return 0;
+}
+
+static void f_control(void *ctx, int fd, bool enable)
+{
+    (void)fd;
+    fake *f = ctx;
+    if (enable)
+        f->enabled++;
+    else
+        f->disabled++;
+}
+
+static void f_close(void *ctx, int fd)
+{
+    (void)fd;
+    ((fake *)ctx)->closed++;
+}
+
+static void test_sums_over_threads_and_all_or_nothing(void **state)
+{
+    (void)state;
+    fake f = {0};
+    tb_hw_io io = {f_open, f_read, f_control, f_close, &f};
+    int tids[2] = {11, 12};
+    tb_hw_counters c;
+    assert_int_equal(tb_hw_open(&c, tids, 2, &io), 3); /* LLC misses unusable */
+    assert_false(c.ok[2]);
+    assert_non_null(strstr(c.why[2], "no hardware PMU"));
+    assert_int_equal(f.closed, 1); /* the LLC fd opened on thread 11 was given back */
+    tb_hw_start(&c);
+    assert_int_equal(f.enabled, 6);
+    uint64_t v[TB_HW_EVENTS];
+    tb_hw_stop(&c, v);
+    assert_int_equal(v[0], (110 + 120) * 100); /* instructions, both threads */
+    assert_int_equal(v[1], (111 + 121) * 100); /* cycles */
+    assert_int_equal(v[2], 0);                 /* unavailable: not a measured zero */
+    assert_int_equal(v[3], (113 + 123) * 100); /* branch misses */
+    tb_hw_close(&c);
+    assert_int_equal(f.closed, 1 + 6);
+    assert_string_equal(tb_hw_event_names[2], "llc_misses");
+}
+
+static void test_pool_reports_its_threads(void **state)
+{
+    (void)state;
+    tb_pool *p;
+    tb_error err;
+    assert_int_equal(tb_pool_create(3, false, &p, &err), TB_OK);
+    int tids[8];
+    assert_int_equal(tb_pool_tids(p, tids, 8), 3);
+    assert_true(tids[0] > 0 && tids[1] > 0 && tids[2] > 0);
+    assert_true(tids[0] != tids[1] && tids[1] != tids[2]);
+    tb_pool_destroy(p);
+}
+
+static void test_this_machine_says_why(void **state)
+{
+    (void)state;
+    char buf[512];
+    const char *why = tb_hw_counters_unavailable(buf, sizeof buf);
+    if (why) /* a VM without a PMU: the reason names the fix */
+        assert_true(strstr(why, "PMU") || strstr(why, "perf_event_paranoid") || strstr(why, "perf_event"));
+    tb_usage u;
+    tb_usage_now(&u);
+    assert_true(u.cpu_s > 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_sums_over_threads_and_all_or_nothing),
+        cmocka_unit_test(test_pool_reports_its_threads),
+        cmocka_unit_test(test_this_machine_says_why),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
