@@ -18,6 +18,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bandwidth.h"
@@ -31,6 +32,7 @@
 typedef struct cell {          /* one model x one test */
     double tps[TB_BENCH_MAX_REPS], gbps[TB_BENCH_MAX_REPS], frac[TB_BENCH_MAX_REPS];
     double jpt[TB_BENCH_MAX_REPS]; /* joules per token (measured), when a meter exists */
+    double jpt_net[TB_BENCH_MAX_REPS], watts[TB_BENCH_MAX_REPS];
     double cpu_s[TB_BENCH_MAX_REPS], ctxsw[TB_BENCH_MAX_REPS], faults[TB_BENCH_MAX_REPS];
     double hw[TB_HW_EVENTS][TB_BENCH_MAX_REPS]; /* per run, summed over the pool's threads */
     bool hw_ok[TB_HW_EVENTS];                   /* counted in every repetition */
@@ -168,6 +170,17 @@ int tb_bench_run(const tb_bench_opts *o, const tb_machine *mach, FILE *out, json
             if (*p == '\n')
                 *p = ' ';
     }
+    double idle_w = 0; /* idle power, subtracted for net joules */
+    if (sampler && o->idle_s > 0) {
+        tb_energy_result idle;
+        fprintf(stderr, "ternbench bench: measuring idle power for %.1f s...\n", o->idle_s);
+        if (tb_sampler_start(sampler, err) == TB_OK) {
+            struct timespec ts = {(time_t)o->idle_s, (long)((o->idle_s - (double)(time_t)o->idle_s) * 1e9)};
+            nanosleep(&ts, NULL);
+            if (tb_sampler_stop(sampler, &idle, err) == TB_OK && idle.seconds > 0)
+                idle_w = idle.total_j / idle.seconds;
+        }
+    }
     char hw_buf[512];
     const char *hw_why = tb_hw_counters_unavailable(hw_buf, sizeof hw_buf);
 
@@ -219,7 +232,11 @@ int tb_bench_run(const tb_bench_opts *o, const tb_machine *mach, FILE *out, json
                         tb_hw_close(&hc);
                     }
                     if (metered && tb_sampler_stop(sampler, &er, err) == TB_OK)
+                    {
                         c->jpt[c->n] = er.total_j / all;
+                        c->watts[c->n] = er.seconds > 0 ? er.total_j / er.seconds : 0;
+                        c->jpt_net[c->n] = (er.total_j - idle_w * er.seconds) / all;
+                    }
                     else if (sampler)
                         snprintf(energy_why, sizeof energy_why, "meter failed: %s", err->text);
                     c->cpu_s[c->n] = u1.cpu_s - u0.cpu_s;
@@ -273,8 +290,13 @@ int tb_bench_run(const tb_bench_opts *o, const tb_machine *mach, FILE *out, json
                                         batched ? json_null() : summary_json(c->frac, c->n));
                 if (meter && !energy_why[0])
                     json_object_set_new(run, "energy",
-                                        json_pack("{s:s, s:o}", "meter", tb_meter_kind_name(meter->kind),
-                                                  "joules_per_token", summary_json(c->jpt, c->n)));
+                                        json_pack("{s:s, s:o, s:o, s:o, s:f}", "meter",
+                                                  tb_meter_kind_name(meter->kind), "joules_per_token",
+                                                  summary_json(c->jpt, c->n), "joules_per_token_net",
+                                                  o->idle_s > 0 ? summary_json(c->jpt_net, c->n)
+                                                                : json_null(),
+                                                  "watts", summary_json(c->watts, c->n),
+                                                  "idle_watts", idle_w));
                 else
                     json_object_set_new(run, "energy_unavailable", json_string(energy_why));
                 json_t *hw = json_pack("{s:b}", "available", hw_why == NULL);

@@ -28,6 +28,7 @@ typedef struct tb_bench_opts {
     tb_bench_test tests[TB_BENCH_MAX_TESTS];
     int ntests;
     long threads, reps, warmup, seed, batch;
+    double idle_s;             /* measure idle power this long first; 0: no net energy */
     long thread_list[8];       /* several thread counts, each run in turn (nthreads > 0) */
     int nthreads;
 } tb_bench_opts;

@@ -31,6 +31,7 @@ static void help(void)
            "  -r, --repetitions R  repetitions (default 3; 3 or more give an interval)\n"
            "  --warmup N         warm-up tokens per model before measuring (default 8)\n"
            "  --seed S           token sequence seed (default 1)\n"
+           "  --idle SECONDS     with an energy meter: measure idle power first, report net J/token\n"
            "  --json FILE        write the result document (ternbench.result/1) atomically\n"
            "  --peer NAME=PATH   also run an external llama-bench (llama.cpp's or bitnet.cpp's)\n"
            "                     with the same tests on a GGUF file; repeatable\n"
@@ -55,13 +56,14 @@ typedef struct peers {
 static int parse(int argc, char **argv, tb_bench_opts *o, const char **json, peers *pe,
                  char *models_buf, size_t cap)
 {
-    enum { O_WARM = 256, O_SEED, O_JSON, O_PEER, O_PEER_MODEL };
+    enum { O_WARM = 256, O_SEED, O_JSON, O_PEER, O_PEER_MODEL, O_IDLE };
     static const struct option opts[] = {
         {"model", required_argument, NULL, 'm'}, {"threads", required_argument, NULL, 't'},
         {"batch", required_argument, NULL, 'b'}, {"pg", required_argument, NULL, 'G'},
         {"repetitions", required_argument, NULL, 'r'}, {"warmup", required_argument, NULL, O_WARM},
         {"seed", required_argument, NULL, O_SEED}, {"json", required_argument, NULL, O_JSON},
         {"peer", required_argument, NULL, O_PEER}, {"peer-model", required_argument, NULL, O_PEER_MODEL},
+        {"idle", required_argument, NULL, O_IDLE},
         {"help", no_argument, NULL, 'h'}, {0, 0, 0, 0}};
     const char *cmd = "bench";
     int rc = TB_EXIT_OK;
@@ -135,6 +137,7 @@ static int parse(int argc, char **argv, tb_bench_opts *o, const char **json, pee
             break;
         }
         case O_PEER_MODEL: pe->model = optarg; break;
+        case O_IDLE: rc = tb_cli_parse_double(cmd, "--idle", optarg, 0, 3600, &o->idle_s); break;
         case 'h': help(); return -1;
         default: return tb_cli_bad_option(cmd, argv, optind, optopt, c);
         }

@@ -90,7 +90,7 @@ static void test_energy_with_a_meter(void **state)
     snprintf(path, sizeof path, "%s/r.json", dir);
     bench_env[0] = env;
     tb_run_result r = bench("-m", "dummy:125M:i2_s,dummy:125M:q8_0", "-n", "8", "-r", "3",
-                            "--warmup", "1", "--json", path);
+                            "--warmup", "1", "--idle", "0.1", "--json", path);
     bench_env[0] = NULL;
     assert_int_equal(r.status, 0);
     tb_run_free(&r);
@@ -103,6 +103,12 @@ static void test_energy_with_a_meter(void **state)
     double jpt = json_real_value(json_object_get(json_object_get(energy, "joules_per_token"), "median"));
     double tps = json_real_value(json_object_get(json_object_get(run, "tokens_per_s"), "median"));
     assert_double_equal(jpt, 2.0 / tps, 0.1 * 2.0 / tps); /* the sampler's window brackets the run */
+    assert_double_equal(json_real_value(json_object_get(json_object_get(energy, "watts"), "median")),
+                        2.0, 1e-9);
+    assert_double_equal(json_real_value(json_object_get(energy, "idle_watts")), 2.0, 1e-9);
+    /* all the power is idle power here: nothing is left net */
+    assert_double_equal(json_real_value(json_object_get(json_object_get(energy, "joules_per_token_net"),
+                                                        "median")), 0.0, 1e-9);
     json_t *c = json_array_get(json_object_get(doc, "comparisons"), 0);
     double sp = json_real_value(json_object_get(json_object_get(c, "speedup"), "median"));
     double red = json_real_value(json_object_get(json_object_get(c, "energy_reduction"), "median"));
