@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "meter.h"
@@ -36,13 +35,7 @@ typedef struct perf_impl {
 static int real_open(void *ctx, uint32_t type, uint64_t config, int cpu)
 {
     (void)ctx;
-    struct perf_event_attr attr;
-    memset(&attr, 0, sizeof attr);
-    attr.size = sizeof attr;
-    attr.type = type;
-    attr.config = config;
-    int fd = (int)syscall(SYS_perf_event_open, &attr, -1, cpu, -1, 0);
-    return fd < 0 ? -errno : fd;
+    return tb_perf_event_open(type, config, -1, cpu);
 }
 
 static int real_read(void *ctx, int fd, uint64_t *count)

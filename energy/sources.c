@@ -3,10 +3,12 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <linux/perf_event.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "tb_file.h"
@@ -37,6 +39,22 @@ int tb_perf_paranoid(const char *paranoid_file)
     char *end;
     long v = strtol(text, &end, 10);
     return (end == text) ? -100 : (int)v;
+}
+
+int tb_perf_event_open(uint32_t type, uint64_t config, int pid, int cpu)
+{
+    struct perf_event_attr attr;
+    memset(&attr, 0, sizeof attr);
+    attr.size = sizeof attr;
+    attr.type = type;
+    attr.config = config;
+    if (pid >= 0) {
+        attr.disabled = 1;
+        attr.exclude_kernel = 1;
+        attr.exclude_hv = 1;
+    }
+    int fd = (int)syscall(SYS_perf_event_open, &attr, pid, cpu, -1, 0);
+    return fd < 0 ? -errno : fd;
 }
 
 typedef struct probe {

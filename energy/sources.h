@@ -14,6 +14,7 @@
 #define TB_ENERGY_SOURCES_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 typedef enum tb_source_state {
     TB_SOURCE_PRESENT,        /* found and readable */
@@ -48,5 +49,10 @@ const char *tb_source_state_name(tb_source_state s);
 
 /* The perf_event_paranoid level, or -100 if it cannot be read. */
 int tb_perf_paranoid(const char *paranoid_file);
+
+/* perf_event_open(2) for one counter. A system-wide counter (the power PMU)
+ * takes pid -1 and a cpu; a thread's counter takes its tid and cpu -1, and
+ * starts disabled, counting user space only. Returns the fd or -errno. */
+int tb_perf_event_open(uint32_t type, uint64_t config, int pid, int cpu);
 
 #endif

@@ -8,7 +8,6 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/resource.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "sources.h"
@@ -21,21 +20,12 @@
 #include <perfmon/pfmlib_perf_event.h>
 #endif
 
-static int perf_open(struct perf_event_attr *attr)
+/* Opens a counter on this thread, counts a little work, returns errno or 0. */
+static int perf_try(uint32_t type, uint64_t config, uint64_t *value)
 {
-    attr->size = sizeof *attr;
-    attr->disabled = 1;
-    attr->exclude_kernel = 1;
-    attr->exclude_hv = 1;
-    return (int)syscall(SYS_perf_event_open, attr, 0, -1, -1, 0);
-}
-
-/* Opens attr on this thread, counts a little work, returns errno or 0. */
-static int perf_try(struct perf_event_attr *attr, uint64_t *value)
-{
-    int fd = perf_open(attr);
+    int fd = tb_perf_event_open(type, config, 0, -1);
     if (fd < 0)
-        return errno;
+        return -fd;
     ioctl(fd, PERF_EVENT_IOC_RESET, 0);
     ioctl(fd, PERF_EVENT_IOC_ENABLE, 0);
     volatile uint64_t sink = 0;
@@ -81,9 +71,7 @@ static void probe_perf(tb_counters_report *rep)
     sw->name = "perf_event-sw";
     hw->built = sw->built = true;
     uint64_t v = 0;
-    struct perf_event_attr attr = {.type = PERF_TYPE_HARDWARE,
-                                   .config = PERF_COUNT_HW_INSTRUCTIONS};
-    int e = perf_try(&attr, &v);
+    int e = perf_try(PERF_TYPE_HARDWARE, PERF_COUNT_HW_INSTRUCTIONS, &v);
     hw->available = e == 0;
     if (e == 0)
         snprintf(hw->detail, sizeof hw->detail, "instructions counted (%llu in a test loop)",
@@ -91,9 +79,7 @@ static void probe_perf(tb_counters_report *rep)
     else
         snprintf(hw->detail, sizeof hw->detail, "%s", tb_perf_open_reason(e, rep->perf_event_paranoid));
 
-    struct perf_event_attr sattr = {.type = PERF_TYPE_SOFTWARE,
-                                    .config = PERF_COUNT_SW_TASK_CLOCK};
-    e = perf_try(&sattr, &v);
+    e = perf_try(PERF_TYPE_SOFTWARE, PERF_COUNT_SW_TASK_CLOCK, &v);
     sw->available = e == 0;
     if (e == 0)
         snprintf(sw->detail, sizeof sw->detail,
@@ -197,9 +183,8 @@ void tb_usage_now(tb_usage *u)
 
 const char *tb_hw_counters_unavailable(char *buf, size_t cap)
 {
-    struct perf_event_attr attr = {.type = PERF_TYPE_HARDWARE, .config = PERF_COUNT_HW_INSTRUCTIONS};
     uint64_t v;
-    int e = perf_try(&attr, &v);
+    int e = perf_try(PERF_TYPE_HARDWARE, PERF_COUNT_HW_INSTRUCTIONS, &v);
     if (e == 0)
         return NULL;
     snprintf(buf, cap, "%s", tb_perf_open_reason(e, tb_perf_paranoid(NULL)));
@@ -217,16 +202,7 @@ static const uint64_t hw_configs[TB_HW_EVENTS] = {PERF_COUNT_HW_INSTRUCTIONS, PE
 static int real_open(void *ctx, uint32_t type, uint64_t config, int tid)
 {
     (void)ctx;
-    struct perf_event_attr attr;
-    memset(&attr, 0, sizeof attr);
-    attr.size = sizeof attr;
-    attr.type = type;
-    attr.config = config;
-    attr.disabled = 1;
-    attr.exclude_kernel = 1;
-    attr.exclude_hv = 1;
-    int fd = (int)syscall(SYS_perf_event_open, &attr, tid, -1, -1, 0);
-    return fd < 0 ? -errno : fd;
+    return tb_perf_event_open(type, config, tid, -1);
 }
 
 static int real_read(void *ctx, int fd, uint64_t *value)
