@@ -108,6 +108,18 @@ static uint8_t *small_file(size_t alignment, size_t *size, const char *path)
     return buf;
 }
 
+/* The bytes of small_file(32), written through a scratch directory. */
+static uint8_t *small_bytes(size_t *size)
+{
+    char *dir = tb_tmpdir();
+    char path[1200];
+    snprintf(path, sizeof path, "%s/small.gguf", dir);
+    uint8_t *buf = small_file(32, size, path);
+    tb_rmtree(dir);
+    free(dir);
+    return buf;
+}
+
 static void test_round_trip(void **state)
 {
     (void)state;
@@ -147,11 +159,8 @@ static void test_round_trip(void **state)
 static void test_every_truncation_fails_cleanly(void **state)
 {
     (void)state;
-    char *dir = tb_tmpdir();
-    char path[1200];
-    snprintf(path, sizeof path, "%s/small.gguf", dir);
     size_t size;
-    uint8_t *buf = small_file(32, &size, path);
+    uint8_t *buf = small_bytes(&size);
     for (size_t n = 0; n < size; n++) {
         uint8_t *copy = malloc(n ? n : 1); /* exact size: ASan sees any over-read */
         memcpy(copy, buf, n);
@@ -165,18 +174,13 @@ static void test_every_truncation_fails_cleanly(void **state)
         free(copy);
     }
     free(buf);
-    tb_rmtree(dir);
-    free(dir);
 }
 
 static void test_random_corruption_never_crashes(void **state)
 {
     (void)state;
-    char *dir = tb_tmpdir();
-    char path[1200];
-    snprintf(path, sizeof path, "%s/small.gguf", dir);
     size_t size;
-    uint8_t *buf = small_file(32, &size, path);
+    uint8_t *buf = small_bytes(&size);
     uint64_t seed = 12345;
     int accepted = 0;
     for (int iter = 0; iter < 20000; iter++) {
@@ -199,8 +203,6 @@ static void test_random_corruption_never_crashes(void **state)
     }
     assert_true(accepted > 0);
     free(buf);
-    tb_rmtree(dir);
-    free(dir);
 }
 
 /* Header bytes built by hand, for forged fields. */
