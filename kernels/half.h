@@ -46,21 +46,19 @@ static inline tb_f16 tb_f32_to_f16(float f)
     uint32_t u = tb_f32_bits(f);
     uint32_t sign = (u >> 16) & 0x8000;
     uint32_t a = u & 0x7fffffffu;
-    if (a >= 0x7f800000u) /* inf or NaN (keep it a NaN) */
-        return (tb_f16)(sign | 0x7c00 | (a > 0x7f800000u ? 0x200 : 0));
-    if (a >= 0x477ff000u) /* rounds to >= 65520: overflow to inf */
-        return (tb_f16)(sign | 0x7c00);
-    if (a < 0x38800000u) { /* below 2^-14: subnormal half, round at 2^-24 */
-        float v = tb_bits_f32(a) * 16777216.0f; /* exact: scales by 2^24 */
-        /* v < 1024; round half to even via the FPU's default rounding */
-        float r = v + 8388608.0f;
-        r -= 8388608.0f;
-        return (tb_f16)(sign | (uint32_t)r);
-    }
-    /* normal: drop 13 mantissa bits with round-to-nearest-even */
-    uint32_t round = 0xfff + ((a >> 13) & 1);
-    a += round;
-    return (tb_f16)(sign | ((a - 0x38000000u) >> 13));
+    /* normal: drop 13 mantissa bits with round-to-nearest-even; a carry out of
+     * the largest finite half lands on 0x7c00, infinity */
+    uint32_t normal = (a + 0xfff + ((a >> 13) & 1) - 0x38000000u) >> 13;
+    /* below 2^-14: adding 0.5 aligns the value so the FPU rounds it at 2^-24
+     * (ties to even) and leaves the half's bits at the bottom */
+    uint32_t sub = tb_f32_bits(tb_bits_f32(a) + 0.5f) - 0x3f000000u;
+    uint32_t nonfinite = 0x7c00 | (uint32_t)(a > 0x7f800000u) << 9; /* NaN stays NaN */
+    /* masks, not branches: a third of a ternary matrix is zero (the subnormal
+     * path), so branches here mispredict and the loop cannot vectorise */
+    uint32_t is_sub = 0u - (uint32_t)(a < 0x38800000u);
+    uint32_t is_big = 0u - (uint32_t)(a >= 0x477ff000u);
+    uint32_t h = (sub & is_sub) | (nonfinite & is_big) | (normal & ~(is_sub | is_big));
+    return (tb_f16)(sign | h);
 }
 
 static inline float tb_bf16_to_f32(tb_bf16 h)
