@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "meter.h"
+#include "report.h"
 #include "sampler.h"
 #include "stats.h"
 #include "tb_time.h"
@@ -143,14 +144,8 @@ json_t *tb_peer_run(const char *name, const char *path, const char *model, const
     json_array_foreach(rows, i, row) {
         json_int_t np = json_integer_value(json_object_get(row, "n_prompt"));
         json_int_t ng = json_integer_value(json_object_get(row, "n_gen"));
-        json_t *samples = json_object_get(row, "samples_ts");
         double x[TB_BENCH_MAX_REPS];
-        int n = 0;
-        size_t j;
-        json_t *v;
-        json_array_foreach(samples, j, v)
-            if (n < TB_BENCH_MAX_REPS && json_is_number(v))
-                x[n++] = json_number_value(v);
+        int n = tb_json_numbers(json_object_get(row, "samples_ts"), x, TB_BENCH_MAX_REPS);
         if (n == 0 && json_is_number(json_object_get(row, "avg_ts")))
             x[n++] = json_number_value(json_object_get(row, "avg_ts"));
         if (n == 0)

@@ -6,25 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "report.h"
+
 enum { MAX_SAMPLES = 256, RESAMPLES = 2000 };
-
-static const char *s_of(json_t *o, const char *k)
-{
-    const char *s = json_string_value(json_object_get(o, k));
-    return s ? s : "";
-}
-
-static int samples_of(json_t *summary, double *x)
-{
-    json_t *arr = json_object_get(summary, "samples");
-    int n = 0;
-    size_t i;
-    json_t *v;
-    json_array_foreach(arr, i, v)
-        if (n < MAX_SAMPLES && json_is_number(v))
-            x[n++] = json_number_value(v);
-    return n;
-}
 
 static int cmp_d(const void *a, const void *b)
 {
@@ -71,28 +55,26 @@ static bool ratio_ci(const double *a, int na, const double *b, int nb, double *r
     return true;
 }
 
-static json_t *find_run(json_t *doc, const char *model, const char *test, json_int_t threads)
+/* A run's tokens/s, one per repetition. */
+static int tps_samples(json_t *run, double *x)
 {
-    size_t i;
-    json_t *r;
-    json_array_foreach(json_object_get(doc, "runs"), i, r)
-        if (!strcmp(s_of(r, "model"), model) && !strcmp(s_of(r, "test"), test) &&
-            json_integer_value(json_object_get(r, "threads")) == threads)
-            return r;
-    return NULL;
+    return tb_json_numbers(json_object_get(json_object_get(run, "tokens_per_s"), "samples"), x,
+                           MAX_SAMPLES);
 }
 
 /* Per-repetition speedups of a comparison, from its two runs' samples. */
 static int speedup_samples(json_t *doc, json_t *c, double *x)
 {
     json_int_t th = json_integer_value(json_object_get(c, "threads"));
-    json_t *ra = find_run(doc, s_of(c, "model"), s_of(c, "test"), th);
-    json_t *rb = find_run(doc, s_of(c, "baseline_model"), s_of(c, "test"), th);
+    json_t *runs = json_object_get(doc, "runs");
+    const char *test = tb_json_str(c, "test");
+    json_t *ra = tb_result_find_run(runs, tb_json_str(c, "model"), test, th);
+    json_t *rb = tb_result_find_run(runs, tb_json_str(c, "baseline_model"), test, th);
     if (!ra || !rb)
         return 0;
     double a[MAX_SAMPLES], b[MAX_SAMPLES];
-    int na = samples_of(json_object_get(ra, "tokens_per_s"), a);
-    int nb = samples_of(json_object_get(rb, "tokens_per_s"), b);
+    int na = tps_samples(ra, a);
+    int nb = tps_samples(rb, b);
     int n = na < nb ? na : nb;
     for (int i = 0; i < n; i++)
         x[i] = a[i] / b[i]; /* paired: the same repetition */
@@ -103,8 +85,8 @@ static bool same_machine(json_t *a, json_t *b)
 {
     json_t *ca = json_object_get(json_object_get(a, "machine"), "cpu");
     json_t *cb = json_object_get(json_object_get(b, "machine"), "cpu");
-    return ca && cb && !strcmp(s_of(ca, "model"), s_of(cb, "model")) &&
-           !strcmp(s_of(ca, "hostname"), s_of(cb, "hostname")) &&
+    return ca && cb && !strcmp(tb_json_str(ca, "model"), tb_json_str(cb, "model")) &&
+           !strcmp(tb_json_str(ca, "hostname"), tb_json_str(cb, "hostname")) &&
            json_equal(json_object_get(ca, "logical_cpus"), json_object_get(cb, "logical_cpus")) &&
            json_equal(json_object_get(ca, "memory_bytes"), json_object_get(cb, "memory_bytes"));
 }
@@ -143,9 +125,9 @@ int tb_compare_docs(json_t *base, json_t *cur, double thr, bool ratios_only, FIL
         size_t j;
         json_t *bc, *match = NULL;
         json_array_foreach(json_object_get(base, "comparisons"), j, bc)
-            if (!strcmp(s_of(bc, "model"), s_of(c, "model")) &&
-                !strcmp(s_of(bc, "baseline_model"), s_of(c, "baseline_model")) &&
-                !strcmp(s_of(bc, "test"), s_of(c, "test")) &&
+            if (!strcmp(tb_json_str(bc, "model"), tb_json_str(c, "model")) &&
+                !strcmp(tb_json_str(bc, "baseline_model"), tb_json_str(c, "baseline_model")) &&
+                !strcmp(tb_json_str(bc, "test"), tb_json_str(c, "test")) &&
                 json_equal(json_object_get(bc, "threads"), json_object_get(c, "threads")))
                 match = bc;
         if (!match)
@@ -155,25 +137,27 @@ int tb_compare_docs(json_t *base, json_t *cur, double thr, bool ratios_only, FIL
         if (!ratio_ci(a, na, b, nb, &r, &lo, &hi))
             continue;
         char what[256];
-        snprintf(what, sizeof what, "%s over %s, %s, %lld threads", s_of(c, "model"),
-                 s_of(c, "baseline_model"), s_of(c, "test"),
+        snprintf(what, sizeof what, "%s over %s, %s, %lld threads", tb_json_str(c, "model"),
+                 tb_json_str(c, "baseline_model"), tb_json_str(c, "test"),
                  (long long)json_integer_value(json_object_get(c, "threads")));
         judge(out, what, "speedup", r, lo, hi, thr, sum);
     }
     if (absolute) {
         json_t *r0;
         json_array_foreach(json_object_get(cur, "runs"), i, r0) {
-            json_t *br = find_run(base, s_of(r0, "model"), s_of(r0, "test"),
-                                  json_integer_value(json_object_get(r0, "threads")));
+            json_t *br = tb_result_find_run(json_object_get(base, "runs"), tb_json_str(r0, "model"),
+                                            tb_json_str(r0, "test"),
+                                            json_integer_value(json_object_get(r0, "threads")));
             double a[MAX_SAMPLES], b[MAX_SAMPLES], r, lo, hi;
             if (!br)
                 continue;
-            int na = samples_of(json_object_get(br, "tokens_per_s"), a);
-            int nb = samples_of(json_object_get(r0, "tokens_per_s"), b);
+            int na = tps_samples(br, a);
+            int nb = tps_samples(r0, b);
             if (!ratio_ci(a, na, b, nb, &r, &lo, &hi))
                 continue;
             char what[256];
-            snprintf(what, sizeof what, "%s, %s, %lld threads", s_of(r0, "model"), s_of(r0, "test"),
+            snprintf(what, sizeof what, "%s, %s, %lld threads", tb_json_str(r0, "model"),
+                     tb_json_str(r0, "test"),
                      (long long)json_integer_value(json_object_get(r0, "threads")));
             judge(out, what, "tokens/s", r, lo, hi, thr, sum);
         }

@@ -19,10 +19,32 @@ extern char **environ;
 
 /* ---- reading the document ---- */
 
-static const char *str(json_t *o, const char *k)
+const char *tb_json_str(json_t *o, const char *k)
 {
     const char *s = json_string_value(json_object_get(o, k));
     return s ? s : "";
+}
+
+int tb_json_numbers(json_t *arr, double *x, int cap)
+{
+    int n = 0;
+    size_t i;
+    json_t *v;
+    json_array_foreach(arr, i, v)
+        if (n < cap && json_is_number(v))
+            x[n++] = json_number_value(v);
+    return n;
+}
+
+json_t *tb_result_find_run(json_t *runs, const char *model, const char *test, json_int_t threads)
+{
+    size_t i;
+    json_t *r;
+    json_array_foreach(runs, i, r)
+        if (!strcmp(tb_json_str(r, "model"), model) && !strcmp(tb_json_str(r, "test"), test) &&
+            json_integer_value(json_object_get(r, "threads")) == threads)
+            return r;
+    return NULL;
 }
 
 static double num(json_t *o, const char *k)
@@ -45,17 +67,6 @@ static bool is_ternary(const char *fmt)
 {
     return !strcmp(fmt, "i2_s") || !strcmp(fmt, "tq2_0") || !strcmp(fmt, "tq1_0") ||
            !strcmp(fmt, "tl2");
-}
-
-static json_t *find_run(json_t *runs, const char *model, const char *test, json_int_t threads)
-{
-    size_t i;
-    json_t *r;
-    json_array_foreach(runs, i, r)
-        if (!strcmp(str(r, "model"), model) && !strcmp(str(r, "test"), test) &&
-            json_integer_value(json_object_get(r, "threads")) == threads)
-            return r;
-    return NULL;
 }
 
 /* ---- writing markdown and HTML side by side ---- */
@@ -206,7 +217,7 @@ static void collect(json_t *runs, table *t)
     json_t *r;
     memset(t, 0, sizeof *t);
     json_array_foreach(runs, i, r) {
-        const char *f = str(r, "format");
+        const char *f = tb_json_str(r, "format");
         if (index_of(t->fmts, t->nf, f) < 0 && t->nf < MAX_FMTS)
             snprintf(t->fmts[t->nf++], 16, "%s", f);
         int th = (int)json_integer_value(json_object_get(r, "threads"));
@@ -220,7 +231,7 @@ static void collect(json_t *runs, table *t)
             t->threads[j] = th;
         }
         char size[32];
-        size_of(str(r, "model"), size, sizeof size);
+        size_of(tb_json_str(r, "model"), size, sizeof size);
         int k = -1;
         for (int j = 0; j < t->ns; j++)
             if (!strcmp(t->sizes[j], size))
@@ -251,9 +262,10 @@ static json_t *find_comp(json_t *comps, const char *size, const char *fmt, const
     json_t *c;
     json_array_foreach(comps, i, c) {
         char s[32];
-        size_of(str(c, "model"), s, sizeof s);
-        if (!strcmp(s, size) && !strcmp(str(c, "format"), fmt) &&
-            !strcmp(str(c, "baseline_format"), base) && !strcmp(str(c, "test"), test) &&
+        size_of(tb_json_str(c, "model"), s, sizeof s);
+        if (!strcmp(s, size) && !strcmp(tb_json_str(c, "format"), fmt) &&
+            !strcmp(tb_json_str(c, "baseline_format"), base) &&
+            !strcmp(tb_json_str(c, "test"), test) &&
             json_integer_value(json_object_get(c, "threads")) == threads)
             return c;
     }
@@ -316,7 +328,7 @@ static int write_plots(json_t *runs, json_t *comps, const table *t, const char *
         for (int si = 0; si < t->ns; si++) {
             char model[96];
             snprintf(model, sizeof model, "dummy:%s:%s", t->sizes[si], t->fmts[fi]);
-            json_t *r = find_run(runs, model, test, t->main_threads);
+            json_t *r = tb_result_find_run(runs, model, test, t->main_threads);
             if (r) {
                 json_t *tps = json_object_get(r, "tokens_per_s"), *roof = json_object_get(r, "roofline_fraction");
                 fprintf(tp, "%g %g\n", t->params[si], num(tps, "median"));
@@ -358,7 +370,7 @@ static int write_plots(json_t *runs, json_t *comps, const table *t, const char *
             char model[96];
             snprintf(model, sizeof model, "dummy:%s:%s", t->sizes[t->ns - 1], t->fmts[fi]);
             for (int k = 0; k < t->nt; k++) {
-                json_t *r = find_run(runs, model, test, t->threads[k]);
+                json_t *r = tb_result_find_run(runs, model, test, t->threads[k]);
                 if (r) {
                     fprintf(th, "%d %g\n", t->threads[k], num(json_object_get(r, "tokens_per_s"), "median"));
                     n_th[fi]++;
@@ -379,7 +391,7 @@ static int write_plots(json_t *runs, json_t *comps, const table *t, const char *
         for (int si = 0; si < t->ns; si++) {
             char model[96];
             snprintf(model, sizeof model, "dummy:%s:%s", t->sizes[si], t->fmts[fi]);
-            json_t *r = find_run(runs, model, test, t->main_threads);
+            json_t *r = tb_result_find_run(runs, model, test, t->main_threads);
             json_t *e = r ? json_object_get(json_object_get(r, "energy"), "joules_per_token") : NULL;
             if (json_is_object(e)) {
                 fprintf(en, "%g %g\n", t->params[si], num(e, "median"));
@@ -485,9 +497,9 @@ int tb_report_write(json_t *doc, const char *dir, tb_error *err)
     json_array_foreach(runs, i, r) {
         bool seen = false;
         for (int k = 0; k < ntests; k++)
-            seen |= !strcmp(tests[k], str(r, "test"));
+            seen |= !strcmp(tests[k], tb_json_str(r, "test"));
         if (!seen && ntests < 8)
-            snprintf(tests[ntests++], 32, "%s", str(r, "test"));
+            snprintf(tests[ntests++], 32, "%s", tb_json_str(r, "test"));
     }
 
     out o = {open_in(dir, "report.md", err), open_in(dir, "report.html", err)};
@@ -505,15 +517,16 @@ int tb_report_write(json_t *doc, const char *dir, tb_error *err)
              "collapse}td,th{border:1px solid #999;padding:2px 8px;text-align:right}"
              "svg{max-width:100%%;height:auto}</style></head><body>\n");
     heading(&o, 1, "ternbench: ternary vs fp16/int8/int4 on this machine");
-    snprintf(line, sizeof line, "Measured %s on %s (%s, %lld logical CPUs, %.1f GiB), kernels %s, "
+    snprintf(line, sizeof line,
+             "Measured %s on %s (%s, %lld logical CPUs, %.1f GiB), kernels %s, "
              "ternbench %s (git %s). Decoding (tg) feeds one token at a time from an empty cache, "
              "as bitnet.cpp's published benchmark did; every model got the same seeded tokens and "
              "the repetitions were interleaved.",
-             when, str(cpu, "model"), str(cpu, "arch"),
+             when, tb_json_str(cpu, "model"), tb_json_str(cpu, "arch"),
              (long long)json_integer_value(json_object_get(cpu, "logical_cpus")),
              (double)json_integer_value(json_object_get(cpu, "memory_bytes")) / (1u << 30),
-             str(json_object_get(mach, "isa"), "selected"), str(build, "version"),
-             str(build, "git_commit"));
+             tb_json_str(json_object_get(mach, "isa"), "selected"), tb_json_str(build, "version"),
+             tb_json_str(build, "git_commit"));
     para(&o, line);
 
     for (int k = 0; k < ntests; k++) {
@@ -533,8 +546,10 @@ int tb_report_write(json_t *doc, const char *dir, tb_error *err)
                 if (!c)
                     continue;
                 json_t *s = json_object_get(c, "speedup");
-                json_t *ra = find_run(runs, str(c, "model"), tests[k], t.main_threads);
-                json_t *rb = find_run(runs, str(c, "baseline_model"), tests[k], t.main_threads);
+                json_t *ra =
+                    tb_result_find_run(runs, tb_json_str(c, "model"), tests[k], t.main_threads);
+                json_t *rb = tb_result_find_run(runs, tb_json_str(c, "baseline_model"), tests[k],
+                                                t.main_threads);
                 const tb_claim *cl = tb_claim_find(t.sizes[si]);
                 char a[64], b[64], sp[64], px[32] = "-", pa[32] = "-", band[32];
                 snprintf(a, sizeof a, "%.2f", num(json_object_get(ra, "tokens_per_s"), "median"));
@@ -563,13 +578,13 @@ int tb_report_write(json_t *doc, const char *dir, tb_error *err)
         row(&o, 5, h, true);
         json_t *c;
         json_array_foreach(comps, i, c) {
-            const char *bf = str(c, "baseline_format");
+            const char *bf = tb_json_str(c, "baseline_format");
             if (!strcmp(bf, "f16"))
                 continue;
             char size[32], sp[64];
-            size_of(str(c, "model"), size, sizeof size);
+            size_of(tb_json_str(c, "model"), size, sizeof size);
             fmt_ci(json_object_get(c, "speedup"), sp, sizeof sp);
-            const char *cells[] = {str(c, "test"), size, str(c, "format"), bf, sp};
+            const char *cells[] = {tb_json_str(c, "test"), size, tb_json_str(c, "format"), bf, sp};
             row(&o, 5, cells, false);
         }
         end_table(&o);
@@ -581,13 +596,14 @@ int tb_report_write(json_t *doc, const char *dir, tb_error *err)
         row(&o, 6, h, true);
         json_array_foreach(runs, i, r) {
             char size[32], mb[32], tps[64], roof[32] = "- (compute-bound)";
-            size_of(str(r, "model"), size, sizeof size);
+            size_of(tb_json_str(r, "model"), size, sizeof size);
             snprintf(mb, sizeof mb, "%.1f", num(r, "weight_bytes") / 1e6);
             fmt_ci(json_object_get(r, "tokens_per_s"), tps, sizeof tps);
             json_t *rf = json_object_get(r, "roofline_fraction");
             if (json_is_object(rf))
                 snprintf(roof, sizeof roof, "%.0f%%", 100 * num(rf, "median"));
-            const char *cells[] = {str(r, "test"), size, str(r, "format"), mb, tps, roof};
+            const char *cells[] = {tb_json_str(r, "test"), size, tb_json_str(r, "format"), mb,
+                                   tps, roof};
             row(&o, 6, cells, false);
         }
         end_table(&o);
@@ -600,10 +616,11 @@ int tb_report_write(json_t *doc, const char *dir, tb_error *err)
         row(&o, 5, h, true);
         json_array_foreach(runs, i, r) {
             char size[32], j[64];
-            size_of(str(r, "model"), size, sizeof size);
+            size_of(tb_json_str(r, "model"), size, sizeof size);
             json_t *e = json_object_get(r, "energy");
             fmt_ci(json_object_get(e, "joules_per_token"), j, sizeof j);
-            const char *cells[] = {str(r, "test"), size, str(r, "format"), j, str(e, "meter")};
+            const char *cells[] = {tb_json_str(r, "test"), size, tb_json_str(r, "format"), j,
+                                   tb_json_str(e, "meter")};
             row(&o, 5, cells, false);
         }
         end_table(&o);
@@ -617,7 +634,7 @@ int tb_report_write(json_t *doc, const char *dir, tb_error *err)
             if (!json_is_object(er))
                 continue;
             char size[32], v[96], band[16];
-            size_of(str(c, "model"), size, sizeof size);
+            size_of(tb_json_str(c, "model"), size, sizeof size);
             json_t *ci = json_object_get(er, "ci95");
             double m = num(er, "median");
             if (json_is_array(ci))
@@ -626,13 +643,13 @@ int tb_report_write(json_t *doc, const char *dir, tb_error *err)
                          100 * json_number_value(json_array_get(ci, 1)));
             else
                 snprintf(v, sizeof v, "%.1f%%", 100 * m);
-            bool f16 = !strcmp(str(c, "baseline_format"), "f16");
+            bool f16 = !strcmp(tb_json_str(c, "baseline_format"), "f16");
             const char *px = f16 && !strcmp(size, "700M") ? "71.9%" : "-";
             const char *pa = f16 && !strcmp(size, "700M") ? "55.4%" : f16 && !strcmp(size, "70B") ? "70.0%" : "-";
             snprintf(band, sizeof band, "%s", !f16 ? "-" : m < TB_CLAIM_X86_ENERGY_MIN ? "below"
                                               : m > TB_CLAIM_X86_ENERGY_MAX ? "above" : "inside");
-            const char *cells[] = {str(c, "test"), size, str(c, "format"), str(c, "baseline_format"),
-                                   v, px, pa, band};
+            const char *cells[] = {tb_json_str(c, "test"), size, tb_json_str(c, "format"),
+                                   tb_json_str(c, "baseline_format"), v, px, pa, band};
             row(&o, 8, cells, false);
         }
         end_table(&o);
@@ -641,9 +658,10 @@ int tb_report_write(json_t *doc, const char *dir, tb_error *err)
                  "utilisation by a fixed 200 W). The figures above are measured by the named "
                  "meter over each run, idle power included.");
     } else {
-        snprintf(line, sizeof line, "<b>Not measured.</b> %s Energy rows are omitted, not estimated. "
+        snprintf(line, sizeof line,
+                 "<b>Not measured.</b> %s Energy rows are omitted, not estimated. "
                  "On a machine with RAPL or an INA219 the same command measures them (README).",
-                 str(first, "energy_unavailable"));
+                 tb_json_str(first, "energy_unavailable"));
         para(&o, line);
     }
 
@@ -685,9 +703,10 @@ int tb_report_write(json_t *doc, const char *dir, tb_error *err)
 
     heading(&o, 2, "What was not measured, and why");
     json_t *hw = json_object_get(json_object_get(first, "counters"), "hardware");
-    snprintf(line, sizeof line, "Hardware counters: %s.", json_is_true(json_object_get(hw, "available"))
-                                                             ? "available but not yet counted per run"
-                                                             : str(hw, "reason"));
+    snprintf(line, sizeof line, "Hardware counters: %s.",
+             json_is_true(json_object_get(hw, "available"))
+                 ? "available but not yet counted per run"
+                 : tb_json_str(hw, "reason"));
     para(&o, line);
     para(&o, "The published figures come from other machines (Apple M2 Ultra, Intel i7-13700H), "
              "read off charts: compare speedups (ratios measured in one run), not tokens/s. "
