@@ -430,9 +430,12 @@ int tb_bench_add_tests(tb_bench_opts *o, const char *list, bool prompt, tb_error
 
 json_t *tb_result_document(const tb_machine *mach, json_t *runs, json_t *comps, json_t *workload)
 {
-    return json_pack("{s:s, s:o, s:o, s:o, s:o}", "schema", "ternbench.result/1", "machine",
-                     tb_machine_to_json(mach), "runs", runs, "comparisons", comps, "workload",
-                     workload ? workload : json_null());
+    char created[32];
+    time_t now = time(NULL);
+    strftime(created, sizeof created, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+    return json_pack("{s:s, s:s, s:o, s:o, s:o, s:o}", "schema", "ternbench.result/1", "created",
+                     created, "machine", tb_machine_to_json(mach), "runs", runs, "comparisons",
+                     comps, "workload", workload ? workload : json_null());
 }
 
 int tb_bench_add_pg(tb_bench_opts *o, int prompt, int gen, tb_error *err)

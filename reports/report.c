@@ -509,16 +509,22 @@ int tb_report_write(json_t *doc, const char *dir, tb_error *err)
         return TB_EIO;
     }
     json_t *cpu = json_object_get(mach, "cpu"), *build = json_object_get(mach, "build");
-    char line[2048], when[64];
-    time_t now = time(NULL);
-    strftime(when, sizeof when, "%Y-%m-%d %H:%M UTC", gmtime(&now));
+    char line[2048], when[96];
+    const char *created = json_string_value(json_object_get(doc, "created"));
+    if (created) {
+        snprintf(when, sizeof when, "Measured %s", created);
+    } else { /* e.g. a merged document: its parts ran at different times */
+        time_t now = time(NULL);
+        strftime(when, sizeof when, "Reported %Y-%m-%dT%H:%M:%SZ (the document has no date)",
+                 gmtime(&now));
+    }
     html(&o, "<!doctype html><html><head><meta charset='utf-8'><title>ternbench report</title>"
              "<style>body{font-family:sans-serif;max-width:70em;margin:auto}table{border-collapse:"
              "collapse}td,th{border:1px solid #999;padding:2px 8px;text-align:right}"
              "svg{max-width:100%%;height:auto}</style></head><body>\n");
     heading(&o, 1, "ternbench: ternary vs fp16/int8/int4 on this machine");
     snprintf(line, sizeof line,
-             "Measured %s on %s (%s, %lld logical CPUs, %.1f GiB), kernels %s, "
+             "%s on %s (%s, %lld logical CPUs, %.1f GiB), kernels %s, "
              "ternbench %s (git %s). Decoding (tg) feeds one token at a time from an empty cache, "
              "as bitnet.cpp's published benchmark did; every model got the same seeded tokens and "
              "the repetitions were interleaved.",
@@ -755,6 +761,9 @@ int tb_result_validate(json_t *doc, tb_error *err)
         return tb_error_set(err, TB_EINVAL, "schema: expected \"ternbench.result/1\", found %s%s%s",
                             schema ? "\"" : "", schema ? schema : "none", schema ? "\"" : "");
     int rc = expect(NULL, json_is_object(json_object_get(doc, "machine")), "machine", "an object", err);
+    json_t *created = json_object_get(doc, "created");
+    if (rc == TB_OK && created)
+        rc = expect(NULL, json_is_string(created), "created", "a string (ISO 8601 UTC)", err);
     json_t *runs = json_object_get(doc, "runs"), *comps = json_object_get(doc, "comparisons");
     if (rc == TB_OK)
         rc = expect(runs, json_is_array(runs), "runs", "an array", err);

@@ -78,6 +78,7 @@ static void test_report_sets_figures_beside_the_claims(void **state)
     assert_non_null(strstr(md, "| 700M | i2_s | 300.00 | 120.00 | 2.50 [2.40, 2.60] | - | - | - | - |"));
     assert_non_null(strstr(md, "**Not measured.**") || strstr(md, "<b>Not measured.</b>"));
     assert_non_null(strstr(md, "no energy meter on this machine (test)"));
+    assert_non_null(strstr(md, "(the document has no date)")); /* never today's date as if measured */
     assert_non_null(slurp(dir, "plots.gp"));
     assert_non_null(strstr(slurp(dir, "published.dat"), "0.7 3.88 1.7"));
     char *html = slurp(dir, "report.html");
@@ -155,6 +156,7 @@ static void test_validation_names_the_path(void **state)
         {"runs.2.tokens_per_s.ci95", "runs[2].tokens_per_s.ci95: expected null or [lo, hi]"},
         {"comparisons.1.speedup", "comparisons[1].speedup: expected an object"},
         {"runs.3.energy_unavailable", "runs[3]: expected energy or energy_unavailable"},
+        {"created", "created: expected a string"},
     };
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         json_t *doc = document();
@@ -171,7 +173,7 @@ static void test_validation_names_the_path(void **state)
         }
         if (!strcmp(last, "energy_unavailable"))
             json_object_del(parent, last);
-        else if (!strcmp(last, "format"))
+        else if (!strcmp(last, "format") || !strcmp(last, "created"))
             json_object_set_new(parent, last, json_integer(7)); /* not a string */
         else
             json_object_set_new(parent, last, json_string("bad")); /* not a number/object */
@@ -204,9 +206,15 @@ static void test_reproduce_end_to_end(void **state)
     tb_error err;
     assert_int_equal(tb_result_validate(doc, &err), TB_OK);
     assert_int_equal(json_array_size(json_object_get(doc, "runs")), 6); /* 2 formats x 3 tests */
-    json_decref(doc);
+    const char *created = json_string_value(json_object_get(doc, "created"));
+    assert_non_null(created);
+    assert_int_equal(strlen(created), 20); /* 2026-11-25T16:23:05Z */
+    char measured[64];
+    snprintf(measured, sizeof measured, "Measured %s on ", created);
     char *md = slurp(out, "report.md");
     assert_non_null(md);
+    assert_non_null(strstr(md, measured));
+    json_decref(doc);
     assert_non_null(strstr(md, "| 125M | i2_s |"));
     assert_non_null(strstr(md, "2.37x")); /* the published 125M x86 figure */
     /* the report command renders the same document */
