@@ -8,7 +8,8 @@
 #define TB_CLAIMS_H
 
 typedef struct tb_claim {
-    const char *size;          /* dummy model size, as the presets name it */
+    const char *size;          /* the model size as the paper names it */
+    const char *preset;        /* the dummy preset with its shapes (paper 2.5B = preset 2.7B) */
     double params_b;           /* billions of parameters, for the x axis */
     double arm_fp16, arm_ternary, arm_speedup;   /* Apple M2 Ultra; 0 = not published */
     double x86_fp16, x86_ternary, x86_speedup;   /* Intel i7-13700H; 0 = not published */
@@ -17,8 +18,8 @@ typedef struct tb_claim {
 extern const tb_claim tb_claims[];
 extern const int tb_claim_count;
 
-/* The published row for a preset name, or NULL. */
-const tb_claim *tb_claim_find(const char *size);
+/* The published row for a dummy preset's name (see dummy.h), or NULL. */
+const tb_claim *tb_claim_find(const char *preset);
 
 /* The published bands. */
 #define TB_CLAIM_X86_SPEEDUP_MIN 2.37

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "claims.h"
 #include "report.h"
 
 static char *slurp(const char *dir, const char *name)
@@ -146,6 +147,17 @@ static void test_without_gnuplot(void **state)
     free(dir);
 }
 
+/* The paper's rows are found by the presets' names, 2.5B under its shape 2.7B. */
+static void test_claims_by_preset(void **state)
+{
+    (void)state;
+    assert_true(tb_claim_find("700M")->x86_speedup == 3.88);
+    assert_string_equal(tb_claim_find("2.7B")->size, "2.5B");
+    assert_true(tb_claim_find("2.7B")->x86_speedup == 4.19);
+    assert_null(tb_claim_find("2.5B")); /* not a preset */
+    assert_null(tb_claim_find("2B4T")); /* nothing published for this shape */
+}
+
 static void test_validation_names_the_path(void **state)
 {
     (void)state;
@@ -232,6 +244,7 @@ int main(void)
         cmocka_unit_test(test_report_sets_figures_beside_the_claims),
         cmocka_unit_test(test_threads_and_energy_plots),
         cmocka_unit_test(test_without_gnuplot),
+        cmocka_unit_test(test_claims_by_preset),
         cmocka_unit_test(test_validation_names_the_path),
         cmocka_unit_test(test_reproduce_end_to_end),
     };
