@@ -40,6 +40,42 @@ int tb_file_read_text(const char *path, char *buf, size_t cap, tb_error *err)
     return (int)len;
 }
 
+int tb_file_read_all(const char *path, size_t max, char **out, size_t *len, tb_error *err)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return tb_error_set(err, errno == EACCES ? TB_EPERM : TB_EIO, "%s: %s", path,
+                            strerror(errno));
+    size_t cap = 4096, n = 0;
+    char *buf = malloc(cap);
+    int rc = buf ? TB_OK : tb_error_set(err, TB_ENOMEM, "%s: out of memory", path);
+    for (size_t got; rc == TB_OK && (got = fread(buf + n, 1, cap - 1 - n, f)) > 0;) {
+        n += got;
+        if (n > max)
+            rc = tb_error_set(err, TB_EINVAL, "%s: larger than %zu bytes", path, max);
+        else if (n == cap - 1) {
+            char *grown = realloc(buf, cap * 2);
+            if (grown) {
+                buf = grown;
+                cap *= 2;
+            } else {
+                rc = tb_error_set(err, TB_ENOMEM, "%s: out of memory", path);
+            }
+        }
+    }
+    if (rc == TB_OK && ferror(f))
+        rc = tb_error_set(err, TB_EIO, "%s: read error", path);
+    fclose(f);
+    if (rc != TB_OK) {
+        free(buf);
+        return rc;
+    }
+    buf[n] = '\0';
+    *out = buf;
+    *len = n;
+    return TB_OK;
+}
+
 int tb_file_read_u64(const char *path, uint64_t *out, tb_error *err)
 {
     char text[64];

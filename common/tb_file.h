@@ -19,6 +19,10 @@
  * TB_EPERM when the file exists but may not be read, TB_EIO otherwise. */
 int tb_file_read_text(const char *path, char *buf, size_t cap, tb_error *err);
 
+/* Reads a whole regular file (at most max bytes) into a NUL-terminated buffer
+ * the caller frees; *len excludes the NUL. */
+int tb_file_read_all(const char *path, size_t max, char **out, size_t *len, tb_error *err);
+
 /* Reads a file holding one unsigned decimal integer (sysfs style). */
 int tb_file_read_u64(const char *path, uint64_t *out, tb_error *err);
 

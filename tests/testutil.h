@@ -32,7 +32,7 @@ void tb_run_free(tb_run_result *r);
 /* Runs `ternbench CMD ARGS...` (the list NULL-terminated) with env_extra. */
 tb_run_result tb_run_ternbench(char *const env_extra[], const char *cmd, ...);
 
-/* Makes a fresh temporary directory; returns its path (static storage per call slot). */
+/* Makes a fresh temporary directory; returns its path (malloc'd: free it). */
 char *tb_tmpdir(void);
 /* Writes text to root/relpath, creating the directories on the way. */
 void tb_write(const char *root, const char *relpath, const char *text);
