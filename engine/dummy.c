@@ -33,6 +33,20 @@ const tb_preset *tb_preset_find(const char *name)
     return NULL;
 }
 
+const tb_preset *tb_preset_require(const char *name, tb_error *err)
+{
+    const tb_preset *p = tb_preset_find(name);
+    if (!p) {
+        char list[256] = "";
+        for (int i = 0; i < tb_preset_count; i++) {
+            strcat(list, i ? ", " : "");
+            strcat(list, tb_presets[i].name);
+        }
+        tb_error_set(err, TB_EINVAL, "unknown preset '%s' (known: %s)", name, list);
+    }
+    return p;
+}
+
 uint64_t tb_preset_bytes(const tb_preset *p, tb_format fmt)
 {
     int hd = p->dim / p->heads, kv = p->kv_heads * hd;
@@ -65,9 +79,10 @@ static void *own(tb_model *m, size_t bytes, tb_error *err)
     return p;
 }
 
-/* A rows x k ternary matrix times an f16-exact scale, quantized into fmt. */
-static int make_matrix(tb_model *m, tb_format fmt, int rows, int k, uint64_t seed, tb_matrix *w,
-                       float *scratch, tb_error *err)
+/* A rows x k ternary matrix times an f16-exact scale, quantized into fmt at dst
+ * (tb_format_bytes(fmt, rows, k) bytes); scratch holds rows x k floats. */
+static int synth_matrix(tb_format fmt, int rows, int k, uint64_t seed, uint8_t *dst,
+                        float *scratch, tb_error *err)
 {
     uint64_t s = seed;
     float scale = (float)(16 + next(&s) % 16) / 64.0f; /* 0.25 .. 0.484, exact in f16 */
@@ -77,62 +92,97 @@ static int make_matrix(tb_model *m, tb_format fmt, int rows, int k, uint64_t see
         for (size_t j = 0; j < 39 && i + j < n; j++, r /= 3)
             scratch[i + j] = (float)((int)(r % 3) - 1) * scale;
     }
-    size_t bytes = tb_format_bytes(fmt, rows, k);
-    uint8_t *buf = own(m, bytes, err);
-    if (!buf)
-        return TB_ENOMEM;
-    int rc = tb_format_get(fmt)->quantize(scratch, rows, k, buf, err);
-    return rc == TB_OK ? tb_matrix_init(w, fmt, rows, k, buf, bytes, err) : rc;
+    return tb_format_get(fmt)->quantize(scratch, rows, k, dst, err);
 }
 
-static int make_embedding(tb_model *m, int vocab, int dim, uint64_t seed, tb_error *err)
+/* vocab x dim F16 values, uniform with sd 0.02. */
+static void synth_embedding(int vocab, int dim, uint64_t seed, tb_f16 *e)
 {
-    size_t bytes = tb_format_bytes(TB_FMT_F16, vocab, dim);
-    tb_f16 *e = own(m, bytes, err);
-    if (!e)
-        return TB_ENOMEM;
     uint64_t s = seed;
     for (size_t i = 0; i < (size_t)vocab * dim; i += 4) {
-        uint64_t r = next(&s); /* four 16-bit uniforms; an Irwin-Hall-ish bell, sd 0.02 */
+        uint64_t r = next(&s); /* four 16-bit uniforms */
         for (size_t j = 0; j < 4 && i + j < (size_t)vocab * dim; j++, r >>= 16) {
             float u = (float)(r & 0xffff) / 65536.0f - 0.5f;
-            e[i + j] = tb_f32_to_f16(u * 0.0693f); /* uniform with sd 0.02 */
+            e[i + j] = tb_f32_to_f16(u * 0.0693f);
         }
     }
-    m->lm_head = m->embd;
-    return tb_matrix_init(&m->embd, TB_FMT_F16, vocab, dim, e, bytes, err);
 }
 
-static float *norm_weights(tb_model *m, int n, tb_error *err)
+/* The tensors of a preset, in the order their seeds are drawn. Norm weights
+ * are all ones. Both the in-memory model and `gen` (which streams the
+ * tensors to a file) walk this list, so they hold the same weights. */
+typedef enum { T_EMBD, T_NORM, T_MATRIX } tensor_kind;
+
+typedef struct dummy_tensor {
+    char name[48];
+    tensor_kind kind;
+    int rows, k;           /* norm: rows = 1 */
+    uint64_t seed;
+} dummy_tensor;
+
+static dummy_tensor *plan(const tb_preset *p, uint64_t seed, int *count)
 {
-    float *w = own(m, (size_t)n * sizeof *w, err);
-    for (int i = 0; w && i < n; i++)
-        w[i] = 1.0f;
-    return w;
+    int hd = p->dim / p->heads, kv_dim = p->kv_heads * hd;
+    dummy_tensor *t = calloc(2 + (size_t)p->layers * 11, sizeof *t);
+    if (!t)
+        return NULL;
+    int n = 0;
+    uint64_t s = seed * 0x100000001b3ull + 1;
+    t[n++] = (dummy_tensor){"token_embd.weight", T_EMBD, p->vocab, p->dim, next(&s)};
+    t[n++] = (dummy_tensor){"output_norm.weight", T_NORM, 1, p->dim, 0};
+    for (int l = 0; l < p->layers; l++) {
+        static const char *norms[] = {"attn_norm", "attn_sub_norm", "ffn_norm", "ffn_sub_norm"};
+        for (int i = 0; i < 4; i++) {
+            t[n] = (dummy_tensor){"", T_NORM, 1, i == 3 ? p->ffn : p->dim, 0};
+            snprintf(t[n++].name, sizeof t->name, "blk.%d.%s.weight", l, norms[i]);
+        }
+        struct { const char *name; int rows, k; } mats[] = {
+            {"attn_q", p->dim, p->dim}, {"attn_k", kv_dim, p->dim}, {"attn_v", kv_dim, p->dim},
+            {"attn_output", p->dim, p->dim}, {"ffn_gate", p->ffn, p->dim},
+            {"ffn_up", p->ffn, p->dim}, {"ffn_down", p->dim, p->ffn}};
+        for (int i = 0; i < 7; i++) {
+            t[n] = (dummy_tensor){"", T_MATRIX, mats[i].rows, mats[i].k, next(&s)};
+            snprintf(t[n++].name, sizeof t->name, "blk.%d.%s.weight", l, mats[i].name);
+        }
+    }
+    *count = n;
+    return t;
 }
 
-int tb_model_dummy(const tb_preset *p, tb_format fmt, uint64_t seed, int threads, tb_isa isa,
-                   int ctx_len, tb_kv_type kv, tb_model **out, tb_error *err)
+static size_t tensor_bytes(const dummy_tensor *t, tb_format fmt)
+{
+    switch (t->kind) {
+    case T_EMBD: return tb_format_bytes(TB_FMT_F16, t->rows, t->k);
+    case T_NORM: return (size_t)t->k * sizeof(float);
+    default: return tb_format_bytes(fmt, t->rows, t->k);
+    }
+}
+
+static int synth(const dummy_tensor *t, tb_format fmt, uint8_t *dst, float *scratch,
+                 tb_error *err)
+{
+    switch (t->kind) {
+    case T_EMBD: synth_embedding(t->rows, t->k, t->seed, (tb_f16 *)(void *)dst); return TB_OK;
+    case T_NORM:
+        for (int i = 0; i < t->k; i++)
+            ((float *)(void *)dst)[i] = 1.0f;
+        return TB_OK;
+    default: return synth_matrix(fmt, t->rows, t->k, t->seed, dst, scratch, err);
+    }
+}
+
+static int check_fit(const tb_preset *p, tb_format fmt, tb_error *err)
 {
     const tb_format_traits *tr = tb_format_get(fmt);
-    if (p->dim % tr->block || p->ffn % tr->block || (tr->act != TB_ACT_F32 && tr->act != TB_ACT_Q8_0 &&
-                                                      (p->dim % 128 || p->ffn % 128)))
+    if (p->dim % tr->block || p->ffn % tr->block ||
+        (tr->act != TB_ACT_F32 && tr->act != TB_ACT_Q8_0 && (p->dim % 128 || p->ffn % 128)))
         return tb_error_set(err, TB_EINVAL, "dummy:%s: its shapes (%d, %d) do not fit %s's blocks",
                             p->name, p->dim, p->ffn, tr->name);
-    tb_cpu_info cpu;
-    tb_cpu_detect(&cpu);
-    uint64_t need = tb_preset_bytes(p, fmt);
-    if (cpu.mem_available_bytes && need > cpu.mem_available_bytes / 10 * 9)
-        return tb_error_set(err, TB_ENOTSUP, "dummy:%s:%s needs %.1f GB of weights but only %.1f GB "
-                            "of memory is available: choose a smaller preset or a smaller format",
-                            p->name, tr->name, (double)need / 1e9,
-                            (double)cpu.mem_available_bytes / 1e9);
-    tb_model *m = calloc(1, sizeof *m);
-    if (!m)
-        return tb_error_set(err, TB_ENOMEM, "out of memory");
-    snprintf(m->name, sizeof m->name, "dummy:%s:%s", p->name, tr->name);
-    m->isa = isa;
-    tb_config *c = &m->cfg;
+    return TB_OK;
+}
+
+static void set_config(const tb_preset *p, int ctx_len, tb_config *c)
+{
     c->arch = p->arch;
     snprintf(c->arch_name, sizeof c->arch_name, "%s",
              p->arch == TB_ARCH_BITNET ? "bitnet" : "bitnet-b1.58");
@@ -146,43 +196,156 @@ int tb_model_dummy(const tb_preset *p, tb_format fmt, uint64_t seed, int threads
     c->ctx = ctx_len > 0 ? ctx_len : 4096;
     c->rope_base = p->arch == TB_ARCH_BITNET ? 10000.0f : 500000.0f;
     c->eps = 1e-5f;
-    int kv_dim = c->kv_heads * c->head_dim;
-    size_t big = (size_t)c->ffn * c->dim;
-    float *scratch = malloc(big * sizeof *scratch);
-    m->layers = calloc((size_t)c->layers, sizeof *m->layers);
-    int rc = scratch && m->layers ? TB_OK : tb_error_set(err, TB_ENOMEM, "out of memory");
-    uint64_t s = seed * 0x100000001b3ull + 1;
-    if (rc == TB_OK)
-        rc = make_embedding(m, c->vocab, c->dim, next(&s), err);
-    if (rc == TB_OK && !(m->output_norm = norm_weights(m, c->dim, err)))
-        rc = TB_ENOMEM;
-    for (int l = 0; rc == TB_OK && l < c->layers; l++) {
-        tb_layer *L = &m->layers[l];
-        if (!(L->attn_norm = norm_weights(m, c->dim, err)) ||
-            !(L->attn_sub_norm = norm_weights(m, c->dim, err)) ||
-            !(L->ffn_norm = norm_weights(m, c->dim, err)) ||
-            !(L->ffn_sub_norm = norm_weights(m, c->ffn, err))) {
-            rc = TB_ENOMEM;
-            break;
-        }
-        struct { tb_matrix *w; int rows, k; } mats[] = {
-            {&L->wq, c->dim, c->dim}, {&L->wk, kv_dim, c->dim}, {&L->wv, kv_dim, c->dim},
-            {&L->wo, c->dim, c->dim}, {&L->gate, c->ffn, c->dim}, {&L->up, c->ffn, c->dim},
-            {&L->down, c->dim, c->ffn}};
-        for (size_t i = 0; rc == TB_OK && i < sizeof mats / sizeof mats[0]; i++)
-            rc = make_matrix(m, fmt, mats[i].rows, mats[i].k, next(&s), mats[i].w, scratch, err);
+}
+
+/* Points the model's field for tensor t at its synthesised bytes. */
+static int attach(tb_model *m, const dummy_tensor *t, int index, tb_format fmt, const uint8_t *buf,
+                  size_t bytes, tb_error *err)
+{
+    if (t->kind == T_EMBD) {
+        int rc = tb_matrix_init(&m->embd, TB_FMT_F16, t->rows, t->k, buf, bytes, err);
+        m->lm_head = m->embd; /* tied */
+        return rc;
+    }
+    if (index == 1) {
+        m->output_norm = (const float *)(const void *)buf;
+        return TB_OK;
+    }
+    tb_layer *L = &m->layers[(index - 2) / 11];
+    int slot = (index - 2) % 11;
+    const float **norms[] = {&L->attn_norm, &L->attn_sub_norm, &L->ffn_norm, &L->ffn_sub_norm};
+    tb_matrix *mats[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->gate, &L->up, &L->down};
+    if (slot < 4) {
+        *norms[slot] = (const float *)(const void *)buf;
+        return TB_OK;
+    }
+    return tb_matrix_init(mats[slot - 4], fmt, t->rows, t->k, buf, bytes, err);
+}
+
+int tb_model_dummy(const tb_preset *p, tb_format fmt, uint64_t seed, int threads, tb_isa isa,
+                   int ctx_len, tb_kv_type kv, tb_model **out, tb_error *err)
+{
+    int rc = check_fit(p, fmt, err);
+    if (rc != TB_OK)
+        return rc;
+    tb_cpu_info cpu;
+    tb_cpu_detect(&cpu);
+    uint64_t need = tb_preset_bytes(p, fmt);
+    if (cpu.mem_available_bytes && need > cpu.mem_available_bytes / 10 * 9)
+        return tb_error_set(err, TB_ENOTSUP, "dummy:%s:%s needs %.1f GB of weights but only %.1f GB "
+                            "of memory is available: choose a smaller preset or a smaller format",
+                            p->name, tb_format_get(fmt)->name, (double)need / 1e9,
+                            (double)cpu.mem_available_bytes / 1e9);
+    tb_model *m = calloc(1, sizeof *m);
+    if (!m)
+        return tb_error_set(err, TB_ENOMEM, "out of memory");
+    snprintf(m->name, sizeof m->name, "dummy:%s:%s", p->name, tb_format_get(fmt)->name);
+    m->isa = isa;
+    set_config(p, ctx_len, &m->cfg);
+    int n = 0;
+    dummy_tensor *tensors = plan(p, seed, &n);
+    float *scratch = malloc((size_t)p->ffn * p->dim * sizeof *scratch);
+    m->layers = calloc((size_t)p->layers, sizeof *m->layers);
+    rc = tensors && scratch && m->layers ? TB_OK : tb_error_set(err, TB_ENOMEM, "out of memory");
+    for (int i = 0; rc == TB_OK && i < n; i++) {
+        size_t bytes = tensor_bytes(&tensors[i], fmt);
+        uint8_t *buf = own(m, bytes, err);
+        rc = buf ? synth(&tensors[i], fmt, buf, scratch, err) : TB_ENOMEM;
+        if (rc == TB_OK)
+            rc = attach(m, &tensors[i], i, fmt, buf, bytes, err);
     }
     free(scratch);
-    if (rc == TB_OK) {
-        m->lm_head = m->embd;
+    free(tensors);
+    if (rc == TB_OK)
         rc = tb_model_finish(m, threads, kv, err);
-    }
     if (rc != TB_OK) {
         tb_model_free(m);
         return rc;
     }
     *out = m;
     return TB_OK;
+}
+
+/* ---- gen: the same tensors streamed to a GGUF file ---- */
+
+static uint32_t ggml_type(tb_format fmt)
+{
+    switch (fmt) {
+    case TB_FMT_F32: return TB_GGML_F32;
+    case TB_FMT_F16: return TB_GGML_F16;
+    case TB_FMT_BF16: return TB_GGML_BF16;
+    case TB_FMT_Q8_0: return TB_GGML_Q8_0;
+    case TB_FMT_Q4_0: return TB_GGML_Q4_0;
+    case TB_FMT_TQ1_0: return TB_GGML_TQ1_0;
+    case TB_FMT_TQ2_0: return TB_GGML_TQ2_0;
+    case TB_FMT_I2_S: return TB_GGML_I2_S;
+    default: return UINT32_MAX; /* tl2: ternbench's own in-memory layout */
+    }
+}
+
+typedef struct gen_ctx {
+    const dummy_tensor *tensors;
+    tb_format fmt;
+    float *scratch;
+} gen_ctx;
+
+static int gen_fill(void *ctx, int i, uint8_t *dst, size_t size, tb_error *err)
+{
+    gen_ctx *g = ctx;
+    (void)size;
+    return synth(&g->tensors[i], g->fmt, dst, g->scratch, err);
+}
+
+int tb_dummy_write(const tb_preset *p, tb_format fmt, uint64_t seed, tb_gguf_writer *w, const char *path,
+                   tb_error *err)
+{
+    int rc = check_fit(p, fmt, err);
+    if (rc != TB_OK)
+        return rc;
+    if (ggml_type(fmt) == UINT32_MAX)
+        return tb_error_set(err, TB_EINVAL, "%s: %s has no GGUF type (it is ternbench's in-memory "
+                            "layout, built at load): write i2_s or tq2_0 instead", path,
+                            tb_format_get(fmt)->name);
+    tb_config c;
+    set_config(p, 4096, &c);
+    const char *a = c.arch_name;
+    char key[96];
+#define ARCH_U32(suffix, v)                                   \
+    snprintf(key, sizeof key, "%s." suffix, a);               \
+    tb_gguf_writer_u32(w, key, (uint32_t)(v));
+    tb_gguf_writer_str(w, "general.architecture", a);
+    snprintf(key, sizeof key, "ternbench dummy %s %s", p->name, tb_format_get(fmt)->name);
+    tb_gguf_writer_str(w, "general.name", key);
+    ARCH_U32("context_length", c.ctx)
+    ARCH_U32("embedding_length", c.dim)
+    ARCH_U32("feed_forward_length", c.ffn)
+    ARCH_U32("block_count", c.layers)
+    ARCH_U32("attention.head_count", c.heads)
+    ARCH_U32("attention.head_count_kv", c.kv_heads)
+    ARCH_U32("vocab_size", c.vocab)
+    ARCH_U32("rope.dimension_count", c.head_dim)
+#undef ARCH_U32
+    snprintf(key, sizeof key, "%s.rope.freq_base", a);
+    tb_gguf_writer_f32(w, key, c.rope_base);
+    snprintf(key, sizeof key, "%s.attention.layer_norm_rms_epsilon", a);
+    tb_gguf_writer_f32(w, key, c.eps);
+    int n = 0;
+    dummy_tensor *tensors = plan(p, seed, &n);
+    gen_ctx g = {tensors, fmt, malloc((size_t)p->ffn * p->dim * sizeof(float))};
+    if (!tensors || !g.scratch)
+        rc = tb_error_set(err, TB_ENOMEM, "out of memory");
+    for (int i = 0; rc == TB_OK && i < n; i++) {
+        const dummy_tensor *t = &tensors[i];
+        uint32_t type = t->kind == T_EMBD ? TB_GGML_F16
+                        : t->kind == T_NORM ? TB_GGML_F32 : ggml_type(fmt);
+        uint64_t ne[2] = {(uint64_t)t->k, (uint64_t)t->rows};
+        tb_gguf_writer_tensor(w, t->name, type, true, t->kind == T_NORM ? 1 : 2, ne);
+    }
+    if (rc == TB_OK)
+        rc = tb_gguf_writer_write(w, path, gen_fill, &g, err);
+    free(g.scratch);
+    free(tensors);
+    return rc;
 }
 
 int tb_model_open(const char *spec, int threads, tb_isa isa, int ctx_len, tb_kv_type kv,
@@ -198,15 +361,9 @@ int tb_model_open(const char *spec, int threads, tb_isa isa, int ctx_len, tb_kv_
     memcpy(preset, p, plen);
     if (colon)
         snprintf(format, sizeof format, "%s", colon + 1);
-    const tb_preset *pr = tb_preset_find(preset);
-    if (!pr) {
-        char list[256] = "";
-        for (int i = 0; i < tb_preset_count; i++) {
-            strcat(list, i ? ", " : "");
-            strcat(list, tb_presets[i].name);
-        }
-        return tb_error_set(err, TB_EINVAL, "%s: unknown preset '%s' (known: %s)", spec, preset, list);
-    }
+    const tb_preset *pr = tb_preset_require(preset, err);
+    if (!pr)
+        return tb_error_prefix(err, "%s", spec);
     tb_format fmt;
     if (tb_format_parse(format, &fmt, err) != TB_OK)
         return tb_error_prefix(err, "%s", spec);

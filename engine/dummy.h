@@ -30,11 +30,20 @@ extern const tb_preset tb_presets[];
 extern const int tb_preset_count;
 
 const tb_preset *tb_preset_find(const char *name);
+/* tb_preset_find, or NULL with an error listing the known presets. */
+const tb_preset *tb_preset_require(const char *name, tb_error *err);
 
 /* Bytes of weights a preset takes in a format (projections + F16 embedding). */
 uint64_t tb_preset_bytes(const tb_preset *p, tb_format fmt);
 
 int tb_model_dummy(const tb_preset *p, tb_format fmt, uint64_t seed, int threads, tb_isa isa,
                    int ctx_len, tb_kv_type kv, tb_model **out, tb_error *err);
+
+/* Streams the same tensors a dummy model of (p, fmt, seed) holds into a GGUF
+ * file at path, with the architecture's metadata; w may already hold other
+ * metadata (a vocabulary). One tensor is in memory at a time. tl2 is refused
+ * (it has no GGUF type). */
+int tb_dummy_write(const tb_preset *p, tb_format fmt, uint64_t seed, tb_gguf_writer *w,
+                   const char *path, tb_error *err);
 
 #endif

@@ -80,10 +80,17 @@ static int read_config(tb_gguf *g, tb_config *c, tb_error *err)
     int rc = tb_gguf_get_str(g, "general.architecture", c->arch_name, sizeof c->arch_name, err);
     if (rc != TB_OK)
         return rc;
-    if (strcmp(c->arch_name, "bitnet-b1.58") && strcmp(c->arch_name, "bitnet-25"))
+    if (!strcmp(c->arch_name, "bitnet-b1.58") || !strcmp(c->arch_name, "bitnet-25"))
+        c->arch = TB_ARCH_BITNET_B158;
+    else if (!strcmp(c->arch_name, "bitnet"))
+        c->arch = TB_ARCH_BITNET;
+    else
         return tb_error_set(err, TB_EINVAL, "%s: architecture '%s' is not supported yet "
-                            "(supported: bitnet-b1.58, bitnet-25)", g->path, c->arch_name);
-    c->arch = TB_ARCH_BITNET_B158;
+                            "(supported: bitnet-b1.58, bitnet-25, bitnet)", g->path, c->arch_name);
+    if (c->arch == TB_ARCH_BITNET && tb_gguf_tensor_find(g, "blk.0.attn_q.scale"))
+        return tb_error_set(err, TB_EINVAL, "%s: tensor blk.0.attn_q.scale: per-tensor scale "
+                            "tensors of legacy bitnet files are not supported yet; convert the "
+                            "model with bitnet.cpp to I2_S (scale inside the tensor)", g->path);
     const char *a = c->arch_name;
     uint32_t dim, ffn, layers, heads, kv_heads, ctx, vocab = 0;
     if ((rc = arch_u32(g, a, "embedding_length", &dim, true, 0, err)) ||

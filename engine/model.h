@@ -7,10 +7,11 @@
  *   bitnet-b1.58 (alias bitnet-25)  BitNet b1.58 2B4T: GQA, relu^2-gated FFN,
  *                                   attention and FFN sub-norms, NeoX RoPE, tied
  *                                   embedding as lm_head
- *   bitnet (dummy models only)      the paper's dummy models: multi-head
- *                                   attention, SiLU-gated FFN, the same sub-norms
- *                                   (synthesised by dummy.c; reading legacy
- *                                   `bitnet` GGUF files is not supported yet)
+ *   bitnet                          the paper's dummy models (legacy arch of
+ *                                   bitnet.cpp's dummy generator): multi-head
+ *                                   attention, SiLU-gated FFN, the same
+ *                                   sub-norms; files with per-tensor `*.scale`
+ *                                   tensors are refused
  * (the `llama` architecture is still to come.)
  */
 #ifndef TB_MODEL_H

@@ -22,6 +22,7 @@ static const tb_command commands[] = {
     {"kernels", "micro-benchmark the GEMV/GEMM kernels against the memory roofline", tb_cmd_kernels},
     {"logits", "print a model's logits for a token sequence (to check against other engines)", tb_cmd_logits},
     {"tokenize", "print the token ids of a text (llama.cpp's tokenize)", tb_cmd_tokenize},
+    {"gen", "write a dummy model (or a vocabulary) as a GGUF file", tb_cmd_gen},
     {"energy", "run a command and measure the energy it takes (RAPL, perf, INA219)", tb_cmd_energy},
 };
 static const int command_count = sizeof commands / sizeof commands[0];
