@@ -21,6 +21,7 @@ static const tb_command commands[] = {
     {"bench", "llama-bench-style runs of several models, interleaved, with speedups", tb_cmd_bench},
     {"kernels", "micro-benchmark the GEMV/GEMM kernels against the memory roofline", tb_cmd_kernels},
     {"logits", "print a model's logits for a token sequence (to check against other engines)", tb_cmd_logits},
+    {"generate", "stream a model's continuation of a prompt, with tokens/s", tb_cmd_generate},
     {"tokenize", "print the token ids of a text (llama.cpp's tokenize)", tb_cmd_tokenize},
     {"gen", "write a dummy model (or a vocabulary) as a GGUF file", tb_cmd_gen},
     {"energy", "run a command and measure the energy it takes (RAPL, perf, INA219)", tb_cmd_energy},

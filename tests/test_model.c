@@ -215,6 +215,71 @@ static void test_gen_round_trip(void **state)
     free(dir);
 }
 
+/* Greedy generation through the CLI: the same text for 1 and 2 threads and
+ * for the scalar kernels, on a dummy model given a byte vocabulary. */
+static void test_generate_is_deterministic(void **state)
+{
+    (void)state;
+    const tb_preset p = {"tiny-chat", 256, 512, 2, 4, 2, 259, TB_ARCH_BITNET_B158};
+    const char *tokens[259];
+    int32_t types[259];
+    static char names[256][8];
+    tokens[0] = "<unk>", tokens[1] = "<s>", tokens[2] = "</s>";
+    types[0] = 2, types[1] = types[2] = 3;
+    for (int b = 0; b < 256; b++) {
+        snprintf(names[b], sizeof names[b], "<0x%02X>", b);
+        tokens[3 + b] = names[b];
+        types[3 + b] = 6;
+    }
+    char *dir = tb_tmpdir(), path[1200];
+    snprintf(path, sizeof path, "%s/chat.gguf", dir);
+    tb_gguf_writer *w = tb_gguf_writer_new(32);
+    tb_gguf_writer_str(w, "tokenizer.ggml.model", "llama");
+    tb_gguf_writer_arr_str(w, "tokenizer.ggml.tokens", tokens, 259);
+    tb_gguf_writer_arr(w, "tokenizer.ggml.token_type", TB_GGUF_INT32, types, 259);
+    tb_gguf_writer_u32(w, "tokenizer.ggml.bos_token_id", 1);
+    tb_gguf_writer_u32(w, "tokenizer.ggml.eos_token_id", 2);
+    tb_error err;
+    if (tb_dummy_write(&p, TB_FMT_I2_S, 1, w, path, &err) != TB_OK)
+        fail_msg("%s", err.text);
+    tb_gguf_writer_free(w);
+    char *scalar[] = {"TERNBENCH_ISA=scalar", NULL};
+    tb_run_result a = tb_run_ternbench(NULL, "generate", "-m", path, "-p", "Hello", "--temp", "0",
+                                       "-n", "40", "-t", "1", NULL);
+    tb_run_result b = tb_run_ternbench(NULL, "generate", "-m", path, "-p", "Hello", "--temp", "0",
+                                       "-n", "40", "-t", "2", "-b", "2", NULL);
+    tb_run_result c = tb_run_ternbench(scalar, "generate", "-m", path, "-p", "Hello", "--temp", "0",
+                                       "-n", "40", "-t", "2", NULL);
+    assert_int_equal(a.status, 0);
+    assert_int_equal(b.status, 0);
+    assert_int_equal(c.status, 0);
+    assert_true(strncmp(a.out, "Hello", 5) == 0 && strlen(a.out) > 6);
+    assert_string_equal(a.out, b.out);
+    assert_string_equal(a.out, c.out);
+    assert_non_null(strstr(a.err, "generation: "));
+    assert_non_null(strstr(a.err, "load: "));
+    /* sampling with a seed repeats itself */
+    tb_run_result d = tb_run_ternbench(NULL, "generate", "-m", path, "-p", "Hi", "--seed", "5",
+                                       "-n", "20", NULL);
+    tb_run_result e = tb_run_ternbench(NULL, "generate", "-m", path, "-p", "Hi", "--seed", "5",
+                                       "-n", "20", NULL);
+    assert_string_equal(d.out, e.out);
+    /* refused: a dummy spec (no vocabulary), a bad sampling value, --chat without a template */
+    tb_run_result f = tb_run_ternbench(NULL, "generate", "-m", "dummy:125M", "-p", "x", NULL);
+    assert_int_equal(f.status, 2);
+    assert_non_null(strstr(f.err, "has no vocabulary"));
+    tb_run_result g = tb_run_ternbench(NULL, "generate", "-m", path, "-p", "x", "--top-p", "0", NULL);
+    assert_int_equal(g.status, 2);
+    assert_non_null(strstr(g.err, "--top-p"));
+    tb_run_result h = tb_run_ternbench(NULL, "generate", "-m", path, "-p", "x", "--chat", NULL);
+    assert_int_equal(h.status, 0); /* bitnet-b1.58: BitNet's template */
+    tb_run_result results[] = {a, b, c, d, e, f, g, h};
+    for (size_t i = 0; i < sizeof results / sizeof results[0]; i++)
+        tb_run_free(&results[i]);
+    tb_rmtree(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -224,6 +289,7 @@ int main(void)
         cmocka_unit_test(test_batch_equals_one_at_a_time),
         cmocka_unit_test(test_load_errors),
         cmocka_unit_test(test_gen_round_trip),
+        cmocka_unit_test(test_generate_is_deterministic),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
