@@ -113,11 +113,16 @@ static void synth_embedding(int vocab, int dim, uint64_t seed, tb_f16 *e)
  * tensors to a file) walk this list, so they hold the same weights. */
 typedef enum { T_EMBD, T_NORM, T_MATRIX } tensor_kind;
 
+/* where a tensor goes in the model: the output norm, or a layer's field */
+enum { S_EMBD, S_OUTPUT_NORM, S_ATTN_NORM, S_ATTN_SUB_NORM, S_FFN_NORM, S_FFN_SUB_NORM, S_Q, S_K,
+       S_V, S_O, S_GATE, S_UP, S_DOWN };
+
 typedef struct dummy_tensor {
     char name[48];
     tensor_kind kind;
     int rows, k;           /* norm: rows = 1 */
     uint64_t seed;
+    int layer, slot;
 } dummy_tensor;
 
 static dummy_tensor *plan(const tb_preset *p, uint64_t seed, int *count)
@@ -128,20 +133,24 @@ static dummy_tensor *plan(const tb_preset *p, uint64_t seed, int *count)
         return NULL;
     int n = 0;
     uint64_t s = seed * 0x100000001b3ull + 1;
-    t[n++] = (dummy_tensor){"token_embd.weight", T_EMBD, p->vocab, p->dim, next(&s)};
-    t[n++] = (dummy_tensor){"output_norm.weight", T_NORM, 1, p->dim, 0};
+    t[n++] = (dummy_tensor){"token_embd.weight", T_EMBD, p->vocab, p->dim, next(&s), -1, S_EMBD};
+    t[n++] = (dummy_tensor){"output_norm.weight", T_NORM, 1, p->dim, 0, -1, S_OUTPUT_NORM};
     for (int l = 0; l < p->layers; l++) {
-        static const char *norms[] = {"attn_norm", "attn_sub_norm", "ffn_norm", "ffn_sub_norm"};
+        static const struct { const char *name; int slot; } norms[] = {
+            {"attn_norm", S_ATTN_NORM}, {"attn_sub_norm", S_ATTN_SUB_NORM},
+            {"ffn_norm", S_FFN_NORM}, {"ffn_sub_norm", S_FFN_SUB_NORM}};
         for (int i = 0; i < 4; i++) {
-            t[n] = (dummy_tensor){"", T_NORM, 1, i == 3 ? p->ffn : p->dim, 0};
-            snprintf(t[n++].name, sizeof t->name, "blk.%d.%s.weight", l, norms[i]);
+            if (p->arch == TB_ARCH_LLAMA && (i == 1 || i == 3))
+                continue; /* llama has no sub-norms */
+            t[n] = (dummy_tensor){"", T_NORM, 1, i == 3 ? p->ffn : p->dim, 0, l, norms[i].slot};
+            snprintf(t[n++].name, sizeof t->name, "blk.%d.%s.weight", l, norms[i].name);
         }
         struct { const char *name; int rows, k; } mats[] = {
             {"attn_q", p->dim, p->dim}, {"attn_k", kv_dim, p->dim}, {"attn_v", kv_dim, p->dim},
             {"attn_output", p->dim, p->dim}, {"ffn_gate", p->ffn, p->dim},
             {"ffn_up", p->ffn, p->dim}, {"ffn_down", p->dim, p->ffn}};
         for (int i = 0; i < 7; i++) {
-            t[n] = (dummy_tensor){"", T_MATRIX, mats[i].rows, mats[i].k, next(&s)};
+            t[n] = (dummy_tensor){"", T_MATRIX, mats[i].rows, mats[i].k, next(&s), l, S_Q + i};
             snprintf(t[n++].name, sizeof t->name, "blk.%d.%s.weight", l, mats[i].name);
         }
     }
@@ -185,7 +194,7 @@ static void set_config(const tb_preset *p, int ctx_len, tb_config *c)
 {
     c->arch = p->arch;
     snprintf(c->arch_name, sizeof c->arch_name, "%s",
-             p->arch == TB_ARCH_BITNET ? "bitnet" : "bitnet-b1.58");
+             p->arch == TB_ARCH_BITNET ? "bitnet" : p->arch == TB_ARCH_LLAMA ? "llama" : "bitnet-b1.58");
     c->dim = p->dim;
     c->ffn = p->ffn;
     c->layers = p->layers;
@@ -194,32 +203,34 @@ static void set_config(const tb_preset *p, int ctx_len, tb_config *c)
     c->head_dim = p->dim / p->heads;
     c->vocab = p->vocab;
     c->ctx = ctx_len > 0 ? ctx_len : 4096;
-    c->rope_base = p->arch == TB_ARCH_BITNET ? 10000.0f : 500000.0f;
+    c->rope_base = p->arch == TB_ARCH_BITNET_B158 ? 500000.0f : 10000.0f;
     c->eps = 1e-5f;
 }
 
 /* Points the model's field for tensor t at its synthesised bytes. */
-static int attach(tb_model *m, const dummy_tensor *t, int index, tb_format fmt, const uint8_t *buf,
+static int attach(tb_model *m, const dummy_tensor *t, tb_format fmt, const uint8_t *buf,
                   size_t bytes, tb_error *err)
 {
-    if (t->kind == T_EMBD) {
+    const float *vec = (const float *)(const void *)buf;
+    if (t->slot == S_EMBD) {
         int rc = tb_matrix_init(&m->embd, TB_FMT_F16, t->rows, t->k, buf, bytes, err);
         m->lm_head = m->embd; /* tied */
         return rc;
     }
-    if (index == 1) {
-        m->output_norm = (const float *)(const void *)buf;
+    if (t->slot == S_OUTPUT_NORM) {
+        m->output_norm = vec;
         return TB_OK;
     }
-    tb_layer *L = &m->layers[(index - 2) / 11];
-    int slot = (index - 2) % 11;
-    const float **norms[] = {&L->attn_norm, &L->attn_sub_norm, &L->ffn_norm, &L->ffn_sub_norm};
+    tb_layer *L = &m->layers[t->layer];
+    switch (t->slot) {
+    case S_ATTN_NORM: L->attn_norm = vec; return TB_OK;
+    case S_ATTN_SUB_NORM: L->attn_sub_norm = vec; return TB_OK;
+    case S_FFN_NORM: L->ffn_norm = vec; return TB_OK;
+    case S_FFN_SUB_NORM: L->ffn_sub_norm = vec; return TB_OK;
+    default: break;
+    }
     tb_matrix *mats[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->gate, &L->up, &L->down};
-    if (slot < 4) {
-        *norms[slot] = (const float *)(const void *)buf;
-        return TB_OK;
-    }
-    return tb_matrix_init(mats[slot - 4], fmt, t->rows, t->k, buf, bytes, err);
+    return tb_matrix_init(mats[t->slot - S_Q], fmt, t->rows, t->k, buf, bytes, err);
 }
 
 int tb_model_dummy(const tb_preset *p, tb_format fmt, uint64_t seed, int threads, tb_isa isa,
@@ -252,7 +263,7 @@ int tb_model_dummy(const tb_preset *p, tb_format fmt, uint64_t seed, int threads
         uint8_t *buf = own(m, bytes, err);
         rc = buf ? synth(&tensors[i], fmt, buf, scratch, err) : TB_ENOMEM;
         if (rc == TB_OK)
-            rc = attach(m, &tensors[i], i, fmt, buf, bytes, err);
+            rc = attach(m, &tensors[i], fmt, buf, bytes, err);
     }
     free(scratch);
     free(tensors);
@@ -306,6 +317,10 @@ int tb_dummy_write(const tb_preset *p, tb_format fmt, uint64_t seed, tb_gguf_wri
         return tb_error_set(err, TB_EINVAL, "%s: %s has no GGUF type (it is ternbench's in-memory "
                             "layout, built at load): write i2_s or tq2_0 instead", path,
                             tb_format_get(fmt)->name);
+    if (fmt == TB_FMT_I2_S && p->arch == TB_ARCH_LLAMA)
+        return tb_error_set(err, TB_EINVAL, "%s: i2_s is GGML type 36 only in bitnet.cpp's bitnet "
+                            "architectures (upstream llama.cpp gives 36 another meaning): write "
+                            "tq2_0 for a ternary llama file", path);
     tb_config c;
     set_config(p, 4096, &c);
     const char *a = c.arch_name;

@@ -7,6 +7,8 @@
  *               a = attention(q, cache) x += Wo subnorm(a)
  *               m = rmsnorm(x)          h = relu(Wgate m)^2 * (Wup m)
  *               x += Wdown subnorm(h)
+ *   (legacy bitnet: silu(Wgate m) * (Wup m); llama: the same without the
+ *   sub-norms, and RoPE on adjacent pairs instead of NeoX's halves)
  *   logits = lm_head rmsnorm(x)
  *
  * The weight format hides behind linear(): it quantizes the input the way the
@@ -57,20 +59,22 @@ static void linear(tb_model *m, const float *x, int tokens, int nw, const tb_mat
     }
 }
 
-/* NeoX-style rotary embedding: pairs (i, i + d/2) of each head. The angle
+/* Rotary embedding: NeoX style rotates pairs (i, i + d/2) of each head, the
+ * original (llama) style pairs (2i, 2i + 1). The angle
  * steps as ggml's does (theta *= base^(-2/d) in float), so that the int8
  * activation rounding downstream sees the same values bitnet.cpp does. */
-static void rope(float *v, int nheads, int head_dim, int pos, float base)
+static void rope(float *v, int nheads, int head_dim, int pos, float base, bool neox)
 {
     int half = head_dim / 2;
     float theta_scale = powf(base, -2.0f / (float)head_dim), theta = (float)pos;
     for (int i = 0; i < half; i++, theta *= theta_scale) {
         float c = cosf(theta), s = sinf(theta);
+        int i0 = neox ? i : 2 * i, i1 = neox ? i + half : 2 * i + 1;
         for (int h = 0; h < nheads; h++) {
             float *p = v + h * head_dim;
-            float a = p[i], b = p[i + half];
-            p[i] = a * c - b * s;
-            p[i + half] = a * s + b * c;
+            float a = p[i0], b = p[i1];
+            p[i0] = a * c - b * s;
+            p[i1] = a * s + b * c;
         }
     }
 }
@@ -183,20 +187,22 @@ const float *tb_model_forward_batch(tb_model *m, const int *tokens, int n)
                (float *const[]){s->q, s->k, s->v});
         for (int t = 0; t < n; t++) {
             float *kt = s->k + (size_t)t * kv_dim, *vt = s->v + (size_t)t * kv_dim;
-            rope(s->q + (size_t)t * dim, c->heads, c->head_dim, pos0 + t, c->rope_base);
-            rope(kt, c->kv_heads, c->head_dim, pos0 + t, c->rope_base);
+            bool neox = c->arch != TB_ARCH_LLAMA;
+            rope(s->q + (size_t)t * dim, c->heads, c->head_dim, pos0 + t, c->rope_base, neox);
+            rope(kt, c->kv_heads, c->head_dim, pos0 + t, c->rope_base, neox);
             size_t at = ((size_t)l * c->ctx + pos0 + t) * kv_dim;
             cache_store(s, s->kcache, at, kt, kv_dim);
             cache_store(s, s->vcache, at, vt, kv_dim);
         }
         attn_job job = {m, l, pos0, n};
         tb_pool_for(m->pool, c->heads, 1, attention_heads, &job);
-        rmsnorm_rows(s->xb, s->xb, L->attn_sub_norm, n, dim, c->eps);
+        if (L->attn_sub_norm)
+            rmsnorm_rows(s->xb, s->xb, L->attn_sub_norm, n, dim, c->eps);
         linear(m, s->xb, n, 1, (const tb_matrix *const[]){&L->wo}, (float *const[]){s->xb2});
         for (size_t i = 0; i < (size_t)n * dim; i++)
             s->x[i] += s->xb2[i];
 
-        /* feed-forward: gated, relu^2 (bitnet-b1.58) or SiLU (bitnet) */
+        /* feed-forward: gated, relu^2 (bitnet-b1.58) or SiLU (bitnet, llama) */
         rmsnorm_rows(s->xb, s->x, L->ffn_norm, n, dim, c->eps);
         linear(m, s->xb, n, 2, (const tb_matrix *const[]){&L->gate, &L->up},
                (float *const[]){s->hb, s->hb2});
@@ -212,7 +218,8 @@ const float *tb_model_forward_batch(tb_model *m, const int *tokens, int n)
                 s->hb[i] = g / (1.0f + expf(-g)) * s->hb2[i];
             }
         }
-        rmsnorm_rows(s->hb, s->hb, L->ffn_sub_norm, n, c->ffn, c->eps);
+        if (L->ffn_sub_norm)
+            rmsnorm_rows(s->hb, s->hb, L->ffn_sub_norm, n, c->ffn, c->eps);
         linear(m, s->hb, n, 1, (const tb_matrix *const[]){&L->down}, (float *const[]){s->xb2});
         for (size_t i = 0; i < (size_t)n * dim; i++)
             s->x[i] += s->xb2[i];

@@ -84,9 +84,12 @@ static int read_config(tb_gguf *g, tb_config *c, tb_error *err)
         c->arch = TB_ARCH_BITNET_B158;
     else if (!strcmp(c->arch_name, "bitnet"))
         c->arch = TB_ARCH_BITNET;
+    else if (!strcmp(c->arch_name, "llama"))
+        c->arch = TB_ARCH_LLAMA;
     else
         return tb_error_set(err, TB_EINVAL, "%s: architecture '%s' is not supported yet "
-                            "(supported: bitnet-b1.58, bitnet-25, bitnet)", g->path, c->arch_name);
+                            "(supported: bitnet-b1.58, bitnet-25, bitnet, llama)", g->path,
+                            c->arch_name);
     if (c->arch == TB_ARCH_BITNET && tb_gguf_tensor_find(g, "blk.0.attn_q.scale"))
         return tb_error_set(err, TB_EINVAL, "%s: tensor blk.0.attn_q.scale: per-tensor scale "
                             "tensors of legacy bitnet files are not supported yet; convert the "
@@ -243,9 +246,11 @@ int tb_model_load(const char *path, int threads, tb_isa isa, int ctx_len, tb_kv_
         rc = get_vector(m->gguf, n, len, &L->field, err);                \
     }
         VEC(attn_norm, "attn_norm", c->dim)
-        VEC(attn_sub_norm, "attn_sub_norm", c->dim)
         VEC(ffn_norm, "ffn_norm", c->dim)
-        VEC(ffn_sub_norm, "ffn_sub_norm", c->ffn)
+        if (c->arch != TB_ARCH_LLAMA) {
+            VEC(attn_sub_norm, "attn_sub_norm", c->dim)
+            VEC(ffn_sub_norm, "ffn_sub_norm", c->ffn)
+        }
         MAT(wq, "attn_q", c->dim, c->dim)
         MAT(wk, "attn_k", kv_dim, c->dim)
         MAT(wv, "attn_v", kv_dim, c->dim)

@@ -12,7 +12,9 @@
  *                                   attention, SiLU-gated FFN, the same
  *                                   sub-norms; files with per-tensor `*.scale`
  *                                   tensors are refused
- * (the `llama` architecture is still to come.)
+ *   llama                           llama.cpp's llama: SwiGLU FFN, no sub-norms,
+ *                                   GQA, RoPE on adjacent pairs (the converter
+ *                                   permutes Q and K for it), lm_head tied or not
  */
 #ifndef TB_MODEL_H
 #define TB_MODEL_H
@@ -23,7 +25,7 @@
 #include "gguf.h"
 #include "threadpool.h"
 
-typedef enum tb_arch { TB_ARCH_BITNET_B158, TB_ARCH_BITNET } tb_arch;
+typedef enum tb_arch { TB_ARCH_BITNET_B158, TB_ARCH_BITNET, TB_ARCH_LLAMA } tb_arch;
 
 typedef struct tb_config {
     tb_arch arch;
@@ -33,7 +35,7 @@ typedef struct tb_config {
 } tb_config;
 
 typedef struct tb_layer {
-    const float *attn_norm, *attn_sub_norm, *ffn_norm, *ffn_sub_norm;
+    const float *attn_norm, *attn_sub_norm, *ffn_norm, *ffn_sub_norm; /* sub-norms: NULL in llama */
     tb_matrix wq, wk, wv, wo, gate, up, down;
 } tb_layer;
 
