@@ -95,17 +95,28 @@ static int synth_matrix(tb_format fmt, int rows, int k, uint64_t seed, uint8_t *
     return tb_format_get(fmt)->quantize(scratch, rows, k, dst, err);
 }
 
-/* vocab x dim F16 values, uniform with sd 0.02. */
-static void synth_embedding(int vocab, int dim, uint64_t seed, tb_f16 *e)
+/* vocab x dim values uniform with sd 0.02, rounded to f16 (the official
+ * model's embedding type) and stored in fmt, scratch_n floats at a time. */
+static int synth_embedding(int vocab, int dim, uint64_t seed, tb_format fmt, uint8_t *dst,
+                           float *scratch, size_t scratch_n, tb_error *err)
 {
-    uint64_t s = seed;
-    for (size_t i = 0; i < (size_t)vocab * dim; i += 4) {
-        uint64_t r = next(&s); /* four 16-bit uniforms */
-        for (size_t j = 0; j < 4 && i + j < (size_t)vocab * dim; j++, r >>= 16) {
+    uint64_t s = seed, r = 0;
+    size_t row_bytes = tb_format_bytes(fmt, 1, dim), i = 0;
+    int chunk = (int)(scratch_n / (size_t)dim);
+    for (int r0 = 0; r0 < vocab; r0 += chunk) {
+        int rows = vocab - r0 < chunk ? vocab - r0 : chunk;
+        for (size_t j = 0; j < (size_t)rows * dim; j++, i++) {
+            if (i % 4 == 0)
+                r = next(&s); /* four 16-bit uniforms per draw */
             float u = (float)(r & 0xffff) / 65536.0f - 0.5f;
-            e[i + j] = tb_f32_to_f16(u * 0.0693f);
+            r >>= 16;
+            scratch[j] = tb_f16_to_f32(tb_f32_to_f16(u * 0.0693f));
         }
+        int rc = tb_format_get(fmt)->quantize(scratch, rows, dim, dst + (size_t)r0 * row_bytes, err);
+        if (rc != TB_OK)
+            return rc;
     }
+    return TB_OK;
 }
 
 /* The tensors of a preset, in the order their seeds are drawn. Norm weights
@@ -158,20 +169,20 @@ static dummy_tensor *plan(const tb_preset *p, uint64_t seed, int *count)
     return t;
 }
 
-static size_t tensor_bytes(const dummy_tensor *t, tb_format fmt)
+static size_t tensor_bytes(const dummy_tensor *t, tb_format fmt, tb_format embd)
 {
     switch (t->kind) {
-    case T_EMBD: return tb_format_bytes(TB_FMT_F16, t->rows, t->k);
+    case T_EMBD: return tb_format_bytes(embd, t->rows, t->k);
     case T_NORM: return (size_t)t->k * sizeof(float);
     default: return tb_format_bytes(fmt, t->rows, t->k);
     }
 }
 
-static int synth(const dummy_tensor *t, tb_format fmt, uint8_t *dst, float *scratch,
-                 tb_error *err)
+static int synth(const dummy_tensor *t, tb_format fmt, tb_format embd, uint8_t *dst,
+                 float *scratch, size_t scratch_n, tb_error *err)
 {
     switch (t->kind) {
-    case T_EMBD: synth_embedding(t->rows, t->k, t->seed, (tb_f16 *)(void *)dst); return TB_OK;
+    case T_EMBD: return synth_embedding(t->rows, t->k, t->seed, embd, dst, scratch, scratch_n, err);
     case T_NORM:
         for (int i = 0; i < t->k; i++)
             ((float *)(void *)dst)[i] = 1.0f;
@@ -180,8 +191,12 @@ static int synth(const dummy_tensor *t, tb_format fmt, uint8_t *dst, float *scra
     }
 }
 
-static int check_fit(const tb_preset *p, tb_format fmt, tb_error *err)
+static int check_fit(const tb_preset *p, tb_format fmt, tb_format embd, tb_error *err)
 {
+    if (embd != TB_FMT_F16 && embd != TB_FMT_F32 && embd != TB_FMT_BF16 && embd != TB_FMT_Q8_0 &&
+        embd != TB_FMT_Q4_0)
+        return tb_error_set(err, TB_EINVAL, "embedding format %s: choose f16, bf16, f32, q8_0 or "
+                            "q4_0 (the embedding is read row by row)", tb_format_get(embd)->name);
     const tb_format_traits *tr = tb_format_get(fmt);
     if (p->dim % tr->block || p->ffn % tr->block ||
         (tr->act != TB_ACT_F32 && tr->act != TB_ACT_Q8_0 && (p->dim % 128 || p->ffn % 128)))
@@ -208,12 +223,12 @@ static void set_config(const tb_preset *p, int ctx_len, tb_config *c)
 }
 
 /* Points the model's field for tensor t at its synthesised bytes. */
-static int attach(tb_model *m, const dummy_tensor *t, tb_format fmt, const uint8_t *buf,
-                  size_t bytes, tb_error *err)
+static int attach(tb_model *m, const dummy_tensor *t, tb_format fmt, tb_format embd,
+                  const uint8_t *buf, size_t bytes, tb_error *err)
 {
     const float *vec = (const float *)(const void *)buf;
     if (t->slot == S_EMBD) {
-        int rc = tb_matrix_init(&m->embd, TB_FMT_F16, t->rows, t->k, buf, bytes, err);
+        int rc = tb_matrix_init(&m->embd, embd, t->rows, t->k, buf, bytes, err);
         m->lm_head = m->embd; /* tied */
         return rc;
     }
@@ -233,15 +248,16 @@ static int attach(tb_model *m, const dummy_tensor *t, tb_format fmt, const uint8
     return tb_matrix_init(mats[t->slot - S_Q], fmt, t->rows, t->k, buf, bytes, err);
 }
 
-int tb_model_dummy(const tb_preset *p, tb_format fmt, uint64_t seed, int threads, tb_isa isa,
-                   int ctx_len, tb_kv_type kv, tb_model **out, tb_error *err)
+int tb_model_dummy(const tb_preset *p, tb_format fmt, tb_format embd, uint64_t seed, int threads,
+                   tb_isa isa, int ctx_len, tb_kv_type kv, tb_model **out, tb_error *err)
 {
-    int rc = check_fit(p, fmt, err);
+    int rc = check_fit(p, fmt, embd, err);
     if (rc != TB_OK)
         return rc;
     tb_cpu_info cpu;
     tb_cpu_detect(&cpu);
-    uint64_t need = tb_preset_bytes(p, fmt);
+    uint64_t need = tb_preset_bytes(p, fmt) - tb_format_bytes(TB_FMT_F16, p->vocab, p->dim) +
+                    tb_format_bytes(embd, p->vocab, p->dim);
     if (cpu.mem_available_bytes && need > cpu.mem_available_bytes / 10 * 9)
         return tb_error_set(err, TB_ENOTSUP, "dummy:%s:%s needs %.1f GB of weights but only %.1f GB "
                             "of memory is available: choose a smaller preset or a smaller format",
@@ -250,20 +266,22 @@ int tb_model_dummy(const tb_preset *p, tb_format fmt, uint64_t seed, int threads
     tb_model *m = calloc(1, sizeof *m);
     if (!m)
         return tb_error_set(err, TB_ENOMEM, "out of memory");
-    snprintf(m->name, sizeof m->name, "dummy:%s:%s", p->name, tb_format_get(fmt)->name);
+    snprintf(m->name, sizeof m->name, "dummy:%s:%s%s%s", p->name, tb_format_get(fmt)->name,
+             embd == TB_FMT_F16 ? "" : ":", embd == TB_FMT_F16 ? "" : tb_format_get(embd)->name);
     m->isa = isa;
     set_config(p, ctx_len, &m->cfg);
     int n = 0;
     dummy_tensor *tensors = plan(p, seed, &n);
-    float *scratch = malloc((size_t)p->ffn * p->dim * sizeof *scratch);
+    size_t scratch_n = (size_t)p->ffn * p->dim;
+    float *scratch = malloc(scratch_n * sizeof *scratch);
     m->layers = calloc((size_t)p->layers, sizeof *m->layers);
     rc = tensors && scratch && m->layers ? TB_OK : tb_error_set(err, TB_ENOMEM, "out of memory");
     for (int i = 0; rc == TB_OK && i < n; i++) {
-        size_t bytes = tensor_bytes(&tensors[i], fmt);
+        size_t bytes = tensor_bytes(&tensors[i], fmt, embd);
         uint8_t *buf = own(m, bytes, err);
-        rc = buf ? synth(&tensors[i], fmt, buf, scratch, err) : TB_ENOMEM;
+        rc = buf ? synth(&tensors[i], fmt, embd, buf, scratch, scratch_n, err) : TB_ENOMEM;
         if (rc == TB_OK)
-            rc = attach(m, &tensors[i], fmt, buf, bytes, err);
+            rc = attach(m, &tensors[i], fmt, embd, buf, bytes, err);
     }
     free(scratch);
     free(tensors);
@@ -279,41 +297,28 @@ int tb_model_dummy(const tb_preset *p, tb_format fmt, uint64_t seed, int threads
 
 /* ---- gen: the same tensors streamed to a GGUF file ---- */
 
-static uint32_t ggml_type(tb_format fmt)
-{
-    switch (fmt) {
-    case TB_FMT_F32: return TB_GGML_F32;
-    case TB_FMT_F16: return TB_GGML_F16;
-    case TB_FMT_BF16: return TB_GGML_BF16;
-    case TB_FMT_Q8_0: return TB_GGML_Q8_0;
-    case TB_FMT_Q4_0: return TB_GGML_Q4_0;
-    case TB_FMT_TQ1_0: return TB_GGML_TQ1_0;
-    case TB_FMT_TQ2_0: return TB_GGML_TQ2_0;
-    case TB_FMT_I2_S: return TB_GGML_I2_S;
-    default: return UINT32_MAX; /* tl2: ternbench's own in-memory layout */
-    }
-}
-
 typedef struct gen_ctx {
     const dummy_tensor *tensors;
-    tb_format fmt;
+    tb_format fmt, embd;
     float *scratch;
+    size_t scratch_n;
 } gen_ctx;
 
 static int gen_fill(void *ctx, int i, uint8_t *dst, size_t size, tb_error *err)
 {
     gen_ctx *g = ctx;
     (void)size;
-    return synth(&g->tensors[i], g->fmt, dst, g->scratch, err);
+    return synth(&g->tensors[i], g->fmt, g->embd, dst, g->scratch, g->scratch_n, err);
 }
 
-int tb_dummy_write(const tb_preset *p, tb_format fmt, uint64_t seed, tb_gguf_writer *w, const char *path,
-                   tb_error *err)
+int tb_dummy_write(const tb_preset *p, tb_format fmt, tb_format embd, uint64_t seed,
+                   tb_gguf_writer *w, const char *path, tb_error *err)
 {
-    int rc = check_fit(p, fmt, err);
+    int rc = check_fit(p, fmt, embd, err);
     if (rc != TB_OK)
         return rc;
-    if (ggml_type(fmt) == UINT32_MAX)
+    uint32_t type;
+    if (!tb_format_ggml_type(fmt, &type))
         return tb_error_set(err, TB_EINVAL, "%s: %s has no GGUF type (it is ternbench's in-memory "
                             "layout, built at load): write i2_s or tq2_0 instead", path,
                             tb_format_get(fmt)->name);
@@ -346,15 +351,17 @@ int tb_dummy_write(const tb_preset *p, tb_format fmt, uint64_t seed, tb_gguf_wri
     tb_gguf_writer_f32(w, key, c.eps);
     int n = 0;
     dummy_tensor *tensors = plan(p, seed, &n);
-    gen_ctx g = {tensors, fmt, malloc((size_t)p->ffn * p->dim * sizeof(float))};
+    size_t scratch_n = (size_t)p->ffn * p->dim;
+    gen_ctx g = {tensors, fmt, embd, malloc(scratch_n * sizeof(float)), scratch_n};
+    uint32_t embd_type;
+    tb_format_ggml_type(embd, &embd_type); /* check_fit allowed only types that have one */
     if (!tensors || !g.scratch)
         rc = tb_error_set(err, TB_ENOMEM, "out of memory");
     for (int i = 0; rc == TB_OK && i < n; i++) {
         const dummy_tensor *t = &tensors[i];
-        uint32_t type = t->kind == T_EMBD ? TB_GGML_F16
-                        : t->kind == T_NORM ? TB_GGML_F32 : ggml_type(fmt);
+        uint32_t tt = t->kind == T_EMBD ? embd_type : t->kind == T_NORM ? TB_GGML_F32 : type;
         uint64_t ne[2] = {(uint64_t)t->k, (uint64_t)t->rows};
-        tb_gguf_writer_tensor(w, t->name, type, true, t->kind == T_NORM ? 1 : 2, ne);
+        tb_gguf_writer_tensor(w, t->name, tt, true, t->kind == T_NORM ? 1 : 2, ne);
     }
     if (rc == TB_OK)
         rc = tb_gguf_writer_write(w, path, gen_fill, &g, err);
@@ -368,19 +375,27 @@ int tb_model_open(const char *spec, int threads, tb_isa isa, int ctx_len, tb_kv_
 {
     if (strncmp(spec, "dummy:", 6) != 0)
         return tb_model_load(spec, threads, isa, ctx_len, kv, out, err);
-    char preset[32] = "", format[16] = "i2_s";
+    char preset[32] = "", format[16] = "i2_s", embd[16] = "f16";
     const char *p = spec + 6, *colon = strchr(p, ':');
     size_t plen = colon ? (size_t)(colon - p) : strlen(p);
-    if (plen == 0 || plen >= sizeof preset || (colon && strlen(colon + 1) >= sizeof format))
-        return tb_error_set(err, TB_EINVAL, "%s: expected dummy:PRESET[:FORMAT]", spec);
+    const char *colon2 = colon ? strchr(colon + 1, ':') : NULL;
+    size_t flen = colon ? (colon2 ? (size_t)(colon2 - colon - 1) : strlen(colon + 1)) : 0;
+    if (plen == 0 || plen >= sizeof preset || flen >= sizeof format ||
+        (colon2 && strlen(colon2 + 1) >= sizeof embd))
+        return tb_error_set(err, TB_EINVAL, "%s: expected dummy:PRESET[:FORMAT[:EMBEDDING]]", spec);
     memcpy(preset, p, plen);
-    if (colon)
-        snprintf(format, sizeof format, "%s", colon + 1);
+    if (colon) {
+        memcpy(format, colon + 1, flen);
+        format[flen] = '\0';
+    }
+    if (colon2)
+        snprintf(embd, sizeof embd, "%s", colon2 + 1);
     const tb_preset *pr = tb_preset_require(preset, err);
     if (!pr)
         return tb_error_prefix(err, "%s", spec);
-    tb_format fmt;
-    if (tb_format_parse(format, &fmt, err) != TB_OK)
+    tb_format fmt, efmt;
+    if (tb_format_parse(format, &fmt, err) != TB_OK || tb_format_parse(embd, &efmt, err) != TB_OK)
         return tb_error_prefix(err, "%s", spec);
-    return tb_model_dummy(pr, fmt, 1, threads, isa, ctx_len, kv, out, err);
+    int rc = tb_model_dummy(pr, fmt, efmt, 1, threads, isa, ctx_len, kv, out, err);
+    return rc == TB_OK || strstr(err->text, spec) ? rc : tb_error_prefix(err, "%s", spec);
 }

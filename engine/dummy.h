@@ -10,7 +10,9 @@
  * exactly; an f16/bf16/f32 twin holds the same dequantised values, q8_0 and
  * q4_0 twins what llama.cpp's quantisers make of them. So every format
  * computes (nearly) the same function and their speeds compare like for
- * like. The tied embedding / lm_head is F16, as in the official model.
+ * like. The tied embedding / lm_head is F16, as in the official model, unless
+ * another format is asked for (`dummy:2B4T:i2_s:q8_0`): at 2B4T it is more
+ * than half the bytes read per decoded token.
  * Deterministic for a seed.
  */
 #ifndef TB_DUMMY_H
@@ -36,14 +38,17 @@ const tb_preset *tb_preset_require(const char *name, tb_error *err);
 /* Bytes of weights a preset takes in a format (projections + F16 embedding). */
 uint64_t tb_preset_bytes(const tb_preset *p, tb_format fmt);
 
-int tb_model_dummy(const tb_preset *p, tb_format fmt, uint64_t seed, int threads, tb_isa isa,
-                   int ctx_len, tb_kv_type kv, tb_model **out, tb_error *err);
+/* The dummy model of preset p with projections in fmt and the tied
+ * embedding / lm_head in embd (f16 as in the official model, or f32, bf16,
+ * q8_0, q4_0). */
+int tb_model_dummy(const tb_preset *p, tb_format fmt, tb_format embd, uint64_t seed, int threads,
+                   tb_isa isa, int ctx_len, tb_kv_type kv, tb_model **out, tb_error *err);
 
 /* Streams the same tensors a dummy model of (p, fmt, seed) holds into a GGUF
  * file at path, with the architecture's metadata; w may already hold other
  * metadata (a vocabulary). One tensor is in memory at a time. tl2 is refused
  * (it has no GGUF type). */
-int tb_dummy_write(const tb_preset *p, tb_format fmt, uint64_t seed, tb_gguf_writer *w,
-                   const char *path, tb_error *err);
+int tb_dummy_write(const tb_preset *p, tb_format fmt, tb_format embd, uint64_t seed,
+                   tb_gguf_writer *w, const char *path, tb_error *err);
 
 #endif

@@ -124,6 +124,8 @@ void tb_gguf_writer_arr(tb_gguf_writer *w, const char *key, tb_gguf_type type,
                         const void *data, uint64_t count);          /* fixed-size elements */
 void tb_gguf_writer_arr_str(tb_gguf_writer *w, const char *key, const char *const *v,
                             uint64_t count);
+/* Copies a key-value parsed from another file (arrays byte for byte). */
+void tb_gguf_writer_copy_kv(tb_gguf_writer *w, const tb_gguf_kv *kv);
 /* Declares a tensor; its bytes come from fill() at write time. */
 typedef int (*tb_gguf_fill_fn)(void *ctx, int tensor, uint8_t *dst, size_t size, tb_error *err);
 void tb_gguf_writer_tensor(tb_gguf_writer *w, const char *name, uint32_t type, bool bitnet,

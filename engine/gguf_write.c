@@ -122,6 +122,33 @@ void tb_gguf_writer_arr(tb_gguf_writer *w, const char *k, tb_gguf_type type, con
     put(w, data, (size_t)count * sz[type]);
 }
 
+void tb_gguf_writer_copy_kv(tb_gguf_writer *w, const tb_gguf_kv *kv)
+{
+    static const size_t sz[] = {1, 1, 2, 2, 4, 4, 4, 1, 0, 0, 8, 8, 8};
+    key(w, kv->key, kv->type);
+    switch (kv->type) {
+    case TB_GGUF_STRING:
+        put_u64(w, kv->v.str.len);
+        put(w, kv->v.str.ptr, (size_t)kv->v.str.len);
+        break;
+    case TB_GGUF_ARRAY: /* the elements as they lay in the source file */
+        put_u32(w, kv->arr_type);
+        put_u64(w, kv->arr_count);
+        put(w, kv->arr_data, kv->arr_bytes);
+        break;
+    case TB_GGUF_FLOAT32: {
+        float f = (float)kv->v.f64;
+        put(w, &f, 4);
+        break;
+    }
+    case TB_GGUF_FLOAT64: put(w, &kv->v.f64, 8); break;
+    default: /* integers and bool: the low bytes, little-endian */
+        if ((unsigned)kv->type < sizeof sz / sizeof sz[0])
+            put(w, &kv->v.u64, sz[kv->type]);
+        break;
+    }
+}
+
 void tb_gguf_writer_arr_str(tb_gguf_writer *w, const char *k, const char *const *v, uint64_t count)
 {
     key(w, k, TB_GGUF_ARRAY);

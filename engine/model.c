@@ -5,19 +5,30 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int ggml_to_format(uint32_t type, tb_format *f)
+static const struct { tb_format fmt; uint32_t ggml; } ggml_types[] = {
+    {TB_FMT_F32, TB_GGML_F32}, {TB_FMT_F16, TB_GGML_F16}, {TB_FMT_BF16, TB_GGML_BF16},
+    {TB_FMT_Q8_0, TB_GGML_Q8_0}, {TB_FMT_Q4_0, TB_GGML_Q4_0}, {TB_FMT_TQ1_0, TB_GGML_TQ1_0},
+    {TB_FMT_TQ2_0, TB_GGML_TQ2_0}, {TB_FMT_I2_S, TB_GGML_I2_S},
+};
+
+bool tb_ggml_type_format(uint32_t type, tb_format *f)
 {
-    switch (type) {
-    case TB_GGML_F32: *f = TB_FMT_F32; return 1;
-    case TB_GGML_F16: *f = TB_FMT_F16; return 1;
-    case TB_GGML_BF16: *f = TB_FMT_BF16; return 1;
-    case TB_GGML_Q8_0: *f = TB_FMT_Q8_0; return 1;
-    case TB_GGML_Q4_0: *f = TB_FMT_Q4_0; return 1;
-    case TB_GGML_TQ1_0: *f = TB_FMT_TQ1_0; return 1;
-    case TB_GGML_TQ2_0: *f = TB_FMT_TQ2_0; return 1;
-    case TB_GGML_I2_S: *f = TB_FMT_I2_S; return 1;
-    default: return 0;
-    }
+    for (size_t i = 0; i < sizeof ggml_types / sizeof ggml_types[0]; i++)
+        if (ggml_types[i].ggml == type) {
+            *f = ggml_types[i].fmt;
+            return true;
+        }
+    return false;
+}
+
+bool tb_format_ggml_type(tb_format f, uint32_t *type)
+{
+    for (size_t i = 0; i < sizeof ggml_types / sizeof ggml_types[0]; i++)
+        if (ggml_types[i].fmt == f) {
+            *type = ggml_types[i].ggml;
+            return true;
+        }
+    return false;
 }
 
 static int get_matrix(tb_gguf *g, const char *name, int rows, int k, tb_matrix *w, tb_error *err)
@@ -30,7 +41,7 @@ static int get_matrix(tb_gguf *g, const char *name, int rows, int k, tb_matrix *
                             g->path, name, (unsigned long long)t->ne[0],
                             (unsigned long long)t->ne[1], k, rows);
     tb_format f;
-    if ((t->type == TB_GGML_I2_S && !g->bitnet_types) || !ggml_to_format(t->type, &f))
+    if ((t->type == TB_GGML_I2_S && !g->bitnet_types) || !tb_ggml_type_format(t->type, &f))
         return tb_error_set(err, TB_EINVAL, "%s: tensor %s is %s, which ternbench's kernels do not "
                             "run (they run F32, F16, BF16, Q8_0, Q4_0, TQ1_0, TQ2_0, I2_S)",
                             g->path, name, t->type_name);

@@ -72,6 +72,11 @@ typedef struct tb_model {
     double params;                   /* weights in the projections and the embedding */
 } tb_model;
 
+/* A kernel format's GGML type id and back; false where there is none (tl2 is
+ * ternbench's own layout, built in memory). I2_S is id 36 in bitnet files only. */
+bool tb_format_ggml_type(tb_format f, uint32_t *type);
+bool tb_ggml_type_format(uint32_t type, tb_format *f);
+
 /* Allocates the run state and thread pool of a model whose config and
  * weights are set (used by the loader and by dummy.c). */
 int tb_model_finish(tb_model *m, int threads, tb_kv_type kv, tb_error *err);

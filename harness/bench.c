@@ -278,8 +278,9 @@ int tb_bench_run(const tb_bench_opts *o, const tb_machine *mach, FILE *out, json
                        models[i]->name, model_format(models[i]), (double)models[i]->weight_bytes / 1e6,
                        threads, tb_isa_name(mach->isa), o->tests[t].name,
                        test_batch(&o->tests[t], o->batch), s.median, ci, g.median, roof);
-                json_t *run = json_pack("{s:s, s:s, s:I, s:i, s:s, s:s, s:i, s:i, s:o, s:o, s:o}", "model",
-                                        models[i]->name, "format", model_format(models[i]),
+                json_t *run = json_pack("{s:s, s:s, s:s, s:I, s:i, s:s, s:s, s:i, s:i, s:o, s:o, s:o}",
+                                        "model", models[i]->name, "format", model_format(models[i]),
+                                        "embd_format", tb_format_get(models[i]->lm_head.fmt)->name,
                                         "weight_bytes", (json_int_t)models[i]->weight_bytes,
                                         "threads", (int)threads, "isa", tb_isa_name(mach->isa),
                                         "test", o->tests[t].name, "tokens",

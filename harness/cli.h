@@ -50,5 +50,6 @@ int tb_cmd_merge(int argc, char **argv);
 int tb_cmd_gen(int argc, char **argv);
 int tb_cmd_tokenize(int argc, char **argv);
 int tb_cmd_generate(int argc, char **argv);
+int tb_cmd_convert(int argc, char **argv);
 
 #endif

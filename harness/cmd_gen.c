@@ -17,13 +17,16 @@
 
 static void help(void)
 {
-    printf("usage: ternbench gen --preset P [--format F] [--seed S] [--tokenizer FILE] -o FILE\n"
+    printf("usage: ternbench gen --preset P [--format F] [--embd-format E] [--seed S]\n"
+           "                     [--tokenizer FILE] -o FILE\n"
            "       ternbench gen --tokenizer FILE --vocab-only -o FILE\n\n"
            "Writes a dummy model (random ternary weights, as the paper's benchmarks used)\n"
            "as a GGUF file; `dummy:P:F` is the same model synthesised in memory. With\n"
            "--vocab-only, a GGUF file holding only the vocabulary (for `tokenize`).\n\n"
            "  --preset P         125M 350M 700M 1B 1.5B 2.7B 3.8B 7B 13B 30B 70B 100B 2B4T\n"
            "  --format F         i2_s tq2_0 tq1_0 f16 bf16 f32 q8_0 q4_0 (default i2_s)\n"
+           "  --embd-format E    the tied embedding / lm_head: f16 (default, as the official\n"
+           "                     model), bf16, f32, q8_0, q4_0\n"
            "  --seed S           weight seed (default 1, the seed dummy: specs use)\n"
            "  --tokenizer FILE   a Hugging Face tokenizer.json (BPE) whose vocabulary the\n"
            "                     model gets (its size must not exceed the preset's vocabulary)\n"
@@ -34,13 +37,14 @@ static void help(void)
 
 int tb_cmd_gen(int argc, char **argv)
 {
-    enum { O_PRESET = 256, O_FORMAT, O_SEED, O_TOKENIZER, O_VOCAB_ONLY };
+    enum { O_PRESET = 256, O_FORMAT, O_SEED, O_TOKENIZER, O_VOCAB_ONLY, O_EMBD };
     static const struct option opts[] = {
         {"preset", required_argument, NULL, O_PRESET}, {"format", required_argument, NULL, O_FORMAT},
         {"seed", required_argument, NULL, O_SEED}, {"tokenizer", required_argument, NULL, O_TOKENIZER},
         {"vocab-only", no_argument, NULL, O_VOCAB_ONLY},
+        {"embd-format", required_argument, NULL, O_EMBD},
         {"output", required_argument, NULL, 'o'}, {"help", no_argument, NULL, 'h'}, {0, 0, 0, 0}};
-    const char *preset = NULL, *format = "i2_s", *out = NULL, *tokenizer = NULL;
+    const char *preset = NULL, *format = "i2_s", *embd_name = "f16", *out = NULL, *tokenizer = NULL;
     long seed = 1;
     bool vocab_only = false;
     int rc = TB_EXIT_OK;
@@ -53,6 +57,7 @@ int tb_cmd_gen(int argc, char **argv)
         case O_SEED: rc = tb_cli_parse_int("gen", "--seed", optarg, 0, 1L << 40, &seed); break;
         case O_TOKENIZER: tokenizer = optarg; break;
         case O_VOCAB_ONLY: vocab_only = true; break;
+        case O_EMBD: embd_name = optarg; break;
         case 'o': out = optarg; break;
         case 'h': help(); return TB_EXIT_OK;
         default: return tb_cli_bad_option("gen", argv, optind, optopt, c);
@@ -68,8 +73,9 @@ int tb_cmd_gen(int argc, char **argv)
                                                     : "both --preset and -o FILE are required");
     tb_error err;
     const tb_preset *p = vocab_only ? NULL : tb_preset_require(preset, &err);
-    tb_format fmt = TB_FMT_I2_S;
-    if (!vocab_only && (!p || tb_format_parse(format, &fmt, &err) != TB_OK))
+    tb_format fmt = TB_FMT_I2_S, embd = TB_FMT_F16;
+    if (!vocab_only && (!p || tb_format_parse(format, &fmt, &err) != TB_OK ||
+                        tb_format_parse(embd_name, &embd, &err) != TB_OK))
         return tb_cli_usage_error("gen", "%s", err.text);
 
     tb_gguf_writer *w = tb_gguf_writer_new(32);
@@ -81,7 +87,7 @@ int tb_cmd_gen(int argc, char **argv)
     rc = tokenizer ? tb_tokenizer_import_hf(tokenizer, vocab_only ? 0 : p->vocab, w, &err) : TB_OK;
     if (rc == TB_OK)
         rc = vocab_only ? tb_gguf_writer_write(w, out, NULL, NULL, &err)
-                        : tb_dummy_write(p, fmt, (uint64_t)seed, w, out, &err);
+                        : tb_dummy_write(p, fmt, embd, (uint64_t)seed, w, out, &err);
     tb_gguf_writer_free(w);
     if (rc != TB_OK) {
         fprintf(stderr, "ternbench gen: %s\n", err.text);

@@ -23,6 +23,7 @@ static const tb_command commands[] = {
     {"logits", "print a model's logits for a token sequence (to check against other engines)", tb_cmd_logits},
     {"generate", "stream a model's continuation of a prompt, with tokens/s", tb_cmd_generate},
     {"tokenize", "print the token ids of a text (llama.cpp's tokenize)", tb_cmd_tokenize},
+    {"convert", "rewrite a GGUF model's weights in another format", tb_cmd_convert},
     {"gen", "write a dummy model (or a vocabulary) as a GGUF file", tb_cmd_gen},
     {"energy", "run a command and measure the energy it takes (RAPL, perf, INA219)", tb_cmd_energy},
 };

@@ -71,6 +71,49 @@ static void test_help_and_version(void **state)
     tb_run_free(&r);
 }
 
+/* Every command answers --help; the model commands refuse bad input with
+ * exit 2 and a message naming the file, the word or the field. */
+static void test_model_commands(void **state)
+{
+    (void)state;
+    const char *cmds[] = {"gen", "convert", "tokenize", "generate", "logits", "bench", "kernels",
+                          "reproduce", "energy", "report", "compare", "gate", "merge", "info"};
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+        tb_run_result r = tb_run_ternbench(NULL, cmds[i], "--help", NULL);
+        char want[64];
+        snprintf(want, sizeof want, "usage: ternbench %s", cmds[i]);
+        assert_int_equal(r.status, 0);
+        if (!strstr(r.out, want))
+            fail_msg("%s --help: no '%s'", cmds[i], want);
+        tb_run_free(&r);
+    }
+    char *dir = tb_tmpdir(), trunc[1200];
+    snprintf(trunc, sizeof trunc, "%s/truncated.gguf", dir);
+    tb_write(dir, "truncated.gguf", "GGUF\x03");
+    struct { const char *argv[8]; const char *says; } bad[] = {
+        {{"gen", "--preset", "9B", "-o", "x.gguf", NULL}, "unknown preset '9B'"},
+        {{"gen", "--preset", "125M", "--format", "q5_1", "-o", "x.gguf", NULL}, "unknown format 'q5_1'"},
+        {{"gen", "--vocab-only", "-o", "x.gguf", NULL}, "--vocab-only takes --tokenizer"},
+        {{"convert", trunc, "-o", "y.gguf", "--format", "i2_s", NULL}, "truncated.gguf"},
+        {{"convert", trunc, "-o", "y.gguf", NULL}, "--format"},
+        {{"tokenize", "-m", trunc, "hello", NULL}, "truncated.gguf"},
+        {{"tokenize", "-m", "dummy:125M", "hello", NULL}, "has no vocabulary"},
+        {{"generate", "-m", trunc, "-p", "hi", NULL}, "truncated.gguf"},
+        {{"generate", "-m", trunc, "-p", "hi", "--temp", "nan", NULL}, "--temp"},
+        {{"generate", "-m", trunc, "-p", "hi", "-n", "-5", NULL}, "--n-predict"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        const char **a = bad[i].argv;
+        tb_run_result r = tb_run_ternbench(NULL, a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]);
+        if (r.status != 2 || !strstr(r.err, bad[i].says))
+            fail_msg("%s %s: status %d, '%s' does not say '%s'", a[0], a[1], r.status, r.err,
+                     bad[i].says);
+        tb_run_free(&r);
+    }
+    tb_rmtree(dir);
+    free(dir);
+}
+
 static void test_info_text(void **state)
 {
     (void)state;
@@ -164,6 +207,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_no_command_is_usage_error), cmocka_unit_test(test_unknown_command),
         cmocka_unit_test(test_unknown_option),  cmocka_unit_test(test_help_and_version),
+        cmocka_unit_test(test_model_commands),
         cmocka_unit_test(test_info_text),       cmocka_unit_test(test_info_json_keys),
         cmocka_unit_test(test_info_honours_isa), cmocka_unit_test(test_info_reads_fake_sysfs),
     };

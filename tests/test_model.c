@@ -15,7 +15,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "convert.h"
 #include "dummy.h"
 #include "model.h"
 
@@ -185,7 +187,7 @@ static void test_gen_round_trip(void **state)
         for (size_t f = 0; f < 4; f++) {
             tb_error err;
             tb_gguf_writer *w = tb_gguf_writer_new(32);
-            int rc = tb_dummy_write(&presets[p], formats[f], 3, w, path, &err);
+            int rc = tb_dummy_write(&presets[p], formats[f], TB_FMT_F16, 3, w, path, &err);
             tb_gguf_writer_free(w);
             if (presets[p].arch == TB_ARCH_LLAMA && formats[f] == TB_FMT_I2_S) {
                 assert_int_equal(rc, TB_EINVAL); /* type 36 means I2_S only in bitnet files */
@@ -195,7 +197,7 @@ static void test_gen_round_trip(void **state)
             if (rc != TB_OK)
                 fail_msg("%s", err.text);
             tb_model *mem, *file;
-            assert_int_equal(tb_model_dummy(&presets[p], formats[f], 3, 1, best_isa(), 64,
+            assert_int_equal(tb_model_dummy(&presets[p], formats[f], TB_FMT_F16, 3, 1, best_isa(), 64,
                                             TB_KV_F16, &mem, &err), TB_OK);
             if (tb_model_load(path, 1, best_isa(), 64, TB_KV_F16, &file, &err) != TB_OK)
                 fail_msg("%s", err.text);
@@ -216,7 +218,7 @@ static void test_gen_round_trip(void **state)
     /* tl2 has no GGUF type: refused with the way out */
     tb_error err;
     tb_gguf_writer *w = tb_gguf_writer_new(32);
-    assert_int_equal(tb_dummy_write(&presets[0], TB_FMT_TL2, 3, w, path, &err), TB_EINVAL);
+    assert_int_equal(tb_dummy_write(&presets[0], TB_FMT_TL2, TB_FMT_F16, 3, w, path, &err), TB_EINVAL);
     assert_non_null(strstr(err.text, "write i2_s or tq2_0 instead"));
     tb_gguf_writer_free(w);
     tb_rmtree(dir);
@@ -248,7 +250,7 @@ static void test_generate_is_deterministic(void **state)
     tb_gguf_writer_u32(w, "tokenizer.ggml.bos_token_id", 1);
     tb_gguf_writer_u32(w, "tokenizer.ggml.eos_token_id", 2);
     tb_error err;
-    if (tb_dummy_write(&p, TB_FMT_I2_S, 1, w, path, &err) != TB_OK)
+    if (tb_dummy_write(&p, TB_FMT_I2_S, TB_FMT_F16, 1, w, path, &err) != TB_OK)
         fail_msg("%s", err.text);
     tb_gguf_writer_free(w);
     char *scalar[] = {"TERNBENCH_ISA=scalar", NULL};
@@ -288,6 +290,95 @@ static void test_generate_is_deterministic(void **state)
     free(dir);
 }
 
+/* Logits of n tokens from a model spec or file, into out (vocab * n). */
+static void logits_of(const char *spec, int vocab, int n, float *out)
+{
+    tb_model *m;
+    tb_error err;
+    if (tb_model_open(spec, 1, best_isa(), 64, TB_KV_F16, &m, &err) != TB_OK)
+        fail_msg("%s", err.text);
+    for (int t = 0; t < n; t++) {
+        const float *l = tb_model_forward(m, (t * 37 + 1) % vocab);
+        assert_non_null(l);
+        memcpy(out + (size_t)t * vocab, l, (size_t)vocab * sizeof *out);
+    }
+    tb_model_free(m);
+}
+
+/* convert: ternary-valued weights go to ternary formats losslessly (the
+ * result computes exactly what the ternary model computes); others are
+ * refused unless forced; formats without a GGUF type are refused. */
+static void test_convert(void **state)
+{
+    (void)state;
+    const tb_preset p = {"tiny-conv", 256, 512, 2, 4, 2, 300, TB_ARCH_BITNET_B158};
+    char *dir = tb_tmpdir(), f16[1200], i2s[1200], tq[1200], q4[1200], out[1200];
+    snprintf(f16, sizeof f16, "%s/f16.gguf", dir);
+    snprintf(i2s, sizeof i2s, "%s/i2s.gguf", dir);
+    snprintf(tq, sizeof tq, "%s/tq.gguf", dir);
+    snprintf(q4, sizeof q4, "%s/q4.gguf", dir);
+    snprintf(out, sizeof out, "%s/out.gguf", dir);
+    tb_error err;
+    const struct { const char *path; tb_format fmt; } gens[] = {
+        {f16, TB_FMT_F16}, {i2s, TB_FMT_I2_S}, {q4, TB_FMT_Q4_0}};
+    for (int i = 0; i < 3; i++) {
+        tb_gguf_writer *w = tb_gguf_writer_new(32);
+        assert_int_equal(tb_dummy_write(&p, gens[i].fmt, TB_FMT_F16, 1, w, gens[i].path, &err), TB_OK);
+        tb_gguf_writer_free(w);
+    }
+    static float want[4 * 300], got[4 * 300];
+    tb_convert_report rep;
+    /* f16 twin -> i2_s: the i2_s model, bit for bit */
+    tb_convert_opts o = {.fmt = TB_FMT_I2_S};
+    if (tb_convert(f16, out, &o, &rep, &err) != TB_OK)
+        fail_msg("%s", err.text);
+    assert_int_equal(rep.converted, 2 * 7);
+    assert_int_equal(rep.ternarised, 0);
+    logits_of(i2s, 300, 4, want);
+    logits_of(out, 300, 4, got);
+    assert_memory_equal(got, want, sizeof got);
+    /* i2_s -> tq2_0 with a q8_0 embedding: what the tq2_0 dummy with a q8_0
+     * embedding computes */
+    o = (tb_convert_opts){.fmt = TB_FMT_TQ2_0, .embd_set = true, .embd = TB_FMT_Q8_0};
+    assert_int_equal(tb_convert(i2s, tq, &o, &rep, &err), TB_OK);
+    tb_model *m;
+    assert_int_equal(tb_model_dummy(&p, TB_FMT_TQ2_0, TB_FMT_Q8_0, 1, 1, best_isa(), 64, TB_KV_F16,
+                                    &m, &err), TB_OK);
+    for (int t = 0; t < 4; t++)
+        memcpy(want + t * 300, tb_model_forward(m, (t * 37 + 1) % 300), 300 * sizeof(float));
+    tb_model_free(m);
+    logits_of(tq, 300, 4, got);
+    assert_memory_equal(got, want, sizeof got);
+    /* q4_0 is not ternary-valued: refused, nothing written; forced, it is ternarised */
+    unlink(out);
+    o = (tb_convert_opts){.fmt = TB_FMT_I2_S};
+    assert_int_equal(tb_convert(q4, out, &o, &rep, &err), TB_EINVAL);
+    assert_non_null(strstr(err.text, "is not ternary-valued"));
+    assert_non_null(strstr(err.text, "--force"));
+    assert_int_equal(access(out, F_OK), -1);
+    o.force = true;
+    assert_int_equal(tb_convert(q4, out, &o, &rep, &err), TB_OK);
+    assert_int_equal(rep.ternarised, 14);
+    logits_of(out, 300, 4, got); /* it runs */
+    /* refused up front */
+    o = (tb_convert_opts){.fmt = TB_FMT_TL2};
+    assert_int_equal(tb_convert(f16, out, &o, &rep, &err), TB_EINVAL);
+    assert_non_null(strstr(err.text, "tl2 has no GGUF type"));
+    o = (tb_convert_opts){.fmt = TB_FMT_F16, .embd_set = true, .embd = TB_FMT_I2_S};
+    assert_int_equal(tb_convert(f16, out, &o, &rep, &err), TB_EINVAL);
+    assert_non_null(strstr(err.text, "--embd-format i2_s"));
+    assert_int_equal(tb_convert(TINY "nonexistent.gguf", out, &o, &rep, &err), TB_EINVAL);
+    /* bitnet.cpp's own I2_S file to tq2_0: the same logits (ternary formats agree) */
+    o = (tb_convert_opts){.fmt = TB_FMT_TQ2_0};
+    assert_int_equal(tb_convert(TINY "tiny-i2_s.gguf", out, &o, &rep, &err), TB_OK);
+    static float a[4 * 512], b[4 * 512];
+    logits_of(TINY "tiny-i2_s.gguf", 512, 4, a);
+    logits_of(out, 512, 4, b);
+    assert_memory_equal(a, b, sizeof a);
+    tb_rmtree(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -298,6 +389,7 @@ int main(void)
         cmocka_unit_test(test_load_errors),
         cmocka_unit_test(test_gen_round_trip),
         cmocka_unit_test(test_generate_is_deterministic),
+        cmocka_unit_test(test_convert),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

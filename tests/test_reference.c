@@ -186,7 +186,7 @@ static void engine_logits(const tb_preset *p, tb_format fmt, tb_isa isa, int thr
 {
     tb_model *m;
     tb_error err;
-    if (tb_model_dummy(p, fmt, 5, threads, isa, 32, kv, &m, &err) != TB_OK)
+    if (tb_model_dummy(p, fmt, TB_FMT_F16, 5, threads, isa, 32, kv, &m, &err) != TB_OK)
         fail_msg("%s", err.text);
     for (int t = 0; t < NTOK; t++) {
         const float *l = tb_model_forward(m, tokens[t]);
