@@ -24,6 +24,8 @@
 #include "bandwidth.h"
 #include "counters.h"
 #include "dummy.h"
+#include "tb_file.h"
+#include "tokenizer.h"
 #include "sampler.h"
 #include "stats.h"
 #include "tb_time.h"
@@ -39,6 +41,39 @@ typedef struct cell {          /* one model x one test */
     char hw_why[TB_HW_EVENTS][160];
     int n;
 } cell;
+
+/* A prompt file as model m's vocabulary tokenizes it (with its BOS), repeated
+ * to n tokens when shorter; *file_n is its own length in tokens. */
+static int prompt_tokens(const char *path, const tb_model *m, int *ids, int n, int *file_n,
+                         tb_error *err)
+{
+    if (!m->gguf)
+        return tb_error_set(err, TB_EINVAL, "%s has no vocabulary to read --prompt-file %s with: "
+                            "use GGUF models with one (`ternbench gen --tokenizer ...`)", m->name,
+                            path);
+    char *text = NULL;
+    size_t len;
+    tb_tokenizer *t = NULL;
+    int *got = NULL, count = 0;
+    int rc = tb_file_read_all(path, (size_t)1 << 26, &text, &len, err);
+    if (rc == TB_OK)
+        rc = tb_tokenizer_load(m->gguf, NULL, &t, err);
+    if (rc == TB_OK)
+        rc = tb_tokenizer_encode(t, text, len, tb_tokenizer_add_bos(t), false, &got, &count, err);
+    if (rc == TB_OK && count == 0)
+        rc = tb_error_set(err, TB_EINVAL, "--prompt-file %s: no tokens in it", path);
+    for (int i = 0; rc == TB_OK && i < count; i++)
+        if (got[i] >= m->cfg.vocab)
+            rc = tb_error_set(err, TB_EINVAL, "%s: token %d is outside the model's %d embeddings",
+                              m->name, got[i], m->cfg.vocab);
+    for (int i = 0; rc == TB_OK && i < n; i++)
+        ids[i] = got[i % count];
+    *file_n = count;
+    free(got);
+    free(text);
+    tb_tokenizer_free(t);
+    return rc == TB_OK ? rc : tb_error_prefix(err, "%s", m->name);
+}
 
 /* The token sequence every model is fed: seeded, valid for every vocabulary
  * (ids below the smallest vocabulary of the run). */
@@ -151,7 +186,8 @@ int tb_bench_run(const tb_bench_opts *o, const tb_machine *mach, FILE *out, json
         if (models[i]->cfg.vocab < min_vocab)
             min_vocab = models[i]->cfg.vocab;
     }
-    int *ids = malloc((size_t)max_tokens * sizeof *ids);
+    int *ids = malloc((size_t)max_tokens * o->nmodels * sizeof *ids); /* a row per model */
+    int file_tokens[TB_BENCH_MAX_MODELS] = {0};
     cell *cells = calloc((size_t)o->nmodels * o->ntests, sizeof *cells);
     tb_bandwidth *bw = NULL;
     if (!ids || !cells) {
@@ -160,7 +196,15 @@ int tb_bench_run(const tb_bench_opts *o, const tb_machine *mach, FILE *out, json
     }
     if ((rc = tb_bandwidth_new(64u << 20, &bw, err)) != TB_OK)
         goto out;
-    make_tokens(ids, max_tokens, o->seed, min_vocab);
+    for (int i = 0; i < o->nmodels && rc == TB_OK; i++) {
+        int *row = ids + (size_t)i * max_tokens;
+        if (o->prompt_file)
+            rc = prompt_tokens(o->prompt_file, models[i], row, max_tokens, &file_tokens[i], err);
+        else
+            make_tokens(row, max_tokens, o->seed, min_vocab);
+    }
+    if (rc != TB_OK)
+        goto out;
 
     if (tb_meter_open_auto(NULL, &meter, err) == TB_OK) {
         sampler = tb_sampler_new(meter, 0);
@@ -193,7 +237,7 @@ int tb_bench_run(const tb_bench_opts *o, const tb_machine *mach, FILE *out, json
             break;
         memset(cells, 0, (size_t)o->nmodels * o->ntests * sizeof *cells);
         for (int i = 0; i < o->nmodels; i++) /* warm-up: pages in, caches, clocks */
-            run_tokens(models[i], ids, (int)o->warmup, 1, 0);
+            run_tokens(models[i], ids + (size_t)i * max_tokens, (int)o->warmup, 1, 0);
         bool tty = isatty(2);
         double started = tb_now();
         int total = (int)o->reps * o->ntests * o->nmodels, done = 0;
@@ -216,7 +260,8 @@ int tb_bench_run(const tb_bench_opts *o, const tb_machine *mach, FILE *out, json
                     tb_usage_now(&u0);
                     const tb_bench_test *tt = &o->tests[t];
                     int all = tt->tokens + tt->gen;
-                    double secs = run_tokens(m, ids, tt->tokens, test_batch(tt, o->batch), tt->gen);
+                    double secs = run_tokens(m, ids + (size_t)i * max_tokens, tt->tokens,
+                                             test_batch(tt, o->batch), tt->gen);
                     tb_usage_now(&u1);
                     if (counting) {
                         uint64_t v[TB_HW_EVENTS];
@@ -387,12 +432,31 @@ int tb_bench_run(const tb_bench_opts *o, const tb_machine *mach, FILE *out, json
     }
     if (rc != TB_OK)
         goto out;
-    uint64_t h = hash_tokens(ids, max_tokens);
-    *workload = json_pack("{s:i, s:I, s:i, s:i}", "tokens", max_tokens, "hash",
-                          (json_int_t)(h >> 1), "seed", (int)o->seed, "vocab_bound", min_vocab);
-    fprintf(out, "\ntokens: %d seeded ids (seed %ld, below %d, FNV-1a %016llx), the same for every "
-           "model; %ld repetitions interleaved; roofline = weight GB/s / STREAM triad just "
-           "before each run\n", max_tokens, o->seed, min_vocab, (unsigned long long)h, o->reps);
+    if (o->prompt_file) {
+        json_t *per = json_array();
+        fprintf(out, "\ntokens: the first %d tokens of %s as each model's vocabulary reads it "
+                "(repeated where shorter):", max_tokens, o->prompt_file);
+        for (int i = 0; i < o->nmodels; i++) {
+            uint64_t hm = hash_tokens(ids + (size_t)i * max_tokens, max_tokens);
+            json_array_append_new(per, json_pack("{s:s, s:i, s:I}", "model", models[i]->name,
+                                                 "file_tokens", file_tokens[i], "hash",
+                                                 (json_int_t)(hm >> 1)));
+            fprintf(out, "%s %s %d tokens (FNV-1a %016llx)", i ? ";" : "", models[i]->name,
+                    file_tokens[i], (unsigned long long)hm);
+        }
+        *workload = json_pack("{s:i, s:s, s:o}", "tokens", max_tokens, "prompt_file",
+                              o->prompt_file, "per_model", per);
+        fprintf(out, "; %ld repetitions interleaved; roofline = weight GB/s / STREAM triad just "
+                "before each run\n", o->reps);
+    } else {
+        uint64_t h = hash_tokens(ids, max_tokens);
+        *workload = json_pack("{s:i, s:I, s:i, s:i}", "tokens", max_tokens, "hash",
+                              (json_int_t)(h >> 1), "seed", (int)o->seed, "vocab_bound", min_vocab);
+        fprintf(out, "\ntokens: %d seeded ids (seed %ld, below %d, FNV-1a %016llx), the same for "
+                "every model; %ld repetitions interleaved; roofline = weight GB/s / STREAM triad "
+                "just before each run\n", max_tokens, o->seed, min_vocab, (unsigned long long)h,
+                o->reps);
+    }
 
     if (energy_why[0])
         fprintf(out, "energy: not measured: %s\n", energy_why);

@@ -31,6 +31,7 @@ typedef struct tb_bench_opts {
     double idle_s;             /* measure idle power this long first; 0: no net energy */
     long thread_list[8];       /* several thread counts, each run in turn (nthreads > 0) */
     int nthreads;
+    const char *prompt_file;   /* tokenized by each model's vocabulary; NULL: seeded ids */
 } tb_bench_opts;
 
 /* Adds "tgN"/"ppN" tests from a comma-separated list of token counts;

@@ -31,6 +31,9 @@ static void help(void)
            "  -r, --repetitions R  repetitions (default 3; 3 or more give an interval)\n"
            "  --warmup N         warm-up tokens per model before measuring (default 8)\n"
            "  --seed S           token sequence seed (default 1)\n"
+           "  --prompt-file F    feed F as each model's vocabulary tokenizes it instead of\n"
+           "                     seeded ids (GGUF models with a vocabulary; repeated when\n"
+           "                     shorter than the longest test)\n"
            "  --idle SECONDS     with an energy meter: measure idle power first, report net J/token\n"
            "  --json FILE        write the result document (ternbench.result/1) atomically\n"
            "  --peer NAME=PATH   also run an external llama-bench (llama.cpp's or bitnet.cpp's)\n"
@@ -56,12 +59,13 @@ typedef struct peers {
 static int parse(int argc, char **argv, tb_bench_opts *o, const char **json, peers *pe,
                  char *models_buf, size_t cap)
 {
-    enum { O_WARM = 256, O_SEED, O_JSON, O_PEER, O_PEER_MODEL, O_IDLE };
+    enum { O_WARM = 256, O_SEED, O_JSON, O_PEER, O_PEER_MODEL, O_IDLE, O_PROMPT_FILE };
     static const struct option opts[] = {
         {"model", required_argument, NULL, 'm'}, {"threads", required_argument, NULL, 't'},
         {"batch", required_argument, NULL, 'b'}, {"pg", required_argument, NULL, 'G'},
         {"repetitions", required_argument, NULL, 'r'}, {"warmup", required_argument, NULL, O_WARM},
         {"seed", required_argument, NULL, O_SEED}, {"json", required_argument, NULL, O_JSON},
+        {"prompt-file", required_argument, NULL, O_PROMPT_FILE},
         {"peer", required_argument, NULL, O_PEER}, {"peer-model", required_argument, NULL, O_PEER_MODEL},
         {"idle", required_argument, NULL, O_IDLE},
         {"help", no_argument, NULL, 'h'}, {0, 0, 0, 0}};
@@ -122,6 +126,7 @@ static int parse(int argc, char **argv, tb_bench_opts *o, const char **json, pee
         case 'r': rc = tb_cli_parse_int(cmd, "-r", optarg, 1, TB_BENCH_MAX_REPS, &o->reps); break;
         case O_WARM: rc = tb_cli_parse_int(cmd, "--warmup", optarg, 0, 4096, &o->warmup); break;
         case O_SEED: rc = tb_cli_parse_int(cmd, "--seed", optarg, 0, 1L << 30, &o->seed); break;
+        case O_PROMPT_FILE: o->prompt_file = optarg; break;
         case O_JSON: *json = optarg; break;
         case O_PEER: {
             char *eq = strchr(optarg, '=');

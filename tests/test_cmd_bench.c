@@ -201,6 +201,45 @@ static void test_peer(void **state)
     free(dir);
 }
 
+/* --prompt-file: each model reads the file with its own vocabulary; the
+ * document records each model's token count and hash. bitnet.cpp's tiny
+ * files carry a byte-level SentencePiece vocabulary: BOS, then the text with
+ * a leading space and every space as U+2581, one token per byte. */
+static void test_prompt_file(void **state)
+{
+    (void)state;
+    char *dir = tb_tmpdir();
+    char json[1200], prompt[1200];
+    snprintf(json, sizeof json, "%s/r.json", dir);
+    snprintf(prompt, sizeof prompt, "%s/prompt.txt", dir);
+    tb_write(dir, "prompt.txt", "Hello, ternary world");
+    tb_run_result r = bench("-m", TB_TEST_DATA "/bitnet-cpp-tiny/tiny-i2_s.gguf,"
+                            TB_TEST_DATA "/bitnet-cpp-tiny/tiny-f16.gguf", "--prompt-file", prompt,
+                            "-p", "16", "-n", "8", "-r", "2", "--warmup", "1", "-t", "1", "--json", json);
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "as each model's vocabulary reads it"));
+    tb_run_free(&r);
+    json_error_t e;
+    json_t *doc = json_load_file(json, 0, &e);
+    if (!doc)
+        fail_msg("%s", e.text);
+    json_t *w = json_object_get(doc, "workload"), *per = json_object_get(w, "per_model");
+    assert_string_equal(json_string_value(json_object_get(w, "prompt_file")), prompt);
+    assert_int_equal(json_array_size(per), 2);
+    for (size_t i = 0; i < 2; i++) /* BOS + 3 spaces x 3 bytes + 18 other bytes */
+        assert_int_equal(json_integer_value(json_object_get(json_array_get(per, i), "file_tokens")), 28);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(per, 0), "hash")),
+                     json_integer_value(json_object_get(json_array_get(per, 1), "hash")));
+    json_decref(doc);
+    /* a dummy model has no vocabulary to read it with */
+    r = bench("-m", "dummy:125M:i2_s", "--prompt-file", prompt, "-p", "4", "-r", "1");
+    assert_int_equal(r.status, 2);
+    assert_non_null(strstr(r.err, "has no vocabulary to read --prompt-file"));
+    tb_run_free(&r);
+    tb_rmtree(dir);
+    free(dir);
+}
+
 static void test_usage_errors(void **state)
 {
     (void)state;
@@ -233,6 +272,7 @@ int main(void)
         cmocka_unit_test(test_energy_with_a_meter),
         cmocka_unit_test(test_thread_lists_and_pg),
         cmocka_unit_test(test_peer),
+        cmocka_unit_test(test_prompt_file),
         cmocka_unit_test(test_usage_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
