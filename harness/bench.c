@@ -206,8 +206,13 @@ int tb_bench_run(const tb_bench_opts *o, const tb_machine *mach, FILE *out, json
     if (rc != TB_OK)
         goto out;
 
-    if (tb_meter_open_auto(NULL, &meter, err) == TB_OK) {
+    const tb_bench_hooks *fake = o->hooks;
+    const char *meter_name = NULL;
+    if (fake && fake->energy) {
+        meter_name = fake->meter_name;
+    } else if (tb_meter_open_auto(NULL, &meter, err) == TB_OK) {
         sampler = tb_sampler_new(meter, 0);
+        meter_name = tb_meter_kind_name(meter->kind);
     } else {
         snprintf(energy_why, sizeof energy_why, "%s", err->text);
         for (char *p = energy_why; *p; p++)
@@ -236,7 +241,7 @@ int tb_bench_run(const tb_bench_opts *o, const tb_machine *mach, FILE *out, json
         if (rc != TB_OK)
             break;
         memset(cells, 0, (size_t)o->nmodels * o->ntests * sizeof *cells);
-        for (int i = 0; i < o->nmodels; i++) /* warm-up: pages in, caches, clocks */
+        for (int i = 0; i < o->nmodels && !fake; i++) /* warm-up: pages in, caches, clocks */
             run_tokens(models[i], ids + (size_t)i * max_tokens, (int)o->warmup, 1, 0);
         bool tty = isatty(2);
         double started = tb_now();
@@ -260,8 +265,9 @@ int tb_bench_run(const tb_bench_opts *o, const tb_machine *mach, FILE *out, json
                     tb_usage_now(&u0);
                     const tb_bench_test *tt = &o->tests[t];
                     int all = tt->tokens + tt->gen;
-                    double secs = run_tokens(m, ids + (size_t)i * max_tokens, tt->tokens,
-                                             test_batch(tt, o->batch), tt->gen);
+                    double secs = fake ? fake->run(fake->ctx, i, t, r)
+                                       : run_tokens(m, ids + (size_t)i * max_tokens, tt->tokens,
+                                                    test_batch(tt, o->batch), tt->gen);
                     tb_usage_now(&u1);
                     if (counting) {
                         uint64_t v[TB_HW_EVENTS];
@@ -276,13 +282,15 @@ int tb_bench_run(const tb_bench_opts *o, const tb_machine *mach, FILE *out, json
                         }
                         tb_hw_close(&hc);
                     }
-                    if (metered && tb_sampler_stop(sampler, &er, err) == TB_OK)
-                    {
+                    if (fake && fake->energy) {
+                        er.total_j = fake->energy(fake->ctx, i, t, r, secs);
+                        er.seconds = secs;
+                    }
+                    if ((fake && fake->energy) || (metered && tb_sampler_stop(sampler, &er, err) == TB_OK)) {
                         c->jpt[c->n] = er.total_j / all;
                         c->watts[c->n] = er.seconds > 0 ? er.total_j / er.seconds : 0;
                         c->jpt_net[c->n] = (er.total_j - idle_w * er.seconds) / all;
-                    }
-                    else if (sampler)
+                    } else if (sampler)
                         snprintf(energy_why, sizeof energy_why, "meter failed: %s", err->text);
                     c->cpu_s[c->n] = u1.cpu_s - u0.cpu_s;
                     c->ctxsw[c->n] = (double)(u1.context_switches - u0.context_switches);
@@ -334,10 +342,10 @@ int tb_bench_run(const tb_bench_opts *o, const tb_machine *mach, FILE *out, json
                                         "tokens_per_s", summary_json(c->tps, c->n), "weight_gbps",
                                         summary_json(c->gbps, c->n), "roofline_fraction",
                                         batched ? json_null() : summary_json(c->frac, c->n));
-                if (meter && !energy_why[0])
+                if (meter_name && !energy_why[0])
                     json_object_set_new(run, "energy",
                                         json_pack("{s:s, s:o, s:o, s:o, s:f}", "meter",
-                                                  tb_meter_kind_name(meter->kind), "joules_per_token",
+                                                  meter_name, "joules_per_token",
                                                   summary_json(c->jpt, c->n), "joules_per_token_net",
                                                   o->idle_s > 0 ? summary_json(c->jpt_net, c->n)
                                                                 : json_null(),
@@ -410,7 +418,7 @@ int tb_bench_run(const tb_bench_opts *o, const tb_machine *mach, FILE *out, json
                     json_object_set_new(speed, "ci95", s.has_ci ? json_pack("[f, f]", s.ci_lo, s.ci_hi)
                                                                 : json_null());
                     json_t *saving = json_null();
-                    if (meter && !energy_why[0]) { /* paired: 1 - J/token ternary / J/token baseline */
+                    if (meter_name && !energy_why[0]) { /* paired: 1 - J/token ternary / J/token baseline */
                         double red[TB_BENCH_MAX_REPS];
                         for (int r = 0; r < ca->n; r++)
                             red[r] = 1.0 - ca->jpt[r] / cb->jpt[r];

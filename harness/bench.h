@@ -22,6 +22,17 @@ typedef struct tb_bench_test {
     int gen;                   /* pg: tokens generated after the prompt */
 } tb_bench_test;
 
+/* Stand-ins for the engine's timing and the energy meter, for tests of the
+ * runner's statistics: run() gives the seconds repetition rep of test t on
+ * model i takes (the models still load, but do not run); energy(), when set,
+ * the joules it takes, reported as meter `meter_name`. */
+typedef struct tb_bench_hooks {
+    double (*run)(void *ctx, int model, int test, int rep);
+    double (*energy)(void *ctx, int model, int test, int rep, double seconds);
+    const char *meter_name;
+    void *ctx;
+} tb_bench_hooks;
+
 typedef struct tb_bench_opts {
     const char *specs[TB_BENCH_MAX_MODELS]; /* GGUF paths or dummy:PRESET:FORMAT */
     int nmodels;
@@ -32,6 +43,7 @@ typedef struct tb_bench_opts {
     long thread_list[8];       /* several thread counts, each run in turn (nthreads > 0) */
     int nthreads;
     const char *prompt_file;   /* tokenized by each model's vocabulary; NULL: seeded ids */
+    const tb_bench_hooks *hooks; /* NULL: the real engine and meters */
 } tb_bench_opts;
 
 /* Adds "tgN"/"ppN" tests from a comma-separated list of token counts;
