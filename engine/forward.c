@@ -166,7 +166,21 @@ static void rmsnorm_rows(float *out, const float *x, const float *weight, int n,
         rmsnorm(out + (size_t)t * w, x + (size_t)t * w, weight, w, eps);
 }
 
+static const float *forward(tb_model *m, const int *tokens, int n, float *all);
+
 const float *tb_model_forward_batch(tb_model *m, const int *tokens, int n)
+{
+    return forward(m, tokens, n, NULL);
+}
+
+int tb_model_forward_all(tb_model *m, const int *tokens, int n, float *out)
+{
+    return forward(m, tokens, n, out) ? TB_OK : TB_EINVAL;
+}
+
+/* The layers over a batch of n tokens; then the logits of the last token
+ * (into the run state) or, when all is given, of every token (n x vocab). */
+static const float *forward(tb_model *m, const int *tokens, int n, float *all)
 {
     const tb_config *c = &m->cfg;
     tb_run_state *s = &m->rs;
@@ -224,10 +238,15 @@ const float *tb_model_forward_batch(tb_model *m, const int *tokens, int n)
         for (size_t i = 0; i < (size_t)n * dim; i++)
             s->x[i] += s->xb2[i];
     }
+    s->pos += n;
+    if (all) { /* every token's logits: one GEMM over the batch */
+        rmsnorm_rows(s->x, s->x, m->output_norm, n, dim, c->eps);
+        linear(m, s->x, n, 1, (const tb_matrix *const[]){&m->lm_head}, (float *const[]){all});
+        return all;
+    }
     /* logits of the last token only, as llama.cpp computes for a prompt */
     float *last = s->x + (size_t)(n - 1) * dim;
     rmsnorm(last, last, m->output_norm, dim, c->eps);
     linear(m, last, 1, 1, (const tb_matrix *const[]){&m->lm_head}, (float *const[]){s->logits});
-    s->pos += n;
     return s->logits;
 }

@@ -111,4 +111,9 @@ const float *tb_model_forward(tb_model *m, int token);
  * Returns the last token's logits, or NULL as above. */
 const float *tb_model_forward_batch(tb_model *m, const int *tokens, int n);
 
+/* As tb_model_forward_batch, but the logits of every token of the batch go
+ * to out (n x vocab floats, token-major). TB_EINVAL when the batch does not
+ * fit or a token is outside the vocabulary. */
+int tb_model_forward_all(tb_model *m, const int *tokens, int n, float *out);
+
 #endif

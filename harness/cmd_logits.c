@@ -5,6 +5,7 @@
  * checks ternbench against another engine (bitnet.cpp's tests print the same).
  */
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,26 +16,29 @@
 
 static void help(void)
 {
-    printf("usage: ternbench logits -m MODEL --tokens ID,ID,... [-t T] [--kv f16|f32]\n\n"
+    printf("usage: ternbench logits -m MODEL --tokens ID,ID,... [-t T] [--kv f16|f32] [--batch]\n\n"
            "Prints, for each position, `POS TOKEN_ID` and all logits (%%.6g), feeding the\n"
            "tokens one at a time from an empty cache.\n\n"
            "  -m, --model M      a GGUF model (bitnet-b1.58 architecture) or dummy:PRESET[:FORMAT]\n"
            "  --tokens LIST      comma-separated token ids\n"
            "  -t, --threads T    threads (default 1)\n"
            "  --kv TYPE          KV cache: f16 (default, as ggml computes) or f32\n"
+           "  --batch            feed the whole sequence as one batch (the GEMM kernels)\n"
            "  -h, --help         this text\n");
 }
 
 int tb_cmd_logits(int argc, char **argv)
 {
-    enum { O_TOKENS = 256, O_KV };
+    enum { O_TOKENS = 256, O_KV, O_BATCH };
     static const struct option opts[] = {
         {"model", required_argument, NULL, 'm'}, {"tokens", required_argument, NULL, O_TOKENS},
         {"threads", required_argument, NULL, 't'}, {"kv", required_argument, NULL, O_KV},
+        {"batch", no_argument, NULL, O_BATCH},
         {"help", no_argument, NULL, 'h'}, {0, 0, 0, 0}};
     const char *model = NULL, *tokens = NULL;
     long threads = 1;
     tb_kv_type kv = TB_KV_F16;
+    bool batch = false;
     int rc = TB_EXIT_OK;
     opterr = 0;
     optind = 1;
@@ -51,6 +55,7 @@ int tb_cmd_logits(int argc, char **argv)
             else
                 rc = tb_cli_usage_error("logits", "--kv: '%s' is not f16 or f32", optarg);
             break;
+        case O_BATCH: batch = true; break;
         case 'h': help(); return TB_EXIT_OK;
         default: return tb_cli_bad_option("logits", argv, optind, optopt, c);
         }
@@ -75,28 +80,38 @@ int tb_cmd_logits(int argc, char **argv)
         fprintf(stderr, "ternbench logits: %s\n", err.text);
         return TB_EXIT_USAGE;
     }
-    int pos = 0;
-    rc = TB_EXIT_OK;
-    for (const char *p = tokens; *p && rc == TB_EXIT_OK;) {
+    int n = 0, *ids = malloc((strlen(tokens) / 2 + 1) * sizeof *ids);
+    rc = ids ? TB_EXIT_OK : TB_EXIT_FAIL;
+    for (const char *p = tokens; ids && *p && rc == TB_EXIT_OK;) {
         char *end;
         long id = strtol(p, &end, 10);
-        if (end == p || (*end && *end != ',') || id < 0 || id >= m->cfg.vocab) {
+        if (end == p || (*end && *end != ',') || id < 0 || id >= m->cfg.vocab)
             rc = tb_cli_usage_error("logits", "--tokens: '%.*s' is not a token id below %d",
                                     (int)strcspn(p, ","), p, m->cfg.vocab);
-            break;
+        ids[n++] = (int)id;
+        p = *end ? end + 1 : end;
+    }
+    if (rc == TB_EXIT_OK && n > m->cfg.ctx)
+        rc = tb_cli_usage_error("logits", "--tokens: %d tokens, more than the context (%d)", n,
+                                m->cfg.ctx);
+    float *all = NULL;
+    if (rc == TB_EXIT_OK && batch) {
+        all = malloc((size_t)n * m->cfg.vocab * sizeof *all);
+        if (!all || tb_model_set_batch(m, n, &err) != TB_OK ||
+            tb_model_forward_all(m, ids, n, all) != TB_OK) {
+            fprintf(stderr, "ternbench logits: out of memory for a batch of %d\n", n);
+            rc = TB_EXIT_FAIL;
         }
-        const float *logits = tb_model_forward(m, (int)id);
-        if (!logits) {
-            rc = tb_cli_usage_error("logits", "--tokens: more tokens than the context (%d)",
-                                    m->cfg.ctx);
-            break;
-        }
-        printf("%d %ld", pos++, id);
+    }
+    for (int pos = 0; rc == TB_EXIT_OK && pos < n; pos++) {
+        const float *logits = batch ? all + (size_t)pos * m->cfg.vocab : tb_model_forward(m, ids[pos]);
+        printf("%d %d", pos, ids[pos]);
         for (int i = 0; i < m->cfg.vocab; i++)
             printf(" %.6g", logits[i]);
         putchar('\n');
-        p = *end ? end + 1 : end;
     }
+    free(all);
+    free(ids);
     tb_model_free(m);
     return rc;
 }

@@ -379,6 +379,39 @@ static void test_convert(void **state)
     free(dir);
 }
 
+/* logits --batch (one GEMM pass, every position's logits) against one token
+ * at a time: the ternary layers are bit-exact, the f16 lm_head GEMM may sum
+ * in another order than its GEMV. */
+static void test_logits_batch(void **state)
+{
+    (void)state;
+    const char *toks = "1,72,101,108,108,111,300,301,302,17,499,3,250,128,64,511";
+    tb_run_result a = tb_run_ternbench(NULL, "logits", "-m", TINY "tiny-i2_s.gguf", "--tokens", toks,
+                                       NULL);
+    tb_run_result b = tb_run_ternbench(NULL, "logits", "-m", TINY "tiny-i2_s.gguf", "--tokens", toks,
+                                       "--batch", "-t", "2", NULL);
+    assert_int_equal(a.status, 0);
+    assert_int_equal(b.status, 0);
+    char *pa = a.out, *pb = b.out;
+    int lines = 0;
+    double worst = 0;
+    while (*pa && *pb) {
+        char *ea, *eb;
+        double x = strtod(pa, &ea), y = strtod(pb, &eb);
+        assert_true(ea != pa && eb != pb);
+        worst = fmax(worst, fabs(x - y));
+        lines += *ea == '\n';
+        pa = ea + 1;
+        pb = eb + 1;
+    }
+    assert_true(!*pa && !*pb);
+    assert_int_equal(lines, 16);
+    print_message("--batch vs one at a time: %.3g\n", worst);
+    assert_true(worst < 1e-4);
+    tb_run_free(&a);
+    tb_run_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -390,6 +423,7 @@ int main(void)
         cmocka_unit_test(test_gen_round_trip),
         cmocka_unit_test(test_generate_is_deterministic),
         cmocka_unit_test(test_convert),
+        cmocka_unit_test(test_logits_batch),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
