@@ -340,6 +340,7 @@ static void test_bad_vocabularies(void **state)
     tb_gguf_close(g);
     tb_gguf_writer_free(w);
     tb_rmtree(d);
+    free(d);
 }
 
 int main(void)
