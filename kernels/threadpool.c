@@ -208,7 +208,7 @@ void tb_pool_gemm(tb_pool *p, tb_gemm_fn fn, const tb_matrix *w, const tb_act *a
 {
     /* About 16 chunks per thread, in multiples of 32 rows: whole register
      * tiles of every kernel, and whole tl2 tiles. */
-    int grain = w->rows / (p->threads * 16);
+    int grain = a->n == 1 ? (w->rows + p->threads - 1) / p->threads : w->rows / (p->threads * 16);
     grain = grain < 32 ? 32 : (grain + 31) / 32 * 32;
     gemm_job job = {fn, w, a, y};
     tb_pool_for(p, w->rows, grain, gemm_chunk, &job);
