@@ -35,7 +35,7 @@ typedef struct perf_impl {
 static int real_open(void *ctx, uint32_t type, uint64_t config, int cpu)
 {
     (void)ctx;
-    return tb_perf_event_open(type, config, -1, cpu);
+    return tb_perf_event_open(type, config, 0, -1, cpu);
 }
 
 static int real_read(void *ctx, int fd, uint64_t *count)

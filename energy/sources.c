@@ -41,13 +41,14 @@ int tb_perf_paranoid(const char *paranoid_file)
     return (end == text) ? -100 : (int)v;
 }
 
-int tb_perf_event_open(uint32_t type, uint64_t config, int pid, int cpu)
+int tb_perf_event_open(uint32_t type, uint64_t config, uint64_t config1, int pid, int cpu)
 {
     struct perf_event_attr attr;
     memset(&attr, 0, sizeof attr);
     attr.size = sizeof attr;
     attr.type = type;
     attr.config = config;
+    attr.config1 = config1;
     if (pid >= 0) {
         attr.disabled = 1;
         attr.exclude_kernel = 1;

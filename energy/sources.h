@@ -53,6 +53,6 @@ int tb_perf_paranoid(const char *paranoid_file);
 /* perf_event_open(2) for one counter. A system-wide counter (the power PMU)
  * takes pid -1 and a cpu; a thread's counter takes its tid and cpu -1, and
  * starts disabled, counting user space only. Returns the fd or -errno. */
-int tb_perf_event_open(uint32_t type, uint64_t config, int pid, int cpu);
+int tb_perf_event_open(uint32_t type, uint64_t config, uint64_t config1, int pid, int cpu);
 
 #endif

@@ -353,12 +353,18 @@ int tb_bench_run(const tb_bench_opts *o, const tb_machine *mach, FILE *out, json
                                                   "idle_watts", idle_w));
                 else
                     json_object_set_new(run, "energy_unavailable", json_string(energy_why));
-                json_t *hw = json_pack("{s:b}", "available", hw_why == NULL);
+                json_t *hw = json_pack("{s:b}", "available", hw_why == NULL), *evs = json_object();
+                for (int e = 0; e < TB_HW_EVENTS; e++) /* what each event is asked as */
+                    json_object_set_new(evs, tb_hw_event_names[e],
+                                        json_string(tb_hw_events()[e].name));
+                json_object_set_new(hw, "events", evs);
                 if (hw_why) {
                     json_object_set_new(hw, "reason", json_string(hw_why));
                 } else { /* perf_event, per thread of the pool, summed; derived per token */
                     int all = o->tests[t].tokens + o->tests[t].gen;
-                    json_object_set_new(hw, "source", json_string("perf_event"));
+                    json_object_set_new(hw, "source", json_string(tb_hw_events()[0].libpfm4
+                                                                      ? "libpfm4+perf_event"
+                                                                      : "perf_event"));
                     for (int e = 0; e < TB_HW_EVENTS; e++) {
                         if (!c->hw_ok[e]) {
                             char k[64];

@@ -5,6 +5,7 @@
 #include <linux/perf_event.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/resource.h>
@@ -23,7 +24,7 @@
 /* Opens a counter on this thread, counts a little work, returns errno or 0. */
 static int perf_try(uint32_t type, uint64_t config, uint64_t *value)
 {
-    int fd = tb_perf_event_open(type, config, 0, -1);
+    int fd = tb_perf_event_open(type, config, 0, 0, -1);
     if (fd < 0)
         return -fd;
     ioctl(fd, PERF_EVENT_IOC_RESET, 0);
@@ -199,10 +200,74 @@ static const uint64_t hw_configs[TB_HW_EVENTS] = {PERF_COUNT_HW_INSTRUCTIONS, PE
                                                   PERF_COUNT_HW_CACHE_MISSES,
                                                   PERF_COUNT_HW_BRANCH_MISSES};
 
-static int real_open(void *ctx, uint32_t type, uint64_t config, int tid)
+/* libpfm4 names per event, tried in turn: Intel, AMD (Zen), Arm; the first
+ * that encodes for this CPU wins. */
+static const char *const native_names[TB_HW_EVENTS][3] = {
+    {"INST_RETIRED:ANY_P", "RETIRED_INSTRUCTIONS", "INST_RETIRED"},
+    {"CPU_CLK_UNHALTED:THREAD_P", "CYCLES_NOT_IN_HALT", "CPU_CYCLES"},
+    {"LONGEST_LAT_CACHE:MISS", NULL, "LL_CACHE_MISS_RD"}, /* Zen counts L3 in another PMU */
+    {"BR_MISP_RETIRED:ALL_BRANCHES", "RETIRED_BRANCH_INSTRUCTIONS_MISPREDICTED",
+     "BR_MIS_PRED_RETIRED"},
+};
+
+static bool native_event(int e, tb_hw_event *ev)
+{
+#ifdef TB_HAVE_LIBPFM
+    if (pfm_initialize() != PFM_SUCCESS)
+        return false;
+    for (int i = 0; i < 3; i++) {
+        if (!native_names[e][i])
+            continue;
+        struct perf_event_attr attr;
+        memset(&attr, 0, sizeof attr);
+        char *fstr = NULL;
+        pfm_perf_encode_arg_t arg;
+        memset(&arg, 0, sizeof arg);
+        arg.attr = &attr;
+        arg.size = sizeof arg;
+        arg.fstr = &fstr;
+        if (pfm_get_os_event_encoding(native_names[e][i], PFM_PLM3, PFM_OS_PERF_EVENT, &arg) !=
+            PFM_SUCCESS)
+            continue;
+        ev->type = attr.type;
+        ev->config = attr.config;
+        ev->config1 = attr.config1;
+        ev->libpfm4 = true;
+        /* "pmu::EVENT:modifiers..." -> "pmu::EVENT" */
+        snprintf(ev->name, sizeof ev->name, "%s", fstr ? fstr : native_names[e][i]);
+        char *sep = strstr(ev->name, "::");
+        char *mods = strchr(sep ? sep + 2 : ev->name, ':');
+        if (mods)
+            *mods = '\0';
+        free(fstr);
+        return true;
+    }
+#else
+    (void)e;
+    (void)ev;
+    (void)native_names;
+#endif
+    return false;
+}
+
+const tb_hw_event *tb_hw_events(void)
+{
+    static tb_hw_event ev[TB_HW_EVENTS];
+    static bool done;
+    if (!done) {
+        for (int e = 0; e < TB_HW_EVENTS; e++)
+            if (!native_event(e, &ev[e]))
+                ev[e] = (tb_hw_event){PERF_TYPE_HARDWARE, hw_configs[e], 0, "generic", false};
+        done = true;
+    }
+    return ev;
+}
+
+static int real_open(void *ctx, int event, const tb_hw_event *ev, int tid)
 {
     (void)ctx;
-    return tb_perf_event_open(type, config, tid, -1);
+    (void)event;
+    return tb_perf_event_open(ev->type, ev->config, ev->config1, tid, -1);
 }
 
 static int real_read(void *ctx, int fd, uint64_t *value)
@@ -239,7 +304,7 @@ int tb_hw_open(tb_hw_counters *c, const int *tids, int n, const tb_hw_io *io)
         c->ok[e] = true;
         for (int t = 0; t < c->nthreads; t++) {
             c->fd[t][e] = -1;
-            int fd = c->ok[e] ? c->io.open(c->io.ctx, PERF_TYPE_HARDWARE, hw_configs[e], tids[t]) : -1;
+            int fd = c->ok[e] ? c->io.open(c->io.ctx, e, &tb_hw_events()[e], tids[t]) : -1;
             if (c->ok[e] && fd < 0) {
                 c->ok[e] = false;
                 snprintf(c->why[e], sizeof c->why[e], "%s", tb_perf_open_reason(-fd, tb_perf_paranoid(NULL)));

@@ -3,7 +3,9 @@
  *
  * Three back ends, tried in order: PAPI (when built in), libpfm4 event
  * names through perf_event_open (when built in), and the kernel's generic
- * perf_event hardware/software events. The probe opens a real event of each
+ * perf_event hardware/software events. Per-run counting uses libpfm4's
+ * encodings of native event names where it can, else the generic events;
+ * PAPI is probed only. The probe opens a real event of each
  * kind once and records, for each, whether it works and if not why, in
  * words a person can act on. A counter that cannot be read is reported as
  * unavailable with its reason; it is never shown as zero.
@@ -53,8 +55,22 @@ const char *tb_hw_counters_unavailable(char *buf, size_t cap);
 enum { TB_HW_EVENTS = 4, TB_HW_MAX_THREADS = 64 };
 extern const char *const tb_hw_event_names[TB_HW_EVENTS]; /* instructions, cycles, ... */
 
+/* How one event is asked of the kernel: libpfm4's encoding of a native event
+ * name where libpfm4 is built in and knows the CPU (RETIRED_INSTRUCTIONS on
+ * AMD, INST_RETIRED:ANY_P on Intel, ...), else the kernel's generic event. */
+typedef struct tb_hw_event {
+    uint32_t type;
+    uint64_t config, config1;
+    char name[96];             /* "amd64_fam19h_zen4::RETIRED_INSTRUCTIONS" or "generic" */
+    bool libpfm4;
+} tb_hw_event;
+
+/* Resolves the TB_HW_EVENTS events (once per process). */
+const tb_hw_event *tb_hw_events(void);
+
 typedef struct tb_hw_io {
-    int (*open)(void *ctx, uint32_t type, uint64_t config, int tid); /* fd or -errno */
+    /* fd or -errno; event is the index into tb_hw_event_names */
+    int (*open)(void *ctx, int event, const tb_hw_event *ev, int tid);
     int (*read)(void *ctx, int fd, uint64_t *value);                   /* 0 or -errno */
     void (*control)(void *ctx, int fd, bool enable);                   /* reset+enable / disable */
     void (*close)(void *ctx, int fd);

@@ -12,20 +12,14 @@ typedef struct fake {
     int opened, closed, enabled, disabled;
 } fake;
 
-static int event_index(uint64_t config)
-{
-    return config == PERF_COUNT_HW_INSTRUCTIONS ? 0 : config == PERF_COUNT_HW_CPU_CYCLES ? 1
-         : config == PERF_COUNT_HW_CACHE_MISSES ? 2 : 3;
-}
-
-static int f_open(void *ctx, uint32_t type, uint64_t config, int tid)
+static int f_open(void *ctx, int event, const tb_hw_event *ev, int tid)
 {
     fake *f = ctx;
-    assert_int_equal(type, PERF_TYPE_HARDWARE);
-    if (event_index(config) == 2 && tid == 12)
+    assert_true(ev == &tb_hw_events()[event]); /* the resolved encoding is what gets opened */
+    if (event == 2 && tid == 12)
         return -ENOENT; /* LLC misses cannot be opened on one thread */
     f->opened++;
-    return tid * 10 + event_index(config);
+    return tid * 10 + event;
 }
 
 static int f_read(void *ctx, int fd, uint64_t *v)
@@ -100,12 +94,38 @@ static void test_this_machine_says_why(void **state)
     assert_true(u.cpu_s > 0);
 }
 
+/* Each event is a libpfm4 encoding of a native name (when built in and the
+ * CPU is known) or the kernel's generic event, never left unset. */
+static void test_event_encodings(void **state)
+{
+    (void)state;
+    static const uint64_t generic[TB_HW_EVENTS] = {PERF_COUNT_HW_INSTRUCTIONS,
+                                                   PERF_COUNT_HW_CPU_CYCLES,
+                                                   PERF_COUNT_HW_CACHE_MISSES,
+                                                   PERF_COUNT_HW_BRANCH_MISSES};
+    const tb_hw_event *ev = tb_hw_events();
+    for (int e = 0; e < TB_HW_EVENTS; e++) {
+        print_message("%-14s %s (type %u, config %#llx)\n", tb_hw_event_names[e], ev[e].name,
+                      ev[e].type, (unsigned long long)ev[e].config);
+        if (ev[e].libpfm4) {
+            assert_non_null(strstr(ev[e].name, "::"));
+            assert_true(ev[e].type != PERF_TYPE_SOFTWARE);
+        } else {
+            assert_string_equal(ev[e].name, "generic");
+            assert_int_equal(ev[e].type, PERF_TYPE_HARDWARE);
+            assert_true(ev[e].config == generic[e]);
+        }
+    }
+    assert_ptr_equal(tb_hw_events(), ev); /* resolved once */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sums_over_threads_and_all_or_nothing),
         cmocka_unit_test(test_pool_reports_its_threads),
         cmocka_unit_test(test_this_machine_says_why),
+        cmocka_unit_test(test_event_encodings),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
