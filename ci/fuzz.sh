@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# fuzz.sh - builds the GGUF reader's libFuzzer target with clang (ASan +
+# fuzz.sh - builds the GGUF reader's (and tokenizer's) libFuzzer target with clang (ASan +
 # UBSan) and runs it for a bounded time on a seed corpus written by
 # ternbench's own GGUF writer. Exit status non-zero on any crash.
 #
@@ -9,7 +9,8 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 secs=${1:-30}
 out="$here/build-fuzz"
 mkdir -p "$out/corpus"
-src=("$here/engine/gguf.c" "$here/engine/gguf_write.c" "$here/common/tb_error.c")
+src=("$here/engine/gguf.c" "$here/engine/gguf_write.c" "$here/engine/tokenizer.c"
+     "$here/common/tb_error.c")
 inc=(-I"$here/common" -I"$here/engine")
 cc -O2 -std=c11 -D_GNU_SOURCE "${inc[@]}" "${src[@]}" "$here/tests/gguf_seeds.c" -o "$out/gguf_seeds"
 "$out/gguf_seeds" "$out/corpus"

@@ -1,7 +1,9 @@
 /*
  * gguf_seeds.c - writes small, valid GGUF files with ternbench's writer into
- * a directory: the seed corpus for fuzz_gguf (ci/fuzz.sh).
+ * a directory: the seed corpus for fuzz_gguf (ci/fuzz.sh), each with a small
+ * vocabulary (SentencePiece-style or byte-level BPE) for the tokenizer.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -27,10 +29,28 @@ static int write_seed(const char *dir, const char *name, const char *arch, size_
     tb_gguf_writer_u32(w, key, 1);
     snprintf(key, sizeof key, "%s.rope.freq_base", arch);
     tb_gguf_writer_f32(w, key, 10000.0f);
-    const char *toks[] = {"<unk>", "<s>", "</s>", "a", "b"};
-    float scores[] = {0, 0, 0, -1, -2};
-    tb_gguf_writer_arr_str(w, "tokenizer.ggml.tokens", toks, 5);
-    tb_gguf_writer_arr(w, "tokenizer.ggml.scores", TB_GGUF_FLOAT32, scores, 5);
+    if (bitnet) { /* a SentencePiece-style vocabulary */
+        const char *toks[] = {"<unk>", "<s>", "</s>", "a", "b", "<0x20>", "\xe2\x96\x81" "a"};
+        float scores[] = {0, 0, 0, -1, -2, 0, -3};
+        int32_t types[] = {2, 3, 3, 1, 1, 6, 1};
+        tb_gguf_writer_str(w, "tokenizer.ggml.model", "llama");
+        tb_gguf_writer_arr_str(w, "tokenizer.ggml.tokens", toks, 7);
+        tb_gguf_writer_arr(w, "tokenizer.ggml.scores", TB_GGUF_FLOAT32, scores, 7);
+        tb_gguf_writer_arr(w, "tokenizer.ggml.token_type", TB_GGUF_INT32, types, 7);
+        tb_gguf_writer_u32(w, "tokenizer.ggml.bos_token_id", 1);
+        tb_gguf_writer_u32(w, "tokenizer.ggml.unknown_token_id", 0);
+    } else { /* a byte-level BPE vocabulary with merges and a special token */
+        const char *toks[] = {"a", "b", "\xc4\xa0", "ab", "\xc4\xa0" "a", "<|eot_id|>", "1", "2"};
+        const char *merges[] = {"a b", "\xc4\xa0 a"};
+        int32_t types[] = {1, 1, 1, 1, 1, 3, 1, 1};
+        tb_gguf_writer_str(w, "tokenizer.ggml.model", "gpt2");
+        tb_gguf_writer_str(w, "tokenizer.ggml.pre", align == 64 ? "default" : "llama-bpe");
+        tb_gguf_writer_arr_str(w, "tokenizer.ggml.tokens", toks, 8);
+        tb_gguf_writer_arr(w, "tokenizer.ggml.token_type", TB_GGUF_INT32, types, 8);
+        tb_gguf_writer_arr_str(w, "tokenizer.ggml.merges", merges, 2);
+        tb_gguf_writer_u32(w, "tokenizer.ggml.eos_token_id", 5);
+        tb_gguf_writer_u32(w, "tokenizer.ggml.unknown_token_id", 0); /* bytes it lacks */
+    }
     tb_gguf_writer_bool(w, "tokenizer.ggml.add_bos_token", true);
     uint64_t n1[1] = {128}, n2[2] = {128, 2}, n3[2] = {256, 1};
     tb_gguf_writer_tensor(w, "output_norm.weight", 0, bitnet, 1, n1);
