@@ -305,56 +305,78 @@ void tb_gemm_q4_0_avx2(const tb_matrix *w, const tb_act *a, float *y, int ldy, i
  * up separately), signs flip the entries, and int16 sums widen to int32
  * every 64 groups (64 * 3 * 128 < 2^15: no overflow). The AVX-512 build uses
  * this kernel too (no 512-bit variant: see the README's kernel notes). */
-INLINE void tl2_tile(const uint8_t *tile, const uint8_t *lut, int groups, int32_t out[32])
+/* T tokens (1..4) over one tile: each group's indices and signs are decoded
+ * once and looked up in every token's table (the weights' decode and their
+ * bytes are shared across the batch). out[j][i]: token j, row i of the tile. */
+INLINE void tl2_tiles(const uint8_t *tile, const uint8_t *const *luts, int groups,
+                      int32_t out[4][32], const int T)
 {
     const __m128i low4 = _mm_set1_epi8(0xf);
     const __m256i bits = _mm256_setr_epi16(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048,
                                            4096, 8192, 16384, (short)32768);
-    __m256i w0 = _mm256_setzero_si256(), w1 = w0, w2 = w0, w3 = w0;
+    for (int j = 0; j < T; j++)
+        memset(out[j], 0, sizeof out[j]);
     for (int g0 = 0; g0 < groups; g0 += 64) {
-        __m256i acc0 = _mm256_setzero_si256(), acc1 = acc0;
+        __m256i acc[4][2];
+        for (int j = 0; j < T; j++)
+            acc[j][0] = acc[j][1] = _mm256_setzero_si256();
         int gend = g0 + 64 < groups ? g0 + 64 : groups;
         for (int g = g0; g < gend; g++) {
             const uint8_t *p = tile + (size_t)g * TB_TL2_GROUP_BYTES;
-            const uint8_t *tab = lut + (size_t)g * 32;
             __m128i n = _mm_loadu_si128((const __m128i *)p);
             __m256i idx = _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(n, 4), low4),
                                            _mm_and_si128(n, low4));
-            __m256i tlo = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)tab));
-            __m256i thi = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(tab + 16)));
-            __m256i vlo = _mm256_shuffle_epi8(tlo, idx), vhi = _mm256_shuffle_epi8(thi, idx);
-            __m256i v0 = _mm256_unpacklo_epi8(vlo, vhi); /* rows 0-7, 16-23 */
-            __m256i v1 = _mm256_unpackhi_epi8(vlo, vhi); /* rows 8-15, 24-31 */
             uint16_t s0, s1;
             memcpy(&s0, p + 16, 2);
             memcpy(&s1, p + 18, 2);
             __m256i m0 = _mm256_cmpeq_epi16(_mm256_and_si256(_mm256_set1_epi16((short)s0), bits), bits);
             __m256i m1 = _mm256_cmpeq_epi16(_mm256_and_si256(_mm256_set1_epi16((short)s1), bits), bits);
-            acc0 = _mm256_add_epi16(acc0, _mm256_sub_epi16(_mm256_xor_si256(v0, m0), m0));
-            acc1 = _mm256_add_epi16(acc1, _mm256_sub_epi16(_mm256_xor_si256(v1, m1), m1));
+            for (int j = 0; j < T; j++) {
+                const uint8_t *tab = luts[j] + (size_t)g * 32;
+                __m256i tlo = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)tab));
+                __m256i thi = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(tab + 16)));
+                __m256i vlo = _mm256_shuffle_epi8(tlo, idx), vhi = _mm256_shuffle_epi8(thi, idx);
+                __m256i v0 = _mm256_unpacklo_epi8(vlo, vhi); /* rows 0-7, 16-23 */
+                __m256i v1 = _mm256_unpackhi_epi8(vlo, vhi); /* rows 8-15, 24-31 */
+                acc[j][0] = _mm256_add_epi16(acc[j][0], _mm256_sub_epi16(_mm256_xor_si256(v0, m0), m0));
+                acc[j][1] = _mm256_add_epi16(acc[j][1], _mm256_sub_epi16(_mm256_xor_si256(v1, m1), m1));
+            }
         }
-        w0 = _mm256_add_epi32(w0, _mm256_cvtepi16_epi32(_mm256_castsi256_si128(acc0)));      /* 0-7 */
-        w1 = _mm256_add_epi32(w1, _mm256_cvtepi16_epi32(_mm256_castsi256_si128(acc1)));      /* 8-15 */
-        w2 = _mm256_add_epi32(w2, _mm256_cvtepi16_epi32(_mm256_extracti128_si256(acc0, 1))); /* 16-23 */
-        w3 = _mm256_add_epi32(w3, _mm256_cvtepi16_epi32(_mm256_extracti128_si256(acc1, 1))); /* 24-31 */
+        for (int j = 0; j < T; j++) { /* widen before the int16 sums could overflow */
+            __m256i *o = (__m256i *)(void *)out[j];
+            const __m256i parts[4] = {
+                _mm256_cvtepi16_epi32(_mm256_castsi256_si128(acc[j][0])),      /* rows 0-7 */
+                _mm256_cvtepi16_epi32(_mm256_castsi256_si128(acc[j][1])),      /* 8-15 */
+                _mm256_cvtepi16_epi32(_mm256_extracti128_si256(acc[j][0], 1)), /* 16-23 */
+                _mm256_cvtepi16_epi32(_mm256_extracti128_si256(acc[j][1], 1))};/* 24-31 */
+            for (int q = 0; q < 4; q++)
+                _mm256_storeu_si256(o + q, _mm256_add_epi32(_mm256_loadu_si256(o + q), parts[q]));
+        }
     }
-    _mm256_storeu_si256((__m256i *)out, w0);
-    _mm256_storeu_si256((__m256i *)(out + 8), w1);
-    _mm256_storeu_si256((__m256i *)(out + 16), w2);
-    _mm256_storeu_si256((__m256i *)(out + 24), w3);
 }
 
 void tb_gemm_tl2_avx2(const tb_matrix *w, const tb_act *a, float *y, int ldy, int r0, int r1)
 {
     int groups = (w->k + 2) / 3;
-    int32_t isum[32];
-    for (int t = 0; t < a->n; t++) {
-        const uint8_t *lut = a->lut + (size_t)t * groups * 32;
-        for (int tile = r0 / TB_TL2_ROWS; tile * TB_TL2_ROWS < r1; tile++) {
-            tl2_tile(w->data + (size_t)tile * w->tile_bytes, lut, groups, isum);
-            int lo = tile * TB_TL2_ROWS, hi = lo + TB_TL2_ROWS;
-            for (int r = lo > r0 ? lo : r0; r < hi && r < r1; r++)
-                y[(size_t)t * ldy + r] = tb_ternary_out1(isum[r - lo], a->i8_scale[t], w->scale);
+    int32_t isum[4][32];
+    for (int tile = r0 / TB_TL2_ROWS; tile * TB_TL2_ROWS < r1; tile++) {
+        const uint8_t *tp = w->data + (size_t)tile * w->tile_bytes;
+        int lo = tile * TB_TL2_ROWS, hi = lo + TB_TL2_ROWS;
+        for (int t = 0; t < a->n; t += 4) {
+            int T = a->n - t < 4 ? a->n - t : 4;
+            const uint8_t *luts[4];
+            for (int j = 0; j < T; j++)
+                luts[j] = a->lut + (size_t)(t + j) * groups * 32;
+            switch (T) { /* constant T: the accumulators stay in registers */
+            case 1: tl2_tiles(tp, luts, groups, isum, 1); break;
+            case 2: tl2_tiles(tp, luts, groups, isum, 2); break;
+            case 3: tl2_tiles(tp, luts, groups, isum, 3); break;
+            default: tl2_tiles(tp, luts, groups, isum, 4); break;
+            }
+            for (int j = 0; j < T; j++)
+                for (int r = lo > r0 ? lo : r0; r < hi && r < r1; r++)
+                    y[(size_t)(t + j) * ldy + r] =
+                        tb_ternary_out1(isum[j][r - lo], a->i8_scale[t + j], w->scale);
         }
     }
 }
