@@ -9,6 +9,7 @@
  * sum(code q) - sum(q), so results stay bit-exact.
  */
 #include <arm_neon.h>
+#include <string.h>
 #include <sys/auxv.h>
 
 #include "kernels_impl.h"
@@ -228,4 +229,86 @@ void tb_gemm_f16_neon(const tb_matrix *w, const tb_act *a, float *y, int ldy, in
 void tb_gemm_bf16_neon(const tb_matrix *w, const tb_act *a, float *y, int ldy, int r0, int r1)
 {
     float_gemm(w, a, y, ldy, r0, r1, TB_FMT_BF16);
+}
+
+/* ---- tl2: table lookups, 32 rows at a time ----
+ *
+ * As the AVX2 kernel: one group's 16-entry table serves the 32 rows of a tile
+ * through TBL (low and high bytes of the int16 entries looked up separately),
+ * the sign bits flip the entries, int16 sums widen to int32 every 64 groups
+ * (64 * 3 * 128 < 2^15), and each group's indices and signs are decoded once
+ * for up to 4 tokens. Lanes: rows 0-7, 8-15, 16-23, 24-31. */
+static inline int16x8_t tl2_signed(uint8x16_t lo, uint8x16_t hi, int half, uint16_t signs,
+                                   uint16x8_t bits)
+{
+    int16x8_t v = vreinterpretq_s16_u8(half ? vzip2q_u8(lo, hi) : vzip1q_u8(lo, hi));
+    int16x8_t m = vreinterpretq_s16_u16(vtstq_u16(vdupq_n_u16(signs), bits));
+    return vsubq_s16(veorq_s16(v, m), m); /* m = -1: -v; m = 0: v */
+}
+
+static inline void tl2_tiles(const uint8_t *tile, const uint8_t *const *luts, int groups,
+                             int32_t out[4][32], const int T)
+{
+    static const uint16_t lo_bits[8] = {1, 2, 4, 8, 16, 32, 64, 128};
+    static const uint16_t hi_bits[8] = {256, 512, 1024, 2048, 4096, 8192, 16384, 32768};
+    const uint16x8_t bl = vld1q_u16(lo_bits), bh = vld1q_u16(hi_bits);
+    for (int j = 0; j < T; j++)
+        memset(out[j], 0, sizeof out[j]);
+    for (int g0 = 0; g0 < groups; g0 += 64) {
+        int16x8_t acc[4][4];
+        for (int j = 0; j < T; j++)
+            for (int q = 0; q < 4; q++)
+                acc[j][q] = vdupq_n_s16(0);
+        int gend = g0 + 64 < groups ? g0 + 64 : groups;
+        for (int g = g0; g < gend; g++) {
+            const uint8_t *p = tile + (size_t)g * TB_TL2_GROUP_BYTES;
+            uint8x16_t n = vld1q_u8(p);
+            uint8x16_t idx_a = vandq_u8(n, vdupq_n_u8(0xf)), idx_b = vshrq_n_u8(n, 4);
+            uint16_t s0, s1; /* word 0: rows 0-7 (bits 0-7), 16-23 (8-15); word 1: 8-15, 24-31 */
+            memcpy(&s0, p + 16, 2);
+            memcpy(&s1, p + 18, 2);
+            for (int j = 0; j < T; j++) {
+                const uint8_t *tab = luts[j] + (size_t)g * 32;
+                uint8x16_t tlo = vld1q_u8(tab), thi = vld1q_u8(tab + 16);
+                uint8x16_t alo = vqtbl1q_u8(tlo, idx_a), ahi = vqtbl1q_u8(thi, idx_a);
+                uint8x16_t blo = vqtbl1q_u8(tlo, idx_b), bhi = vqtbl1q_u8(thi, idx_b);
+                acc[j][0] = vaddq_s16(acc[j][0], tl2_signed(alo, ahi, 0, s0, bl)); /* 0-7 */
+                acc[j][1] = vaddq_s16(acc[j][1], tl2_signed(alo, ahi, 1, s1, bl)); /* 8-15 */
+                acc[j][2] = vaddq_s16(acc[j][2], tl2_signed(blo, bhi, 0, s0, bh)); /* 16-23 */
+                acc[j][3] = vaddq_s16(acc[j][3], tl2_signed(blo, bhi, 1, s1, bh)); /* 24-31 */
+            }
+        }
+        for (int j = 0; j < T; j++)
+            for (int q = 0; q < 4; q++) {
+                int32_t *o = out[j] + 8 * q;
+                vst1q_s32(o, vaddw_s16(vld1q_s32(o), vget_low_s16(acc[j][q])));
+                vst1q_s32(o + 4, vaddw_s16(vld1q_s32(o + 4), vget_high_s16(acc[j][q])));
+            }
+    }
+}
+
+void tb_gemm_tl2_neon(const tb_matrix *w, const tb_act *a, float *y, int ldy, int r0, int r1)
+{
+    int groups = (w->k + 2) / 3;
+    int32_t isum[4][32];
+    for (int tile = r0 / TB_TL2_ROWS; tile * TB_TL2_ROWS < r1; tile++) {
+        const uint8_t *tp = w->data + (size_t)tile * w->tile_bytes;
+        int lo = tile * TB_TL2_ROWS, hi = lo + TB_TL2_ROWS;
+        for (int t = 0; t < a->n; t += 4) {
+            int T = a->n - t < 4 ? a->n - t : 4;
+            const uint8_t *luts[4];
+            for (int j = 0; j < T; j++)
+                luts[j] = a->lut + (size_t)(t + j) * groups * 32;
+            switch (T) { /* constant T: the accumulators stay in registers */
+            case 1: tl2_tiles(tp, luts, groups, isum, 1); break;
+            case 2: tl2_tiles(tp, luts, groups, isum, 2); break;
+            case 3: tl2_tiles(tp, luts, groups, isum, 3); break;
+            default: tl2_tiles(tp, luts, groups, isum, 4); break;
+            }
+            for (int j = 0; j < T; j++)
+                for (int r = lo > r0 ? lo : r0; r < hi && r < r1; r++)
+                    y[(size_t)(t + j) * ldy + r] =
+                        tb_ternary_out1(isum[j][r - lo], a->i8_scale[t + j], w->scale);
+        }
+    }
 }
