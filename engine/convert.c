@@ -115,7 +115,7 @@ static int make_plan(const tb_gguf *g, const tb_convert_opts *o, plan *p, size_t
                             "at load): convert to i2_s or tq2_0");
     if (o->embd_set && tb_format_get(o->embd)->ternary)
         return tb_error_set(err, TB_EINVAL, "--embd-format %s: the embedding is not ternary in "
-                            "BitNet; choose f16, bf16, f32, q8_0 or q4_0", tb_format_get(o->embd)->name);
+                            "BitNet; choose f16, bf16, f32, q8_0, q6_k or q4_0", tb_format_get(o->embd)->name);
     if (o->fmt == TB_FMT_I2_S && !is_bitnet(g))
         return tb_error_set(err, TB_EINVAL, "%s: i2_s is GGML type 36 only in bitnet.cpp's bitnet "
                             "architectures: convert a llama model to tq2_0", g->path);
@@ -128,7 +128,7 @@ static int make_plan(const tb_gguf *g, const tb_convert_opts *o, plan *p, size_t
             continue;
         if (!tb_ggml_type_format(t->type, &p[i].from) || (t->type == TB_GGML_I2_S && !g->bitnet_types))
             return tb_error_set(err, TB_EINVAL, "%s: tensor %s is %s, which ternbench cannot read "
-                                "(it reads F32, F16, BF16, Q8_0, Q4_0, TQ1_0, TQ2_0, I2_S)", g->path,
+                                "(it reads F32, F16, BF16, Q8_0, Q4_0, Q6_K, TQ1_0, TQ2_0, I2_S)", g->path,
                                 t->name, t->type_name);
         p[i].to = p[i].role == PROJECTION ? o->fmt : o->embd;
         tb_format_ggml_type(p[i].to, &p[i].type);

@@ -194,9 +194,13 @@ static int synth(const dummy_tensor *t, tb_format fmt, tb_format embd, uint8_t *
 static int check_fit(const tb_preset *p, tb_format fmt, tb_format embd, tb_error *err)
 {
     if (embd != TB_FMT_F16 && embd != TB_FMT_F32 && embd != TB_FMT_BF16 && embd != TB_FMT_Q8_0 &&
-        embd != TB_FMT_Q4_0)
-        return tb_error_set(err, TB_EINVAL, "embedding format %s: choose f16, bf16, f32, q8_0 or "
-                            "q4_0 (the embedding is read row by row)", tb_format_get(embd)->name);
+        embd != TB_FMT_Q4_0 && embd != TB_FMT_Q6_K)
+        return tb_error_set(err, TB_EINVAL, "embedding format %s: choose f16, bf16, f32, q8_0, "
+                            "q6_k or q4_0 (the embedding is read row by row)",
+                            tb_format_get(embd)->name);
+    if (p->dim % tb_format_get(embd)->block)
+        return tb_error_set(err, TB_EINVAL, "dummy:%s: its width %d does not fit %s's blocks of %d",
+                            p->name, p->dim, tb_format_get(embd)->name, tb_format_get(embd)->block);
     const tb_format_traits *tr = tb_format_get(fmt);
     if (p->dim % tr->block || p->ffn % tr->block ||
         (tr->act != TB_ACT_F32 && tr->act != TB_ACT_Q8_0 && (p->dim % 128 || p->ffn % 128)))

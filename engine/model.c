@@ -8,7 +8,7 @@
 static const struct { tb_format fmt; uint32_t ggml; } ggml_types[] = {
     {TB_FMT_F32, TB_GGML_F32}, {TB_FMT_F16, TB_GGML_F16}, {TB_FMT_BF16, TB_GGML_BF16},
     {TB_FMT_Q8_0, TB_GGML_Q8_0}, {TB_FMT_Q4_0, TB_GGML_Q4_0}, {TB_FMT_TQ1_0, TB_GGML_TQ1_0},
-    {TB_FMT_TQ2_0, TB_GGML_TQ2_0}, {TB_FMT_I2_S, TB_GGML_I2_S},
+    {TB_FMT_TQ2_0, TB_GGML_TQ2_0}, {TB_FMT_I2_S, TB_GGML_I2_S}, {TB_FMT_Q6_K, TB_GGML_Q6_K},
 };
 
 bool tb_ggml_type_format(uint32_t type, tb_format *f)
@@ -43,7 +43,7 @@ static int get_matrix(tb_gguf *g, const char *name, int rows, int k, tb_matrix *
     tb_format f;
     if ((t->type == TB_GGML_I2_S && !g->bitnet_types) || !tb_ggml_type_format(t->type, &f))
         return tb_error_set(err, TB_EINVAL, "%s: tensor %s is %s, which ternbench's kernels do not "
-                            "run (they run F32, F16, BF16, Q8_0, Q4_0, TQ1_0, TQ2_0, I2_S)",
+                            "run (they run F32, F16, BF16, Q8_0, Q4_0, Q6_K, TQ1_0, TQ2_0, I2_S)",
                             g->path, name, t->type_name);
     int rc = tb_matrix_init(w, f, rows, k, t->data, t->size, err);
     return rc == TB_OK ? rc : tb_error_prefix(err, "%s: tensor %s", g->path, name);

@@ -26,7 +26,7 @@ static void help(void)
            "  --preset P         125M 350M 700M 1B 1.5B 2.7B 3.8B 7B 13B 30B 70B 100B 2B4T\n"
            "  --format F         i2_s tq2_0 tq1_0 f16 bf16 f32 q8_0 q4_0 (default i2_s)\n"
            "  --embd-format E    the tied embedding / lm_head: f16 (default, as the official\n"
-           "                     model), bf16, f32, q8_0, q4_0\n"
+           "                     model), bf16, f32, q8_0, q6_k, q4_0\n"
            "  --seed S           weight seed (default 1, the seed dummy: specs use)\n"
            "  --tokenizer FILE   a Hugging Face tokenizer.json (BPE) whose vocabulary the\n"
            "                     model gets (its size must not exceed the preset's vocabulary)\n"

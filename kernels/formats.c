@@ -65,6 +65,56 @@ static int q_q8_0(const float *src, int rows, int k, uint8_t *dst, tb_error *err
     return TB_OK;
 }
 
+/* One Q6_K block the way llama.cpp's reference quantiser sets it up: each
+ * 16-value sub-block's scale maps its largest magnitude to -32 (sign kept),
+ * the scales are quantised to int8 against the largest, then each value is
+ * rounded against its quantised scale (llama.cpp also refines each sub-block's
+ * scale by a least-squares search; this does not, so its bytes can differ). */
+static void q6_K_block(const float *x, tb_block_q6_K *b)
+{
+    float sc[16], max_scale = 0, max_abs = 0;
+    for (int s = 0; s < 16; s++) {
+        float amax = 0, vmax = 0;
+        for (int i = 0; i < 16; i++)
+            if (fabsf(x[16 * s + i]) > amax) {
+                amax = fabsf(x[16 * s + i]);
+                vmax = x[16 * s + i];
+            }
+        sc[s] = amax > 0 ? vmax / -32.0f : 0;
+        if (fabsf(sc[s]) > max_abs) {
+            max_abs = fabsf(sc[s]);
+            max_scale = sc[s];
+        }
+    }
+    memset(b, 0, sizeof *b);
+    if (max_abs == 0)
+        return;
+    float iscale = -128.0f / max_scale;
+    b->d = tb_f32_to_f16(1.0f / iscale);
+    for (int s = 0; s < 16; s++) {
+        int q = (int)nearbyintf(iscale * sc[s]);
+        b->scales[s] = (int8_t)(q > 127 ? 127 : q < -128 ? -128 : q);
+    }
+    float d = tb_f16_to_f32(b->d);
+    for (int v = 0; v < TB_QK_K; v++) {
+        float dd = d * b->scales[tb_q6_K_scale_index(v)];
+        int l = dd != 0 ? (int)nearbyintf(x[v] / dd) : 0;
+        int u = (l > 31 ? 31 : l < -32 ? -32 : l) + 32;
+        int h = v / 128, q = (v % 128) / 32, i = v % 32;
+        b->ql[64 * h + 32 * (q & 1) + i] |= (uint8_t)((u & 0xf) << (q >= 2 ? 4 : 0));
+        b->qh[32 * h + i] |= (uint8_t)((u >> 4) << (2 * q));
+    }
+}
+
+static int q_q6_K(const float *src, int rows, int k, uint8_t *dst, tb_error *err)
+{
+    (void)err;
+    tb_block_q6_K *b = (tb_block_q6_K *)(void *)dst;
+    for (size_t i = 0; i < (size_t)rows * k / TB_QK_K; i++)
+        q6_K_block(src + i * TB_QK_K, &b[i]);
+    return TB_OK;
+}
+
 static int q_q4_0(const float *src, int rows, int k, uint8_t *dst, tb_error *err)
 {
     (void)err;
@@ -267,6 +317,16 @@ static void dq_q8_0(const tb_matrix *w, int r, float *y)
     }
 }
 
+static void dq_q6_K(const tb_matrix *w, int r, float *y)
+{
+    const tb_block_q6_K *b = (const tb_block_q6_K *)(const void *)(w->data + (size_t)r * w->row_bytes);
+    for (int i = 0; i < w->k / TB_QK_K; i++, b++) {
+        float d = tb_f16_to_f32(b->d);
+        for (int v = 0; v < TB_QK_K; v++)
+            y[i * TB_QK_K + v] = d * b->scales[tb_q6_K_scale_index(v)] * (tb_q6_K_code(b, v) - 32);
+    }
+}
+
 static void dq_q4_0(const tb_matrix *w, int r, float *y)
 {
     const tb_block_q4_0 *b = (const tb_block_q4_0 *)(w->data + (size_t)r * w->row_bytes);
@@ -371,6 +431,9 @@ static const tb_format_traits table[TB_FMT_COUNT] = {
                       GEMMS(tq2_0)},
     [TB_FMT_TQ1_0] = {"tq1_0", TB_QK_K, sizeof(tb_block_tq1_0), true, TB_ACT_I8, q_tq1_0, dq_tq1_0,
                       {[TB_ISA_SCALAR] = tb_gemm_tq1_0_scalar, [TB_ISA_AVX2] = X86(tb_gemm_tq1_0_avx2)}},
+    [TB_FMT_Q6_K] = {"q6_k", TB_QK_K, sizeof(tb_block_q6_K), false, TB_ACT_Q8_0, q_q6_K, dq_q6_K,
+                     {[TB_ISA_SCALAR] = tb_gemm_q6_k_scalar,
+                      [TB_ISA_AVX512] = X86(tb_gemm_q6_k_avx512)}},
     /* block/bytes describe the average (20 bytes per 96 weights); the layout is tiled */
     [TB_FMT_TL2] = {"tl2", 128, 0, true, TB_ACT_I8_LUT, q_tl2, dq_tl2,
                     {[TB_ISA_SCALAR] = tb_gemm_tl2_scalar, [TB_ISA_AVX2] = X86(tb_gemm_tl2_avx2),

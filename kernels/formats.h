@@ -63,6 +63,7 @@ typedef enum tb_format {
     TB_FMT_TQ2_0,
     TB_FMT_TQ1_0,
     TB_FMT_TL2,
+    TB_FMT_Q6_K,
     TB_FMT_COUNT
 } tb_format;
 
@@ -84,6 +85,28 @@ static_assert(sizeof(tb_block_tq2_0) == 66, "tq2_0 block is 66 bytes");
 
 typedef struct { uint8_t qs[48]; uint8_t qh[4]; tb_f16 d; } tb_block_tq1_0;
 static_assert(sizeof(tb_block_tq1_0) == 54, "tq1_0 block is 54 bytes");
+
+/* llama.cpp's Q6_K: 256 values of 6 bits (low 4 in ql, high 2 in qh), one
+ * int8 scale per 16 values, an f16 super-scale. Value v of the block:
+ * half h = v / 128, quarter q = (v % 128) / 32, l = v % 32; its low nibble is
+ * ql[64h + 32(q & 1) + l] (high nibble when q >= 2), its high bits
+ * qh[32h + l] >> 2q, its scale scales[8h + 2q + l / 16] = scales[v / 16];
+ * w = d * scale * (u - 32). */
+typedef struct { uint8_t ql[TB_QK_K / 2]; uint8_t qh[TB_QK_K / 4]; int8_t scales[TB_QK_K / 16];
+                 tb_f16 d; } tb_block_q6_K;
+static_assert(sizeof(tb_block_q6_K) == 210, "q6_K block is 210 bytes");
+
+/* The 6-bit code (0..63) of value v of a Q6_K block, and its scale's index. */
+static inline int tb_q6_K_code(const tb_block_q6_K *b, int v)
+{
+    int h = v / 128, q = (v % 128) / 32, l = v % 32;
+    uint8_t lo = b->ql[64 * h + 32 * (q & 1) + l];
+    return (q >= 2 ? lo >> 4 : lo & 0xf) | ((b->qh[32 * h + l] >> (2 * q)) & 3) << 4;
+}
+static inline int tb_q6_K_scale_index(int v)
+{
+    return v / 16; /* = 8h + 2q + l / 16 */
+}
 
 #define TB_I2S_BLOCK 128     /* values per 32-byte i2_s block */
 #define TB_I2S_TAIL 32       /* float scale + 28 pad bytes after the rows */

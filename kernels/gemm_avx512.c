@@ -571,3 +571,66 @@ void tb_gemm_q4_0_avx512(const tb_matrix *w, const tb_act *a, float *y, int ldy,
     else
         TILED(4, 4, QT_q4_0);
 }
+
+/* ---- q6_k: 6-bit codes against q8_0 activations ----
+ *
+ * 64 codes at a time in value order (a quarter of the block's low nibbles and
+ * two bits of qh each), VPDPBUSD against the activations minus 32 times their
+ * sums; lane j holds values 4j..4j+3, so lanes 4s..4s+3 are sub-block s and
+ * take its int8 scale, lanes 8c..8c+7 activation block c's d. */
+INLINE __m512i q6k_codes64(const uint8_t *ql, const uint8_t *qh, int part)
+{
+    const __m256i m4 = _mm256_set1_epi8(0x0f), m3 = _mm256_set1_epi8(3);
+    __m256i a = _mm256_loadu_si256((const __m256i *)ql);
+    __m256i b = _mm256_loadu_si256((const __m256i *)(ql + 32));
+    __m256i h = _mm256_loadu_si256((const __m256i *)qh);
+    if (part) {
+        a = _mm256_srli_epi16(a, 4);
+        b = _mm256_srli_epi16(b, 4);
+        h = _mm256_srli_epi16(h, 4);
+    }
+    __m256i lo = _mm256_or_si256(_mm256_and_si256(a, m4),
+                                 _mm256_slli_epi16(_mm256_and_si256(h, m3), 4));
+    __m256i hi = _mm256_or_si256(_mm256_and_si256(b, m4),
+                                 _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 2), m3), 4));
+    return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
+}
+
+static void q6k_gemv(const tb_matrix *w, const tb_act *a, int t, float *y, int r0, int r1)
+{
+    const int nb = w->k / TB_QK_K;
+    const tb_block_q8_0 *const xq = a->q8 + (size_t)t * (w->k / TB_QK8_0);
+    const float *const xd = a->q8_d + (size_t)t * (w->k / TB_QK8_0) * 8;
+    const __m512i bias = _mm512_set1_epi8(32);
+    const __m512i rep4 = _mm512_set_epi32(3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0);
+    for (int r = r0; r < r1; r++) {
+        const tb_block_q6_K *wb = (const tb_block_q6_K *)(const void *)(w->data + (size_t)r * w->row_bytes);
+        __m512 total = _mm512_setzero_ps();
+        for (int b = 0; b < nb; b++) {
+            __m512 acc = _mm512_setzero_ps();
+            for (int c = 0; c < 4; c++) { /* 64 values: half c / 2, part c % 2 */
+                const tb_block_q8_0 *x = xq + 8 * b + 2 * c;
+                __m512i xv = _mm512_inserti64x4(
+                    _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)x[0].qs)),
+                    _mm256_loadu_si256((const __m256i *)x[1].qs), 1);
+                __m512i codes = q6k_codes64(wb[b].ql + 64 * (c / 2), wb[b].qh + 32 * (c / 2), c % 2);
+                __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), codes, xv);
+                s = _mm512_sub_epi32(s, _mm512_dpbusd_epi32(_mm512_setzero_si512(), bias, xv));
+                int32_t sc4;
+                memcpy(&sc4, wb[b].scales + 4 * c, 4);
+                __m512i scl = _mm512_permutexvar_epi32(rep4, _mm512_cvtepi8_epi32(_mm_cvtsi32_si128(sc4)));
+                __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(scl),
+                                         _mm512_loadu_ps(xd + (size_t)(8 * b + 2 * c) * 8));
+                acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), f, acc);
+            }
+            total = _mm512_fmadd_ps(acc, _mm512_set1_ps(f16(wb[b].d)), total);
+        }
+        y[r] = _mm512_reduce_add_ps(total);
+    }
+}
+
+void tb_gemm_q6_k_avx512(const tb_matrix *w, const tb_act *a, float *y, int ldy, int r0, int r1)
+{
+    for (int t = 0; t < a->n; t++) /* a batch runs the GEMV per token */
+        q6k_gemv(w, a, t, y + (size_t)t * ldy, r0, r1);
+}

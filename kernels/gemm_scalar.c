@@ -82,6 +82,31 @@ void tb_gemm_q4_0_scalar(const tb_matrix *w, const tb_act *a, float *y, int ldy,
     }
 }
 
+/* Q6_K x q8_0 activations: an integer sum per 16-value sub-block, scaled by
+ * the block's super-scale, the sub-block's scale and the activation block's d. */
+void tb_gemm_q6_k_scalar(const tb_matrix *w, const tb_act *a, float *y, int ldy, int r0, int r1)
+{
+    int nb = w->k / TB_QK_K;
+    FOR_OUTPUTS {
+        const tb_block_q6_K *wb = (const tb_block_q6_K *)(const void *)(w->data + (size_t)r * w->row_bytes);
+        const tb_block_q8_0 *xb = a->q8 + (size_t)t * (w->k / TB_QK8_0);
+        float s = 0;
+        for (int b = 0; b < nb; b++) {
+            float d = tb_f16_to_f32(wb[b].d);
+            for (int sub = 0; sub < 16; sub++) {
+                int32_t isum = 0;
+                for (int i = 0; i < 16; i++) {
+                    int v = 16 * sub + i;
+                    isum += (tb_q6_K_code(&wb[b], v) - 32) * xb[8 * b + v / 32].qs[v % 32];
+                }
+                float da = tb_f16_to_f32(xb[8 * b + sub / 2].d);
+                s += (float)isum * (d * (float)wb[b].scales[tb_q6_K_scale_index(16 * sub)] * da);
+            }
+        }
+        y[(size_t)t * ldy + r] = s;
+    }
+}
+
 void tb_gemm_i2_s_scalar(const tb_matrix *w, const tb_act *a, float *y, int ldy, int r0, int r1)
 {
     FOR_OUTPUTS {

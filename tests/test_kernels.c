@@ -132,6 +132,42 @@ static void test_tq_layouts(void **state)
     free(t);
 }
 
+/* Q6_K as llama.cpp's dequantiser walks it (two halves of 128 values; in each,
+ * 32 steps giving values l, l+32, l+64, l+96 from ql[l], ql[l+32], qh[l] at
+ * shifts 0, 2, 4, 6 and scales sc[l/16 + 0, 2, 4, 6]) against ours, on random
+ * bytes. */
+static void test_q6_k_layout(void **state)
+{
+    (void)state;
+    tb_block_q6_K b;
+    uint8_t *raw = (uint8_t *)&b;
+    for (size_t i = 0; i < sizeof b; i++)
+        raw[i] = (uint8_t)(rnd() >> 7);
+    b.d = tb_f32_to_f16(0.01f);
+    float want[256], got[256];
+    const uint8_t *ql = b.ql, *qh = b.qh;
+    const int8_t *sc = b.scales;
+    float *yy = want;
+    for (int n = 0; n < 256; n += 128, ql += 64, qh += 32, sc += 8, yy += 128)
+        for (int l = 0; l < 32; l++) {
+            int is = l / 16;
+            int q1 = ((ql[l] & 0xf) | ((qh[l] & 3) << 4)) - 32;
+            int q2 = ((ql[l + 32] & 0xf) | (((qh[l] >> 2) & 3) << 4)) - 32;
+            int q3 = ((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32;
+            int q4 = ((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32;
+            float d = tb_f16_to_f32(b.d);
+            yy[l] = d * sc[is] * q1;
+            yy[l + 32] = d * sc[is + 2] * q2;
+            yy[l + 64] = d * sc[is + 4] * q3;
+            yy[l + 96] = d * sc[is + 6] * q4;
+        }
+    tb_matrix w;
+    tb_error err;
+    assert_int_equal(tb_matrix_init(&w, TB_FMT_Q6_K, 1, 256, raw, sizeof b, &err), TB_OK);
+    tb_format_get(TB_FMT_Q6_K)->dequantize_row(&w, 0, got);
+    assert_memory_equal(got, want, sizeof got);
+}
+
 static void test_round_trips(void **state)
 {
     (void)state;
@@ -141,9 +177,12 @@ static void test_round_trips(void **state)
     for (int f = 0; f < TB_FMT_COUNT; f++) {
         tb_matrix w;
         uint8_t *buf = quantize((tb_format)f, t, rows, k, &w);
-        /* lossless except q8_0 (d = amax/127 rounded to f16) and q4_0 (levels -8..7
-         * with d = max/-8: the far end clips by one step), as in llama.cpp */
-        double tol = f == TB_FMT_Q8_0 ? 0.75 / 127 : f == TB_FMT_Q4_0 ? 0.75 / 8 * 1.001 : 0;
+        /* lossless except q8_0 (d = amax/127 rounded to f16), q4_0 (levels -8..7
+         * with d = max/-8: the far end clips by one step) and q6_k (levels
+         * -32..31, the same clipping, plus int8 sub-block scales that clip at
+         * 127 when the opposite sign holds the maximum: up to two steps) */
+        double tol = f == TB_FMT_Q8_0 ? 0.75 / 127 : f == TB_FMT_Q4_0 ? 0.75 / 8 * 1.001
+                   : f == TB_FMT_Q6_K ? 0.75 / 16 : 0;
         for (int r = 0; r < rows; r++) {
             tb_format_get((tb_format)f)->dequantize_row(&w, r, out);
             for (int i = 0; i < k; i++)
@@ -487,6 +526,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_i2s_layout_by_hand), cmocka_unit_test(test_tq_layouts),
+        cmocka_unit_test(test_q6_k_layout),
         cmocka_unit_test(test_round_trips),        cmocka_unit_test(test_half_conversions),
         cmocka_unit_test(test_i8_activation_rule), cmocka_unit_test(test_simd_matches_scalar),
         cmocka_unit_test(test_ternary_edges),      cmocka_unit_test(test_ternary_formats_agree),

@@ -222,7 +222,7 @@ static void test_engine_matches_reference(void **state)
     static const struct { tb_format fmt; double tol; } formats[] = {
         {TB_FMT_F32, 1e-4}, {TB_FMT_F16, 1e-4}, {TB_FMT_BF16, 1e-4}, {TB_FMT_Q8_0, 2e-2},
         {TB_FMT_Q4_0, 2e-2}, {TB_FMT_I2_S, 2e-2}, {TB_FMT_TQ2_0, 2e-2}, {TB_FMT_TQ1_0, 2e-2},
-        {TB_FMT_TL2, 2e-2},
+        {TB_FMT_TL2, 2e-2}, {TB_FMT_Q6_K, 2e-2},
     };
     tb_cpu_info cpu;
     tb_cpu_detect(&cpu);
