@@ -473,3 +473,49 @@ void tb_axpy_f16_avx2(float *y, float s, const tb_f16 *x, int n)
     for (; i < n; i++)
         y[i] += s * f16(x[i]);
 }
+
+/* ---- q6_k: 6-bit codes against q8_0 activations ----
+ *
+ * 32 codes at a time in value order; PMADDUBSW pairs them with the int8
+ * activations (|63 * 128 * 2| < 2^15: no saturation), PMADDWD sums pairs into
+ * 8 int32 lanes of 4 values, so lanes 0-3 are the first 16-value sub-block
+ * and lanes 4-7 the second; the offset of 32 comes off as 32 x sum(x). */
+static void q6k_gemv_avx2(const tb_matrix *w, const tb_act *a, int t, float *y, int r0, int r1)
+{
+    const int nb = w->k / TB_QK_K;
+    const tb_block_q8_0 *const xq = a->q8 + (size_t)t * (w->k / TB_QK8_0);
+    const __m256i m4 = _mm256_set1_epi8(0x0f), m3 = _mm256_set1_epi8(3);
+    const __m256i ones = _mm256_set1_epi16(1), b32 = _mm256_set1_epi8(32);
+    for (int r = r0; r < r1; r++) {
+        const tb_block_q6_K *wb = (const tb_block_q6_K *)(const void *)(w->data + (size_t)r * w->row_bytes);
+        __m256 total = _mm256_setzero_ps();
+        for (int b = 0; b < nb; b++) {
+            __m256 acc = _mm256_setzero_ps();
+            for (int c = 0; c < 8; c++) { /* 32 values: half c / 4, quarter c % 4 */
+                int h = c / 4, q = c % 4;
+                __m256i lo = _mm256_loadu_si256((const __m256i *)(wb[b].ql + 64 * h + 32 * (q & 1)));
+                __m256i hb = _mm256_loadu_si256((const __m256i *)(wb[b].qh + 32 * h));
+                if (q >= 2)
+                    lo = _mm256_srli_epi16(lo, 4);
+                __m256i hi2 = _mm256_and_si256(_mm256_srlv_epi64(hb, _mm256_set1_epi64x(2 * q)), m3);
+                __m256i codes = _mm256_or_si256(_mm256_and_si256(lo, m4), _mm256_slli_epi16(hi2, 4));
+                const tb_block_q8_0 *x = xq + 8 * b + c;
+                __m256i xv = _mm256_loadu_si256((const __m256i *)x->qs);
+                __m256i s = _mm256_madd_epi16(_mm256_maddubs_epi16(codes, xv), ones);
+                s = _mm256_sub_epi32(s, _mm256_madd_epi16(_mm256_maddubs_epi16(b32, xv), ones));
+                __m256 sc = _mm256_setr_m128(_mm_set1_ps((float)wb[b].scales[2 * c]),
+                                             _mm_set1_ps((float)wb[b].scales[2 * c + 1]));
+                acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s),
+                                      _mm256_mul_ps(sc, _mm256_set1_ps(f16(x->d))), acc);
+            }
+            total = _mm256_fmadd_ps(acc, _mm256_set1_ps(f16(wb[b].d)), total);
+        }
+        y[r] = hsum_ps(total);
+    }
+}
+
+void tb_gemm_q6_k_avx2(const tb_matrix *w, const tb_act *a, float *y, int ldy, int r0, int r1)
+{
+    for (int t = 0; t < a->n; t++) /* a batch runs the GEMV per token */
+        q6k_gemv_avx2(w, a, t, y + (size_t)t * ldy, r0, r1);
+}
