@@ -433,7 +433,7 @@ static const tb_format_traits table[TB_FMT_COUNT] = {
                       {[TB_ISA_SCALAR] = tb_gemm_tq1_0_scalar, [TB_ISA_AVX2] = X86(tb_gemm_tq1_0_avx2)}},
     [TB_FMT_Q6_K] = {"q6_k", TB_QK_K, sizeof(tb_block_q6_K), false, TB_ACT_Q8_0, q_q6_K, dq_q6_K,
                      {[TB_ISA_SCALAR] = tb_gemm_q6_k_scalar, [TB_ISA_AVX2] = X86(tb_gemm_q6_k_avx2),
-                      [TB_ISA_AVX512] = X86(tb_gemm_q6_k_avx512)}},
+                      [TB_ISA_AVX512] = X86(tb_gemm_q6_k_avx512), [TB_ISA_NEON] = ARM(tb_gemm_q6_k_neon)}},
     /* block/bytes describe the average (20 bytes per 96 weights); the layout is tiled */
     [TB_FMT_TL2] = {"tl2", 128, 0, true, TB_ACT_I8_LUT, q_tl2, dq_tl2,
                     {[TB_ISA_SCALAR] = tb_gemm_tl2_scalar, [TB_ISA_AVX2] = X86(tb_gemm_tl2_avx2),

@@ -312,3 +312,51 @@ void tb_gemm_tl2_neon(const tb_matrix *w, const tb_act *a, float *y, int ldy, in
         }
     }
 }
+
+/* ---- q6_k: 6-bit codes against q8_0 activations ----
+ *
+ * Each 16-value sub-block's integer sum, scaled as the scalar reference scales
+ * it (the same float operations in the same order). Codes - 32 fit int8, so
+ * no offset sum is needed. */
+static inline int8x16_t q6k_codes16(const uint8_t *ql, const uint8_t *qh, int q)
+{
+    uint8x16_t lo = vld1q_u8(ql);
+    lo = q >= 2 ? vshrq_n_u8(lo, 4) : vandq_u8(lo, vdupq_n_u8(0xf));
+    uint8x16_t hi = vandq_u8(vshlq_u8(vld1q_u8(qh), vdupq_n_s8((int8_t)(-2 * q))), vdupq_n_u8(3));
+    return vsubq_s8(vreinterpretq_s8_u8(vorrq_u8(lo, vshlq_n_u8(hi, 4))), vdupq_n_s8(32));
+}
+
+#define Q6K_GEMM(SUFFIX, DOT, ATTR)                                                              \
+    ATTR static void q6k_##SUFFIX(const tb_matrix *w, const tb_act *a, float *y, int ldy,     \
+                                  int r0, int r1)                                              \
+    {                                                                                          \
+        int nb = w->k / TB_QK_K;                                                               \
+        for (int t = 0; t < a->n; t++)                                                         \
+            for (int r = r0; r < r1; r++) {                                                    \
+                const tb_block_q6_K *wb =                                                      \
+                    (const tb_block_q6_K *)(const void *)(w->data + (size_t)r * w->row_bytes); \
+                const tb_block_q8_0 *xq = a->q8 + (size_t)t * (w->k / TB_QK8_0);               \
+                float s = 0;                                                                   \
+                for (int b = 0; b < nb; b++) {                                                 \
+                    float d = tb_f16_to_f32(wb[b].d);                                          \
+                    for (int sub = 0; sub < 16; sub++) { /* 16 values: quarter sub / 2 */      \
+                        int c = sub / 2, h = c / 4, q = c % 4, off = 16 * (sub % 2);           \
+                        int8x16_t wv = q6k_codes16(wb[b].ql + 64 * h + 32 * (q & 1) + off,     \
+                                                   wb[b].qh + 32 * h + off, q);                \
+                        const tb_block_q8_0 *x = xq + 8 * b + c;                               \
+                        int32_t isum =                                                         \
+                            vaddvq_s32(DOT(vdupq_n_s32(0), wv, vld1q_s8(x->qs + off)));        \
+                        s += (float)isum * (d * (float)wb[b].scales[sub] *                     \
+                                            tb_f16_to_f32(x->d));                              \
+                    }                                                                          \
+                }                                                                              \
+                y[(size_t)t * ldy + r] = s;                                                    \
+            }                                                                                  \
+    }
+Q6K_GEMM(plain, dot16_plain, )
+Q6K_GEMM(sdot, dot16_sdot, DOTPROD)
+
+void tb_gemm_q6_k_neon(const tb_matrix *w, const tb_act *a, float *y, int ldy, int r0, int r1)
+{
+    (has_dotprod() ? q6k_sdot : q6k_plain)(w, a, y, ldy, r0, r1);
+}

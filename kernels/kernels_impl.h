@@ -73,6 +73,7 @@ void tb_gemm_tl2_neon(const tb_matrix *, const tb_act *, float *, int, int, int)
 void tb_gemm_q6_k_scalar(const tb_matrix *, const tb_act *, float *, int, int, int);
 void tb_gemm_q6_k_avx512(const tb_matrix *, const tb_act *, float *, int, int, int);
 void tb_gemm_q6_k_avx2(const tb_matrix *, const tb_act *, float *, int, int, int);
+void tb_gemm_q6_k_neon(const tb_matrix *, const tb_act *, float *, int, int, int);
 
 /* tl2 table entry m of group g (int16 stored as low byte, high byte 16 apart). */
 static inline int tb_tl2_entry(const uint8_t *group_lut, int m)
