@@ -289,28 +289,7 @@ static inline void tl2_tiles(const uint8_t *tile, const uint8_t *const *luts, in
 
 void tb_gemm_tl2_neon(const tb_matrix *w, const tb_act *a, float *y, int ldy, int r0, int r1)
 {
-    int groups = (w->k + 2) / 3;
-    int32_t isum[4][32];
-    for (int tile = r0 / TB_TL2_ROWS; tile * TB_TL2_ROWS < r1; tile++) {
-        const uint8_t *tp = w->data + (size_t)tile * w->tile_bytes;
-        int lo = tile * TB_TL2_ROWS, hi = lo + TB_TL2_ROWS;
-        for (int t = 0; t < a->n; t += 4) {
-            int T = a->n - t < 4 ? a->n - t : 4;
-            const uint8_t *luts[4];
-            for (int j = 0; j < T; j++)
-                luts[j] = a->lut + (size_t)(t + j) * groups * 32;
-            switch (T) { /* constant T: the accumulators stay in registers */
-            case 1: tl2_tiles(tp, luts, groups, isum, 1); break;
-            case 2: tl2_tiles(tp, luts, groups, isum, 2); break;
-            case 3: tl2_tiles(tp, luts, groups, isum, 3); break;
-            default: tl2_tiles(tp, luts, groups, isum, 4); break;
-            }
-            for (int j = 0; j < T; j++)
-                for (int r = lo > r0 ? lo : r0; r < hi && r < r1; r++)
-                    y[(size_t)(t + j) * ldy + r] =
-                        tb_ternary_out1(isum[j][r - lo], a->i8_scale[t + j], w->scale);
-        }
-    }
+    TB_TL2_GEMM(tl2_tiles)
 }
 
 /* ---- q6_k: 6-bit codes against q8_0 activations ----

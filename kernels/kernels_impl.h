@@ -75,6 +75,33 @@ void tb_gemm_q6_k_avx512(const tb_matrix *, const tb_act *, float *, int, int, i
 void tb_gemm_q6_k_avx2(const tb_matrix *, const tb_act *, float *, int, int, int);
 void tb_gemm_q6_k_neon(const tb_matrix *, const tb_act *, float *, int, int, int);
 
+/* The body of a tl2 GEMM around an ISA's tile routine TILES(tile, luts,
+ * groups, out, T), which sums T <= 4 tokens' lookups for one 32-row tile:
+ * tokens go 4 at a time (a constant T keeps the accumulators in registers). */
+#define TB_TL2_GEMM(TILES)                                                                   \
+    int groups = (w->k + 2) / 3;                                                             \
+    int32_t isum[4][32];                                                                     \
+    for (int tile = r0 / TB_TL2_ROWS; tile * TB_TL2_ROWS < r1; tile++) {                     \
+        const uint8_t *tp = w->data + (size_t)tile * w->tile_bytes;                          \
+        int lo = tile * TB_TL2_ROWS, hi = lo + TB_TL2_ROWS;                                  \
+        for (int t = 0; t < a->n; t += 4) {                                                  \
+            int T = a->n - t < 4 ? a->n - t : 4;                                             \
+            const uint8_t *luts[4];                                                          \
+            for (int j = 0; j < T; j++)                                                      \
+                luts[j] = a->lut + (size_t)(t + j) * groups * 32;                            \
+            switch (T) {                                                                     \
+            case 1: TILES(tp, luts, groups, isum, 1); break;                                 \
+            case 2: TILES(tp, luts, groups, isum, 2); break;                                 \
+            case 3: TILES(tp, luts, groups, isum, 3); break;                                 \
+            default: TILES(tp, luts, groups, isum, 4); break;                                \
+            }                                                                                \
+            for (int j = 0; j < T; j++)                                                      \
+                for (int r = lo > r0 ? lo : r0; r < hi && r < r1; r++)                       \
+                    y[(size_t)(t + j) * ldy + r] =                                           \
+                        tb_ternary_out1(isum[j][r - lo], a->i8_scale[t + j], w->scale);      \
+        }                                                                                    \
+    }
+
 /* tl2 table entry m of group g (int16 stored as low byte, high byte 16 apart). */
 static inline int tb_tl2_entry(const uint8_t *group_lut, int m)
 {
