@@ -97,28 +97,16 @@ static int fill(void *ctx, int i, uint8_t *dst, size_t size, tb_error *err)
     return tb_format_get(p->to)->quantize(j->scratch, rows, k, dst, err);
 }
 
-static bool is_bitnet(const tb_gguf *g)
-{
-    char arch[64];
-    tb_error ignored;
-    return tb_gguf_get_str(g, "general.architecture", arch, sizeof arch, &ignored) == TB_OK &&
-           !strncmp(arch, "bitnet", 6);
-}
-
 /* Decides each tensor's fate; refuses up front what cannot be written. */
 static int make_plan(const tb_gguf *g, const tb_convert_opts *o, plan *p, size_t *scratch_n,
                      tb_error *err)
 {
-    uint32_t type;
-    if (!tb_format_ggml_type(o->fmt, &type) || (o->embd_set && !tb_format_ggml_type(o->embd, &type)))
-        return tb_error_set(err, TB_EINVAL, "tl2 has no GGUF type (ternbench builds it in memory "
-                            "at load): convert to i2_s or tq2_0");
-    if (o->embd_set && tb_format_get(o->embd)->ternary)
-        return tb_error_set(err, TB_EINVAL, "--embd-format %s: the embedding is not ternary in "
-                            "BitNet; choose f16, bf16, f32, q8_0, q6_k or q4_0", tb_format_get(o->embd)->name);
-    if (o->fmt == TB_FMT_I2_S && !is_bitnet(g))
-        return tb_error_set(err, TB_EINVAL, "%s: i2_s is GGML type 36 only in bitnet.cpp's bitnet "
-                            "architectures: convert a llama model to tq2_0", g->path);
+    uint32_t type, embd_type = 0;
+    if (tb_format_file_type(o->fmt, g->bitnet_types, &type, err) != TB_OK)
+        return tb_error_prefix(err, "%s", g->path);
+    if (o->embd_set && (tb_embd_format_check(o->embd, err) != TB_OK ||
+                        tb_format_file_type(o->embd, g->bitnet_types, &embd_type, err) != TB_OK))
+        return tb_error_prefix(err, "--embd-format %s", tb_format_get(o->embd)->name);
     for (uint64_t i = 0; i < g->n_tensors; i++) {
         const tb_gguf_tensor *t = &g->tensors[i];
         p[i] = (plan){t, role_of(t), TB_FMT_F32, TB_FMT_F32, t->type};
@@ -126,12 +114,12 @@ static int make_plan(const tb_gguf *g, const tb_convert_opts *o, plan *p, size_t
             p[i].role = KEEP;
         if (p[i].role == KEEP)
             continue;
-        if (!tb_ggml_type_format(t->type, &p[i].from) || (t->type == TB_GGML_I2_S && !g->bitnet_types))
+        if (!tb_ggml_type_format(t->type, g->bitnet_types, &p[i].from))
             return tb_error_set(err, TB_EINVAL, "%s: tensor %s is %s, which ternbench cannot read "
                                 "(it reads F32, F16, BF16, Q8_0, Q4_0, Q6_K, TQ1_0, TQ2_0, I2_S)", g->path,
                                 t->name, t->type_name);
         p[i].to = p[i].role == PROJECTION ? o->fmt : o->embd;
-        tb_format_ggml_type(p[i].to, &p[i].type);
+        p[i].type = p[i].role == PROJECTION ? type : embd_type;
         const tb_format_traits *tr = tb_format_get(p[i].to);
         bool int8 = tr->act != TB_ACT_F32 && tr->act != TB_ACT_Q8_0;
         if (t->ne[0] % (uint64_t)tr->block || (int8 && t->ne[0] % 128))

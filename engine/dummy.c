@@ -193,11 +193,8 @@ static int synth(const dummy_tensor *t, tb_format fmt, tb_format embd, uint8_t *
 
 static int check_fit(const tb_preset *p, tb_format fmt, tb_format embd, tb_error *err)
 {
-    if (embd != TB_FMT_F16 && embd != TB_FMT_F32 && embd != TB_FMT_BF16 && embd != TB_FMT_Q8_0 &&
-        embd != TB_FMT_Q4_0 && embd != TB_FMT_Q6_K)
-        return tb_error_set(err, TB_EINVAL, "embedding format %s: choose f16, bf16, f32, q8_0, "
-                            "q6_k or q4_0 (the embedding is read row by row)",
-                            tb_format_get(embd)->name);
+    if (tb_embd_format_check(embd, err) != TB_OK)
+        return tb_error_prefix(err, "embedding format %s", tb_format_get(embd)->name);
     if (p->dim % tb_format_get(embd)->block)
         return tb_error_set(err, TB_EINVAL, "dummy:%s: its width %d does not fit %s's blocks of %d",
                             p->name, p->dim, tb_format_get(embd)->name, tb_format_get(embd)->block);
@@ -321,15 +318,11 @@ int tb_dummy_write(const tb_preset *p, tb_format fmt, tb_format embd, uint64_t s
     int rc = check_fit(p, fmt, embd, err);
     if (rc != TB_OK)
         return rc;
-    uint32_t type;
-    if (!tb_format_ggml_type(fmt, &type))
-        return tb_error_set(err, TB_EINVAL, "%s: %s has no GGUF type (it is ternbench's in-memory "
-                            "layout, built at load): write i2_s or tq2_0 instead", path,
-                            tb_format_get(fmt)->name);
-    if (fmt == TB_FMT_I2_S && p->arch == TB_ARCH_LLAMA)
-        return tb_error_set(err, TB_EINVAL, "%s: i2_s is GGML type 36 only in bitnet.cpp's bitnet "
-                            "architectures (upstream llama.cpp gives 36 another meaning): write "
-                            "tq2_0 for a ternary llama file", path);
+    bool bitnet = p->arch != TB_ARCH_LLAMA;
+    uint32_t type, embd_type;
+    if (tb_format_file_type(fmt, bitnet, &type, err) != TB_OK ||
+        tb_format_file_type(embd, bitnet, &embd_type, err) != TB_OK)
+        return tb_error_prefix(err, "%s", path);
     tb_config c;
     set_config(p, 4096, &c);
     const char *a = c.arch_name;
@@ -357,15 +350,13 @@ int tb_dummy_write(const tb_preset *p, tb_format fmt, tb_format embd, uint64_t s
     dummy_tensor *tensors = plan(p, seed, &n);
     size_t scratch_n = (size_t)p->ffn * p->dim;
     gen_ctx g = {tensors, fmt, embd, malloc(scratch_n * sizeof(float)), scratch_n};
-    uint32_t embd_type;
-    tb_format_ggml_type(embd, &embd_type); /* check_fit allowed only types that have one */
     if (!tensors || !g.scratch)
         rc = tb_error_set(err, TB_ENOMEM, "out of memory");
     for (int i = 0; rc == TB_OK && i < n; i++) {
         const dummy_tensor *t = &tensors[i];
         uint32_t tt = t->kind == T_EMBD ? embd_type : t->kind == T_NORM ? TB_GGML_F32 : type;
         uint64_t ne[2] = {(uint64_t)t->k, (uint64_t)t->rows};
-        tb_gguf_writer_tensor(w, t->name, tt, true, t->kind == T_NORM ? 1 : 2, ne);
+        tb_gguf_writer_tensor(w, t->name, tt, bitnet, t->kind == T_NORM ? 1 : 2, ne);
     }
     if (rc == TB_OK)
         rc = tb_gguf_writer_write(w, path, gen_fill, &g, err);

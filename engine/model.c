@@ -11,8 +11,10 @@ static const struct { tb_format fmt; uint32_t ggml; } ggml_types[] = {
     {TB_FMT_TQ2_0, TB_GGML_TQ2_0}, {TB_FMT_I2_S, TB_GGML_I2_S}, {TB_FMT_Q6_K, TB_GGML_Q6_K},
 };
 
-bool tb_ggml_type_format(uint32_t type, tb_format *f)
+bool tb_ggml_type_format(uint32_t type, bool bitnet_file, tb_format *f)
 {
+    if (type == TB_GGML_I2_S && !bitnet_file)
+        return false; /* id 36 means something else outside bitnet.cpp's family */
     for (size_t i = 0; i < sizeof ggml_types / sizeof ggml_types[0]; i++)
         if (ggml_types[i].ggml == type) {
             *f = ggml_types[i].fmt;
@@ -21,14 +23,27 @@ bool tb_ggml_type_format(uint32_t type, tb_format *f)
     return false;
 }
 
-bool tb_format_ggml_type(tb_format f, uint32_t *type)
+int tb_format_file_type(tb_format f, bool bitnet_file, uint32_t *type, tb_error *err)
 {
+    if (f == TB_FMT_I2_S && !bitnet_file)
+        return tb_error_set(err, TB_EINVAL, "i2_s is GGML type 36 only in bitnet.cpp's bitnet "
+                            "architectures (upstream llama.cpp gives 36 another meaning): write "
+                            "tq2_0 for a ternary llama file");
     for (size_t i = 0; i < sizeof ggml_types / sizeof ggml_types[0]; i++)
         if (ggml_types[i].fmt == f) {
             *type = ggml_types[i].ggml;
-            return true;
+            return TB_OK;
         }
-    return false;
+    return tb_error_set(err, TB_EINVAL, "%s has no GGUF type (ternbench builds it in memory at "
+                        "load): write i2_s or tq2_0 instead", tb_format_get(f)->name);
+}
+
+int tb_embd_format_check(tb_format f, tb_error *err)
+{
+    if (tb_format_get(f)->ternary)
+        return tb_error_set(err, TB_EINVAL, "the embedding is read row by row and is not ternary "
+                            "in BitNet: choose f16, bf16, f32, q8_0, q6_k or q4_0");
+    return TB_OK;
 }
 
 static int get_matrix(tb_gguf *g, const char *name, int rows, int k, tb_matrix *w, tb_error *err)
@@ -41,7 +56,7 @@ static int get_matrix(tb_gguf *g, const char *name, int rows, int k, tb_matrix *
                             g->path, name, (unsigned long long)t->ne[0],
                             (unsigned long long)t->ne[1], k, rows);
     tb_format f;
-    if ((t->type == TB_GGML_I2_S && !g->bitnet_types) || !tb_ggml_type_format(t->type, &f))
+    if (!tb_ggml_type_format(t->type, g->bitnet_types, &f))
         return tb_error_set(err, TB_EINVAL, "%s: tensor %s is %s, which ternbench's kernels do not "
                             "run (they run F32, F16, BF16, Q8_0, Q4_0, Q6_K, TQ1_0, TQ2_0, I2_S)",
                             g->path, name, t->type_name);

@@ -72,10 +72,14 @@ typedef struct tb_model {
     double params;                   /* weights in the projections and the embedding */
 } tb_model;
 
-/* A kernel format's GGML type id and back; false where there is none (tl2 is
- * ternbench's own layout, built in memory). I2_S is id 36 in bitnet files only. */
-bool tb_format_ggml_type(tb_format f, uint32_t *type);
-bool tb_ggml_type_format(uint32_t type, tb_format *f);
+/* The kernel format a GGML type id stands for in a file of bitnet.cpp's family
+ * (bitnet_file) or another; false where ternbench has none. */
+bool tb_ggml_type_format(uint32_t type, bool bitnet_file, tb_format *f);
+/* The GGML type id a file stores format f as; TB_EINVAL with the way out where
+ * there is none (tl2 is built in memory; I2_S, id 36, exists in bitnet files only). */
+int tb_format_file_type(tb_format f, bool bitnet_file, uint32_t *type, tb_error *err);
+/* TB_EINVAL unless f can hold the embedding / lm_head (read row by row; not ternary). */
+int tb_embd_format_check(tb_format f, tb_error *err);
 
 /* Allocates the run state and thread pool of a model whose config and
  * weights are set (used by the loader and by dummy.c). */
