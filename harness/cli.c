@@ -55,3 +55,14 @@ int tb_cli_parse_int(const char *cmd, const char *opt, const char *text, long mi
     *out = v;
     return TB_EXIT_OK;
 }
+
+int tb_cli_parse_kv(const char *cmd, const char *text, tb_kv_type *out)
+{
+    if (!strcmp(text, "f16"))
+        *out = TB_KV_F16;
+    else if (!strcmp(text, "f32"))
+        *out = TB_KV_F32;
+    else
+        return tb_cli_usage_error(cmd, "--kv: '%s' is not f16 or f32", text);
+    return TB_EXIT_OK;
+}

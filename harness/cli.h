@@ -11,6 +11,8 @@
 
 #include <stdio.h>
 
+#include "model.h"
+
 enum { TB_EXIT_OK = 0, TB_EXIT_FAIL = 1, TB_EXIT_USAGE = 2 };
 
 typedef struct tb_command {
@@ -35,6 +37,9 @@ int tb_cli_parse_double(const char *cmd, const char *opt, const char *text, doub
                         double max, double *out);
 int tb_cli_parse_int(const char *cmd, const char *opt, const char *text, long min, long max,
                      long *out);
+
+/* --kv: "f16" or "f32" into *out, else a usage error naming the value. */
+int tb_cli_parse_kv(const char *cmd, const char *text, tb_kv_type *out);
 
 /* The commands, each in its own cmd_*.c file. */
 int tb_cmd_info(int argc, char **argv);

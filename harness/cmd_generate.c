@@ -117,12 +117,7 @@ static int parse(int argc, char **argv, gen_opts *o)
             if ((rc = tb_cli_parse_int(cmd, "--seed", optarg, 0, 1L << 62, &v)) == TB_EXIT_OK)
                 o->sp.seed = (uint64_t)v;
             break;
-        case O_KV:
-            if (!strcmp(optarg, "f16") || !strcmp(optarg, "f32"))
-                o->kv = optarg[1] == '1' ? TB_KV_F16 : TB_KV_F32;
-            else
-                rc = tb_cli_usage_error(cmd, "--kv: '%s' is not f16 or f32", optarg);
-            break;
+        case O_KV: rc = tb_cli_parse_kv(cmd, optarg, &o->kv); break;
         case O_PRE: o->pre = optarg; break;
         case 'h': help(); return -1;
         default: return tb_cli_bad_option(cmd, argv, optind, optopt, c);

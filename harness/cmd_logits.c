@@ -48,14 +48,7 @@ int tb_cmd_logits(int argc, char **argv)
         case 'm': model = optarg; break;
         case O_TOKENS: tokens = optarg; break;
         case 't': rc = tb_cli_parse_int("logits", "--threads", optarg, 1, 1024, &threads); break;
-        case O_KV:
-            if (!strcmp(optarg, "f16"))
-                kv = TB_KV_F16;
-            else if (!strcmp(optarg, "f32"))
-                kv = TB_KV_F32;
-            else
-                rc = tb_cli_usage_error("logits", "--kv: '%s' is not f16 or f32", optarg);
-            break;
+        case O_KV: rc = tb_cli_parse_kv("logits", optarg, &kv); break;
         case O_BATCH: batch = true; break;
         case 'h': help(); return TB_EXIT_OK;
         default: return tb_cli_bad_option("logits", argv, optind, optopt, c);
