@@ -37,6 +37,8 @@ struct tb_tokenizer {
     int n_special;
     bool special_first[256];    /* bytes a special token starts with */
     int byte_token[256];        /* byte-level char (BPE) or <0xXX> (SPM) of each byte; -1 */
+    uint16_t byte_cp[256];      /* BPE: the code point each byte is written as */
+    int16_t cp_byte[324];       /* and back; -1 for code points that are no byte */
     int bos, eos, eot, eom, unk;
     bool add_bos, add_space_prefix;
 };
@@ -124,29 +126,17 @@ static int utf8_put(uint32_t cp, char *out)
 }
 
 /* GPT-2's byte-level alphabet: printable Latin-1 bytes stand for themselves,
- * the other 68 bytes for U+0100 onwards, in byte order. */
-static uint32_t byte_char(int b)
+ * the other 68 bytes for U+0100 onwards, in byte order. Tabled both ways. */
+static void byte_alphabet(tb_tokenizer *t)
 {
-    if ((b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF))
-        return (uint32_t)b;
+    for (int i = 0; i < 324; i++)
+        t->cp_byte[i] = -1;
     int n = 0;
-    for (int x = 0; x < b; x++)
-        n += !((x >= '!' && x <= '~') || (x >= 0xA1 && x <= 0xAC) || (x >= 0xAE && x <= 0xFF));
-    return 256u + (uint32_t)n;
-}
-
-static int char_byte(uint32_t cp)
-{
-    static int table[324];
-    static bool ready;
-    if (!ready) { /* idempotent: racing threads write the same values */
-        for (int i = 0; i < 324; i++)
-            table[i] = -1;
-        for (int b = 0; b < 256; b++)
-            table[byte_char(b)] = b;
-        ready = true;
+    for (int b = 0; b < 256; b++) {
+        bool printable = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || b >= 0xAE;
+        t->byte_cp[b] = (uint16_t)(printable ? b : 256 + n++);
+        t->cp_byte[t->byte_cp[b]] = (int16_t)b;
     }
-    return cp < 324 ? table[cp] : -1;
 }
 
 /* ---- the pre-tokenizers: each matcher returns the length (in code points)
@@ -502,7 +492,7 @@ static void bpe_word(const tb_tokenizer *t, const char *p, size_t n, scratch *w,
     }
     size_t len = 0;
     for (size_t i = 0; i < n; i++)
-        len += (size_t)utf8_put(byte_char((unsigned char)p[i]), w->buf + len);
+        len += (size_t)utf8_put(t->byte_cp[(unsigned char)p[i]], w->buf + len);
     int whole = t->pre == TB_PRE_LLAMA3 ? find_token(t, w->buf, len) : -1;
     if (whole >= 0) {
         push(o, whole);
@@ -715,7 +705,8 @@ int tb_tokenizer_piece(const tb_tokenizer *t, int id, bool special, char *buf, s
         OUT(strtol(p + 3, NULL, 16));
     } else if (t->model == MODEL_BPE && k->type != TT_USER) {
         for (size_t i = 0, used; i < k->len; i += used) {
-            int b = char_byte(utf8_next((const unsigned char *)p + i, k->len - i, &used));
+            uint32_t cp = utf8_next((const unsigned char *)p + i, k->len - i, &used);
+            int b = cp < 324 ? t->cp_byte[cp] : -1;
             OUT(b >= 0 ? b : '?');
         }
     } else {
@@ -945,8 +936,9 @@ static int load(tb_tokenizer *t, const tb_gguf *g, const char *pre_override, tb_
     if (sort_special(t) || build_index(t))
         return tb_error_set(err, TB_ENOMEM, "out of memory for the token index");
     char name[16];
+    byte_alphabet(t);
     for (int b = 0; b < 256; b++) {
-        int len = t->model == MODEL_BPE ? utf8_put(byte_char(b), name)
+        int len = t->model == MODEL_BPE ? utf8_put(t->byte_cp[b], name)
                                         : snprintf(name, sizeof name, "<0x%02X>", b);
         t->byte_token[b] = find_token(t, name, (size_t)len);
     }
