@@ -116,7 +116,7 @@ static int make_plan(const tb_gguf *g, const tb_convert_opts *o, plan *p, size_t
             continue;
         if (!tb_ggml_type_format(t->type, g->bitnet_types, &p[i].from))
             return tb_error_set(err, TB_EINVAL, "%s: tensor %s is %s, which ternbench cannot read "
-                                "(it reads F32, F16, BF16, Q8_0, Q4_0, Q6_K, TQ1_0, TQ2_0, I2_S)", g->path,
+                                "(it reads " TB_READABLE_TYPES ")", g->path,
                                 t->name, t->type_name);
         p[i].to = p[i].role == PROJECTION ? o->fmt : o->embd;
         p[i].type = p[i].role == PROJECTION ? type : embd_type;

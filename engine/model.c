@@ -58,7 +58,7 @@ static int get_matrix(tb_gguf *g, const char *name, int rows, int k, tb_matrix *
     tb_format f;
     if (!tb_ggml_type_format(t->type, g->bitnet_types, &f))
         return tb_error_set(err, TB_EINVAL, "%s: tensor %s is %s, which ternbench's kernels do not "
-                            "run (they run F32, F16, BF16, Q8_0, Q4_0, Q6_K, TQ1_0, TQ2_0, I2_S)",
+                            "run (they run " TB_READABLE_TYPES ")",
                             g->path, name, t->type_name);
     int rc = tb_matrix_init(w, f, rows, k, t->data, t->size, err);
     return rc == TB_OK ? rc : tb_error_prefix(err, "%s: tensor %s", g->path, name);
