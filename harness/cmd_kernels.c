@@ -52,7 +52,7 @@ static void help(void)
            "Times the GEMV (decode) and GEMM (prompt) kernels per format, ISA and shape, with\n"
            "weight GB/s, GOP/s and the fraction of the memory roofline measured by a STREAM\n"
            "triad on the same threads.\n\n"
-           "  --format F,...    formats (default: all: f32 f16 bf16 q8_0 q4_0 i2_s tq2_0 tq1_0)\n"
+           "  --format F,...    formats (default: all of them)\n"
            "  --isa I           scalar | avx2 | avx512 | neon | all (default: the best available)\n"
            "  -t, --threads T   threads (default: online CPUs)\n"
            "  --shape MxK,...   shapes (default: BitNet-b1.58-2B-4T's 2560x2560, 640x2560,\n"

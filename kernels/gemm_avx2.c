@@ -364,7 +364,7 @@ void tb_gemm_tl2_avx2(const tb_matrix *w, const tb_act *a, float *y, int ldy, in
  *
  * Digit n of a packed byte q is ((q * 3^n) mod 256) * 3 >> 8. x86 has no
  * byte multiply, so even and odd bytes are widened to 16-bit lanes, multiplied
- * and recombined. The AVX-512 build uses this kernel too. */
+ * and recombined. (gemm_avx512.c decodes with byte adds and compares.) */
 INLINE __m256i digits256(__m256i x, __m256i mult)
 {
     const __m256i ff = _mm256_set1_epi16(0xff), three = _mm256_set1_epi16(3);

@@ -218,6 +218,120 @@ void tb_gemm_tq2_0_avx512(const tb_matrix *w, const tb_act *a, float *y, int ldy
         TILED(4, 4, TQ2_TILE);
 }
 
+/* ---- tq1_0: five base-3 digits per byte, decoded with byte adds and compares ----
+ *
+ * Digit n of a packed byte q is ((q * 3^n) mod 256) * 3 >> 8 (kernels_impl.h).
+ * Times 3 modulo 256 is two byte adds, and (v * 3) >> 8 is (v >= 86) +
+ * (v >= 171): no multiplies at all. A block's 256 codes (digit = weight + 1)
+ * come out as four vectors whose activations are contiguous but for the last:
+ * values 0-63, 64-127, 160-223, and 128-159 followed by 224-255. */
+INLINE __m512i times3(__m512i v)
+{
+    return _mm512_add_epi8(v, _mm512_add_epi8(v, v));
+}
+
+INLINE __m128i times3_128(__m128i v)
+{
+    return _mm_add_epi8(v, _mm_add_epi8(v, v));
+}
+
+INLINE __m512i top_digit(__m512i v)
+{
+    __m512i d = _mm512_maskz_mov_epi8(_mm512_cmpge_epu8_mask(v, _mm512_set1_epi8(86)),
+                                      _mm512_set1_epi8(1));
+    return _mm512_mask_mov_epi8(d, _mm512_cmpge_epu8_mask(v, _mm512_set1_epi8((char)171)),
+                                _mm512_set1_epi8(2));
+}
+
+INLINE void tq1_codes(const tb_block_tq1_0 *b, __m512i c[4])
+{
+    /* qs[0..31]: digit n of byte j is value 32 n + j; two digits per vector */
+    __m256i lo = _mm256_loadu_si256((const __m256i *)b->qs);
+    __m512i v = _mm512_inserti64x4(_mm512_castsi256_si512(lo),
+                                   _mm256_add_epi8(lo, _mm256_add_epi8(lo, lo)), 1);
+    c[0] = top_digit(v); /* digits 0 | 1 */
+    v = times3(times3(v));
+    c[1] = top_digit(v); /* digits 2 | 3 */
+    v = times3(times3(v)); /* digit 4 in the low half */
+    /* qs[32..47]: digit n of byte j is value 160 + 16 n + j */
+    __m128i m0 = _mm_loadu_si128((const __m128i *)(b->qs + 32));
+    __m128i m1 = times3_128(m0), m2 = times3_128(m1), m3 = times3_128(m2);
+    __m512i mid = _mm512_inserti64x4(
+        _mm512_castsi256_si512(_mm256_set_m128i(m1, m0)), _mm256_set_m128i(m3, m2), 1);
+    c[2] = top_digit(mid);
+    /* qh: digit n of byte j is value 240 + 4 n + j */
+    uint32_t qh;
+    memcpy(&qh, b->qh, 4);
+    __m128i h0 = _mm_set1_epi32((int)qh), h1 = times3_128(h0), h2 = times3_128(h1);
+    __m128i h = _mm_blend_epi32(_mm_blend_epi32(h0, h1, 0x2), h2, 0x4);
+    h = _mm_blend_epi32(h, times3_128(h2), 0x8);
+    __m256i tail = _mm256_set_m128i(h, times3_128(m3)); /* values 224-239 | 240-255 */
+    c[3] = top_digit(_mm512_inserti64x4(v, tail, 1));
+}
+
+/* Token q's activations in tq1_codes' order. */
+INLINE void tq1_acts(const int8_t *q, __m512i x[4])
+{
+    x[0] = _mm512_loadu_si512(q);
+    x[1] = _mm512_loadu_si512(q + 64);
+    x[2] = _mm512_loadu_si512(q + 160);
+    x[3] = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(q + 128))),
+                              _mm256_loadu_si256((const __m256i *)(q + 224)), 1);
+}
+
+/* One row x T tokens: each block is decoded once for all T tokens. Four
+ * accumulators per token (one per code vector) keep the VPDPBUSD chains
+ * independent when T is 1. */
+INLINE void tq1_tile(const tb_matrix *w, const tb_act *a, float *y, int ldy, int r, int t,
+                     const int T)
+{
+    const int nb = w->k / TB_QK_K;
+    const tb_block_tq1_0 *row = (const tb_block_tq1_0 *)(w->data + (size_t)r * w->row_bytes);
+    const int8_t *q[4];
+    for (int j = 0; j < T; j++)
+        q[j] = a->i8 + (size_t)(t + j) * w->k;
+    tb_tsum out[4];
+    for (int j = 0; j < T; j++)
+        out[j] = tb_tsum_new();
+    bool uniform = tq_uniform_scale((const uint8_t *)row, nb, sizeof(tb_block_tq1_0),
+                                    offsetof(tb_block_tq1_0, d));
+    int span = uniform ? nb : 1; /* one scale: the whole row is one integer sum */
+    for (int b0 = 0; b0 < nb; b0 += span) {
+        __m512i acc[4][4];
+        for (int j = 0; j < T; j++)
+            for (int v = 0; v < 4; v++)
+                acc[j][v] = _mm512_setzero_si512();
+        for (int b = b0; b < b0 + span; b++) {
+            __m512i c[4];
+            tq1_codes(&row[b], c);
+            for (int j = 0; j < T; j++) {
+                __m512i x[4];
+                tq1_acts(q[j] + b * TB_QK_K, x);
+                for (int v = 0; v < 4; v++)
+                    acc[j][v] = _mm512_dpbusd_epi32(acc[j][v], c[v], x[v]);
+            }
+        }
+        for (int j = 0; j < T; j++) {
+            const int32_t *bsum = a->i8_bsum + (size_t)(t + j) * (w->k / 128) + 2 * b0;
+            int32_t qs = 0;
+            for (int c = 0; c < 2 * span; c++)
+                qs += bsum[c];
+            __m512i s = _mm512_add_epi32(_mm512_add_epi32(acc[j][0], acc[j][1]),
+                                         _mm512_add_epi32(acc[j][2], acc[j][3]));
+            tb_tsum_add(&out[j], f16(row[b0].d), _mm512_reduce_add_epi32(s) - qs);
+        }
+    }
+    for (int j = 0; j < T; j++)
+        y[(size_t)(t + j) * ldy + r] = tb_tsum_out(&out[j], a->i8_scale[t + j]);
+}
+
+#define TQ1_TILE(r, t, R, T) tq1_tile(w, a, y, ldy, r, t, T)
+
+void tb_gemm_tq1_0_avx512(const tb_matrix *w, const tb_act *a, float *y, int ldy, int r0, int r1)
+{
+    TILED(1, 4, TQ1_TILE);
+}
+
 /* ---- float weights ---- */
 
 INLINE __m512 load_w16(const void *p, int fmt, __mmask16 m)
