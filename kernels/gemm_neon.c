@@ -115,6 +115,62 @@ void tb_gemm_tq2_0_neon(const tb_matrix *w, const tb_act *a, float *y, int ldy, 
     (has_dotprod() ? tq2_sdot : tq2_plain)(w, a, y, ldy, r0, r1);
 }
 
+/* ---- tq1_0: five base-3 digits per byte ----
+ *
+ * Digit n of a byte q is the leading base-3 digit of v = q * 3^n mod 256
+ * (one byte multiply), and that digit is (v >= 86) + (v >= 171): two
+ * compares whose all-ones results count down from -1 to the signed weight. */
+static inline int8x16_t tq1_weights(uint8x16_t v)
+{
+    int8x16_t ge86 = vreinterpretq_s8_u8(vcgeq_u8(v, vdupq_n_u8(86)));
+    int8x16_t ge171 = vreinterpretq_s8_u8(vcgeq_u8(v, vdupq_n_u8(171)));
+    return vsubq_s8(vsubq_s8(vdupq_n_s8(-1), ge86), ge171);
+}
+
+/* Integer dot of one block: qs[0..31] digit n is value 32 n + j, qs[32..47]
+ * digit n is 160 + 16 n + j, qh[j] digit n (4 of them) is 240 + 4 n + j. */
+#define TQ1_BLOCK_DOT(NAME, DOT, ATTR)                                                    \
+    ATTR static inline int32_t NAME(const tb_block_tq1_0 *b, const int8_t *q)             \
+    {                                                                                     \
+        static const uint8_t pow3[5] = {1, 3, 9, 27, 81};                                 \
+        static const uint8_t qh_pow3[16] = {1, 1, 1, 1, 3, 3, 3, 3, 9, 9, 9, 9, 27, 27, 27, 27}; \
+        uint8x16_t a0 = vld1q_u8(b->qs), a1 = vld1q_u8(b->qs + 16), m = vld1q_u8(b->qs + 32); \
+        int32x4_t acc = vdupq_n_s32(0);                                                   \
+        for (int n = 0; n < 5; n++) {                                                     \
+            uint8x16_t p = vdupq_n_u8(pow3[n]);                                           \
+            acc = DOT(acc, tq1_weights(vmulq_u8(a0, p)), vld1q_s8(q + 32 * n));           \
+            acc = DOT(acc, tq1_weights(vmulq_u8(a1, p)), vld1q_s8(q + 32 * n + 16));      \
+            acc = DOT(acc, tq1_weights(vmulq_u8(m, p)), vld1q_s8(q + 160 + 16 * n));      \
+        }                                                                                 \
+        uint32_t qh;                                                                      \
+        memcpy(&qh, b->qh, 4);                                                            \
+        uint8x16_t h = vmulq_u8(vreinterpretq_u8_u32(vdupq_n_u32(qh)), vld1q_u8(qh_pow3)); \
+        acc = DOT(acc, tq1_weights(h), vld1q_s8(q + 240));                                \
+        return vaddvq_s32(acc);                                                           \
+    }                                                                                     \
+    ATTR static void NAME##_gemm(const tb_matrix *w, const tb_act *a, float *y, int ldy,  \
+                                 int r0, int r1)                                          \
+    {                                                                                     \
+        int nb = w->k / TB_QK_K;                                                          \
+        for (int t = 0; t < a->n; t++)                                                    \
+            for (int r = r0; r < r1; r++) {                                               \
+                const tb_block_tq1_0 *b =                                                 \
+                    (const tb_block_tq1_0 *)(w->data + (size_t)r * w->row_bytes);         \
+                const int8_t *q = a->i8 + (size_t)t * w->k;                               \
+                tb_tsum out = tb_tsum_new();                                              \
+                for (int i = 0; i < nb; i++)                                              \
+                    tb_tsum_add(&out, tb_f16_to_f32(b[i].d), NAME(&b[i], q + 256 * i));   \
+                y[(size_t)t * ldy + r] = tb_tsum_out(&out, a->i8_scale[t]);               \
+            }                                                                             \
+    }
+TQ1_BLOCK_DOT(tq1_plain, dot16_plain, )
+TQ1_BLOCK_DOT(tq1_sdot, dot16_sdot, DOTPROD)
+
+void tb_gemm_tq1_0_neon(const tb_matrix *w, const tb_act *a, float *y, int ldy, int r0, int r1)
+{
+    (has_dotprod() ? tq1_sdot_gemm : tq1_plain_gemm)(w, a, y, ldy, r0, r1);
+}
+
 /* ---- q8_0 / q4_0 ---- */
 
 #define Q_GEMMS(SUFFIX, DOT, ATTR)                                                               \
