@@ -437,7 +437,7 @@ static const tb_format_traits table[TB_FMT_COUNT] = {
     /* block/bytes describe the average (20 bytes per 96 weights); the layout is tiled */
     [TB_FMT_TL2] = {"tl2", 128, 0, true, TB_ACT_I8_LUT, q_tl2, dq_tl2,
                     {[TB_ISA_SCALAR] = tb_gemm_tl2_scalar, [TB_ISA_AVX2] = X86(tb_gemm_tl2_avx2),
-                     [TB_ISA_NEON] = ARM(tb_gemm_tl2_neon)}},
+                     [TB_ISA_AVX512] = X86(tb_gemm_tl2_avx512), [TB_ISA_NEON] = ARM(tb_gemm_tl2_neon)}},
 };
 
 const tb_format_traits *tb_format_get(tb_format fmt)

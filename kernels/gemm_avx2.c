@@ -303,8 +303,8 @@ void tb_gemm_q4_0_avx2(const tb_matrix *w, const tb_act *a, float *y, int ldy, i
  * The lane dimension is rows: one group's 16-entry table serves the 32 rows
  * of a tile through PSHUFB (low and high bytes of the int16 entries looked
  * up separately), signs flip the entries, and int16 sums widen to int32
- * every 64 groups (64 * 3 * 128 < 2^15: no overflow). The AVX-512 build uses
- * this kernel too (no 512-bit variant: see the README's kernel notes). */
+ * every 64 groups (64 * 3 * 128 < 2^15: no overflow). gemm_avx512.c has the
+ * 512-bit version (two groups per shuffle). */
 /* T tokens (1..4) over one tile: each group's indices and signs are decoded
  * once and looked up in every token's table (the weights' decode and their
  * bytes are shared across the batch). out[j][i]: token j, row i of the tile. */

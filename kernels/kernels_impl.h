@@ -69,6 +69,7 @@ static inline const uint8_t *tb_i2s_row(const tb_matrix *w, int r)
 
 void tb_gemm_tl2_scalar(const tb_matrix *, const tb_act *, float *, int, int, int);
 void tb_gemm_tl2_avx2(const tb_matrix *, const tb_act *, float *, int, int, int);
+void tb_gemm_tl2_avx512(const tb_matrix *, const tb_act *, float *, int, int, int);
 void tb_gemm_tl2_neon(const tb_matrix *, const tb_act *, float *, int, int, int);
 void tb_gemm_q6_k_scalar(const tb_matrix *, const tb_act *, float *, int, int, int);
 void tb_gemm_q6_k_avx512(const tb_matrix *, const tb_act *, float *, int, int, int);
