@@ -37,14 +37,29 @@ static int q_bf16(const float *src, int rows, int k, uint8_t *dst, tb_error *err
 
 /* max |x[i]|, with comparisons the compiler vectorizes (fmaxf is a libm call
  * on baseline x86-64). */
+/* max |x| ignoring NaNs. Compared as integers (the bits of non-negative
+ * floats order as the values do) in eight lanes, so that it vectorises: a
+ * float compare-and-select does not under the default -ftrapping-math, and
+ * this runs before every matrix product of a decoded token. */
 static float absmax(const float *x, size_t n)
 {
-    float m = 0;
-    for (size_t i = 0; i < n; i++) {
-        float a = fabsf(x[i]);
-        m = a > m ? a : m;
+    uint32_t lane[8] = {0};
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int j = 0; j < 8; j++) {
+            uint32_t u = tb_f32_bits(x[i + j]) & 0x7fffffffu;
+            u = u > 0x7f800000u ? 0 : u; /* NaN */
+            lane[j] = u > lane[j] ? u : lane[j];
+        }
+    uint32_t m = 0;
+    for (int j = 0; j < 8; j++)
+        m = lane[j] > m ? lane[j] : m;
+    for (; i < n; i++) {
+        uint32_t u = tb_f32_bits(x[i]) & 0x7fffffffu;
+        u = u > 0x7f800000u ? 0 : u;
+        m = u > m ? u : m;
     }
-    return m;
+    return tb_bits_f32(m);
 }
 
 static void q8_0_block(const float *x, tb_block_q8_0 *b)
