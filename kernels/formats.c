@@ -598,13 +598,9 @@ float tb_quantize_i8_token(const float *x, int k, int8_t *q, int32_t *sum)
  * the weights magnitude m encodes with them; |entry| <= 3 * 128 fits int16. */
 static void build_lut(const int8_t *q, int k, uint8_t *lut)
 {
-    static int decoded[14][3];
-    static int ready;
-    if (!ready) { /* a benign race: every thread writes the same values */
-        for (int m = 0; m < 14; m++)
-            tl2_decode(m, decoded[m]);
-        ready = 1;
-    }
+    int decoded[14][3]; /* per call: 14 decodes cost nothing beside k / 3 groups */
+    for (int m = 0; m < 14; m++)
+        tl2_decode(m, decoded[m]);
     for (int g = 0; g < (k + 2) / 3; g++) {
         int a0 = q[3 * g], a1 = 3 * g + 1 < k ? q[3 * g + 1] : 0, a2 = 3 * g + 2 < k ? q[3 * g + 2] : 0;
         uint8_t *e = lut + (size_t)g * 32;
