@@ -166,10 +166,9 @@ static void *zalloc(size_t bytes, bool *ok)
 
 static void free_batch(tb_run_state *s)
 {
-    free(s->x); free(s->xb); free(s->xb2); free(s->q); free(s->q16); free(s->k); free(s->v);
+    free(s->x); free(s->xb); free(s->xb2); free(s->q); free(s->k); free(s->v);
     free(s->hb); free(s->hb2);
     s->x = s->xb = s->xb2 = s->q = s->k = s->v = s->hb = s->hb2 = NULL;
-    s->q16 = NULL;
     for (int kind = 0; kind < 4; kind++) {
         tb_act_free(&s->act_dim[kind]);
         tb_act_free(&s->act_ffn[kind]);
@@ -190,7 +189,6 @@ int tb_model_set_batch(tb_model *m, int n, tb_error *err)
     s->xb = zalloc(rows * c->dim * f, &ok);
     s->xb2 = zalloc(rows * c->dim * f, &ok);
     s->q = zalloc(rows * c->dim * f, &ok);
-    s->q16 = zalloc(rows * c->dim * sizeof(tb_f16), &ok);
     s->k = zalloc(rows * kv_dim * f, &ok);
     s->v = zalloc(rows * kv_dim * f, &ok);
     s->hb = zalloc(rows * c->ffn * f, &ok);

@@ -45,12 +45,11 @@ typedef struct tb_run_state {
     int max_batch;                   /* tokens per forward call the buffers hold */
     /* per token (max_batch rows each): */
     float *x, *xb, *xb2, *q, *k, *v, *hb, *hb2;
-    tb_f16 *q16;                     /* q rounded to f16 for the f16 KV cache */
     float *att;                      /* heads x ctx attention scores */
     float *logits;                   /* vocab: the last token's */
     tb_act act_dim[4], act_ffn[4];   /* per activation kind, for k = dim and k = ffn */
     tb_kv_type kv_type;
-    void *kcache, *vcache;           /* layers x ctx x kv_dim, f16 or f32 */
+    void *kcache, *vcache;           /* layers x kv_heads x ctx x head_dim, f16 or f32 */
     int pos;                         /* tokens in the cache */
 } tb_run_state;
 

@@ -686,10 +686,10 @@ tb_gemm_fn tb_gemm_select(tb_format fmt, tb_isa isa, tb_isa *used)
 
 tb_vec_fns tb_vec_select(tb_isa isa)
 {
-    tb_vec_fns f = {tb_dot_f16_scalar, tb_axpy_f16_scalar};
+    tb_vec_fns f = {tb_scores_f16_scalar, tb_wsum_f16_scalar};
 #if defined(__x86_64__)
     if (isa == TB_ISA_AVX2 || isa == TB_ISA_AVX512) /* F16C; 256 bits serve both */
-        f = (tb_vec_fns){tb_dot_f16_avx2, tb_axpy_f16_avx2};
+        f = (tb_vec_fns){tb_scores_f16_avx2, tb_wsum_f16_avx2};
 #else
     (void)isa;
 #endif

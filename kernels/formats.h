@@ -183,11 +183,13 @@ void tb_act_set_i8(tb_act *a, int t, const int8_t *q, float scale);
 /* The kernel for fmt at the best variant not above isa; *used says which ran. */
 tb_gemm_fn tb_gemm_select(tb_format fmt, tb_isa isa, tb_isa *used);
 
-/* Vector helpers for attention over an f16 KV cache, per ISA:
- * dot = sum a[i] * b[i] (f16 x f16 products in f32), and y[i] += s * x[i]. */
+/* Attention over an f16 KV cache, per ISA. Rows t = 0..n-1 of a cache are
+ * d values each, `stride` values apart; sums in f32.
+ *   scores: out[t] = sum_i q[i] * k_t[i]
+ *   wsum:   out[i] = sum_t p[t] * v_t[i]   (out is overwritten) */
 typedef struct tb_vec_fns {
-    float (*dot_f16)(const tb_f16 *a, const tb_f16 *b, int n);
-    void (*axpy_f16)(float *y, float s, const tb_f16 *x, int n);
+    void (*scores_f16)(const float *q, const tb_f16 *k, size_t stride, int n, int d, float *out);
+    void (*wsum_f16)(const float *p, const tb_f16 *v, size_t stride, int n, int d, float *out);
 } tb_vec_fns;
 tb_vec_fns tb_vec_select(tb_isa isa);
 

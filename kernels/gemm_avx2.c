@@ -426,31 +426,75 @@ void tb_gemm_tq1_0_avx2(const tb_matrix *w, const tb_act *a, float *y, int ldy, 
 
 /* ---- attention helpers over an f16 KV cache (F16C) ---- */
 
-float tb_dot_f16_avx2(const tb_f16 *a, const tb_f16 *b, int n)
+/* Four rows at a time share each load of q, and their four sums are reduced
+ * together (one horizontal add tree instead of four). */
+void tb_scores_f16_avx2(const float *q, const tb_f16 *k, size_t stride, int n, int d, float *out)
 {
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0;
-    int i = 0;
-    for (; i + 16 <= n; i += 16) {
-        acc0 = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(a + i))),
-                               _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(b + i))), acc0);
-        acc1 = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(a + i + 8))),
-                               _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(b + i + 8))), acc1);
+    int t = 0, d8 = d / 8 * 8;
+    for (; t + 4 <= n; t += 4) {
+        const tb_f16 *kt = k + (size_t)t * stride;
+        __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
+                         _mm256_setzero_ps()};
+        for (int i = 0; i < d8; i += 8) {
+            __m256 qv = _mm256_loadu_ps(q + i);
+            for (int j = 0; j < 4; j++)
+                acc[j] = _mm256_fmadd_ps(
+                    qv, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(kt + j * stride + i))), acc[j]);
+        }
+        __m256 h = _mm256_hadd_ps(_mm256_hadd_ps(acc[0], acc[1]), _mm256_hadd_ps(acc[2], acc[3]));
+        __m128 r = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+        float sums[4];
+        _mm_storeu_ps(sums, r);
+        for (int j = 0; j < 4; j++) {
+            for (int i = d8; i < d; i++)
+                sums[j] += q[i] * f16(kt[j * stride + i]);
+            out[t + j] = sums[j];
+        }
     }
-    float s = hsum_ps(_mm256_add_ps(acc0, acc1));
-    for (; i < n; i++)
-        s += f16(a[i]) * f16(b[i]);
-    return s;
+    for (; t < n; t++) {
+        const tb_f16 *kt = k + (size_t)t * stride;
+        __m256 acc = _mm256_setzero_ps();
+        for (int i = 0; i < d8; i += 8)
+            acc = _mm256_fmadd_ps(_mm256_loadu_ps(q + i),
+                                  _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(kt + i))), acc);
+        float s = hsum_ps(acc);
+        for (int i = d8; i < d; i++)
+            s += q[i] * f16(kt[i]);
+        out[t] = s;
+    }
 }
 
-void tb_axpy_f16_avx2(float *y, float s, const tb_f16 *x, int n)
+/* The output stays in registers, 32 values at a time, over all rows. */
+void tb_wsum_f16_avx2(const float *p, const tb_f16 *v, size_t stride, int n, int d, float *out)
 {
-    __m256 sv = _mm256_set1_ps(s);
     int i = 0;
-    for (; i + 8 <= n; i += 8)
-        _mm256_storeu_ps(y + i, _mm256_fmadd_ps(sv, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(x + i))),
-                                                _mm256_loadu_ps(y + i)));
-    for (; i < n; i++)
-        y[i] += s * f16(x[i]);
+    for (; i + 32 <= d; i += 32) {
+        __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
+                         _mm256_setzero_ps()};
+        for (int t = 0; t < n; t++) {
+            __m256 pv = _mm256_broadcast_ss(p + t);
+            const tb_f16 *vt = v + (size_t)t * stride + i;
+            for (int c = 0; c < 4; c++)
+                acc[c] = _mm256_fmadd_ps(pv, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(vt + 8 * c))),
+                                         acc[c]);
+        }
+        for (int c = 0; c < 4; c++)
+            _mm256_storeu_ps(out + i + 8 * c, acc[c]);
+    }
+    for (; i + 8 <= d; i += 8) {
+        __m256 acc = _mm256_setzero_ps();
+        for (int t = 0; t < n; t++)
+            acc = _mm256_fmadd_ps(_mm256_broadcast_ss(p + t),
+                                  _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(v + (size_t)t * stride + i))),
+                                  acc);
+        _mm256_storeu_ps(out + i, acc);
+    }
+    for (; i < d; i++) {
+        float s = 0;
+        for (int t = 0; t < n; t++)
+            s += p[t] * f16(v[(size_t)t * stride + i]);
+        out[i] = s;
+    }
 }
 
 /* ---- q6_k: 6-bit codes against q8_0 activations ----

@@ -189,16 +189,22 @@ void tb_gemm_tl2_scalar(const tb_matrix *w, const tb_act *a, float *y, int ldy, 
     }
 }
 
-float tb_dot_f16_scalar(const tb_f16 *a, const tb_f16 *b, int n)
+void tb_scores_f16_scalar(const float *q, const tb_f16 *k, size_t stride, int n, int d, float *out)
 {
-    float s = 0;
-    for (int i = 0; i < n; i++)
-        s += tb_f16_to_f32(a[i]) * tb_f16_to_f32(b[i]);
-    return s;
+    for (int t = 0; t < n; t++) {
+        const tb_f16 *kt = k + (size_t)t * stride;
+        float s = 0;
+        for (int i = 0; i < d; i++)
+            s += q[i] * tb_f16_to_f32(kt[i]);
+        out[t] = s;
+    }
 }
 
-void tb_axpy_f16_scalar(float *y, float s, const tb_f16 *x, int n)
+void tb_wsum_f16_scalar(const float *p, const tb_f16 *v, size_t stride, int n, int d, float *out)
 {
-    for (int i = 0; i < n; i++)
-        y[i] += s * tb_f16_to_f32(x[i]);
+    for (int i = 0; i < d; i++)
+        out[i] = 0;
+    for (int t = 0; t < n; t++)
+        for (int i = 0; i < d; i++)
+            out[i] += p[t] * tb_f16_to_f32(v[(size_t)t * stride + i]);
 }

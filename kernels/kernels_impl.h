@@ -109,10 +109,10 @@ static inline int tb_tl2_entry(const uint8_t *group_lut, int m)
     return (int16_t)(group_lut[m] | group_lut[16 + m] << 8);
 }
 
-float tb_dot_f16_scalar(const tb_f16 *a, const tb_f16 *b, int n);
-void tb_axpy_f16_scalar(float *y, float s, const tb_f16 *x, int n);
-float tb_dot_f16_avx2(const tb_f16 *a, const tb_f16 *b, int n);
-void tb_axpy_f16_avx2(float *y, float s, const tb_f16 *x, int n);
+void tb_scores_f16_scalar(const float *q, const tb_f16 *k, size_t stride, int n, int d, float *out);
+void tb_wsum_f16_scalar(const float *p, const tb_f16 *v, size_t stride, int n, int d, float *out);
+void tb_scores_f16_avx2(const float *q, const tb_f16 *k, size_t stride, int n, int d, float *out);
+void tb_wsum_f16_avx2(const float *p, const tb_f16 *v, size_t stride, int n, int d, float *out);
 
 TB_DECLARE_GEMMS(scalar)
 TB_DECLARE_GEMMS(avx2)

@@ -496,6 +496,59 @@ static void test_pool(void **state)
     free(got);
 }
 
+/* The attention helpers of every ISA against scalar: rows of an f16 cache
+ * `stride` apart, lengths that leave every tail (d not a multiple of 8, n not
+ * of 4). Bound: 2e-6 x the sum of |products|. */
+static void test_attention_vectors(void **state)
+{
+    (void)state;
+    static const int d_list[] = {1, 7, 8, 64, 100, 128};
+    static const int n_list[] = {1, 3, 4, 5, 9, 70};
+    tb_vec_fns ref = tb_vec_select(TB_ISA_SCALAR);
+    tb_cpu_info cpu;
+    tb_cpu_detect(&cpu);
+    for (size_t di = 0; di < sizeof d_list / sizeof d_list[0]; di++)
+        for (size_t ni = 0; ni < sizeof n_list / sizeof n_list[0]; ni++) {
+            int d = d_list[di], n = n_list[ni];
+            size_t stride = (size_t)d + 3;
+            tb_f16 *kv = malloc(sizeof(tb_f16) * stride * n);
+            float q[128], p[70], want[128], got[128], absum[128];
+            for (size_t i = 0; i < stride * n; i++)
+                kv[i] = tb_f32_to_f16(rnd_normal());
+            for (int i = 0; i < d; i++)
+                q[i] = rnd_normal();
+            for (int t = 0; t < n; t++)
+                p[t] = (float)(rnd() % 1000) / 1000.0f;
+            for (int isa = 1; isa < TB_ISA_COUNT; isa++) {
+                if (!tb_isa_supported((tb_isa)isa, cpu.features))
+                    continue;
+                tb_vec_fns f = tb_vec_select((tb_isa)isa);
+                ref.scores_f16(q, kv, stride, n, d, want);
+                f.scores_f16(q, kv, stride, n, d, got);
+                for (int t = 0; t < n; t++) {
+                    absum[t] = 0;
+                    for (int i = 0; i < d; i++)
+                        absum[t] += fabsf(q[i] * tb_f16_to_f32(kv[t * stride + i]));
+                    if (!(fabsf(got[t] - want[t]) <= 2e-6f * absum[t] + 1e-30f))
+                        fail_msg("scores %s d=%d n=%d t=%d: %g vs %g", tb_isa_name((tb_isa)isa), d, n,
+                                 t, got[t], want[t]);
+                }
+                ref.wsum_f16(p, kv, stride, n, d, want);
+                got[0] = NAN; /* wsum overwrites */
+                f.wsum_f16(p, kv, stride, n, d, got);
+                for (int i = 0; i < d; i++) {
+                    float bound = 0;
+                    for (int t = 0; t < n; t++)
+                        bound += fabsf(p[t] * tb_f16_to_f32(kv[t * stride + i]));
+                    if (!(fabsf(got[i] - want[i]) <= 2e-6f * bound + 1e-30f))
+                        fail_msg("wsum %s d=%d n=%d i=%d: %g vs %g", tb_isa_name((tb_isa)isa), d, n, i,
+                                 got[i], want[i]);
+                }
+            }
+            free(kv);
+        }
+}
+
 static void test_dispatch_and_validation(void **state)
 {
     (void)state;
@@ -536,6 +589,7 @@ int main(void)
         cmocka_unit_test(test_i8_activation_rule), cmocka_unit_test(test_simd_matches_scalar),
         cmocka_unit_test(test_ternary_edges),      cmocka_unit_test(test_ternary_formats_agree),
         cmocka_unit_test(test_pool),               cmocka_unit_test(test_dispatch_and_validation),
+        cmocka_unit_test(test_attention_vectors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
