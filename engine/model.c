@@ -169,7 +169,7 @@ static void free_batch(tb_run_state *s)
     free(s->x); free(s->xb); free(s->xb2); free(s->q); free(s->k); free(s->v);
     free(s->hb); free(s->hb2);
     s->x = s->xb = s->xb2 = s->q = s->k = s->v = s->hb = s->hb2 = NULL;
-    for (int kind = 0; kind < 4; kind++) {
+    for (int kind = 0; kind < TB_ACT_KINDS; kind++) {
         tb_act_free(&s->act_dim[kind]);
         tb_act_free(&s->act_ffn[kind]);
     }
@@ -196,8 +196,8 @@ int tb_model_set_batch(tb_model *m, int n, tb_error *err)
     if (!ok)
         return tb_error_set(err, TB_ENOMEM, "out of memory for a batch of %d tokens", n);
     /* one activation buffer per kind the weights may need, for k = dim and k = ffn
-     * (int8 kinds exist only where k is a multiple of 128) */
-    for (int kind = 0; kind < 4; kind++) {
+     * (int8 kinds exist only where k is a multiple of 128, q8_K where of 256) */
+    for (int kind = 0; kind < TB_ACT_KINDS; kind++) {
         int rc = tb_act_alloc(&s->act_dim[kind], (tb_act_kind)kind, n, c->dim, err);
         if (rc == TB_OK)
             rc = tb_act_alloc(&s->act_ffn[kind], (tb_act_kind)kind, n, c->ffn, err);

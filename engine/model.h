@@ -47,7 +47,7 @@ typedef struct tb_run_state {
     float *x, *xb, *xb2, *q, *k, *v, *hb, *hb2;
     float *att;                      /* heads x ctx attention scores */
     float *logits;                   /* vocab: the last token's */
-    tb_act act_dim[4], act_ffn[4];   /* per activation kind, for k = dim and k = ffn */
+    tb_act act_dim[TB_ACT_KINDS], act_ffn[TB_ACT_KINDS]; /* per activation kind, k = dim and ffn */
     tb_kv_type kv_type;
     void *kcache, *vcache;           /* layers x kv_heads x ctx x head_dim, f16 or f32 */
     int pos;                         /* tokens in the cache */

@@ -71,6 +71,31 @@ static void q8_0_block(const float *x, tb_block_q8_0 *b)
         b->qs[j] = (int8_t)roundf(x[j] * id);
 }
 
+/* llama.cpp's q8_K rule: the value of largest magnitude maps to -127, each
+ * value rounds half to even, and the codes are summed per 16 for the K-quants'
+ * offsets. An all-zero block has d = 0 and zero codes. */
+static void q8_K_block(const float *x, tb_block_q8_K *b)
+{
+    float amax = 0, max = 0;
+    for (int j = 0; j < TB_QK_K; j++)
+        if (fabsf(x[j]) > amax) {
+            amax = fabsf(x[j]);
+            max = x[j];
+        }
+    memset(b, 0, sizeof *b);
+    if (amax == 0)
+        return;
+    float iscale = -127.0f / max;
+    for (int j = 0; j < TB_QK_K; j++) {
+        float v = (iscale * x[j] + 12582912.0f) - 12582912.0f; /* rne, |v| <= 127 */
+        b->qs[j] = (int8_t)(v > 127.0f ? 127.0f : v);
+    }
+    for (int s = 0; s < TB_QK_K / 16; s++)
+        for (int j = 0; j < 16; j++)
+            b->bsums[s] = (int16_t)(b->bsums[s] + b->qs[16 * s + j]);
+    b->d = 1.0f / iscale;
+}
+
 static int q_q8_0(const float *src, int rows, int k, uint8_t *dst, tb_error *err)
 {
     (void)err;
@@ -446,7 +471,7 @@ static const tb_format_traits table[TB_FMT_COUNT] = {
                       GEMMS(tq2_0)},
     [TB_FMT_TQ1_0] = {"tq1_0", TB_QK_K, sizeof(tb_block_tq1_0), true, TB_ACT_I8, q_tq1_0, dq_tq1_0,
                       GEMMS(tq1_0)},
-    [TB_FMT_Q6_K] = {"q6_k", TB_QK_K, sizeof(tb_block_q6_K), false, TB_ACT_Q8_0, q_q6_K, dq_q6_K,
+    [TB_FMT_Q6_K] = {"q6_k", TB_QK_K, sizeof(tb_block_q6_K), false, TB_ACT_Q8_K, q_q6_K, dq_q6_K,
                      {[TB_ISA_SCALAR] = tb_gemm_q6_k_scalar, [TB_ISA_AVX2] = X86(tb_gemm_q6_k_avx2),
                       [TB_ISA_AVX512] = X86(tb_gemm_q6_k_avx512), [TB_ISA_NEON] = ARM(tb_gemm_q6_k_neon)}},
     /* block/bytes describe the average (20 bytes per 96 weights); the layout is tiled */
@@ -545,6 +570,11 @@ int tb_act_alloc(tb_act *a, tb_act_kind kind, int n, int k, tb_error *err)
         ok = (a->q8 = aligned((size_t)n * (k / TB_QK8_0) * sizeof(tb_block_q8_0))) &&
              (a->q8_d = aligned((size_t)n * (k / TB_QK8_0) * 8 * sizeof(float)));
         break;
+    case TB_ACT_Q8_K:
+        if (k % TB_QK_K)
+            return tb_error_set(err, TB_EINVAL, "q8_K activations need k %% 256 == 0, got %d", k);
+        ok = (a->q8k = aligned((size_t)n * (k / TB_QK_K) * sizeof(tb_block_q8_K))) != NULL;
+        break;
     case TB_ACT_I8:
     case TB_ACT_I8_LUT:
         if (k % TB_I2S_BLOCK)
@@ -568,6 +598,7 @@ void tb_act_free(tb_act *a)
     free(a->f32);
     free(a->q8);
     free(a->q8_d);
+    free(a->q8k);
     free(a->i8);
     free(a->i8_scale);
     free(a->i8_sum);
@@ -650,6 +681,10 @@ void tb_act_quantize(tb_act *a, const float *x, int n)
                 for (int l = 0; l < 8; l++)
                     a->q8_d[i * 8 + l] = tb_f16_to_f32(a->q8[i].d);
             }
+            break;
+        case TB_ACT_Q8_K:
+            for (int b = 0; b < k / TB_QK_K; b++)
+                q8_K_block(xt + b * TB_QK_K, &a->q8k[(size_t)t * (k / TB_QK_K) + b]);
             break;
         case TB_ACT_I8:
         case TB_ACT_I8_LUT: {

@@ -28,6 +28,9 @@
  * Activations, quantised once per token and shared by every row:
  *   TB_ACT_F32       f32/f16/bf16 weights multiply float activations
  *   TB_ACT_Q8_0      q8_0/q4_0 weights: llama.cpp's q8_0 blocks
+ *   TB_ACT_Q8_K      q6_k weights: llama.cpp's q8_K blocks (256 values, float
+ *                    d = max / -127 for the value of largest magnitude, int8
+ *                    codes and their sums per 16)
  *   TB_ACT_I8        ternary weights (W1.58A8): per-token absmax int8,
  *                    s = 127 / max(max|x|, 1e-5), q = clamp(rne(x s), -128, 127),
  *                    with sum(q) kept for the code offset.
@@ -67,7 +70,8 @@ typedef enum tb_format {
     TB_FMT_COUNT
 } tb_format;
 
-typedef enum tb_act_kind { TB_ACT_F32, TB_ACT_Q8_0, TB_ACT_I8, TB_ACT_I8_LUT } tb_act_kind;
+typedef enum tb_act_kind { TB_ACT_F32, TB_ACT_Q8_0, TB_ACT_I8, TB_ACT_I8_LUT, TB_ACT_Q8_K } tb_act_kind;
+#define TB_ACT_KINDS 5
 
 /* ---- block layouts ---- */
 
@@ -95,6 +99,10 @@ static_assert(sizeof(tb_block_tq1_0) == 54, "tq1_0 block is 54 bytes");
 typedef struct { uint8_t ql[TB_QK_K / 2]; uint8_t qh[TB_QK_K / 4]; int8_t scales[TB_QK_K / 16];
                  tb_f16 d; } tb_block_q6_K;
 static_assert(sizeof(tb_block_q6_K) == 210, "q6_K block is 210 bytes");
+
+/* llama.cpp's q8_K: the activation blocks its K-quants multiply. */
+typedef struct { float d; int8_t qs[TB_QK_K]; int16_t bsums[TB_QK_K / 16]; } tb_block_q8_K;
+static_assert(sizeof(tb_block_q8_K) == 292, "q8_K block is 292 bytes");
 
 /* The 6-bit code (0..63) of value v of a Q6_K block, and its scale's index. */
 static inline int tb_q6_K_code(const tb_block_q6_K *b, int v)
@@ -133,6 +141,7 @@ typedef struct tb_act {
     tb_block_q8_0 *q8;       /* TB_ACT_Q8_0: n * k/32 blocks */
     float *q8_d;             /* TB_ACT_Q8_0: each block's d as float, repeated 8 times
                               * (n * k/32 * 8): one load gives a SIMD lane group its scale */
+    tb_block_q8_K *q8k;      /* TB_ACT_Q8_K: n * k/256 blocks */
     int8_t *i8;              /* TB_ACT_I8: n * k */
     float *i8_scale;         /* s per token */
     int32_t *i8_sum;         /* sum(q) per token */

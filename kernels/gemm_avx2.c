@@ -497,7 +497,7 @@ void tb_wsum_f16_avx2(const float *p, const tb_f16 *v, size_t stride, int n, int
     }
 }
 
-/* ---- q6_k: 6-bit codes against q8_0 activations ----
+/* ---- q6_k: 6-bit codes against q8_K activations ----
  *
  * 32 codes at a time in value order; PMADDUBSW pairs them with the int8
  * activations (|63 * 128 * 2| < 2^15: no saturation), PMADDWD sums pairs into
@@ -506,14 +506,13 @@ void tb_wsum_f16_avx2(const float *p, const tb_f16 *v, size_t stride, int n, int
 static void q6k_gemv_avx2(const tb_matrix *w, const tb_act *a, int t, float *y, int r0, int r1)
 {
     const int nb = w->k / TB_QK_K;
-    const tb_block_q8_0 *const xq = a->q8 + (size_t)t * (w->k / TB_QK8_0);
+    const tb_block_q8_K *const xq = a->q8k + (size_t)t * nb;
     const __m256i m4 = _mm256_set1_epi8(0x0f), m3 = _mm256_set1_epi8(3);
-    const __m256i ones = _mm256_set1_epi16(1), b32 = _mm256_set1_epi8(32);
     for (int r = r0; r < r1; r++) {
         const tb_block_q6_K *wb = (const tb_block_q6_K *)(const void *)(w->data + (size_t)r * w->row_bytes);
-        __m256 total = _mm256_setzero_ps();
+        __m256 acc = _mm256_setzero_ps();
         for (int b = 0; b < nb; b++) {
-            __m256 acc = _mm256_setzero_ps();
+            __m256i isum = _mm256_setzero_si256();
             for (int c = 0; c < 8; c++) { /* 32 values: half c / 4, quarter c % 4 */
                 int h = c / 4, q = c % 4;
                 __m256i lo = _mm256_loadu_si256((const __m256i *)(wb[b].ql + 64 * h + 32 * (q & 1)));
@@ -522,21 +521,21 @@ static void q6k_gemv_avx2(const tb_matrix *w, const tb_act *a, int t, float *y, 
                     lo = _mm256_srli_epi16(lo, 4);
                 __m256i hi2 = _mm256_and_si256(_mm256_srlv_epi64(hb, _mm256_set1_epi64x(2 * q)), m3);
                 __m256i codes = _mm256_or_si256(_mm256_and_si256(lo, m4), _mm256_slli_epi16(hi2, 4));
-                const tb_block_q8_0 *x = xq + 8 * b + c;
-                __m256i xv = _mm256_loadu_si256((const __m256i *)x->qs);
-                __m256i s = _mm256_madd_epi16(_mm256_maddubs_epi16(codes, xv), ones);
-                s = _mm256_sub_epi32(s, _mm256_madd_epi16(_mm256_maddubs_epi16(b32, xv), ones));
-                __m256 sc = _mm256_setr_m128(_mm_set1_ps((float)wb[b].scales[2 * c]),
-                                             _mm_set1_ps((float)wb[b].scales[2 * c + 1]));
-                acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s),
-                                      _mm256_mul_ps(sc, _mm256_set1_ps(f16(x->d))), acc);
+                __m256i p16 = _mm256_maddubs_epi16(codes, _mm256_loadu_si256((const __m256i *)(xq[b].qs + 32 * c)));
+                /* each 16-value half times its sub-block's scale, pairs summed to int32 */
+                __m256i sc = _mm256_setr_m128i(_mm_set1_epi16(wb[b].scales[2 * c]),
+                                               _mm_set1_epi16(wb[b].scales[2 * c + 1]));
+                isum = _mm256_add_epi32(isum, _mm256_madd_epi16(p16, sc));
             }
-            total = _mm256_fmadd_ps(acc, _mm256_set1_ps(f16(wb[b].d)), total);
+            /* the codes' offset of 32: 32 * sum_s scale_s * bsum_s */
+            __m256i bs = _mm256_loadu_si256((const __m256i *)xq[b].bsums);
+            __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)wb[b].scales));
+            isum = _mm256_sub_epi32(isum, _mm256_slli_epi32(_mm256_madd_epi16(bs, sc16), 5));
+            acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_set1_ps(f16(wb[b].d) * xq[b].d), acc);
         }
-        y[r] = hsum_ps(total);
+        y[r] = hsum_ps(acc);
     }
 }
-
 void tb_gemm_q6_k_avx2(const tb_matrix *w, const tb_act *a, float *y, int ldy, int r0, int r1)
 {
     for (int t = 0; t < a->n; t++) /* a batch runs the GEMV per token */

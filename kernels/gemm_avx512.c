@@ -823,12 +823,13 @@ void tb_gemm_q4_0_avx512(const tb_matrix *w, const tb_act *a, float *y, int ldy,
         TILED(4, 4, QT_q4_0);
 }
 
-/* ---- q6_k: 6-bit codes against q8_0 activations ----
+/* ---- q6_k: 6-bit codes against q8_K activations ----
  *
  * 64 codes at a time in value order (a quarter of the block's low nibbles and
- * two bits of qh each), VPDPBUSD against the activations minus 32 times their
- * sums; lane j holds values 4j..4j+3, so lanes 4s..4s+3 are sub-block s and
- * take its int8 scale, lanes 8c..8c+7 activation block c's d. */
+ * two bits of qh each), VPDPBUSD against the activations; lane j holds values
+ * 4j..4j+3, so lanes 4s..4s+3 are sub-block s and take its int8 scale. The
+ * block's integer sum is exact; the offset of 32 comes off with the q8_K
+ * block's sums per 16. */
 INLINE __m512i q6k_codes64(const uint8_t *ql, const uint8_t *qh, int part)
 {
     const __m256i m4 = _mm256_set1_epi8(0x0f), m3 = _mm256_set1_epi8(3);
@@ -850,33 +851,30 @@ INLINE __m512i q6k_codes64(const uint8_t *ql, const uint8_t *qh, int part)
 static void q6k_gemv(const tb_matrix *w, const tb_act *a, int t, float *y, int r0, int r1)
 {
     const int nb = w->k / TB_QK_K;
-    const tb_block_q8_0 *const xq = a->q8 + (size_t)t * (w->k / TB_QK8_0);
-    const float *const xd = a->q8_d + (size_t)t * (w->k / TB_QK8_0) * 8;
-    const __m512i bias = _mm512_set1_epi8(32);
+    const tb_block_q8_K *const xq = a->q8k + (size_t)t * nb;
     const __m512i rep4 = _mm512_set_epi32(3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0);
     for (int r = r0; r < r1; r++) {
         const tb_block_q6_K *wb = (const tb_block_q6_K *)(const void *)(w->data + (size_t)r * w->row_bytes);
-        __m512 total = _mm512_setzero_ps();
+        __m512 acc = _mm512_setzero_ps();
         for (int b = 0; b < nb; b++) {
-            __m512 acc = _mm512_setzero_ps();
+            __m512i isum = _mm512_setzero_si512();
             for (int c = 0; c < 4; c++) { /* 64 values: half c / 2, part c % 2 */
-                const tb_block_q8_0 *x = xq + 8 * b + 2 * c;
-                __m512i xv = _mm512_inserti64x4(
-                    _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)x[0].qs)),
-                    _mm256_loadu_si256((const __m256i *)x[1].qs), 1);
                 __m512i codes = q6k_codes64(wb[b].ql + 64 * (c / 2), wb[b].qh + 32 * (c / 2), c % 2);
-                __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), codes, xv);
-                s = _mm512_sub_epi32(s, _mm512_dpbusd_epi32(_mm512_setzero_si512(), bias, xv));
+                __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), codes,
+                                                _mm512_loadu_si512(xq[b].qs + 64 * c));
                 int32_t sc4;
                 memcpy(&sc4, wb[b].scales + 4 * c, 4);
                 __m512i scl = _mm512_permutexvar_epi32(rep4, _mm512_cvtepi8_epi32(_mm_cvtsi32_si128(sc4)));
-                __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(scl),
-                                         _mm512_loadu_ps(xd + (size_t)(8 * b + 2 * c) * 8));
-                acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), f, acc);
+                isum = _mm512_add_epi32(isum, _mm512_mullo_epi32(s, scl));
             }
-            total = _mm512_fmadd_ps(acc, _mm512_set1_ps(f16(wb[b].d)), total);
+            /* the codes' offset of 32: 32 * sum_s scale_s * bsum_s */
+            __m512i bias = _mm512_mullo_epi32(
+                _mm512_cvtepi16_epi32(_mm256_loadu_si256((const __m256i *)xq[b].bsums)),
+                _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)wb[b].scales)));
+            isum = _mm512_sub_epi32(isum, _mm512_slli_epi32(bias, 5));
+            acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_set1_ps(f16(wb[b].d) * xq[b].d), acc);
         }
-        y[r] = _mm512_reduce_add_ps(total);
+        y[r] = _mm512_reduce_add_ps(acc);
     }
 }
 

@@ -370,20 +370,18 @@ static inline int8x16_t q6k_codes16(const uint8_t *ql, const uint8_t *qh, int q)
             for (int r = r0; r < r1; r++) {                                                    \
                 const tb_block_q6_K *wb =                                                      \
                     (const tb_block_q6_K *)(const void *)(w->data + (size_t)r * w->row_bytes); \
-                const tb_block_q8_0 *xq = a->q8 + (size_t)t * (w->k / TB_QK8_0);               \
+                const tb_block_q8_K *xq = a->q8k + (size_t)t * nb;                             \
                 float s = 0;                                                                   \
                 for (int b = 0; b < nb; b++) {                                                 \
-                    float d = tb_f16_to_f32(wb[b].d);                                          \
+                    int32x4_t isum = vdupq_n_s32(0);                                           \
                     for (int sub = 0; sub < 16; sub++) { /* 16 values: quarter sub / 2 */      \
                         int c = sub / 2, h = c / 4, q = c % 4, off = 16 * (sub % 2);           \
                         int8x16_t wv = q6k_codes16(wb[b].ql + 64 * h + 32 * (q & 1) + off,     \
                                                    wb[b].qh + 32 * h + off, q);                \
-                        const tb_block_q8_0 *x = xq + 8 * b + c;                               \
-                        int32_t isum =                                                         \
-                            vaddvq_s32(DOT(vdupq_n_s32(0), wv, vld1q_s8(x->qs + off)));        \
-                        s += (float)isum * (d * (float)wb[b].scales[sub] *                     \
-                                            tb_f16_to_f32(x->d));                              \
+                        int32x4_t d = DOT(vdupq_n_s32(0), wv, vld1q_s8(xq[b].qs + 16 * sub));  \
+                        isum = vmlaq_n_s32(isum, d, wb[b].scales[sub]);                        \
                     }                                                                          \
+                    s += tb_f16_to_f32(wb[b].d) * xq[b].d * (float)vaddvq_s32(isum);           \
                 }                                                                              \
                 y[(size_t)t * ldy + r] = s;                                                    \
             }                                                                                  \

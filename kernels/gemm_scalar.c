@@ -84,24 +84,25 @@ void tb_gemm_q4_0_scalar(const tb_matrix *w, const tb_act *a, float *y, int ldy,
 
 /* Q6_K x q8_0 activations: an integer sum per 16-value sub-block, scaled by
  * the block's super-scale, the sub-block's scale and the activation block's d. */
+/* q6_k x q8_K as llama.cpp computes it: per block an exact integer sum of
+ * scale_s * (sum_{16 values} u q - 32 sum q) over the 16 sub-blocks, then
+ * y += (d_w d_x) * isum in float. */
 void tb_gemm_q6_k_scalar(const tb_matrix *w, const tb_act *a, float *y, int ldy, int r0, int r1)
 {
     int nb = w->k / TB_QK_K;
     FOR_OUTPUTS {
         const tb_block_q6_K *wb = (const tb_block_q6_K *)(const void *)(w->data + (size_t)r * w->row_bytes);
-        const tb_block_q8_0 *xb = a->q8 + (size_t)t * (w->k / TB_QK8_0);
+        const tb_block_q8_K *xb = a->q8k + (size_t)t * nb;
         float s = 0;
         for (int b = 0; b < nb; b++) {
-            float d = tb_f16_to_f32(wb[b].d);
+            int32_t isum = 0;
             for (int sub = 0; sub < 16; sub++) {
-                int32_t isum = 0;
-                for (int i = 0; i < 16; i++) {
-                    int v = 16 * sub + i;
-                    isum += (tb_q6_K_code(&wb[b], v) - 32) * xb[8 * b + v / 32].qs[v % 32];
-                }
-                float da = tb_f16_to_f32(xb[8 * b + sub / 2].d);
-                s += (float)isum * (d * (float)wb[b].scales[tb_q6_K_scale_index(16 * sub)] * da);
+                int32_t sum16 = 0;
+                for (int i = 0; i < 16; i++)
+                    sum16 += tb_q6_K_code(&wb[b], 16 * sub + i) * xb[b].qs[16 * sub + i];
+                isum += wb[b].scales[tb_q6_K_scale_index(16 * sub)] * (sum16 - 32 * xb[b].bsums[sub]);
             }
+            s += tb_f16_to_f32(wb[b].d) * xb[b].d * (float)isum;
         }
         y[(size_t)t * ldy + r] = s;
     }

@@ -441,6 +441,33 @@ static void test_i8_activation_rule(void **state)
     s = tb_quantize_i8_token(zero, 128, q, &sum);
     assert_true(s == 127.0f / 1e-5f);
     assert_int_equal(sum, 0);
+
+    /* q8_K (llama.cpp's quantize_row_q8_K): the value of largest magnitude,
+     * here negative, maps to -127; the opposite sign can reach +127 only by
+     * rounding; sums per 16; an all-zero block is d = 0 */
+    float xk[512] = {0};
+    xk[5] = -4.0f;
+    xk[6] = 2.0f;                       /* 2 * 127/4 = 63.5 -> 64 (even) */
+    xk[17] = -1.0f;                     /* 31.75 -> 32 */
+    xk[18] = 4.0f * 0.5f / 127.0f;      /* 0.5 -> 0 (even) */
+    tb_act a;
+    tb_error err;
+    assert_int_equal(tb_act_alloc(&a, TB_ACT_Q8_K, 1, 512, &err), TB_OK);
+    tb_act_quantize(&a, xk, 1);
+    const tb_block_q8_K *b = a.q8k;
+    assert_true(b[0].d == 1.0f / (-127.0f / -4.0f));
+    assert_int_equal(b[0].qs[5], -127);
+    assert_int_equal(b[0].qs[6], 64);
+    assert_int_equal(b[0].qs[17], -32);
+    assert_int_equal(b[0].qs[18], 0);
+    assert_int_equal(b[0].bsums[0], -127 + 64);
+    assert_int_equal(b[0].bsums[1], -32);
+    assert_true(b[1].d == 0.0f);
+    for (int i = 0; i < 256; i++)
+        assert_int_equal(b[1].qs[i], 0);
+    tb_act_free(&a);
+    assert_int_equal(tb_act_alloc(&a, TB_ACT_Q8_K, 1, 384, &err), TB_EINVAL);
+    assert_non_null(strstr(err.text, "256"));
 }
 
 typedef struct cover_ctx {

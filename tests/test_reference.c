@@ -42,6 +42,20 @@ static void act_round(tb_format fmt, float *x, int n)
         float s = 127.0f / fmaxf(amax, 1e-5f);
         for (int i = 0; i < n; i++)
             x[i] = fminf(fmaxf(nearbyintf(x[i] * s), -128), 127) / s;
+    } else if (kind == TB_ACT_Q8_K) { /* blocks of 256: the largest magnitude -> -127 */
+        for (int b = 0; b < n; b += 256) {
+            float amax = 0, max = 0;
+            for (int i = b; i < b + 256; i++)
+                if (fabsf(x[i]) > amax) {
+                    amax = fabsf(x[i]);
+                    max = x[i];
+                }
+            if (amax == 0)
+                continue;
+            float iscale = -127.0f / max, d = 1.0f / iscale;
+            for (int i = b; i < b + 256; i++)
+                x[i] = fminf(nearbyintf(x[i] * iscale), 127) * d;
+        }
     } else if (kind == TB_ACT_Q8_0) { /* blocks of 32, d = max|x| / 127 in f16 */
         for (int b = 0; b < n; b += 32) {
             float amax = 0;
