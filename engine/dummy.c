@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "cpu.h"
 
@@ -64,11 +65,18 @@ static uint64_t next(uint64_t *s)
     return z ^ (z >> 31);
 }
 
+/* One allocation the model frees with itself. Large ones are 2 MiB aligned
+ * and asked for transparent huge pages (where the kernel's THP mode is
+ * "madvise", as on Debian): a decoded token streams every weight once, and
+ * with 4 KiB pages the TLB misses cost the 2B4T i2_s decode ~12% (measured:
+ * 23.3 -> 26.2 t/s, four alternating runs). */
 static void *own(tb_model *m, size_t bytes, tb_error *err)
 {
+    const size_t huge = (size_t)2 << 20;
+    size_t align = bytes >= huge ? huge : 64;
     void **grown = realloc(m->owned, (size_t)(m->n_owned + 1) * sizeof *grown);
     void *p = NULL;
-    if (!grown || posix_memalign(&p, 64, bytes ? bytes : 64) != 0) {
+    if (!grown || posix_memalign(&p, align, bytes ? bytes : 64) != 0) {
         if (grown)
             m->owned = grown;
         tb_error_set(err, TB_ENOMEM, "out of memory (%zu bytes) building %s", bytes, m->name);
@@ -76,6 +84,10 @@ static void *own(tb_model *m, size_t bytes, tb_error *err)
     }
     m->owned = grown;
     m->owned[m->n_owned++] = p;
+#ifdef MADV_HUGEPAGE
+    if (align == huge) /* advice only: without THP the pages stay small */
+        madvise(p, (bytes + huge - 1) / huge * huge, MADV_HUGEPAGE);
+#endif
     return p;
 }
 
@@ -277,10 +289,18 @@ int tb_model_dummy(const tb_preset *p, tb_format fmt, tb_format embd, uint64_t s
     float *scratch = malloc(scratch_n * sizeof *scratch);
     m->layers = calloc((size_t)p->layers, sizeof *m->layers);
     rc = tensors && scratch && m->layers ? TB_OK : tb_error_set(err, TB_ENOMEM, "out of memory");
+    /* every tensor in one arena, so that the small ones share huge pages too */
+    size_t total = 0;
+    for (int i = 0; tensors && i < n; i++)
+        total += (tensor_bytes(&tensors[i], fmt, embd) + 63) / 64 * 64;
+    uint8_t *arena = rc == TB_OK ? own(m, total, err) : NULL;
+    if (rc == TB_OK && !arena)
+        rc = TB_ENOMEM;
     for (int i = 0; rc == TB_OK && i < n; i++) {
         size_t bytes = tensor_bytes(&tensors[i], fmt, embd);
-        uint8_t *buf = own(m, bytes, err);
-        rc = buf ? synth(&tensors[i], fmt, embd, buf, scratch, scratch_n, err) : TB_ENOMEM;
+        uint8_t *buf = arena;
+        arena += (bytes + 63) / 64 * 64;
+        rc = synth(&tensors[i], fmt, embd, buf, scratch, scratch_n, err);
         if (rc == TB_OK)
             rc = attach(m, &tensors[i], fmt, embd, buf, bytes, err);
     }
