@@ -68,8 +68,8 @@ static uint64_t next(uint64_t *s)
 /* One allocation the model frees with itself. Large ones are 2 MiB aligned
  * and asked for transparent huge pages (where the kernel's THP mode is
  * "madvise", as on Debian): a decoded token streams every weight once, and
- * with 4 KiB pages the TLB misses cost the 2B4T i2_s decode ~12% (measured:
- * 23.3 -> 26.2 t/s, four alternating runs). */
+ * with 4 KiB pages the TLB misses cost the 2B4T i2_s decode 8-12% (measured:
+ * 23.3 -> 26.2 t/s per tensor, 23.1 -> 25.2 with the arena below; alternating runs). */
 static void *own(tb_model *m, size_t bytes, tb_error *err)
 {
     const size_t huge = (size_t)2 << 20;
