@@ -744,21 +744,27 @@ INLINE void q_gemv(const tb_matrix *w, const tb_act *a, float *y, int r0, int r1
  * nibbles come out ([b lo, b+1 lo, b hi, b+1 hi] in 16-value quarters, which
  * saves the weights' lane shuffle) and minus 8 times their sums (the
  * nibbles' offset, exact in int32, as the accumulator's starting value); the
- * scales stay two floats per pair, spread over the lanes per row (keeping
- * them as vectors made the table 20 KB at k = 6912 and that shape 30% slower:
- * L1). Measured against q_gemv (ternbench kernels, 2 threads, alternating
- * binaries): 2560x2560 0.13-0.15 -> 0.12 ms, 6912x2560 0.36-0.41 -> 0.31-0.38,
- * 128256x2560 6.7 -> 5.8, 2560x6912 unchanged. Rows longer than Q4_PAIRS
- * pairs take q_gemv. */
+ * scales stay two floats per pair, spread over the lanes per row.
+ * The table must stay in L1 beside the streaming weights: with the offsets
+ * as int32 vectors it is 128 bytes per pair, and from k = 4096 on they are
+ * kept as int16 (96 bytes per pair) at the price of one widening per pair.
+ * Measured against the plain q_gemv (ternbench kernels, 2 threads,
+ * alternating binaries): 2560x2560 0.13-0.15 -> 0.12 ms, 6912x2560
+ * 0.36-0.41 -> 0.31, 128256x2560 6.7 -> 5.8; 2560x6912 0.38-0.41 -> 0.31-0.37
+ * with int16 offsets (int32 there: unchanged; scale vectors in the table
+ * instead of two floats: 30% slower). Rows longer than Q4_PAIRS pairs take
+ * q_gemv. */
 #define Q4_PAIRS 512
-typedef struct q4_pair {
-    __m512i x, neg_bias;
-} q4_pair;
+#define Q4_COMPACT_PAIRS 64
 
-static void q4_gemv(const tb_matrix *w, const tb_act *a, float *y, int r0, int r1)
+INLINE void q4_gemv_table(const tb_matrix *w, const tb_act *a, float *y, int r0, int r1,
+                          const bool compact)
 {
-    static _Thread_local q4_pair pre[Q4_PAIRS];
+    /* per pair: 64 activation bytes, then the offsets (64 bytes as int32 or
+     * 32 as int16), side by side so that they share cache lines and sets */
+    static _Thread_local uint8_t table[Q4_PAIRS * 128] __attribute__((aligned(64)));
     static _Thread_local float dx[2 * Q4_PAIRS]; /* the blocks' activation scales */
+    const size_t stride = compact ? 96 : 128;
     const int nb = w->k / 32, np = nb / 2;
     const __m512i eight = _mm512_set1_epi8(8);
     for (int p = 0; p < np; p++) {
@@ -766,9 +772,15 @@ static void q4_gemv(const tb_matrix *w, const tb_act *a, float *y, int r0, int r
         __m512i xv = _mm512_inserti64x4(
             _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)xb[0].qs)),
             _mm256_loadu_si256((const __m256i *)xb[1].qs), 1);
-        pre[p].x = _mm512_shuffle_i64x2(xv, xv, _MM_SHUFFLE(3, 1, 2, 0));
-        pre[p].neg_bias = _mm512_sub_epi32(_mm512_setzero_si512(),
-                                           _mm512_dpbusd_epi32(_mm512_setzero_si512(), eight, pre[p].x));
+        __m512i x = _mm512_shuffle_i64x2(xv, xv, _MM_SHUFFLE(3, 1, 2, 0));
+        __m512i neg = _mm512_sub_epi32(_mm512_setzero_si512(),
+                                       _mm512_dpbusd_epi32(_mm512_setzero_si512(), eight, x));
+        uint8_t *e = table + p * stride;
+        _mm512_storeu_si512(e, x);
+        if (compact) /* |8 * 4 * 128| fits int16 */
+            _mm256_storeu_si256((__m256i *)(e + 64), _mm512_cvtepi32_epi16(neg));
+        else
+            _mm512_storeu_si512(e + 64, neg);
         dx[2 * p] = a->q8_d[(size_t)p * 16];
         dx[2 * p + 1] = a->q8_d[(size_t)p * 16 + 8];
     }
@@ -784,7 +796,10 @@ static void q4_gemv(const tb_matrix *w, const tb_act *a, float *y, int r0, int r
                 _mm_loadu_si128((const __m128i *)b[1].qs), 1);
             __m512i z = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_and_si256(t, m4)),
                                            _mm256_and_si256(_mm256_srli_epi16(t, 4), m4), 1);
-            __m512i s = _mm512_dpbusd_epi32(pre[p].neg_bias, z, pre[p].x);
+            const uint8_t *e = table + p * stride;
+            __m512i start = compact ? _mm512_cvtepi16_epi32(_mm256_loadu_si256((const __m256i *)(e + 64)))
+                                    : _mm512_loadu_si512(e + 64);
+            __m512i s = _mm512_dpbusd_epi32(start, z, _mm512_loadu_si512(e));
             /* weight scales: d0 x4, d1 x4, twice (the lanes' blocks) */
             __m128i d = _mm_unpacklo_epi64(_mm_set1_epi16((short)b[0].d), _mm_set1_epi16((short)b[1].d));
             __m512 xd = _mm512_permutexvar_ps(lane_block, _mm512_castps128_ps512(
@@ -800,6 +815,14 @@ static void q4_gemv(const tb_matrix *w, const tb_act *a, float *y, int r0, int r
             sum += q_last_block((const uint8_t *)blk, a->q8 + 2 * np, 2 * np, TB_FMT_Q4_0);
         y[r] = sum;
     }
+}
+
+static void q4_gemv(const tb_matrix *w, const tb_act *a, float *y, int r0, int r1)
+{
+    if (w->k / 64 >= Q4_COMPACT_PAIRS)
+        q4_gemv_table(w, a, y, r0, r1, true);
+    else
+        q4_gemv_table(w, a, y, r0, r1, false);
 }
 
 #define QT_q8_0(r, t, R, T) q_tile(w, a, y, ldy, r, t, R, T, TB_FMT_Q8_0)

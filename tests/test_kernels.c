@@ -318,7 +318,7 @@ static void test_simd_matches_scalar(void **state)
         int kmin = tr->block < 128 && tr->ternary ? 128 : tr->block;
         if (kmin < 32)
             kmin = 1; /* float formats: any k, tails included */
-        int k_list[] = {kmin, kmin == 1 ? 7 : kmin * 2, kmin == 1 ? 37 : kmin * 3, 768, 2560};
+        int k_list[] = {kmin, kmin == 1 ? 7 : kmin * 2, kmin == 1 ? 37 : kmin * 3, 768, 2560, 4128};
         for (size_t ki = 0; ki < sizeof k_list / sizeof k_list[0]; ki++)
             for (size_t ri = 0; ri < sizeof rows_list / sizeof rows_list[0]; ri++)
                 for (size_t ni = 0; ni < sizeof n_list / sizeof n_list[0]; ni++) {
