@@ -30,11 +30,25 @@ void tb_machine_probe(tb_machine *m)
                           sizeof m->governor, NULL) < 0)
         m->governor[0] = '\0';
 
+    char thp[128];
+    if (tb_file_read_text("/sys/kernel/mm/transparent_hugepage/enabled", thp, sizeof thp, NULL) >= 0)
+        tb_thp_mode(thp, m->thp, sizeof m->thp);
+
     tb_counters_probe(&m->counters);
     m->energy_count = tb_energy_probe(NULL, m->energy, TB_MACHINE_MAX_SOURCES);
     for (int i = 0; i < m->energy_count; i++)
         m->energy_usable += m->energy[i].state == TB_SOURCE_PRESENT;
     m->gnuplot = tb_tool_version("gnuplot", m->gnuplot_version, sizeof m->gnuplot_version);
+}
+
+void tb_thp_mode(const char *text, char *out, size_t n)
+{
+    const char *open = strchr(text, '['), *close = open ? strchr(open, ']') : NULL;
+    size_t len = close ? (size_t)(close - open - 1) : 0;
+    if (!close || len >= n)
+        len = 0;
+    memcpy(out, open ? open + 1 : "", len);
+    out[len] = '\0';
 }
 
 int tb_machine_probe_for(const char *cmd, tb_machine *m)
@@ -52,14 +66,14 @@ static json_t *cpu_json(const tb_machine *m)
     for (int i = 0; i < tb_cpu_feature_count; i++)
         if (m->cpu.features & tb_cpu_feature_names[i].bit)
             json_array_append_new(features, json_string(tb_cpu_feature_names[i].name));
-    return json_pack("{s:s, s:s, s:i, s:i, s:I, s:I, s:o, s:s, s:s, s:s}",
+    return json_pack("{s:s, s:s, s:i, s:i, s:I, s:I, s:o, s:s, s:s, s:s, s:s}",
                      "model", m->cpu.model, "arch", m->cpu.arch,
                      "logical_cpus", m->cpu.logical_cpus,
                      "physical_cores", m->cpu.physical_cores,
                      "memory_bytes", (json_int_t)m->cpu.mem_total_bytes,
                      "memory_available_bytes", (json_int_t)m->cpu.mem_available_bytes,
                      "features", features, "hostname", m->hostname, "kernel", m->kernel,
-                     "governor", m->governor);
+                     "governor", m->governor, "thp", m->thp);
 }
 
 static json_t *isa_json(const tb_machine *m)
@@ -146,6 +160,10 @@ void tb_machine_print(const tb_machine *m, FILE *out)
     print_gib(out, m->cpu.mem_available_bytes);
     fprintf(out, " available\n  kernel     %s, governor %s\n", m->kernel,
             m->governor[0] ? m->governor : "none (no cpufreq: a VM or a fixed clock)");
+    fprintf(out, "  huge pages %s\n", !m->thp[0] ? "unknown (no transparent_hugepage in sysfs)"
+                                      : strcmp(m->thp, "never") == 0
+                                          ? "never: dummy models' weights stay in 4 KiB pages (slower decode)"
+                                          : m->thp);
     bool x86 = strcmp(m->cpu.arch, "x86_64") == 0;
     fprintf(out, "  features  ");
     for (int i = 0; i < tb_cpu_feature_count; i++)

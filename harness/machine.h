@@ -27,6 +27,7 @@ typedef struct tb_machine {
     char hostname[64];
     char kernel[128];           /* uname -sr */
     char governor[32];          /* cpufreq governor of cpu0, "" if none */
+    char thp[16];               /* transparent huge pages: always/madvise/never, "" if unknown */
     tb_counters_report counters;
     tb_energy_source energy[TB_MACHINE_MAX_SOURCES];
     int energy_count;
@@ -36,6 +37,10 @@ typedef struct tb_machine {
 } tb_machine;
 
 void tb_machine_probe(tb_machine *m);
+
+/* The selected mode in /sys/kernel/mm/transparent_hugepage/enabled's text
+ * ("always [madvise] never" -> "madvise"); "" when there is none. */
+void tb_thp_mode(const char *text, char *out, size_t n);
 
 /* Probes m for a command that runs kernels: 0, or 2 after printing
  * "ternbench CMD: <why TERNBENCH_ISA cannot be honoured>". */

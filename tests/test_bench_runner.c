@@ -121,10 +121,34 @@ static void test_statistics_and_comparison(void **state)
     json_decref(workload);
 }
 
+/* The machine description records the transparent-huge-page mode, which
+ * moves decode speed (dummy weights ask for huge pages). */
+static void test_thp_mode(void **state)
+{
+    (void)state;
+    char m[16];
+    tb_thp_mode("always [madvise] never\n", m, sizeof m);
+    assert_string_equal(m, "madvise");
+    tb_thp_mode("[always] madvise never", m, sizeof m);
+    assert_string_equal(m, "always");
+    tb_thp_mode("always madvise never", m, sizeof m); /* no selection */
+    assert_string_equal(m, "");
+    tb_thp_mode("[unterminated", m, sizeof m);
+    assert_string_equal(m, "");
+    tb_thp_mode("[a-mode-name-far-too-long-for-it]", m, sizeof m);
+    assert_string_equal(m, "");
+    tb_machine mach;
+    tb_machine_probe(&mach);
+    json_t *j = tb_machine_to_json(&mach);
+    assert_non_null(json_object_get(json_object_get(j, "cpu"), "thp"));
+    json_decref(j);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_statistics_and_comparison),
+        cmocka_unit_test(test_thp_mode),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
