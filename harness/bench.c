@@ -9,7 +9,7 @@
  * processes an N-token prompt in batches (GEMM kernels; batch 1 feeds it one
  * token at a time, as bitnet.cpp's published benchmark did). Beside each run:
  * weight GB/s and its fraction of a STREAM triad probed on the model's
- * threads just before the run (decode only; a batch is compute-bound);
+ * threads just before and after the run (decode only; a batch is compute-bound);
  * joules per token from the first energy meter that works (none: each run
  * says why); software counters (CPU time, context switches, page faults)
  * from getrusage, hardware ones recorded as unavailable with the reason.
@@ -250,7 +250,9 @@ int tb_bench_run(const tb_bench_opts *o, const tb_machine *mach, FILE *out, json
             for (int t = 0; t < o->ntests; t++)
                 for (int i = 0; i < o->nmodels; i++) {
                     tb_model *m = models[i];
-                    double triad = tb_bandwidth_triad(bw, m->pool, 3); /* best of 3: ~15 ms */
+                    /* bracketing probes (best of 3 each, ~15 ms): one probe alone moved
+                     * the fraction by 10-30 points between runs of one binary here */
+                    double triad_before = tb_bandwidth_triad(bw, m->pool, 3);
                     cell *c = &cells[i * o->ntests + t];
                     tb_usage u0, u1;
                     tb_energy_result er;
@@ -297,6 +299,8 @@ int tb_bench_run(const tb_bench_opts *o, const tb_machine *mach, FILE *out, json
                     c->faults[c->n] = (double)(u1.page_faults - u0.page_faults);
                     c->tps[c->n] = all / secs;
                     c->gbps[c->n] = (double)m->weight_bytes * c->tps[c->n] / 1e9;
+                    /* after the counters and the meter have stopped */
+                    double triad = (triad_before + tb_bandwidth_triad(bw, m->pool, 3)) / 2;
                     c->frac[c->n] = c->gbps[c->n] / triad;
                     c->n++;
                     done++;
@@ -460,15 +464,15 @@ int tb_bench_run(const tb_bench_opts *o, const tb_machine *mach, FILE *out, json
         }
         *workload = json_pack("{s:i, s:s, s:o}", "tokens", max_tokens, "prompt_file",
                               o->prompt_file, "per_model", per);
-        fprintf(out, "; %ld repetitions interleaved; roofline = weight GB/s / STREAM triad just "
-                "before each run\n", o->reps);
+        fprintf(out, "; %ld repetitions interleaved; roofline = weight GB/s / the mean of STREAM "
+                "triads just before and after each run\n", o->reps);
     } else {
         uint64_t h = hash_tokens(ids, max_tokens);
         *workload = json_pack("{s:i, s:I, s:i, s:i}", "tokens", max_tokens, "hash",
                               (json_int_t)(h >> 1), "seed", (int)o->seed, "vocab_bound", min_vocab);
         fprintf(out, "\ntokens: %d seeded ids (seed %ld, below %d, FNV-1a %016llx), the same for "
-                "every model; %ld repetitions interleaved; roofline = weight GB/s / STREAM triad "
-                "just before each run\n", max_tokens, o->seed, min_vocab, (unsigned long long)h,
+                "every model; %ld repetitions interleaved; roofline = weight GB/s / the mean of STREAM "
+                "triads just before and after each run\n", max_tokens, o->seed, min_vocab, (unsigned long long)h,
                 o->reps);
     }
 
