@@ -360,50 +360,51 @@ void tb_gemm_tl2_avx2(const tb_matrix *w, const tb_act *a, float *y, int ldy, in
     TB_TL2_GEMM(tl2_tiles)
 }
 
-/* ---- tq1_0: base-3 digits decoded with 16-bit multiplies ----
+/* ---- tq1_0: base-3 digits by byte adds and compares ----
  *
- * Digit n of a packed byte q is ((q * 3^n) mod 256) * 3 >> 8. x86 has no
- * byte multiply, so even and odd bytes are widened to 16-bit lanes, multiplied
- * and recombined. (gemm_avx512.c decodes with byte adds and compares.) */
-INLINE __m256i digits256(__m256i x, __m256i mult)
+ * Digit n of a packed byte q is the leading base-3 digit of v = q * 3^n mod
+ * 256, i.e. (v * 3) >> 8 = (v >= 86) + (v >= 171). Times 3 modulo 256 is two
+ * byte adds; AVX2 has no unsigned byte compare, so v >= c is max(v, c) == v.
+ * (Decoding with 16-bit multiplies, as before, ran at 55-60 GOP/s.) */
+INLINE __m256i times3_256(__m256i v)
 {
-    const __m256i ff = _mm256_set1_epi16(0xff), three = _mm256_set1_epi16(3);
-    __m256i e = _mm256_and_si256(_mm256_mullo_epi16(_mm256_and_si256(x, ff), mult), ff);
-    __m256i o = _mm256_and_si256(_mm256_mullo_epi16(_mm256_srli_epi16(x, 8), mult), ff);
-    e = _mm256_srli_epi16(_mm256_mullo_epi16(e, three), 8);
-    o = _mm256_srli_epi16(_mm256_mullo_epi16(o, three), 8);
-    return _mm256_or_si256(e, _mm256_slli_epi16(o, 8));
+    return _mm256_add_epi8(v, _mm256_add_epi8(v, v));
+}
+
+INLINE __m256i top_digit256(__m256i v)
+{
+    __m256i ge86 = _mm256_cmpeq_epi8(_mm256_max_epu8(v, _mm256_set1_epi8(86)), v);
+    __m256i ge171 = _mm256_cmpeq_epi8(_mm256_max_epu8(v, _mm256_set1_epi8((char)171)), v);
+    return _mm256_sub_epi8(_mm256_sub_epi8(_mm256_setzero_si256(), ge86), ge171);
 }
 
 INLINE int32_t tq1_block_dot(const tb_block_tq1_0 *b, const int8_t *q)
 {
-    static const short pow3[5] = {1, 3, 9, 27, 81};
     __m256i acc = _mm256_setzero_si256();
-    __m256i a = _mm256_loadu_si256((const __m256i *)b->qs);         /* values 0..159 */
-    __m256i bb = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(b->qs + 32)));
-    for (int n = 0; n < 5; n++) {
-        __m256i m = _mm256_set1_epi16(pow3[n]);
-        __m256i d = digits256(a, m);
+    __m256i v = _mm256_loadu_si256((const __m256i *)b->qs); /* values 32 n + j */
+    for (int n = 0; n < 5; n++, v = times3_256(v))
         acc = _mm256_add_epi32(acc, hsum_pairs(_mm256_maddubs_epi16(
-                                        d, _mm256_loadu_si256((const __m256i *)(q + 32 * n)))));
-    }
-    /* values 160..239: 16 bytes, digits n and n+1 side by side in one register */
+                                        top_digit256(v), _mm256_loadu_si256((const __m256i *)(q + 32 * n)))));
+    /* qs[32..47]: values 160 + 16 n + j, digits n and n + 1 side by side */
+    __m128i m = _mm_loadu_si128((const __m128i *)(b->qs + 32));
     for (int n = 0; n < 5; n += 2) {
-        __m256i m = _mm256_set_m128i(_mm_set1_epi16(n + 1 < 5 ? pow3[n + 1] : 0),
-                                     _mm_set1_epi16(pow3[n]));
-        __m256i d = digits256(bb, m);
+        __m128i m3 = _mm_add_epi8(m, _mm_add_epi8(m, m));
+        __m256i d = top_digit256(_mm256_set_m128i(m3, m));
         __m128i q0 = _mm_loadu_si128((const __m128i *)(q + 160 + 16 * n));
         __m128i q1 = n + 1 < 5 ? _mm_loadu_si128((const __m128i *)(q + 160 + 16 * (n + 1)))
                                : _mm_setzero_si128();
         acc = _mm256_add_epi32(acc, hsum_pairs(_mm256_maddubs_epi16(d, _mm256_set_m128i(q1, q0))));
+        m = _mm_add_epi8(m3, _mm_add_epi8(m3, m3));
     }
-    /* values 240..255: qh[j] digit n -> value 240 + 4 n + j */
+    /* qh: values 240 + 4 n + j, for n < 4: qh times 1, 3, 9, 27 in its four dwords */
     uint32_t qh;
     memcpy(&qh, b->qh, 4);
-    __m256i h = _mm256_set1_epi32((int)qh);
-    __m256i m = _mm256_setr_epi16(1, 1, 3, 3, 9, 9, 27, 27, 0, 0, 0, 0, 0, 0, 0, 0);
-    __m256i d = digits256(h, m);
-    __m256i qv = _mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(q + 240)));
+    __m128i h0 = _mm_set1_epi32((int)qh);
+    __m128i h1 = _mm_add_epi8(h0, _mm_add_epi8(h0, h0)), h2 = _mm_add_epi8(h1, _mm_add_epi8(h1, h1));
+    __m128i h3 = _mm_add_epi8(h2, _mm_add_epi8(h2, h2));
+    __m128i h = _mm_blend_epi32(_mm_blend_epi32(_mm_blend_epi32(h0, h1, 0x2), h2, 0x4), h3, 0x8);
+    __m256i d = top_digit256(_mm256_zextsi128_si256(h));
+    __m256i qv = _mm256_zextsi128_si256(_mm_loadu_si128((const __m128i *)(q + 240)));
     acc = _mm256_add_epi32(acc, hsum_pairs(_mm256_maddubs_epi16(d, qv)));
     return hsum_i32(acc);
 }
