@@ -62,13 +62,23 @@ static float absmax(const float *x, size_t n)
     return tb_bits_f32(m);
 }
 
+/* roundf (halves away from zero) for |v| <= 128, in a form that vectorises:
+ * adding the float just below 0.5 and truncating gives roundf's integer for
+ * every float of that range (checked exhaustively). roundf itself is a libm
+ * call per value, which made quantising the q8_0 activations 7% of a 700M
+ * q4_0 decoded token. */
+static inline int round_away(float v)
+{
+    return (int)(v + copysignf(0.49999997f, v));
+}
+
 static void q8_0_block(const float *x, tb_block_q8_0 *b)
 {
     float amax = absmax(x, TB_QK8_0);
     float d = amax / 127.0f, id = d ? 1.0f / d : 0.0f;
     b->d = tb_f32_to_f16(d);
     for (int j = 0; j < TB_QK8_0; j++)
-        b->qs[j] = (int8_t)roundf(x[j] * id);
+        b->qs[j] = (int8_t)round_away(x[j] * id);
 }
 
 /* llama.cpp's q8_K rule: the value of largest magnitude maps to -127, each
