@@ -81,19 +81,27 @@ static void q8_0_block(const float *x, tb_block_q8_0 *b)
         b->qs[j] = (int8_t)round_away(x[j] * id);
 }
 
+/* The value of largest magnitude in x[0..n), its sign kept (the first of equals);
+ * 0 when there is none. llama.cpp's K-quants scale by it. */
+static float max_magnitude(const float *x, int n)
+{
+    float amax = 0, v = 0;
+    for (int i = 0; i < n; i++)
+        if (fabsf(x[i]) > amax) {
+            amax = fabsf(x[i]);
+            v = x[i];
+        }
+    return v;
+}
+
 /* llama.cpp's q8_K rule: the value of largest magnitude maps to -127, each
  * value rounds half to even, and the codes are summed per 16 for the K-quants'
  * offsets. An all-zero block has d = 0 and zero codes. */
 static void q8_K_block(const float *x, tb_block_q8_K *b)
 {
-    float amax = 0, max = 0;
-    for (int j = 0; j < TB_QK_K; j++)
-        if (fabsf(x[j]) > amax) {
-            amax = fabsf(x[j]);
-            max = x[j];
-        }
+    float max = max_magnitude(x, TB_QK_K);
     memset(b, 0, sizeof *b);
-    if (amax == 0)
+    if (max == 0)
         return;
     float iscale = -127.0f / max;
     for (int j = 0; j < TB_QK_K; j++) {
@@ -122,22 +130,14 @@ static int q_q8_0(const float *src, int rows, int k, uint8_t *dst, tb_error *err
  * scale by a least-squares search; this does not, so its bytes can differ). */
 static void q6_K_block(const float *x, tb_block_q6_K *b)
 {
-    float sc[16], max_scale = 0, max_abs = 0;
+    float sc[16];
     for (int s = 0; s < 16; s++) {
-        float amax = 0, vmax = 0;
-        for (int i = 0; i < 16; i++)
-            if (fabsf(x[16 * s + i]) > amax) {
-                amax = fabsf(x[16 * s + i]);
-                vmax = x[16 * s + i];
-            }
-        sc[s] = amax > 0 ? vmax / -32.0f : 0;
-        if (fabsf(sc[s]) > max_abs) {
-            max_abs = fabsf(sc[s]);
-            max_scale = sc[s];
-        }
+        float vmax = max_magnitude(x + 16 * s, 16);
+        sc[s] = vmax != 0 ? vmax / -32.0f : 0;
     }
+    float max_scale = max_magnitude(sc, 16);
     memset(b, 0, sizeof *b);
-    if (max_abs == 0)
+    if (max_scale == 0)
         return;
     float iscale = -128.0f / max_scale;
     b->d = tb_f32_to_f16(1.0f / iscale);
