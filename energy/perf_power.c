@@ -41,7 +41,9 @@ static int real_open(void *ctx, uint32_t type, uint64_t config, int cpu)
 static int real_read(void *ctx, int fd, uint64_t *count)
 {
     (void)ctx;
-    ssize_t got = pread(fd, count, sizeof *count, 0);
+    /* read(), not pread(): a perf event fd has no file position and pread()
+     * fails with ESPIPE (seen on the first machine with a power PMU) */
+    ssize_t got = read(fd, count, sizeof *count);
     return got == (ssize_t)sizeof *count ? 0 : -(got < 0 ? errno : EIO);
 }
 

@@ -10,6 +10,9 @@
 
 /* A counter that does not move for longer than this is reported as stalled. */
 #define STALL_WARN_S 0.25
+/* A meter none of whose counters moved for this long measured nothing at all
+ * (seen: a VM's perf power PMU whose energy-psys reads a constant). */
+#define FROZEN_S 0.5
 
 struct tb_sampler {
     tb_meter *m;
@@ -108,12 +111,19 @@ int tb_sampler_end(tb_sampler *s, double now_s, tb_energy_result *res, tb_error 
     tb_energy_result *r = &s->res;
     r->seconds = now_s - s->t0;
     r->total_j = 0;
+    bool frozen = !s->m->is_power && r->ndomains > 0 && r->seconds >= FROZEN_S;
     for (int i = 0; i < r->ndomains; i++) {
         if (!s->m->is_power)
             r->joules[i] = s->have[i] ? s->last[i] - s->first[i] : 0;
         if (r->domain[i].in_total)
             r->total_j += r->joules[i];
+        frozen = frozen && s->have[i] && s->last[i] == s->first[i];
     }
+    if (frozen) /* 0 J would be a lie: nothing was measured */
+        return tb_error_set(err, TB_EIO, "%s: none of its energy counters moved in %.2f s (a "
+                            "hypervisor that exposes the counters without values?): no energy "
+                            "measured; use another meter (--meter) or none", s->m->source,
+                            r->seconds);
     *res = *r;
     return TB_OK;
 }

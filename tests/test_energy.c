@@ -175,6 +175,30 @@ static void test_rapl_missing_range_loses_interval(void **state)
     tb_meter_close(m);
 }
 
+/* A meter none of whose counters moves (a VM's perf power PMU did this)
+ * measured nothing: the window fails rather than report 0 J. */
+static void test_frozen_meter_fails(void **state)
+{
+    (void)state;
+    rapl_tree(1u << 30);
+    rapl_set(100, 100, 100);
+    tb_meter *m;
+    tb_error err;
+    assert_int_equal(tb_meter_open_rapl(root, &m, &err), TB_OK);
+    tb_sampler *s = tb_sampler_new(m, 0.01);
+    assert_int_equal(tb_sampler_begin(s, 0, &err), TB_OK);
+    for (int i = 1; i < 100; i++)
+        assert_int_equal(tb_sampler_step(s, 0.01 * i, &err), TB_OK);
+    tb_energy_result r;
+    assert_int_equal(tb_sampler_end(s, 1.0, &r, &err), TB_EIO);
+    assert_non_null(strstr(err.text, "none of its energy counters moved"));
+    /* a short window may legitimately see no tick */
+    assert_int_equal(tb_sampler_begin(s, 2.0, &err), TB_OK);
+    assert_int_equal(tb_sampler_end(s, 2.1, &r, &err), TB_OK);
+    tb_sampler_free(s);
+    tb_meter_close(m);
+}
+
 static void test_rapl_stalled_counter_is_reported(void **state)
 {
     (void)state;
@@ -571,7 +595,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         T(test_rapl_wraps_once_and_several_times), T(test_rapl_long_gap_is_flagged),
-        T(test_rapl_missing_range_loses_interval), T(test_rapl_stalled_counter_is_reported),
+        T(test_rapl_missing_range_loses_interval), T(test_rapl_stalled_counter_is_reported), T(test_frozen_meter_fails),
         T(test_rapl_garbage_and_broken_files),     T(test_rapl_unreadable_energy_names_the_fix),
         T(test_rapl_psys_and_mmio),                T(test_rapl_absent),
         T(test_ina219_hwmon_power_integrates),     T(test_ina219_hwmon_voltage_times_current),
