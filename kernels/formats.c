@@ -62,6 +62,13 @@ static float absmax(const float *x, size_t n)
     return tb_bits_f32(m);
 }
 
+/* The nearest integer, halves to even, for |v| < 2^22: adding and removing
+ * 1.5 * 2^23 leaves it under the default rounding mode (and vectorises). */
+static inline float round_half_even(float v)
+{
+    return (v + 12582912.0f) - 12582912.0f;
+}
+
 /* roundf (halves away from zero) for |v| <= 128, in a form that vectorises:
  * adding the float just below 0.5 and truncating gives roundf's integer for
  * every float of that range (checked exhaustively). roundf itself is a libm
@@ -105,7 +112,7 @@ static void q8_K_block(const float *x, tb_block_q8_K *b)
         return;
     float iscale = -127.0f / max;
     for (int j = 0; j < TB_QK_K; j++) {
-        float v = (iscale * x[j] + 12582912.0f) - 12582912.0f; /* rne, |v| <= 127 */
+        float v = round_half_even(iscale * x[j]); /* |v| <= 127 */
         b->qs[j] = (int8_t)(v > 127.0f ? 127.0f : v);
     }
     for (int s = 0; s < TB_QK_K / 16; s++)
@@ -623,9 +630,7 @@ float tb_quantize_i8_token(const float *x, int k, int8_t *q, int32_t *sum)
     float s = 127.0f / (amax > 1e-5f ? amax : 1e-5f);
     int32_t total = 0;
     for (int i = 0; i < k; i++) {
-        /* round half to even: adding and removing 1.5 * 2^23 leaves the
-         * nearest integer under the default rounding mode (|x s| <= 127) */
-        float v = (x[i] * s + 12582912.0f) - 12582912.0f;
+        float v = round_half_even(x[i] * s); /* |x s| <= 127 */
         v = v < -128.0f ? -128.0f : v > 127.0f ? 127.0f : v;
         q[i] = (int8_t)v;
         total += q[i];

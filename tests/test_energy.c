@@ -175,18 +175,27 @@ static void test_rapl_missing_range_loses_interval(void **state)
     tb_meter_close(m);
 }
 
+/* A fake RAPL tree with every counter at 100 uJ, its meter, and a 10 ms
+ * sampler begun at time 0. */
+static tb_sampler *rapl_sampler_at_100(tb_meter **m)
+{
+    rapl_tree(1u << 30);
+    rapl_set(100, 100, 100);
+    tb_error err;
+    assert_int_equal(tb_meter_open_rapl(root, m, &err), TB_OK);
+    tb_sampler *s = tb_sampler_new(*m, 0.01);
+    assert_int_equal(tb_sampler_begin(s, 0, &err), TB_OK);
+    return s;
+}
+
 /* A meter none of whose counters moves (a VM's perf power PMU did this)
  * measured nothing: the window fails rather than report 0 J. */
 static void test_frozen_meter_fails(void **state)
 {
     (void)state;
-    rapl_tree(1u << 30);
-    rapl_set(100, 100, 100);
     tb_meter *m;
     tb_error err;
-    assert_int_equal(tb_meter_open_rapl(root, &m, &err), TB_OK);
-    tb_sampler *s = tb_sampler_new(m, 0.01);
-    assert_int_equal(tb_sampler_begin(s, 0, &err), TB_OK);
+    tb_sampler *s = rapl_sampler_at_100(&m);
     for (int i = 1; i < 100; i++)
         assert_int_equal(tb_sampler_step(s, 0.01 * i, &err), TB_OK);
     tb_energy_result r;
@@ -202,13 +211,9 @@ static void test_frozen_meter_fails(void **state)
 static void test_rapl_stalled_counter_is_reported(void **state)
 {
     (void)state;
-    rapl_tree(1u << 30);
-    rapl_set(100, 100, 100);
     tb_meter *m;
     tb_error err;
-    assert_int_equal(tb_meter_open_rapl(root, &m, &err), TB_OK);
-    tb_sampler *s = tb_sampler_new(m, 0.01);
-    assert_int_equal(tb_sampler_begin(s, 0, &err), TB_OK);
+    tb_sampler *s = rapl_sampler_at_100(&m);
     for (int i = 1; i < 50; i++) /* the package never moves; dram does */
         {
             rapl_set(100, 100 + (uint64_t)i, 100 + (uint64_t)i);
