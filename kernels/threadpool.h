@@ -2,10 +2,11 @@
  * threadpool.h - persistent workers and a parallel-for over index ranges.
  *
  * The calling thread works too, so a pool of N threads starts N-1 workers.
- * A parallel-for hands out chunks of `grain` indices from an atomic counter
- * (dynamic scheduling: a core slowed by a noisy neighbour takes fewer
- * chunks). Workers spin briefly between jobs, then sleep on a condition
- * variable. Nothing is allocated per call.
+ * A parallel-for gives each thread one contiguous slice of the index range,
+ * which it works through front to back; a thread that finishes early takes
+ * the back half of the largest slice left (a core slowed by a noisy
+ * neighbour ends up with less). Workers spin briefly between jobs, then sleep
+ * on a condition variable. Nothing is allocated per call.
  */
 #ifndef TB_THREADPOOL_H
 #define TB_THREADPOOL_H
@@ -29,6 +30,7 @@ int tb_pool_threads(const tb_pool *p);
  * for per-thread hardware counters; returns how many were written. */
 int tb_pool_tids(tb_pool *p, int *tids, int cap);
 
+/* fn over [0, n) in chunks whose bounds are multiples of grain (or n). */
 void tb_pool_for(tb_pool *p, int n, int grain, tb_task_fn fn, void *ctx);
 
 /* y (a->n x w->rows, token-major) = w x a, rows split across the pool. */

@@ -9,9 +9,11 @@
 #include "testutil.h"
 
 #include <math.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cpu.h"
 #include "formats.h"
@@ -471,15 +473,41 @@ static void test_i8_activation_rule(void **state)
 }
 
 typedef struct cover_ctx {
-    int *hits;
+    int *hits, *by;       /* times each index ran; the thread that ran it */
+    int grain, n;
+    bool slow_worker;     /* thread 1 sleeps in its first chunk */
+    atomic_int misaligned, slept;
 } cover_ctx;
 
 static void cover(void *ctx, int begin, int end, int thread)
 {
-    (void)thread;
     cover_ctx *c = ctx;
-    for (int i = begin; i < end; i++)
+    if (begin % c->grain || (end % c->grain && end != c->n))
+        atomic_fetch_add(&c->misaligned, 1);
+    if (c->slow_worker && thread == 1 && atomic_exchange(&c->slept, 1) == 0)
+        nanosleep(&(struct timespec){0, 50 * 1000 * 1000}, NULL);
+    for (int i = begin; i < end; i++) {
         __atomic_fetch_add(&c->hits[i], 1, __ATOMIC_RELAXED);
+        c->by[i] = thread;
+    }
+}
+
+/* tb_pool_for runs every index once, in chunks on multiples of the grain;
+ * with a stalled worker, the caller takes over the back of its slice. */
+static void check_cover(tb_pool *p, int threads, bool slow_worker)
+{
+    int hits[1000] = {0}, by[1000];
+    cover_ctx c = {.hits = hits, .by = by, .grain = 7, .n = 1000, .slow_worker = slow_worker};
+    tb_pool_for(p, 1000, 7, cover, &c);
+    for (int i = 0; i < 1000; i++)
+        assert_int_equal(hits[i], 1);
+    assert_int_equal(atomic_load(&c.misaligned), 0);
+    if (slow_worker && threads == 2) { /* the worker's static slice starts at unit 71 */
+        int stolen = 0;
+        for (int i = 71 * 7; i < 1000; i++)
+            stolen += by[i] == 0;
+        assert_true(stolen > 0);
+    }
 }
 
 static void test_pool(void **state)
@@ -507,11 +535,8 @@ static void test_pool(void **state)
             tb_pool_gemm(p, fn, &w, &a, got);
             assert_memory_equal(got, ref, sizeof(float) * n * rows);
         }
-        int hits[1000] = {0};
-        cover_ctx c = {hits};
-        tb_pool_for(p, 1000, 7, cover, &c);
-        for (int i = 0; i < 1000; i++)
-            assert_int_equal(hits[i], 1);
+        check_cover(p, threads, false);
+        check_cover(p, threads, true);
         tb_pool_destroy(p);
     }
     assert_int_equal(tb_pool_create(0, false, &(tb_pool *){NULL}, &err), TB_EINVAL);
