@@ -5,9 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #include "cpu.h"
+#include "tb_mem.h"
 
 const tb_preset tb_presets[] = {
     {"125M", 768, 3072, 11, 12, 12, 32002, TB_ARCH_BITNET},
@@ -65,29 +65,19 @@ static uint64_t next(uint64_t *s)
     return z ^ (z >> 31);
 }
 
-/* One allocation the model frees with itself. Large ones are 2 MiB aligned
- * and asked for transparent huge pages (where the kernel's THP mode is
- * "madvise", as on Debian): a decoded token streams every weight once, and
- * with 4 KiB pages the TLB misses cost the 2B4T i2_s decode 8-12% (measured:
- * 23.3 -> 26.2 t/s per tensor, 23.1 -> 25.2 with the arena below; alternating runs). */
+/* One allocation the model frees with itself (huge pages where large: see
+ * tb_alloc_streamed; the weights arena gained 23.1 -> 25.2 t/s, 2B4T i2_s). */
 static void *own(tb_model *m, size_t bytes, tb_error *err)
 {
-    const size_t huge = (size_t)2 << 20;
-    size_t align = bytes >= huge ? huge : 64;
     void **grown = realloc(m->owned, (size_t)(m->n_owned + 1) * sizeof *grown);
-    void *p = NULL;
-    if (!grown || posix_memalign(&p, align, bytes ? bytes : 64) != 0) {
-        if (grown)
-            m->owned = grown;
+    void *p = grown ? tb_alloc_streamed(bytes) : NULL;
+    if (grown)
+        m->owned = grown;
+    if (!p) {
         tb_error_set(err, TB_ENOMEM, "out of memory (%zu bytes) building %s", bytes, m->name);
         return NULL;
     }
-    m->owned = grown;
     m->owned[m->n_owned++] = p;
-#ifdef MADV_HUGEPAGE
-    if (align == huge) /* advice only: without THP the pages stay small */
-        madvise(p, (bytes + huge - 1) / huge * huge, MADV_HUGEPAGE);
-#endif
     return p;
 }
 

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tb_mem.h"
+
 static const struct { tb_format fmt; uint32_t ggml; } ggml_types[] = {
     {TB_FMT_F32, TB_GGML_F32}, {TB_FMT_F16, TB_GGML_F16}, {TB_FMT_BF16, TB_GGML_BF16},
     {TB_FMT_Q8_0, TB_GGML_Q8_0}, {TB_FMT_Q4_0, TB_GGML_Q4_0}, {TB_FMT_TQ1_0, TB_GGML_TQ1_0},
@@ -155,8 +157,8 @@ static int read_config(tb_gguf *g, tb_config *c, tb_error *err)
 
 static void *zalloc(size_t bytes, bool *ok)
 {
-    void *p = NULL;
-    if (posix_memalign(&p, 64, bytes ? bytes : 64) != 0) {
+    void *p = tb_alloc_streamed(bytes);
+    if (!p) {
         *ok = false;
         return NULL;
     }
