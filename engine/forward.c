@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "model.h"
+#include "softmax.h"
 
 static void rmsnorm(float *out, const float *x, const float *w, int n, float eps)
 {
@@ -171,28 +172,15 @@ static void attention_heads(void *ctx, int h0, int h1, int thread)
                 att[t] = dot;
             }
         }
-        float max = -INFINITY;
-        for (int t = 0; t <= pos; t++) {
-            att[t] *= scale;
-            max = att[t] > max ? att[t] : max; /* not fmaxf: GCC calls libm for it */
-        }
-        double sum = 0;
-        for (int t = 0; t <= pos; t++) {
-            att[t] = expf(att[t] - max);
-            sum += att[t];
-        }
-        float inv = (float)(1.0 / sum); /* ggml scales by the reciprocal */
+        tb_softmax(att, pos + 1, scale, f16);
         if (f16) {
-            for (int t = 0; t <= pos; t++)
-                att[t] = round_f16(att[t] * inv);
             m->vec.wsum_f16(att, (const tb_f16 *)s->vcache + off, (size_t)hd, pos + 1, hd, out);
         } else {
             memset(out, 0, (size_t)hd * sizeof *out);
             for (int t = 0; t <= pos; t++) {
                 const float *vt = (const float *)s->vcache + off + (size_t)t * hd;
-                float p = att[t] * inv;
                 for (int i = 0; i < hd; i++)
-                    out[i] += p * vt[i];
+                    out[i] += att[t] * vt[i];
             }
         }
     }
