@@ -35,31 +35,31 @@ static int q_bf16(const float *src, int rows, int k, uint8_t *dst, tb_error *err
     return TB_OK;
 }
 
-/* max |x[i]|, with comparisons the compiler vectorizes (fmaxf is a libm call
- * on baseline x86-64). */
 /* max |x| ignoring NaNs. Compared as integers (the bits of non-negative
- * floats order as the values do) in eight lanes, so that it vectorises: a
- * float compare-and-select does not under the default -ftrapping-math, and
- * this runs before every matrix product of a decoded token. */
+ * floats order as the values do), signed so that baseline x86-64 (SSE2, no
+ * unsigned 32-bit compare or max) has the instruction, in eight lanes so that
+ * it vectorises: a float compare-and-select does not under the default
+ * -ftrapping-math, and this runs before every matrix product of a decoded
+ * token. */
 static float absmax(const float *x, size_t n)
 {
-    uint32_t lane[8] = {0};
+    int32_t lane[8] = {0};
     size_t i = 0;
     for (; i + 8 <= n; i += 8)
         for (int j = 0; j < 8; j++) {
-            uint32_t u = tb_f32_bits(x[i + j]) & 0x7fffffffu;
-            u = u > 0x7f800000u ? 0 : u; /* NaN */
+            int32_t u = (int32_t)(tb_f32_bits(x[i + j]) & 0x7fffffffu);
+            u = u > 0x7f800000 ? 0 : u; /* NaN */
             lane[j] = u > lane[j] ? u : lane[j];
         }
-    uint32_t m = 0;
+    int32_t m = 0;
     for (int j = 0; j < 8; j++)
         m = lane[j] > m ? lane[j] : m;
     for (; i < n; i++) {
-        uint32_t u = tb_f32_bits(x[i]) & 0x7fffffffu;
-        u = u > 0x7f800000u ? 0 : u;
+        int32_t u = (int32_t)(tb_f32_bits(x[i]) & 0x7fffffffu);
+        u = u > 0x7f800000 ? 0 : u;
         m = u > m ? u : m;
     }
-    return tb_bits_f32(m);
+    return tb_bits_f32((uint32_t)m);
 }
 
 /* The nearest integer, halves to even, for |v| < 2^22: adding and removing
