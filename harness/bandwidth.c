@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tb_mem.h"
 #include "tb_time.h"
 
 struct tb_bandwidth {
@@ -18,9 +19,11 @@ int tb_bandwidth_new(size_t bytes_per_array, tb_bandwidth **out, tb_error *err)
     if (!bw)
         return tb_error_set(err, TB_ENOMEM, "out of memory");
     bw->n = bytes_per_array / sizeof(double);
-    void *pa = NULL, *pb = NULL, *pc = NULL;
-    if (posix_memalign(&pa, 64, bw->n * sizeof(double)) || posix_memalign(&pb, 64, bw->n * sizeof(double)) ||
-        posix_memalign(&pc, 64, bw->n * sizeof(double))) {
+    /* huge pages where the kernel grants them, as the engine's weights and
+     * KV cache have: the probe's TLB misses must not lower the roofline */
+    size_t bytes = bw->n * sizeof(double);
+    void *pa = tb_alloc_streamed(bytes), *pb = tb_alloc_streamed(bytes), *pc = tb_alloc_streamed(bytes);
+    if (!pa || !pb || !pc) {
         free(pa);
         free(pb);
         free(pc);

@@ -27,6 +27,7 @@
 #include "formats.h"
 #include "machine.h"
 #include "stats.h"
+#include "tb_mem.h"
 #include "tb_time.h"
 #include "threadpool.h"
 
@@ -291,7 +292,7 @@ int tb_cmd_kernels(int argc, char **argv)
             }
             size_t wbytes = tb_format_bytes((tb_format)f, m, k);
             int ncopies = o.do_gemv ? (int)((GEMV_FOOTPRINT + wbytes - 1) / wbytes) : 1;
-            uint8_t *buf = malloc(wbytes * (size_t)ncopies);
+            uint8_t *buf = tb_alloc_streamed(wbytes * (size_t)ncopies); /* as the engine holds weights */
             tb_matrix *copies = calloc((size_t)ncopies, sizeof *copies);
             tb_act a1, an;
             bool ok = buf && copies && tb_act_alloc(&a1, tr->act, 1, k, &err) == TB_OK;
