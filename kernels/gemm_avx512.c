@@ -536,14 +536,18 @@ INLINE __m512i q_weights2(const uint8_t *row, int b, const int fmt)
     return _mm512_shuffle_i64x2(z, z, _MM_SHUFFLE(3, 1, 2, 0));
 }
 
-/* The two blocks' weight scales, each repeated over its 8 lanes. */
+/* The two blocks' weight scales, each repeated over its 8 lanes: converted
+ * as two values, then spread (cheaper than broadcasting the halves and
+ * converting 16 lanes). */
 INLINE __m512 q_wscale2(const uint8_t *row, int b, const int fmt)
 {
     tb_f16 d0, d1;
     size_t bytes = fmt == TB_FMT_Q8_0 ? sizeof(tb_block_q8_0) : sizeof(tb_block_q4_0);
     memcpy(&d0, row + (size_t)b * bytes, 2);
     memcpy(&d1, row + (size_t)(b + 1) * bytes, 2);
-    return _mm512_cvtph_ps(_mm256_set_m128i(_mm_set1_epi16((short)d1), _mm_set1_epi16((short)d0)));
+    __m128 d = _mm_cvtph_ps(_mm_insert_epi16(_mm_cvtsi32_si128(d0), d1, 1));
+    return _mm512_permutexvar_ps(_mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0),
+                                 _mm512_castps128_ps512(d));
 }
 
 /* One block the plain way, for an odd block count. */
