@@ -35,13 +35,24 @@ static int q_bf16(const float *src, int rows, int k, uint8_t *dst, tb_error *err
     return TB_OK;
 }
 
+/* The per-token steps that run on one thread while the others wait (absmax,
+ * int8 rounding, block sums) get AVX2 and AVX-512 clones as well as the
+ * baseline one, picked at load time: the arithmetic is the same IEEE
+ * operations at any width (no contraction under -std=c11), so every clone
+ * gives the same bits. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define TB_SERIAL_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define TB_SERIAL_CLONES
+#endif
+
 /* max |x| ignoring NaNs. Compared as integers (the bits of non-negative
  * floats order as the values do), signed so that baseline x86-64 (SSE2, no
  * unsigned 32-bit compare or max) has the instruction, in eight lanes so that
  * it vectorises: a float compare-and-select does not under the default
  * -ftrapping-math, and this runs before every matrix product of a decoded
  * token. */
-static float absmax(const float *x, size_t n)
+TB_SERIAL_CLONES static float absmax(const float *x, size_t n)
 {
     int32_t lane[8] = {0};
     size_t i = 0;
@@ -624,7 +635,7 @@ void tb_act_free(tb_act *a)
     memset(a, 0, sizeof *a);
 }
 
-float tb_quantize_i8_token(const float *x, int k, int8_t *q, int32_t *sum)
+TB_SERIAL_CLONES float tb_quantize_i8_token(const float *x, int k, int8_t *q, int32_t *sum)
 {
     float amax = absmax(x, (size_t)k);
     float s = 127.0f / (amax > 1e-5f ? amax : 1e-5f);
@@ -658,7 +669,7 @@ static void build_lut(const int8_t *q, int k, uint8_t *lut)
     }
 }
 
-void tb_act_set_i8(tb_act *a, int t, const int8_t *q, float scale)
+TB_SERIAL_CLONES void tb_act_set_i8(tb_act *a, int t, const int8_t *q, float scale)
 {
     int k = a->k;
     int8_t *dst = a->i8 + (size_t)t * k;
