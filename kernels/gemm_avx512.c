@@ -594,11 +594,12 @@ INLINE void q_tile(const tb_matrix *w, const tb_act *a, float *y, int ldy, int r
             __m512i xv = _mm512_inserti64x4(
                 _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)xb[0].qs)),
                 _mm256_loadu_si256((const __m256i *)xb[1].qs), 1);
-            __m512i xbias = _mm512_dpbusd_epi32(_mm512_setzero_si512(), bias, xv);
+            /* minus the bias's products: each row's sum starts from it */
+            __m512i start = _mm512_sub_epi32(_mm512_setzero_si512(),
+                                             _mm512_dpbusd_epi32(_mm512_setzero_si512(), bias, xv));
             __m512 xs = _mm512_loadu_ps(a->q8_d + ((size_t)(t + j) * nb + b) * 8);
             for (int i = 0; i < R; i++) {
-                __m512i s = _mm512_sub_epi32(
-                    _mm512_dpbusd_epi32(_mm512_setzero_si512(), wv[i], xv), xbias);
+                __m512i s = _mm512_dpbusd_epi32(start, wv[i], xv);
                 acc[i][j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(ws[i], xs),
                                             acc[i][j]);
             }
