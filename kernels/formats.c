@@ -596,7 +596,8 @@ int tb_act_alloc(tb_act *a, tb_act_kind kind, int n, int k, tb_error *err)
         if (k % TB_QK8_0)
             return tb_error_set(err, TB_EINVAL, "q8_0 activations need k %% 32 == 0, got %d", k);
         ok = (a->q8 = aligned((size_t)n * (k / TB_QK8_0) * sizeof(tb_block_q8_0))) &&
-             (a->q8_d = aligned((size_t)n * (k / TB_QK8_0) * 8 * sizeof(float)));
+             (a->q8_d = aligned((size_t)n * (k / TB_QK8_0) * 8 * sizeof(float))) &&
+             (a->q8_sum = aligned((size_t)n * (k / TB_QK8_0) * sizeof(int32_t)));
         break;
     case TB_ACT_Q8_K:
         if (k % TB_QK_K)
@@ -626,6 +627,7 @@ void tb_act_free(tb_act *a)
     free(a->f32);
     free(a->q8);
     free(a->q8_d);
+    free(a->q8_sum);
     free(a->q8k);
     free(a->i8);
     free(a->i8_scale);
@@ -704,8 +706,12 @@ void tb_act_quantize(tb_act *a, const float *x, int n)
             for (int b = 0; b < k / TB_QK8_0; b++) {
                 size_t i = (size_t)t * (k / TB_QK8_0) + b;
                 q8_0_block(xt + b * TB_QK8_0, &a->q8[i]);
+                int32_t sum = 0;
                 for (int l = 0; l < 8; l++)
                     a->q8_d[i * 8 + l] = tb_f16_to_f32(a->q8[i].d);
+                for (int e = 0; e < TB_QK8_0; e++)
+                    sum += a->q8[i].qs[e];
+                a->q8_sum[i] = sum;
             }
             break;
         case TB_ACT_Q8_K:

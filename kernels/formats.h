@@ -141,6 +141,8 @@ typedef struct tb_act {
     tb_block_q8_0 *q8;       /* TB_ACT_Q8_0: n * k/32 blocks */
     float *q8_d;             /* TB_ACT_Q8_0: each block's d as float, repeated 8 times
                               * (n * k/32 * 8): one load gives a SIMD lane group its scale */
+    int32_t *q8_sum;         /* TB_ACT_Q8_0: each block's sum of its 32 codes (n * k/32):
+                              * the bias term of kernels that offset the weights */
     tb_block_q8_K *q8k;      /* TB_ACT_Q8_K: n * k/256 blocks */
     int8_t *i8;              /* TB_ACT_I8: n * k */
     float *i8_scale;         /* s per token */

@@ -831,15 +831,119 @@ static void q4_gemv(const tb_matrix *w, const tb_act *a, float *y, int r0, int r
         q4_gemv_table(w, a, y, r0, r1, false);
 }
 
+/* ---- q8_0 / q4_0 GEMM with one row per lane ----
+ *
+ * q_tile keeps each row's partial sums in lanes and so converts, scales and
+ * accumulates 16 floats per row, token and block pair: most of its
+ * instructions (llama.cpp's repacked q4_0 kernels avoid that, and ran prompts
+ * 1.25x faster). Here 16 rows are first laid out side by side, four values
+ * of a row per 32-bit lane (a 16 x 8 transpose of 4-byte pieces per block,
+ * offset to unsigned bytes), with their 16 scales as floats; then for each
+ * token and block, eight VPDPBUSD against the token's values broadcast four
+ * at a time leave each row's exact integer sum in its own lane, started from
+ * minus the offset times the block's activation sum, and one multiply-add
+ * applies both scales to all 16 rows. The layout is rebuilt per 16 rows and
+ * used by every token of the call. */
+#define QL_ROWS 16
+#define QL_BLOCK_BYTES (8 * 64 + 16 * 4) /* 8 vectors of values, then 16 scales */
+#define QL_STRETCH 256                    /* blocks packed at a time: 148 KB per thread */
+
+/* Rows r .. r + 15's block b into dst (QL_BLOCK_BYTES). */
+INLINE void ql_pack_block(const tb_matrix *w, int r, int b, uint8_t *dst, const int fmt)
+{
+    for (int i = 0; i < QL_ROWS; i++) {
+        const uint8_t *row = w->data + (size_t)(r + i) * w->row_bytes;
+        __m256i v;
+        tb_f16 d;
+        if (fmt == TB_FMT_Q8_0) {
+            const tb_block_q8_0 *blk = (const tb_block_q8_0 *)row + b;
+            v = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)blk->qs), _mm256_set1_epi8((char)0x80));
+            d = blk->d;
+        } else {
+            const tb_block_q4_0 *blk = (const tb_block_q4_0 *)row + b;
+            __m128i q = _mm_loadu_si128((const __m128i *)blk->qs);
+            const __m128i m = _mm_set1_epi8(0xf);
+            v = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_and_si128(q, m)),
+                                        _mm_and_si128(_mm_srli_epi16(q, 4), m), 1);
+            d = blk->d;
+        }
+        /* value group c (values 4c .. 4c + 3) of row i goes to vector c, lane i */
+        int32_t g[8];
+        _mm256_storeu_si256((__m256i *)g, v);
+        for (int c = 0; c < 8; c++)
+            memcpy(dst + 64 * c + 4 * i, &g[c], 4);
+        float df = f16(d);
+        memcpy(dst + 8 * 64 + 4 * i, &df, 4);
+    }
+}
+
+/* Blocks [b0, b1) of tokens t .. t + T - 1 against the 16 packed rows at r:
+ * stored into y, or added to it when `add` (a later stretch of a long k). */
+INLINE void ql_tokens(const uint8_t *pack, const tb_act *a, float *y, int ldy, int r, int t, int nb,
+                      int b0, int b1, bool add, const int T, const int fmt)
+{
+    const int32_t offset = fmt == TB_FMT_Q8_0 ? 128 : 8;
+    __m512 acc[8];
+    for (int j = 0; j < T; j++)
+        acc[j] = add ? _mm512_loadu_ps(y + (size_t)(t + j) * ldy + r) : _mm512_setzero_ps();
+    for (int b = b0; b < b1; b++) {
+        const uint8_t *p = pack + (size_t)(b - b0) * QL_BLOCK_BYTES;
+        __m512i wv[8];
+        for (int c = 0; c < 8; c++)
+            wv[c] = _mm512_loadu_si512(p + 64 * c);
+        __m512 dw = _mm512_loadu_ps((const float *)(p + 8 * 64));
+        for (int j = 0; j < T; j++) {
+            size_t xi = (size_t)(t + j) * nb + b;
+            const int8_t *xq = a->q8[xi].qs;
+            __m512i s = _mm512_set1_epi32(-offset * a->q8_sum[xi]);
+            for (int c = 0; c < 8; c++) {
+                int32_t x4;
+                memcpy(&x4, xq + 4 * c, 4);
+                s = _mm512_dpbusd_epi32(s, wv[c], _mm512_set1_epi32(x4));
+            }
+            acc[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(dw, _mm512_set1_ps(a->q8_d[xi * 8])),
+                                     acc[j]);
+        }
+    }
+    for (int j = 0; j < T; j++)
+        _mm512_storeu_ps(y + (size_t)(t + j) * ldy + r, acc[j]);
+}
+
+/* Rows r0 .. r0 + 16m - 1 for every token (the most whole groups of 16 in
+ * [r0, r1)); returns how many rows that was. The caller finishes the rest
+ * with q_tile. k is taken in stretches of QL_STRETCH blocks, so the packed
+ * rows (148 KB) stay in L2 while every token passes over them. */
+INLINE int q_gemm_lanes(const tb_matrix *w, const tb_act *a, float *y, int ldy, int r0, int r1,
+                        const int fmt)
+{
+    static _Thread_local uint8_t pack[QL_STRETCH * QL_BLOCK_BYTES] __attribute__((aligned(64)));
+    const int nb = w->k / 32;
+    int r = r0;
+    for (; r + QL_ROWS <= r1; r += QL_ROWS)
+        for (int b0 = 0; b0 < nb; b0 += QL_STRETCH) {
+            int b1 = b0 + QL_STRETCH < nb ? b0 + QL_STRETCH : nb;
+            for (int b = b0; b < b1; b++)
+                ql_pack_block(w, r, b, pack + (size_t)(b - b0) * QL_BLOCK_BYTES, fmt);
+            int t = 0;
+            for (; t + 8 <= a->n; t += 8)
+                ql_tokens(pack, a, y, ldy, r, t, nb, b0, b1, b0 > 0, 8, fmt);
+            for (; t < a->n; t++)
+                ql_tokens(pack, a, y, ldy, r, t, nb, b0, b1, b0 > 0, 1, fmt);
+        }
+    return r - r0;
+}
+
 #define QT_q8_0(r, t, R, T) q_tile(w, a, y, ldy, r, t, R, T, TB_FMT_Q8_0)
 #define QT_q4_0(r, t, R, T) q_tile(w, a, y, ldy, r, t, R, T, TB_FMT_Q4_0)
 
 void tb_gemm_q8_0_avx512(const tb_matrix *w, const tb_act *a, float *y, int ldy, int r0, int r1)
 {
-    if (a->n == 1)
+    if (a->n == 1) {
         q_gemv(w, a, y, r0, r1, TB_FMT_Q8_0);
-    else
+    } else {
+        r0 += q_gemm_lanes(w, a, y, ldy, r0, r1, TB_FMT_Q8_0);
         TILED(4, 4, QT_q8_0);
+    }
 }
 
 void tb_gemm_q4_0_avx512(const tb_matrix *w, const tb_act *a, float *y, int ldy, int r0, int r1)
@@ -848,8 +952,10 @@ void tb_gemm_q4_0_avx512(const tb_matrix *w, const tb_act *a, float *y, int ldy,
         q4_gemv(w, a, y, r0, r1);
     else if (a->n == 1)
         q_gemv(w, a, y, r0, r1, TB_FMT_Q4_0);
-    else
+    else {
+        r0 += q_gemm_lanes(w, a, y, ldy, r0, r1, TB_FMT_Q4_0);
         TILED(4, 4, QT_q4_0);
+    }
 }
 
 /* ---- q6_k: 6-bit codes against q8_K activations ----

@@ -259,11 +259,13 @@ static void test_half_conversions(void **state)
 /* Sum of |w| |x| over a row: the scale the float error bound is relative to. */
 static double abs_dot(const tb_matrix *w, int r, const float *x)
 {
-    float row[8192];
+    float *row = malloc(sizeof(float) * w->k);
+    assert_non_null(row);
     tb_format_get(w->fmt)->dequantize_row(w, r, row);
     double s = 0;
     for (int i = 0; i < w->k; i++)
         s += fabs((double)row[i] * x[i]);
+    free(row);
     return s;
 }
 
@@ -344,6 +346,18 @@ static void test_simd_matches_scalar(void **state)
                     free(x);
                 }
     }
+    /* k past one stretch of the AVX-512 q8_0/q4_0 GEMM's packed rows (256
+     * blocks): its second stretch adds to the first */
+    int rows = 33, k = 8288, n = 9;
+    float *wsrc = malloc(sizeof(float) * rows * k), *x = malloc(sizeof(float) * n * k);
+    for (int i = 0; i < rows * k; i++)
+        wsrc[i] = rnd_normal() * 0.02f;
+    for (int i = 0; i < n * k; i++)
+        x[i] = rnd_normal();
+    compare_isas(TB_FMT_Q8_0, rows, k, n, wsrc, x);
+    compare_isas(TB_FMT_Q4_0, rows, k, n, wsrc, x);
+    free(wsrc);
+    free(x);
 }
 
 /* Edge values straight into the int8 activation buffer: -128 and 127. */
