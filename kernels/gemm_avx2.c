@@ -282,20 +282,148 @@ INLINE void q_tile(const tb_matrix *w, const tb_act *a, float *y, int ldy, int r
 #define QT_q8_0(r, t, R, T) q_tile(w, a, y, ldy, r, t, R, T, TB_FMT_Q8_0)
 #define QT_q4_0(r, t, R, T) q_tile(w, a, y, ldy, r, t, R, T, TB_FMT_Q4_0)
 
+/* ---- q8_0 / q4_0 GEMM with one row per lane ----
+ *
+ * As in gemm_avx512.c (q_gemm_lanes): 8 rows are laid out side by side per
+ * stretch of k, four values of a row per 32-bit lane, and every token of the
+ * call runs over them, so each row's integer sum stays in its lane and one
+ * multiply-add per token and block scales all 8 rows. Without VPDPBUSD the
+ * products go through VPMADDUBSW: q4_0 keeps its unsigned nibbles (a pair is
+ * at most 2 x 15 x 127, so eight of them still fit int16) and starts from
+ * minus 8 times the block's activation sum; q8_0 needs the sign trick (|w|
+ * against x with w's sign; q8_0 activations never hold -128) and widens after
+ * every product. q_tile's tiles reduced 8 partial sums per row, token and
+ * block instead (4x slower here). */
+#define QL_ROWS 8
+#define QL_STRETCH 256
+
+INLINE size_t ql_block_bytes(const int fmt)
+{
+    return (fmt == TB_FMT_Q8_0 ? 16 : 8) * 32 + QL_ROWS * 4; /* vectors, then 8 scales */
+}
+
+/* Rows r .. r + 7's block b into dst (ql_block_bytes). q4_0: vector c holds
+ * each row's nibbles of values 4c .. 4c + 3; q8_0: vector 2c their absolute
+ * values, vector 2c + 1 the signed ones. */
+INLINE void ql_pack_block(const tb_matrix *w, int r, int b, uint8_t *dst, const int fmt)
+{
+    size_t vectors = fmt == TB_FMT_Q8_0 ? 16 : 8;
+    for (int i = 0; i < QL_ROWS; i++) {
+        const uint8_t *row = w->data + (size_t)(r + i) * w->row_bytes;
+        int32_t g[8], ga[8];
+        float d;
+        if (fmt == TB_FMT_Q8_0) {
+            const tb_block_q8_0 *blk = (const tb_block_q8_0 *)row + b;
+            __m256i v = _mm256_loadu_si256((const __m256i *)blk->qs);
+            _mm256_storeu_si256((__m256i *)g, v);
+            _mm256_storeu_si256((__m256i *)ga, _mm256_abs_epi8(v));
+            d = f16(blk->d);
+        } else {
+            const tb_block_q4_0 *blk = (const tb_block_q4_0 *)row + b;
+            __m128i q = _mm_loadu_si128((const __m128i *)blk->qs);
+            const __m128i m = _mm_set1_epi8(0xf);
+            _mm256_storeu_si256((__m256i *)g, _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_and_si128(q, m)),
+                                                                      _mm_and_si128(_mm_srli_epi16(q, 4), m), 1));
+            d = f16(blk->d);
+        }
+        for (int c = 0; c < 8; c++)
+            if (fmt == TB_FMT_Q8_0) {
+                memcpy(dst + 64 * c + 4 * i, &ga[c], 4);
+                memcpy(dst + 64 * c + 32 + 4 * i, &g[c], 4);
+            } else {
+                memcpy(dst + 32 * c + 4 * i, &g[c], 4);
+            }
+        memcpy(dst + 32 * vectors + 4 * i, &d, 4);
+    }
+}
+
+/* Blocks [b0, b1) of tokens t .. t + T - 1 against the 8 packed rows at r:
+ * stored into y, or added to it when `add` (a later stretch of a long k). */
+INLINE void ql_tokens(const uint8_t *pack, const tb_act *a, float *y, int ldy, int r, int t, int nb,
+                      int b0, int b1, bool add, const int T, const int fmt)
+{
+    const size_t bb = ql_block_bytes(fmt), vectors = fmt == TB_FMT_Q8_0 ? 16 : 8;
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m256 acc[4];
+    for (int j = 0; j < T; j++)
+        acc[j] = add ? _mm256_loadu_ps(y + (size_t)(t + j) * ldy + r) : _mm256_setzero_ps();
+    for (int b = b0; b < b1; b++) {
+        const uint8_t *p = pack + (size_t)(b - b0) * bb;
+        __m256 dw = _mm256_loadu_ps((const float *)(p + 32 * vectors));
+        for (int j = 0; j < T; j++) {
+            size_t xi = (size_t)(t + j) * nb + b;
+            const int8_t *xq = a->q8[xi].qs;
+            __m256i s;
+            if (fmt == TB_FMT_Q8_0) {
+                s = _mm256_setzero_si256();
+                for (int c = 0; c < 8; c++) {
+                    int32_t x4;
+                    memcpy(&x4, xq + 4 * c, 4);
+                    __m256i wa = _mm256_loadu_si256((const __m256i *)(p + 64 * c));
+                    __m256i ws = _mm256_loadu_si256((const __m256i *)(p + 64 * c + 32));
+                    __m256i pr = _mm256_maddubs_epi16(wa, _mm256_sign_epi8(_mm256_set1_epi32(x4), ws));
+                    s = _mm256_add_epi32(s, _mm256_madd_epi16(pr, ones));
+                }
+            } else {
+                __m256i s16 = _mm256_setzero_si256();
+                for (int c = 0; c < 8; c++) {
+                    int32_t x4;
+                    memcpy(&x4, xq + 4 * c, 4);
+                    s16 = _mm256_add_epi16(s16, _mm256_maddubs_epi16(_mm256_loadu_si256((const __m256i *)(p + 32 * c)),
+                                                                     _mm256_set1_epi32(x4)));
+                }
+                s = _mm256_add_epi32(_mm256_madd_epi16(s16, ones), _mm256_set1_epi32(-8 * a->q8_sum[xi]));
+            }
+            acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_mul_ps(dw, _mm256_set1_ps(a->q8_d[xi * 8])),
+                                     acc[j]);
+        }
+    }
+    for (int j = 0; j < T; j++)
+        _mm256_storeu_ps(y + (size_t)(t + j) * ldy + r, acc[j]);
+}
+
+/* Rows r0 .. r0 + 8m - 1 for every token (the most whole groups of 8 in
+ * [r0, r1)); returns how many rows that was. The caller finishes the rest
+ * with q_tile. */
+INLINE int q_gemm_lanes(const tb_matrix *w, const tb_act *a, float *y, int ldy, int r0, int r1,
+                        const int fmt)
+{
+    static _Thread_local uint8_t pack[QL_STRETCH * (16 * 32 + QL_ROWS * 4)] __attribute__((aligned(32)));
+    const int nb = w->k / 32;
+    const size_t bb = ql_block_bytes(fmt);
+    int r = r0;
+    for (; r + QL_ROWS <= r1; r += QL_ROWS)
+        for (int b0 = 0; b0 < nb; b0 += QL_STRETCH) {
+            int b1 = b0 + QL_STRETCH < nb ? b0 + QL_STRETCH : nb;
+            for (int b = b0; b < b1; b++)
+                ql_pack_block(w, r, b, pack + (size_t)(b - b0) * bb, fmt);
+            int t = 0;
+            for (; t + 4 <= a->n; t += 4)
+                ql_tokens(pack, a, y, ldy, r, t, nb, b0, b1, b0 > 0, 4, fmt);
+            for (; t < a->n; t++)
+                ql_tokens(pack, a, y, ldy, r, t, nb, b0, b1, b0 > 0, 1, fmt);
+        }
+    return r - r0;
+}
+
 void tb_gemm_q8_0_avx2(const tb_matrix *w, const tb_act *a, float *y, int ldy, int r0, int r1)
 {
-    if (a->n == 1)
+    if (a->n == 1) {
         TILED(1, 1, QT_q8_0); /* short rows: one at a time (see gemm_avx512.c) */
-    else
+    } else {
+        r0 += q_gemm_lanes(w, a, y, ldy, r0, r1, TB_FMT_Q8_0);
         TILED(2, 4, QT_q8_0);
+    }
 }
 
 void tb_gemm_q4_0_avx2(const tb_matrix *w, const tb_act *a, float *y, int ldy, int r0, int r1)
 {
-    if (a->n == 1)
+    if (a->n == 1) {
         TILED(1, 1, QT_q4_0); /* short rows: one at a time (see gemm_avx512.c) */
-    else
+    } else {
+        r0 += q_gemm_lanes(w, a, y, ldy, r0, r1, TB_FMT_Q4_0);
         TILED(2, 4, QT_q4_0);
+    }
 }
 
 /* ---- tl2: table lookups, 32 rows at a time ----
