@@ -714,6 +714,13 @@ int tb_report_write(json_t *doc, const char *dir, tb_error *err)
                  ? "available but not yet counted per run"
                  : tb_json_str(hw, "reason"));
     para(&o, line);
+    const char *thp = json_string_value(json_object_get(json_object_get(mach, "cpu"), "thp"));
+    if (thp && strcmp(thp, "never") == 0)
+        para(&o, "Transparent huge pages are off on this machine (THP `never`): weights, KV cache "
+                 "and the bandwidth probe sit in 4 KiB pages, whose TLB misses slowed decoding "
+                 "8-12 % on the development machine. `echo madvise > "
+                 "/sys/kernel/mm/transparent_hugepage/enabled` (as root) lets ternbench ask for "
+                 "huge pages where it streams memory.");
     para(&o, "The published figures come from other machines (Apple M2 Ultra, Intel i7-13700H), "
              "read off charts: compare speedups (ratios measured in one run), not tokens/s. "
              "The baselines are ternbench's own kernels; README lists how fast they are beside "

@@ -80,6 +80,7 @@ static void test_report_sets_figures_beside_the_claims(void **state)
     assert_non_null(strstr(md, "**Not measured.**") || strstr(md, "<b>Not measured.</b>"));
     assert_non_null(strstr(md, "no energy meter on this machine (test)"));
     assert_non_null(strstr(md, "(the document has no date)")); /* never today's date as if measured */
+    assert_null(strstr(md, "Transparent huge pages are off")); /* no thp in this document */
     assert_non_null(slurp(dir, "plots.gp"));
     assert_non_null(strstr(slurp(dir, "published.dat"), "0.7 3.88 1.7"));
     char *html = slurp(dir, "report.html");
@@ -108,12 +109,15 @@ static void test_threads_and_energy_plots(void **state)
         }
     json_t *c = comparison("tg32", 4.0, 3.9, 4.1);
     json_array_append_new(comps, c);
-    json_t *doc = json_pack("{s:s, s:{s:{s:s}}, s:o, s:o}", "schema", "ternbench.result/1",
-                            "machine", "cpu", "model", "x", "runs", runs, "comparisons", comps);
+    json_t *doc = json_pack("{s:s, s:{s:{s:s, s:s}}, s:o, s:o}", "schema", "ternbench.result/1",
+                            "machine", "cpu", "model", "x", "thp", "never", "runs", runs,
+                            "comparisons", comps);
     tb_error err;
     assert_int_equal(tb_result_validate(doc, &err), TB_OK);
     if (tb_report_write(doc, dir, &err) != TB_OK)
         fail_msg("%s", err.text);
+    /* THP "never": the report says what that costs and how to turn it on */
+    assert_non_null(strstr(slurp(dir, "report.md"), "Transparent huge pages are off on this machine"));
     char *th = slurp(dir, "threads.dat");
     assert_non_null(th);
     assert_non_null(strstr(th, "1 80\n2 160"));
