@@ -59,11 +59,8 @@ static void add_into(float *restrict x, const float *restrict y, size_t n)
 static void relu2_gate(float *restrict g, const float *restrict up, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        int32_t b;
-        memcpy(&b, &g[i], sizeof b);
-        b &= ~(b >> 31); /* negative (or -0) -> +0 */
-        float v;
-        memcpy(&v, &b, sizeof v);
+        uint32_t b = tb_f32_bits(g[i]);
+        float v = tb_bits_f32(b & ~(0u - (b >> 31))); /* negative (or -0) -> +0 */
         g[i] = v * v * up[i];
     }
 }

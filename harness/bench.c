@@ -464,17 +464,15 @@ int tb_bench_run(const tb_bench_opts *o, const tb_machine *mach, FILE *out, json
         }
         *workload = json_pack("{s:i, s:s, s:o}", "tokens", max_tokens, "prompt_file",
                               o->prompt_file, "per_model", per);
-        fprintf(out, "; %ld repetitions interleaved; roofline = weight GB/s / the mean of STREAM "
-                "triads just before and after each run\n", o->reps);
     } else {
         uint64_t h = hash_tokens(ids, max_tokens);
         *workload = json_pack("{s:i, s:I, s:i, s:i}", "tokens", max_tokens, "hash",
                               (json_int_t)(h >> 1), "seed", (int)o->seed, "vocab_bound", min_vocab);
         fprintf(out, "\ntokens: %d seeded ids (seed %ld, below %d, FNV-1a %016llx), the same for "
-                "every model; %ld repetitions interleaved; roofline = weight GB/s / the mean of STREAM "
-                "triads just before and after each run\n", max_tokens, o->seed, min_vocab, (unsigned long long)h,
-                o->reps);
+                "every model", max_tokens, o->seed, min_vocab, (unsigned long long)h);
     }
+    fprintf(out, "; %ld repetitions interleaved; roofline = weight GB/s / the mean of STREAM "
+            "triads just before and after each run\n", o->reps);
 
     if (energy_why[0])
         fprintf(out, "energy: not measured: %s\n", energy_why);
