@@ -626,26 +626,51 @@ INLINE void q_tile(const tb_matrix *w, const tb_act *a, float *y, int ldy, int r
  *  - long rows (f16/f32: 5-28 KB) stream well four at a time, which the
  *    float tiles do (one row at a time measured 28 vs 39 GB/s).
  */
-INLINE __m512i i2s_row_dot(const uint8_t *p, const int8_t *q, int nchunks, __m512i sl, __m512i sh)
+/* Sums code * q over a row of two-bit codes in 128-value groups of 32 bytes,
+ * where value 32*f + p of a group sits in byte p at bit shift sh_f (f = 0..3).
+ * Groups come in pairs, pair_stride bytes apart (i2_s: 64; tq2_0: one 66-byte
+ * block). Masking a field in place instead of shifting it down leaves
+ * code << sh_f in the byte, so each field keeps its own accumulators, divided
+ * by 2^sh_f (exactly: every term is a multiple) once at the end. In 256-bit
+ * vectors: Zen 4 runs a 512-bit VPDPBUSD as two halves anyway, and a 32-byte
+ * group then needs no lane shuffle; one load, four ANDs and four VPDPBUSD per
+ * group took i2_s GEMV on one core from 23 to 29-30 GB/s (ternbench kernels).
+ * Each lane adds at most 4 * 2^7 * 2^7 = 2^16 per group: exact for k < 2^22. */
+INLINE void ternary_group(const uint8_t *p, const int8_t *q, const __m256i mask[4], __m256i acc[4])
 {
-    __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0;
-    int c = 0;
-    for (; c + 2 <= nchunks; c += 2) {
-        __m512i lo0, hi0, lo1, hi1;
-        unpack128(p + c * 32, sl, sh, &lo0, &hi0);
-        unpack128(p + c * 32 + 32, sl, sh, &lo1, &hi1);
-        a0 = _mm512_dpbusd_epi32(a0, lo0, _mm512_loadu_si512(q + c * 128));
-        a1 = _mm512_dpbusd_epi32(a1, hi0, _mm512_loadu_si512(q + c * 128 + 64));
-        a2 = _mm512_dpbusd_epi32(a2, lo1, _mm512_loadu_si512(q + c * 128 + 128));
-        a3 = _mm512_dpbusd_epi32(a3, hi1, _mm512_loadu_si512(q + c * 128 + 192));
+    __m256i b = _mm256_loadu_si256((const __m256i *)p);
+    for (int f = 0; f < 4; f++) {
+        __m256i x = _mm256_loadu_si256((const __m256i *)(q + 32 * f));
+        acc[f] = _mm256_dpbusd_epi32(acc[f], _mm256_and_si256(b, mask[f]), x);
     }
-    if (c < nchunks) {
-        __m512i lo0, hi0;
-        unpack128(p + c * 32, sl, sh, &lo0, &hi0);
-        a0 = _mm512_dpbusd_epi32(a0, lo0, _mm512_loadu_si512(q + c * 128));
-        a1 = _mm512_dpbusd_epi32(a1, hi0, _mm512_loadu_si512(q + c * 128 + 64));
+}
+
+INLINE int32_t ternary_row_dot(const uint8_t *p, size_t pair_stride, int ngroups,
+                               const int8_t *q, const int sh0, const int sh1, const int sh2,
+                               const int sh3)
+{
+    const int sh[4] = {sh0, sh1, sh2, sh3};
+    __m256i mask[4], acc[2][4];
+    for (int f = 0; f < 4; f++) {
+        mask[f] = _mm256_set1_epi8((char)(3 << sh[f]));
+        acc[0][f] = acc[1][f] = _mm256_setzero_si256();
     }
-    return _mm512_add_epi32(_mm512_add_epi32(a0, a1), _mm512_add_epi32(a2, a3));
+    /* two chains per field (VPDPBUSD's latency), indexed by constants:
+     * an index computed from g made GCC keep acc on the stack */
+    int g = 0;
+    for (; g + 2 <= ngroups; g += 2)
+        for (int h = 0; h < 2; h++)
+            ternary_group(p + (size_t)(g / 2) * pair_stride + 32 * h, q + (size_t)(g + h) * 128,
+                          mask, acc[h]);
+    if (g < ngroups)
+        ternary_group(p + (size_t)(g / 2) * pair_stride, q + (size_t)g * 128, mask, acc[0]);
+    __m256i s = _mm256_setzero_si256();
+    for (int f = 0; f < 4; f++)
+        s = _mm256_add_epi32(s, _mm256_srai_epi32(_mm256_add_epi32(acc[0][f], acc[1][f]), sh[f]));
+    __m128i t = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+    t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0x4E));
+    t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0xB1));
+    return _mm_cvtsi128_si32(t);
 }
 
 static void i2s_gemv(const tb_matrix *w, const tb_act *a, float *y, int r0, int r1)
@@ -657,8 +682,8 @@ static void i2s_gemv(const tb_matrix *w, const tb_act *a, float *y, int r0, int 
     const int8_t *q = a->i8;
     const int nchunks = w->k / 128;
     for (int r = r0; r < r1; r++) {
-        __m512i acc = i2s_row_dot(tb_i2s_row(w, r), q, nchunks, I2S_SHIFT_LO, I2S_SHIFT_HI);
-        y[r] = tb_ternary_out1(_mm512_reduce_add_epi32(acc) - qsum, s, scale);
+        int32_t dot = ternary_row_dot(tb_i2s_row(w, r), 64, nchunks, q, 6, 4, 2, 0);
+        y[r] = tb_ternary_out1(dot - qsum, s, scale);
     }
 }
 
@@ -676,22 +701,10 @@ static void tq2_gemv(const tb_matrix *w, const tb_act *a, float *y, int r0, int 
         tb_tsum out = tb_tsum_new();
         if (tq_uniform_scale(row, nb, sizeof(tb_block_tq2_0), offsetof(tb_block_tq2_0, d))) {
             /* one scale: the integer sum over the row is exact */
-            __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0;
-            for (int b = 0; b < nb; b++) {
-                const uint8_t *p = row + (size_t)b * sizeof(tb_block_tq2_0);
-                const int8_t *q = qa + b * TB_QK_K;
-                __m512i lo0, hi0, lo1, hi1;
-                unpack128(p, TQ2_SHIFT_LO, TQ2_SHIFT_HI, &lo0, &hi0);
-                unpack128(p + 32, TQ2_SHIFT_LO, TQ2_SHIFT_HI, &lo1, &hi1);
-                a0 = _mm512_dpbusd_epi32(a0, lo0, _mm512_loadu_si512(q));
-                a1 = _mm512_dpbusd_epi32(a1, hi0, _mm512_loadu_si512(q + 64));
-                a2 = _mm512_dpbusd_epi32(a2, lo1, _mm512_loadu_si512(q + 128));
-                a3 = _mm512_dpbusd_epi32(a3, hi1, _mm512_loadu_si512(q + 192));
-            }
-            __m512i acc = _mm512_add_epi32(_mm512_add_epi32(a0, a1), _mm512_add_epi32(a2, a3));
+            int32_t dot = ternary_row_dot(row, sizeof(tb_block_tq2_0), 2 * nb, qa, 0, 2, 4, 6);
             tb_f16 dh;
             memcpy(&dh, row + offsetof(tb_block_tq2_0, d), sizeof dh);
-            tb_tsum_add(&out, f16(dh), _mm512_reduce_add_epi32(acc) - qsum);
+            tb_tsum_add(&out, f16(dh), dot - qsum);
         } else {
             for (int b = 0; b < nb; b++) {
                 const uint8_t *p = row + (size_t)b * sizeof(tb_block_tq2_0);
