@@ -415,12 +415,34 @@ INLINE __m512 load_w16(const void *p, int fmt, __mmask16 m)
     return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16)); /* bf16 */
 }
 
+/* 32 weights from p as two vectors, f16 and bf16 in one 64-byte load.
+ * Converting from a register instead of VCVTPH2PS's memory form (two loads
+ * per cache line) took a one-core f16 GEMV streaming 256 MB from 22-23 to
+ * 30-31 GB/s in a throwaway program (Zen 4), the rate of a plain read. */
+INLINE void load_w32(const void *p, int fmt, __m512 *lo, __m512 *hi)
+{
+    if (fmt == TB_FMT_F32) {
+        *lo = _mm512_loadu_ps(p);
+        *hi = _mm512_loadu_ps((const float *)p + 16);
+        return;
+    }
+    __m512i v = _mm512_loadu_si512(p);
+    __m256i h0 = _mm512_castsi512_si256(v), h1 = _mm512_extracti64x4_epi64(v, 1);
+    if (fmt == TB_FMT_F16) {
+        *lo = _mm512_cvtph_ps(h0);
+        *hi = _mm512_cvtph_ps(h1);
+    } else { /* bf16 */
+        *lo = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h0), 16));
+        *hi = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h1), 16));
+    }
+}
+
 INLINE void float_tile(const tb_matrix *w, const tb_act *a, float *y, int ldy, int r, int t,
                        const int R, const int T, const int fmt)
 {
     const size_t esize = fmt == TB_FMT_F32 ? 4 : 2;
-    __m512 acc[4][4];
-    const uint8_t *rows[4];
+    __m512 acc[16][4]; /* R <= 16 with T = 1 (GEMV), R <= 4 with T <= 4 */
+    const uint8_t *rows[16];
     const float *x[4];
     for (int i = 0; i < R; i++) {
         rows[i] = w->data + (size_t)(r + i) * w->row_bytes;
@@ -430,8 +452,18 @@ INLINE void float_tile(const tb_matrix *w, const tb_act *a, float *y, int ldy, i
     for (int j = 0; j < T; j++)
         x[j] = a->f32 + (size_t)(t + j) * w->k;
     int k = w->k, kk = 0;
+    for (; kk + 32 <= k; kk += 32) {
+        __m512 lo[16], hi[16];
+        for (int i = 0; i < R; i++)
+            load_w32(rows[i] + kk * esize, fmt, &lo[i], &hi[i]);
+        for (int j = 0; j < T; j++) {
+            __m512 x0 = _mm512_loadu_ps(x[j] + kk), x1 = _mm512_loadu_ps(x[j] + kk + 16);
+            for (int i = 0; i < R; i++)
+                acc[i][j] = _mm512_fmadd_ps(hi[i], x1, _mm512_fmadd_ps(lo[i], x0, acc[i][j]));
+        }
+    }
     for (; kk + 16 <= k; kk += 16) {
-        __m512 wv[4];
+        __m512 wv[16];
         for (int i = 0; i < R; i++)
             wv[i] = load_w16(rows[i] + kk * esize, fmt, 0xffff);
         for (int j = 0; j < T; j++) {
@@ -442,7 +474,7 @@ INLINE void float_tile(const tb_matrix *w, const tb_act *a, float *y, int ldy, i
     }
     if (kk < k) {
         __mmask16 m = (__mmask16)((1u << (k - kk)) - 1);
-        __m512 wv[4];
+        __m512 wv[16];
         for (int i = 0; i < R; i++)
             wv[i] = load_w16(rows[i] + kk * esize, fmt, m);
         for (int j = 0; j < T; j++) {
@@ -463,15 +495,19 @@ INLINE void float_tile(const tb_matrix *w, const tb_act *a, float *y, int ldy, i
         if (a->n == 1 && w->row_bytes <= GEMV_ROW_BYTES_1)                                    \
             float_gemv1(w, a, y, r0, r1, FMT_##name);                                         \
         else if (a->n == 1)                                                                   \
-            TILED(4, 1, FT_##name);                                                           \
+            TILED(16, 1, FT_##name);                                                          \
         else                                                                                  \
             TILED(4, 4, FT_##name);                                                           \
     }
 
 /* Float GEMV: rows up to this many bytes are read one at a time with four
- * accumulators, longer ones four rows at a time. Measured with ternbench
+ * accumulators, longer ones sixteen rows at a time. Measured with ternbench
  * kernels (2 threads, f16): k = 1536 (3 KB rows) 26 -> 32 GB/s one at a time;
- * k = 6912 (14 KB rows) 26 GB/s one at a time vs 33 four at a time. */
+ * k = 6912 (14 KB rows) 26 GB/s one at a time vs 33 four at a time. Long
+ * rows: the f32 activations (27 KB at k = 6912) no longer stay in L1 beside
+ * the stream, so each activation load is shared by as many rows as registers
+ * allow: one thread, 2560x6912 f16, 20 GB/s four rows at a time, 24 eight,
+ * 27 sixteen. */
 #ifndef GEMV_ROW_BYTES_1
 #define GEMV_ROW_BYTES_1 8192
 #endif
@@ -486,10 +522,13 @@ INLINE void float_gemv1(const tb_matrix *w, const tb_act *a, float *y, int r0, i
         __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
         int kk = 0;
         for (; kk + 64 <= k; kk += 64) {
-            a0 = _mm512_fmadd_ps(load_w16(row + kk * esize, fmt, 0xffff), _mm512_loadu_ps(x + kk), a0);
-            a1 = _mm512_fmadd_ps(load_w16(row + (kk + 16) * esize, fmt, 0xffff), _mm512_loadu_ps(x + kk + 16), a1);
-            a2 = _mm512_fmadd_ps(load_w16(row + (kk + 32) * esize, fmt, 0xffff), _mm512_loadu_ps(x + kk + 32), a2);
-            a3 = _mm512_fmadd_ps(load_w16(row + (kk + 48) * esize, fmt, 0xffff), _mm512_loadu_ps(x + kk + 48), a3);
+            __m512 w0, w1, w2, w3;
+            load_w32(row + kk * esize, fmt, &w0, &w1);
+            load_w32(row + (kk + 32) * esize, fmt, &w2, &w3);
+            a0 = _mm512_fmadd_ps(w0, _mm512_loadu_ps(x + kk), a0);
+            a1 = _mm512_fmadd_ps(w1, _mm512_loadu_ps(x + kk + 16), a1);
+            a2 = _mm512_fmadd_ps(w2, _mm512_loadu_ps(x + kk + 32), a2);
+            a3 = _mm512_fmadd_ps(w3, _mm512_loadu_ps(x + kk + 48), a3);
         }
         for (; kk < k; kk += 16) {
             __mmask16 m = k - kk >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (k - kk)) - 1);
