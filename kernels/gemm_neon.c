@@ -9,6 +9,7 @@
  * sum(code q) - sum(q), so results stay bit-exact.
  */
 #include <arm_neon.h>
+#include <stdbool.h>
 #include <string.h>
 #include <sys/auxv.h>
 
@@ -220,14 +221,128 @@ void tb_gemm_tq1_0_neon(const tb_matrix *w, const tb_act *a, float *y, int ldy, 
 Q_GEMMS(plain, dot16_plain, )
 Q_GEMMS(sdot, dot16_sdot, DOTPROD)
 
+/* ---- q8_0 / q4_0 GEMM with one row per lane (SDOT) ----
+ *
+ * As in gemm_avx512.c (q_gemm_lanes): 16 rows are laid out side by side per
+ * stretch of k, four signed values of a row per 32-bit lane (q4_0's nibbles
+ * already minus 8, so no offset term), and every token of the call runs over
+ * them: SDOT by element multiplies each row's four values by the token's four
+ * at the same positions, so after eight of them per block each lane holds its
+ * row's exact integer sum, and one multiply-add per four rows applies both
+ * scales. The per-row loops above re-read each row for every token and
+ * reduced a vector per row, token and block. */
+#define QL_ROWS 16
+#define QL_STRETCH 256
+#define QL_BLOCK_BYTES (8 * 64 + QL_ROWS * 4) /* 8 x 4 vectors of values, then 16 scales */
+
+/* Rows r .. r + 15's block b into dst: vector 4c + v holds values 4c .. 4c + 3
+ * of rows 4v .. 4v + 3. */
+static void ql_pack_block(const tb_matrix *w, int r, int b, int8_t *dst, int fmt)
+{
+    for (int i = 0; i < QL_ROWS; i++) {
+        const uint8_t *row = w->data + (size_t)(r + i) * w->row_bytes;
+        int8_t v[32];
+        tb_f16 d;
+        if (fmt == TB_FMT_Q8_0) {
+            const tb_block_q8_0 *blk = (const tb_block_q8_0 *)row + b;
+            memcpy(v, blk->qs, 32);
+            d = blk->d;
+        } else {
+            const tb_block_q4_0 *blk = (const tb_block_q4_0 *)row + b;
+            for (int e = 0; e < 16; e++) {
+                v[e] = (int8_t)((blk->qs[e] & 15) - 8);
+                v[e + 16] = (int8_t)((blk->qs[e] >> 4) - 8);
+            }
+            d = blk->d;
+        }
+        for (int c = 0; c < 8; c++)
+            memcpy(dst + 64 * c + 16 * (i / 4) + 4 * (i % 4), v + 4 * c, 4);
+        float df = tb_f16_to_f32(d);
+        memcpy(dst + 8 * 64 + 4 * i, &df, 4);
+    }
+}
+
+/* One value group c of a block: the 16 rows' four values against token j's,
+ * element c % 4 of its half x[j][c / 4]. */
+#define QL_GROUP(c)                                                                           for (int v = 0; v < 4; v++) {                                                                 int8x16_t wv = vld1q_s8(p + 64 * (c) + 16 * v);                                           for (int j = 0; j < T; j++)                                                                   s[j][v] = vdotq_laneq_s32(s[j][v], wv, x[j][(c) / 4], (c) % 4);                   }
+
+/* Blocks [b0, b1) of tokens t, t + T - 1 against the 16 packed rows at r: stored
+ * into y, or added to it when `add` (a later stretch of a long k). */
+DOTPROD static inline void ql_tokens(const int8_t *pack, const tb_act *a, float *y, int ldy, int r,
+                                     int t, int nb, int b0, int b1, bool add, const int T)
+{
+    float32x4_t acc[2][4];
+    for (int j = 0; j < T; j++)
+        for (int v = 0; v < 4; v++)
+            acc[j][v] = add ? vld1q_f32(y + (size_t)(t + j) * ldy + r + 4 * v) : vdupq_n_f32(0);
+    for (int b = b0; b < b1; b++) {
+        const int8_t *p = pack + (size_t)(b - b0) * QL_BLOCK_BYTES;
+        int32x4_t s[2][4];
+        int8x16_t x[2][2];
+        for (int j = 0; j < T; j++) {
+            const int8_t *xq = a->q8[(size_t)(t + j) * nb + b].qs;
+            x[j][0] = vld1q_s8(xq);
+            x[j][1] = vld1q_s8(xq + 16);
+            for (int v = 0; v < 4; v++)
+                s[j][v] = vdupq_n_s32(0);
+        }
+        QL_GROUP(0) QL_GROUP(1) QL_GROUP(2) QL_GROUP(3)
+        QL_GROUP(4) QL_GROUP(5) QL_GROUP(6) QL_GROUP(7)
+        const float *dw = (const float *)(p + 8 * 64);
+        for (int j = 0; j < T; j++) {
+            float dx = a->q8_d[((size_t)(t + j) * nb + b) * 8];
+            for (int v = 0; v < 4; v++)
+                acc[j][v] = vfmaq_f32(acc[j][v], vcvtq_f32_s32(s[j][v]),
+                                      vmulq_n_f32(vld1q_f32(dw + 4 * v), dx));
+        }
+    }
+    for (int j = 0; j < T; j++)
+        for (int v = 0; v < 4; v++)
+            vst1q_f32(y + (size_t)(t + j) * ldy + r + 4 * v, acc[j][v]);
+}
+
+/* Rows r0 .. r0 + 16m - 1 for every token (the most whole groups of 16 in
+ * [r0, r1)); returns how many rows that was. */
+DOTPROD static int q_gemm_lanes(const tb_matrix *w, const tb_act *a, float *y, int ldy, int r0,
+                                int r1, int fmt)
+{
+    static _Thread_local int8_t pack[QL_STRETCH * QL_BLOCK_BYTES] __attribute__((aligned(64)));
+    const int nb = w->k / 32;
+    int r = r0;
+    for (; r + QL_ROWS <= r1; r += QL_ROWS)
+        for (int b0 = 0; b0 < nb; b0 += QL_STRETCH) {
+            int b1 = b0 + QL_STRETCH < nb ? b0 + QL_STRETCH : nb;
+            for (int b = b0; b < b1; b++)
+                ql_pack_block(w, r, b, pack + (size_t)(b - b0) * QL_BLOCK_BYTES, fmt);
+            int t = 0;
+            for (; t + 2 <= a->n; t += 2)
+                ql_tokens(pack, a, y, ldy, r, t, nb, b0, b1, b0 > 0, 2);
+            for (; t < a->n; t++)
+                ql_tokens(pack, a, y, ldy, r, t, nb, b0, b1, b0 > 0, 1);
+        }
+    return r - r0;
+}
+
 void tb_gemm_q8_0_neon(const tb_matrix *w, const tb_act *a, float *y, int ldy, int r0, int r1)
 {
-    (has_dotprod() ? q8_sdot : q8_plain)(w, a, y, ldy, r0, r1);
+    if (!has_dotprod()) {
+        q8_plain(w, a, y, ldy, r0, r1);
+        return;
+    }
+    if (a->n > 1)
+        r0 += q_gemm_lanes(w, a, y, ldy, r0, r1, TB_FMT_Q8_0);
+    q8_sdot(w, a, y, ldy, r0, r1);
 }
 
 void tb_gemm_q4_0_neon(const tb_matrix *w, const tb_act *a, float *y, int ldy, int r0, int r1)
 {
-    (has_dotprod() ? q4_sdot : q4_plain)(w, a, y, ldy, r0, r1);
+    if (!has_dotprod()) {
+        q4_plain(w, a, y, ldy, r0, r1);
+        return;
+    }
+    if (a->n > 1)
+        r0 += q_gemm_lanes(w, a, y, ldy, r0, r1, TB_FMT_Q4_0);
+    q4_sdot(w, a, y, ldy, r0, r1);
 }
 
 /* ---- float weights ---- */
