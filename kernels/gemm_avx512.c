@@ -971,17 +971,11 @@ INLINE int q_gemm_lanes(const tb_matrix *w, const tb_act *a, float *y, int ldy, 
     static _Thread_local uint8_t pack[QL_STRETCH * QL_BLOCK_BYTES] __attribute__((aligned(64)));
     const int nb = w->k / 32;
     int r = r0;
-    for (; r + QL_ROWS <= r1; r += QL_ROWS)
-        for (int b0 = 0; b0 < nb; b0 += QL_STRETCH) {
-            int b1 = b0 + QL_STRETCH < nb ? b0 + QL_STRETCH : nb;
-            for (int b = b0; b < b1; b++)
-                ql_pack_block(w, r, b, pack + (size_t)(b - b0) * QL_BLOCK_BYTES, fmt);
-            int t = 0;
-            for (; t + 8 <= a->n; t += 8)
-                ql_tokens(pack, a, y, ldy, r, t, nb, b0, b1, b0 > 0, 8, fmt);
-            for (; t < a->n; t++)
-                ql_tokens(pack, a, y, ldy, r, t, nb, b0, b1, b0 > 0, 1, fmt);
-        }
+#define PACK(r, b, i) ql_pack_block(w, r, b, pack + (size_t)(i) * QL_BLOCK_BYTES, fmt)
+#define TOKENS(r, t, b0, b1, T) ql_tokens(pack, a, y, ldy, r, t, nb, b0, b1, b0 > 0, T, fmt)
+    ROW_LANES(r, QL_ROWS, QL_STRETCH, nb, 8, PACK, TOKENS);
+#undef PACK
+#undef TOKENS
     return r - r0;
 }
 

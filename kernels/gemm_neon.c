@@ -14,6 +14,7 @@
 #include <sys/auxv.h>
 
 #include "kernels_impl.h"
+#include "tiles.h"
 
 #define DOTPROD __attribute__((target("arch=armv8.2-a+dotprod")))
 
@@ -309,17 +310,11 @@ DOTPROD static int q_gemm_lanes(const tb_matrix *w, const tb_act *a, float *y, i
     static _Thread_local int8_t pack[QL_STRETCH * QL_BLOCK_BYTES] __attribute__((aligned(64)));
     const int nb = w->k / 32;
     int r = r0;
-    for (; r + QL_ROWS <= r1; r += QL_ROWS)
-        for (int b0 = 0; b0 < nb; b0 += QL_STRETCH) {
-            int b1 = b0 + QL_STRETCH < nb ? b0 + QL_STRETCH : nb;
-            for (int b = b0; b < b1; b++)
-                ql_pack_block(w, r, b, pack + (size_t)(b - b0) * QL_BLOCK_BYTES, fmt);
-            int t = 0;
-            for (; t + 2 <= a->n; t += 2)
-                ql_tokens(pack, a, y, ldy, r, t, nb, b0, b1, b0 > 0, 2);
-            for (; t < a->n; t++)
-                ql_tokens(pack, a, y, ldy, r, t, nb, b0, b1, b0 > 0, 1);
-        }
+#define PACK(r, b, i) ql_pack_block(w, r, b, pack + (size_t)(i) * QL_BLOCK_BYTES, fmt)
+#define TOKENS(r, t, b0, b1, T) ql_tokens(pack, a, y, ldy, r, t, nb, b0, b1, b0 > 0, T)
+    ROW_LANES(r, QL_ROWS, QL_STRETCH, nb, 2, PACK, TOKENS);
+#undef PACK
+#undef TOKENS
     return r - r0;
 }
 

@@ -3,7 +3,8 @@
  * with register tiles of R rows x T tokens. Inside a kernel function with
  * parameters (w, a, y, ldy, r0, r1), TILED(RM, TM, TILE) calls
  * TILE(r, t, R, T) with R, T compile-time constants: full RM x TM tiles
- * first, then the row and token edges with smaller ones.
+ * first, then the row and token edges with smaller ones; ROW_LANES is the
+ * loop of the GEMMs that keep one row per vector lane.
  */
 #ifndef TB_TILES_H
 #define TB_TILES_H
@@ -30,5 +31,25 @@
                 TILE(r_, t_, 1, 1);                                                 \
         }                                                                           \
     } while (0)
+
+/* The row-per-lane GEMMs' loop (q_gemm_lanes in each SIMD file): for every
+ * whole group of ROWS rows from r (advanced past them; the caller finishes
+ * the rest) and every stretch of STRETCH of the nb blocks, PACK(r, b, i) lays
+ * block b of the group out as the stretch's i-th, then TOKENS(r, t, b0, b1,
+ * T) runs the tokens over the packed stretch in tiles of TM, then one by one.
+ * A stretch keeps the packed rows in L2 while every token passes over them;
+ * later stretches add to what the first stored in y. */
+#define ROW_LANES(r, ROWS, STRETCH, nb, TM, PACK, TOKENS)                           \
+    for (; (r) + (ROWS) <= r1; (r) += (ROWS))                                       \
+        for (int b0_ = 0; b0_ < (nb); b0_ += (STRETCH)) {                           \
+            int b1_ = b0_ + (STRETCH) < (nb) ? b0_ + (STRETCH) : (nb);              \
+            for (int b_ = b0_; b_ < b1_; b_++)                                      \
+                PACK(r, b_, b_ - b0_);                                              \
+            int t_ = 0;                                                             \
+            for (; t_ + (TM) <= a->n; t_ += (TM))                                   \
+                TOKENS(r, t_, b0_, b1_, TM);                                        \
+            for (; t_ < a->n; t_++)                                                 \
+                TOKENS(r, t_, b0_, b1_, 1);                                         \
+        }
 
 #endif
