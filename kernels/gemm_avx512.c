@@ -814,6 +814,25 @@ INLINE void q_gemv(const tb_matrix *w, const tb_act *a, float *y, int r0, int r1
 #define Q4_PAIRS 512
 #define Q4_COMPACT_PAIRS 64
 
+/* Lanes of a block pair's scales: element e (block b) for lanes 0-3 and 8-11,
+ * e + 1 (block b + 1) for lanes 4-7 and 12-15, the order the unpacked nibbles
+ * come out in. */
+#define Q4_LANES(e)                                                                          \
+    _mm512_set_epi32((e) + 1, (e) + 1, (e) + 1, (e) + 1, (e), (e), (e), (e), (e) + 1, (e) + 1, \
+                     (e) + 1, (e) + 1, (e), (e), (e), (e))
+
+/* A pair of blocks' integer dot products (16 lanes) against their table entry. */
+INLINE __m512i q4_pair_dot(const tb_block_q4_0 *b, const uint8_t *e, __m256i m4, const bool compact)
+{
+    __m256i t = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)b[0].qs)),
+                                        _mm_loadu_si128((const __m128i *)b[1].qs), 1);
+    __m512i z = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_and_si256(t, m4)),
+                                   _mm256_and_si256(_mm256_srli_epi16(t, 4), m4), 1);
+    __m512i start = compact ? _mm512_cvtepi16_epi32(_mm256_loadu_si256((const __m256i *)(e + 64)))
+                            : _mm512_loadu_si512(e + 64);
+    return _mm512_dpbusd_epi32(start, z, _mm512_loadu_si512(e));
+}
+
 INLINE void q4_gemv_table(const tb_matrix *w, const tb_act *a, float *y, int r0, int r1,
                           const bool compact)
 {
@@ -841,32 +860,32 @@ INLINE void q4_gemv_table(const tb_matrix *w, const tb_act *a, float *y, int r0,
         dx[2 * p] = a->q8_d[(size_t)p * 16];
         dx[2 * p + 1] = a->q8_d[(size_t)p * 16 + 8];
     }
-    const __m512i lane_block = _mm512_set_epi32(1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0);
     const __m256i m4 = _mm256_set1_epi8(0xf);
     for (int r = r0; r < r1; r++) {
         const tb_block_q4_0 *blk = (const tb_block_q4_0 *)(w->data + (size_t)r * w->row_bytes);
         __m512 a0 = _mm512_setzero_ps(), a1 = a0;
-        for (int p = 0; p < np; p++) {
+        int p = 0;
+        /* two pairs per step: their four block scales converted and
+         * multiplied as one vector of four floats, then spread over the
+         * lanes (d0 x4, d1 x4, twice per pair) */
+        for (; p + 2 <= np; p += 2) {
             const tb_block_q4_0 *b = blk + 2 * p;
-            __m256i t = _mm256_inserti128_si256(
-                _mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)b[0].qs)),
-                _mm_loadu_si128((const __m128i *)b[1].qs), 1);
-            __m512i z = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_and_si256(t, m4)),
-                                           _mm256_and_si256(_mm256_srli_epi16(t, 4), m4), 1);
-            const uint8_t *e = table + p * stride;
-            __m512i start = compact ? _mm512_cvtepi16_epi32(_mm256_loadu_si256((const __m256i *)(e + 64)))
-                                    : _mm512_loadu_si512(e + 64);
-            __m512i s = _mm512_dpbusd_epi32(start, z, _mm512_loadu_si512(e));
-            /* the two blocks' scales, multiplied as two floats and only
-             * then spread over the lanes (d0 x4, d1 x4, twice): converting
-             * and multiplying 16 lanes cost a fifth of the loop */
+            __m512i s0 = q4_pair_dot(b, table + p * stride, m4, compact);
+            __m512i s1 = q4_pair_dot(b + 2, table + (p + 1) * stride, m4, compact);
+            __m128i d = _mm_insert_epi16(_mm_cvtsi32_si128(b[0].d), b[1].d, 1);
+            d = _mm_insert_epi16(_mm_insert_epi16(d, b[2].d, 2), b[3].d, 3);
+            __m128 d4 = _mm_mul_ps(_mm_cvtph_ps(d), _mm_loadu_ps(dx + 2 * p));
+            __m512 d4z = _mm512_castps128_ps512(d4);
+            a0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s0), _mm512_permutexvar_ps(Q4_LANES(0), d4z), a0);
+            a1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s1), _mm512_permutexvar_ps(Q4_LANES(2), d4z), a1);
+        }
+        if (p < np) {
+            const tb_block_q4_0 *b = blk + 2 * p;
+            __m512i s0 = q4_pair_dot(b, table + p * stride, m4, compact);
             __m128i d = _mm_insert_epi16(_mm_cvtsi32_si128(b[0].d), b[1].d, 1);
             __m128 d2 = _mm_mul_ps(_mm_cvtph_ps(d), _mm_castpd_ps(_mm_load_sd((const double *)(dx + 2 * p))));
-            __m512 sc = _mm512_permutexvar_ps(lane_block, _mm512_castps128_ps512(d2));
-            if (p & 1)
-                a1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), sc, a1);
-            else
-                a0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), sc, a0);
+            a0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s0),
+                                 _mm512_permutexvar_ps(Q4_LANES(0), _mm512_castps128_ps512(d2)), a0);
         }
         float sum = _mm512_reduce_add_ps(_mm512_add_ps(a0, a1));
         if (2 * np < nb)
