@@ -62,6 +62,14 @@ static int tps_samples(json_t *run, double *x)
                            MAX_SAMPLES);
 }
 
+/* A run's instructions per token, one per repetition; none without a PMU. */
+static int ipt_samples(json_t *run, double *x)
+{
+    json_t *hw = json_object_get(json_object_get(run, "counters"), "hardware");
+    json_t *ipt = json_object_get(json_object_get(hw, "instructions_per_token"), "samples");
+    return ipt ? tb_json_numbers(ipt, x, MAX_SAMPLES) : 0;
+}
+
 /* Per-repetition speedups of a comparison, from its two runs' samples. */
 static int speedup_samples(json_t *doc, json_t *c, double *x)
 {
@@ -162,12 +170,36 @@ int tb_compare_docs(json_t *base, json_t *cur, double thr, bool ratios_only, FIL
             judge(out, what, "tokens/s", r, lo, hi, thr, sum);
         }
     }
+    /* Instructions per token are counted, not timed: the machine's drift does
+     * not move them, and neither does its speed, so they are compared wherever
+     * both runs have them and ran the same kernels (ISA), --ratios-only or not.
+     * Fewer is better, so the ratio is base / new: 20 % more reads -16.7 %. */
+    int counted = 0;
+    json_t *r1;
+    json_array_foreach(json_object_get(cur, "runs"), i, r1) {
+        json_t *br = tb_result_find_run(json_object_get(base, "runs"), tb_json_str(r1, "model"),
+                                        tb_json_str(r1, "test"),
+                                        json_integer_value(json_object_get(r1, "threads")));
+        double a[MAX_SAMPLES], b[MAX_SAMPLES], r, lo, hi;
+        if (!br || strcmp(tb_json_str(br, "isa"), tb_json_str(r1, "isa")))
+            continue;
+        int na = ipt_samples(r1, a), nb = ipt_samples(br, b);
+        if (!ratio_ci(a, na, b, nb, &r, &lo, &hi))
+            continue;
+        char what[256];
+        snprintf(what, sizeof what, "%s, %s, %lld threads", tb_json_str(r1, "model"),
+                 tb_json_str(r1, "test"), (long long)json_integer_value(json_object_get(r1, "threads")));
+        judge(out, what, "instructions/token (base/new)", r, lo, hi, thr, sum);
+        counted++;
+    }
     fprintf(out, "\n%d configuration%s compared; %s\n", sum->compared, sum->compared == 1 ? "" : "s",
             absolute ? "same machine: speedups and absolute tokens/s"
             : sum->same_machine ? "same machine, but --ratios-only: speedups only"
                                 : "different machines: speedups only (absolute tokens/s are not "
                                   "comparable across machines)");
-    fprintf(out, "instructions per token: not compared (no hardware counters in these documents)\n");
+    if (!counted)
+        fprintf(out, "instructions per token: not compared (no run has hardware counters, with "
+                     "the same ISA, in both documents)\n");
     if (sum->compared == 0)
         return tb_error_set(err, TB_EINVAL, "the documents share no configuration (same models, "
                             "tests and threads) to compare");

@@ -33,6 +33,26 @@ static json_t *doc(double slow, const char *host)
                      "memory_bytes", (json_int_t)1 << 34, "runs", runs, "comparisons", comps);
 }
 
+/* Gives every run of d an ISA and, unless ipt is 0, instructions per token
+ * (5 samples around ipt), as bench writes them on a machine with a PMU. */
+static json_t *with_counters(json_t *d, const char *isa, double ipt)
+{
+    size_t i;
+    json_t *run;
+    json_array_foreach(json_object_get(d, "runs"), i, run) {
+        json_object_set_new(run, "isa", json_string(isa));
+        if (ipt == 0)
+            continue;
+        json_t *x = json_array();
+        for (int k = 0; k < 5; k++)
+            json_array_append_new(x, json_real(ipt * (1 + 0.001 * (k - 2))));
+        json_object_set_new(run, "counters",
+                            json_pack("{s:{s:b, s:{s:f, s:o}}}", "hardware", "available", 1,
+                                      "instructions_per_token", "median", ipt, "samples", x));
+    }
+    return d;
+}
+
 static char *save(const char *dir, const char *name, json_t *d)
 {
     static char paths[4][1200];
@@ -90,6 +110,34 @@ static void test_machines_decide_what_is_compared(void **state)
     json_decref(a);
     json_decref(b);
     json_decref(c);
+}
+
+static void test_instructions_per_token(void **state)
+{
+    (void)state;
+    char *dir = tb_tmpdir();
+    /* other machines, same kernels: counted instructions still compare */
+    char *base = save(dir, "base.json", with_counters(doc(1.0, "h1"), "avx512", 2.0e9));
+    char *same = save(dir, "same.json", with_counters(doc(1.0, "h2"), "avx512", 2.0e9));
+    char *more = save(dir, "more.json", with_counters(doc(1.0, "h2"), "avx512", 2.4e9));
+    char *avx2 = save(dir, "avx2.json", with_counters(doc(1.0, "h2"), "avx2", 2.4e9));
+    tb_run_result r = tb_run_ternbench(NULL, "gate", "--baseline", base, same, "--max-regression",
+                                       "5%", "--ratios-only", NULL);
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "instructions/token"));
+    tb_run_free(&r);
+    r = tb_run_ternbench(NULL, "gate", "--baseline", base, more, "--max-regression", "5%",
+                         "--ratios-only", NULL);
+    assert_int_equal(r.status, 1); /* 20 % more instructions per token: base/new = 0.833 */
+    assert_non_null(strstr(r.out, "-16.7%"));
+    assert_non_null(strstr(r.out, "REGRESSION"));
+    tb_run_free(&r);
+    r = tb_run_ternbench(NULL, "gate", "--baseline", base, avx2, "--max-regression", "5%", NULL);
+    assert_int_equal(r.status, 0); /* other kernels: not compared, and said so */
+    assert_non_null(strstr(r.out, "instructions per token: not compared"));
+    tb_run_free(&r);
+    tb_rmtree(dir);
+    free(dir);
 }
 
 static void test_merge_keeps_each_machine(void **state)
@@ -151,6 +199,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gate_exit_statuses),
         cmocka_unit_test(test_machines_decide_what_is_compared),
+        cmocka_unit_test(test_instructions_per_token),
         cmocka_unit_test(test_merge_keeps_each_machine),
         cmocka_unit_test(test_bad_documents),
     };
