@@ -321,6 +321,64 @@ INLINE void q_gemv(const tb_matrix *w, const tb_act *a, float *y, int r0, int r1
     }
 }
 
+/* q4_0 GEMV by block pairs, as q4_gemv_table in gemm_avx512.c: the nibbles of
+ * blocks b and b + 1 unpack into one vector per half ([b | b + 1] low nibbles,
+ * then high), so the work that depends only on the activations is done once
+ * per call into a table: per pair, the activations in that order, minus 8
+ * times the sums each int32 lane will cover (the nibbles' offset, exact), and
+ * the activation scales as the lanes need them. The table (16 KB) stays in
+ * L1 for rows up to Q4_PAIRS2 pairs; longer ones take q_gemv. As Zen 4 runs
+ * AVX2 code: 13.4 -> 17.8 GB/s on one thread, 26.4 -> 35 on two (2560x6912,
+ * 6912x2560, 2560x2560, two alternating pairs). */
+#define Q4_PAIRS2 128
+
+INLINE void q4_gemv_pairs(const tb_matrix *w, const tb_act *a, float *y, int r0, int r1)
+{
+    static _Thread_local uint8_t table[Q4_PAIRS2 * 128] __attribute__((aligned(32)));
+    const int nb = w->k / 32, np = nb / 2;
+    const __m256i m4 = _mm256_set1_epi8(0xf), ones = _mm256_set1_epi16(1);
+    for (int p = 0; p < np; p++) {
+        const int8_t *x0 = a->q8[2 * p].qs, *x1 = a->q8[2 * p + 1].qs;
+        __m256i xl = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)x0)),
+                                             _mm_loadu_si128((const __m128i *)x1), 1);
+        __m256i xh = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(x0 + 16))),
+                                             _mm_loadu_si128((const __m128i *)(x1 + 16)), 1);
+        const __m256i eight = _mm256_set1_epi8(8);
+        __m256i off = _mm256_madd_epi16(_mm256_add_epi16(_mm256_maddubs_epi16(eight, xl),
+                                                         _mm256_maddubs_epi16(eight, xh)), ones);
+        uint8_t *e = table + (size_t)p * 128;
+        _mm256_store_si256((__m256i *)e, xl);
+        _mm256_store_si256((__m256i *)(e + 32), xh);
+        _mm256_store_si256((__m256i *)(e + 64), _mm256_sub_epi32(_mm256_setzero_si256(), off));
+        __m256 dx = _mm256_set_m128(_mm_set1_ps(a->q8_d[(size_t)(2 * p + 1) * 8]),
+                                    _mm_set1_ps(a->q8_d[(size_t)(2 * p) * 8]));
+        _mm256_store_ps((float *)(e + 96), dx);
+    }
+    const __m256i lanes = _mm256_set_epi32(1, 1, 1, 1, 0, 0, 0, 0);
+    for (int r = r0; r < r1; r++) {
+        const tb_block_q4_0 *blk = (const tb_block_q4_0 *)(w->data + (size_t)r * w->row_bytes);
+        __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
+        for (int p = 0; p < np; p++) {
+            const tb_block_q4_0 *b = blk + 2 * p;
+            const uint8_t *e = table + (size_t)p * 128;
+            __m256i t = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)b[0].qs)),
+                                                _mm_loadu_si128((const __m128i *)b[1].qs), 1);
+            __m256i lo = _mm256_and_si256(t, m4), hi = _mm256_and_si256(_mm256_srli_epi16(t, 4), m4);
+            __m256i p16 = _mm256_add_epi16(_mm256_maddubs_epi16(lo, _mm256_load_si256((const __m256i *)e)),
+                                           _mm256_maddubs_epi16(hi, _mm256_load_si256((const __m256i *)(e + 32))));
+            __m256i s = _mm256_add_epi32(_mm256_madd_epi16(p16, ones), _mm256_load_si256((const __m256i *)(e + 64)));
+            __m128 d = _mm_cvtph_ps(_mm_insert_epi16(_mm_cvtsi32_si128(b[0].d), b[1].d, 1));
+            __m256 sc = _mm256_mul_ps(_mm256_permutevar8x32_ps(_mm256_castps128_ps256(d), lanes),
+                                      _mm256_load_ps((const float *)(e + 96)));
+            acc[p & 1] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), sc, acc[p & 1]);
+        }
+        float sum = hsum_ps(_mm256_add_ps(acc[0], acc[1]));
+        if (2 * np < nb)
+            sum += hsum_ps(q_block_fma((const uint8_t *)blk, a, nb - 1, _mm256_setzero_ps(), TB_FMT_Q4_0));
+        y[r] = sum;
+    }
+}
+
 #define QT_q8_0(r, t, R, T) q_tile(w, a, y, ldy, r, t, R, T, TB_FMT_Q8_0)
 #define QT_q4_0(r, t, R, T) q_tile(w, a, y, ldy, r, t, R, T, TB_FMT_Q4_0)
 
@@ -454,7 +512,9 @@ void tb_gemm_q8_0_avx2(const tb_matrix *w, const tb_act *a, float *y, int ldy, i
 
 void tb_gemm_q4_0_avx2(const tb_matrix *w, const tb_act *a, float *y, int ldy, int r0, int r1)
 {
-    if (a->n == 1) {
+    if (a->n == 1 && w->k / 64 <= Q4_PAIRS2) {
+        q4_gemv_pairs(w, a, y, r0, r1);
+    } else if (a->n == 1) {
         q_gemv(w, a, y, r0, r1, TB_FMT_Q4_0); /* short rows: one at a time (see gemm_avx512.c) */
     } else {
         r0 += q_gemm_lanes(w, a, y, ldy, r0, r1, TB_FMT_Q4_0);
