@@ -662,8 +662,8 @@ INLINE void q_tile(const tb_matrix *w, const tb_act *a, float *y, int ldy, int r
  *    hardware prefetcher (i2_s 7.6 vs 15.6 GB/s on one thread);
  *  - one row then needs several independent accumulators, or the VPDPBUSD
  *    latency chain caps the rate below the memory's;
- *  - long rows (f16/f32: 5-28 KB) stream well four at a time, which the
- *    float tiles do (one row at a time measured 28 vs 39 GB/s).
+ *  - long rows (f16/f32: 5-28 KB) stream well several at a time, which the
+ *    float tiles do (see GEMV_ROW_BYTES_1).
  */
 /* Sums code * q over a row of two-bit codes in 128-value groups of 32 bytes,
  * where value 32*f + p of a group sits in byte p at bit shift sh_f (f = 0..3).
@@ -673,7 +673,10 @@ INLINE void q_tile(const tb_matrix *w, const tb_act *a, float *y, int ldy, int r
  * by 2^sh_f (exactly: every term is a multiple) once at the end. In 256-bit
  * vectors: Zen 4 runs a 512-bit VPDPBUSD as two halves anyway, and a 32-byte
  * group then needs no lane shuffle; one load, four ANDs and four VPDPBUSD per
- * group took i2_s GEMV on one core from 23 to 29-30 GB/s (ternbench kernels).
+ * group took i2_s GEMV on one core from 21.5-24.5 to 26-28 GB/s (ternbench
+ * kernels, three alternating pairs). Leaner loops (VPDPBUSD through asm, one
+ * 64-byte load per pair) were faster in cache but fell to 10-12 GB/s from
+ * DRAM on one thread here (README, kernels).
  * Each lane adds at most 4 * 2^7 * 2^7 = 2^16 per group: exact for k < 2^22. */
 INLINE void ternary_group(const uint8_t *p, const int8_t *q, const __m256i mask[4], __m256i acc[4])
 {
