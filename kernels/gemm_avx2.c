@@ -279,8 +279,8 @@ INLINE void q_tile(const tb_matrix *w, const tb_act *a, float *y, int ldy, int r
             y[(size_t)(t + j) * ldy + r + i] = hsum_ps(acc[i][j]);
 }
 
-/* One block of row blk against activation block b: its 8 lanes of integer
- * sums, scaled by both block scales, added to acc. */
+/* Block b of a q8_0 or q4_0 row against the activations' block b: its 8 lanes
+ * of integer sums, scaled by both block scales, added to acc. */
 INLINE __m256 q_block_fma(const uint8_t *row, const tb_act *a, int b, __m256 acc, const int fmt)
 {
     __m256i wv;
