@@ -119,6 +119,36 @@ static void judge(FILE *out, const char *what, const char *metric, double r, dou
     sum->compared++;
 }
 
+/* Judges a per-run metric for every run of cur with a twin in base (same
+ * model, test and threads) whose samples() both give; a cost (fewer is
+ * better: instructions) is compared base / new, and only between runs of the
+ * same ISA. Returns how many runs were compared. */
+static int judge_runs(FILE *out, json_t *base, json_t *cur, const char *metric,
+                      int (*samples)(json_t *, double *), bool cost, double thr,
+                      tb_compare_summary *sum)
+{
+    int compared = 0;
+    size_t i;
+    json_t *run;
+    json_array_foreach(json_object_get(cur, "runs"), i, run) {
+        json_t *br = tb_result_find_run(json_object_get(base, "runs"), tb_json_str(run, "model"),
+                                        tb_json_str(run, "test"),
+                                        json_integer_value(json_object_get(run, "threads")));
+        if (!br || (cost && strcmp(tb_json_str(br, "isa"), tb_json_str(run, "isa"))))
+            continue;
+        double a[MAX_SAMPLES], b[MAX_SAMPLES], r, lo, hi;
+        int na = samples(br, a), nb = samples(run, b);
+        if (!(cost ? ratio_ci(b, nb, a, na, &r, &lo, &hi) : ratio_ci(a, na, b, nb, &r, &lo, &hi)))
+            continue;
+        char what[256];
+        snprintf(what, sizeof what, "%s, %s, %lld threads", tb_json_str(run, "model"),
+                 tb_json_str(run, "test"), (long long)json_integer_value(json_object_get(run, "threads")));
+        judge(out, what, metric, r, lo, hi, thr, sum);
+        compared++;
+    }
+    return compared;
+}
+
 int tb_compare_docs(json_t *base, json_t *cur, double thr, bool ratios_only, FILE *out,
                     tb_compare_summary *sum, tb_error *err)
 {
@@ -150,48 +180,14 @@ int tb_compare_docs(json_t *base, json_t *cur, double thr, bool ratios_only, FIL
                  (long long)json_integer_value(json_object_get(c, "threads")));
         judge(out, what, "speedup", r, lo, hi, thr, sum);
     }
-    if (absolute) {
-        json_t *r0;
-        json_array_foreach(json_object_get(cur, "runs"), i, r0) {
-            json_t *br = tb_result_find_run(json_object_get(base, "runs"), tb_json_str(r0, "model"),
-                                            tb_json_str(r0, "test"),
-                                            json_integer_value(json_object_get(r0, "threads")));
-            double a[MAX_SAMPLES], b[MAX_SAMPLES], r, lo, hi;
-            if (!br)
-                continue;
-            int na = tps_samples(br, a);
-            int nb = tps_samples(r0, b);
-            if (!ratio_ci(a, na, b, nb, &r, &lo, &hi))
-                continue;
-            char what[256];
-            snprintf(what, sizeof what, "%s, %s, %lld threads", tb_json_str(r0, "model"),
-                     tb_json_str(r0, "test"),
-                     (long long)json_integer_value(json_object_get(r0, "threads")));
-            judge(out, what, "tokens/s", r, lo, hi, thr, sum);
-        }
-    }
+    if (absolute)
+        judge_runs(out, base, cur, "tokens/s", tps_samples, false, thr, sum);
     /* Instructions per token are counted, not timed: the machine's drift does
      * not move them, and neither does its speed, so they are compared wherever
      * both runs have them and ran the same kernels (ISA), --ratios-only or not.
      * Fewer is better, so the ratio is base / new: 20 % more reads -16.7 %. */
-    int counted = 0;
-    json_t *r1;
-    json_array_foreach(json_object_get(cur, "runs"), i, r1) {
-        json_t *br = tb_result_find_run(json_object_get(base, "runs"), tb_json_str(r1, "model"),
-                                        tb_json_str(r1, "test"),
-                                        json_integer_value(json_object_get(r1, "threads")));
-        double a[MAX_SAMPLES], b[MAX_SAMPLES], r, lo, hi;
-        if (!br || strcmp(tb_json_str(br, "isa"), tb_json_str(r1, "isa")))
-            continue;
-        int na = ipt_samples(r1, a), nb = ipt_samples(br, b);
-        if (!ratio_ci(a, na, b, nb, &r, &lo, &hi))
-            continue;
-        char what[256];
-        snprintf(what, sizeof what, "%s, %s, %lld threads", tb_json_str(r1, "model"),
-                 tb_json_str(r1, "test"), (long long)json_integer_value(json_object_get(r1, "threads")));
-        judge(out, what, "instructions/token (base/new)", r, lo, hi, thr, sum);
-        counted++;
-    }
+    int counted = judge_runs(out, base, cur, "instructions/token (base/new)", ipt_samples, true,
+                             thr, sum);
     fprintf(out, "\n%d configuration%s compared; %s\n", sum->compared, sum->compared == 1 ? "" : "s",
             absolute ? "same machine: speedups and absolute tokens/s"
             : sum->same_machine ? "same machine, but --ratios-only: speedups only"
