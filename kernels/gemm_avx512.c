@@ -715,6 +715,12 @@ INLINE int32_t ternary_row_dot(const uint8_t *p, size_t pair_stride, int ngroups
     return _mm_cvtsi128_si32(t);
 }
 
+/* Fragile on the development VM (Zen 4, no PMU to say why): adding a second,
+ * untaken path to this function left the row loop's instructions unchanged
+ * yet took one thread from 27-28 to 10-13 GB/s at k >= 4096 (ternbench
+ * kernels); so did every leaner loop tried (README). After touching this
+ * file, re-measure `ternbench kernels --format i2_s --op gemv -t 1 --shape
+ * 1536x4096,2560x6912` against the previous binary. */
 static void i2s_gemv(const tb_matrix *w, const tb_act *a, float *y, int r0, int r1)
 {
     /* loaded once: re-reading them per row (y might alias them, for all the
