@@ -283,17 +283,10 @@ INLINE void q_tile(const tb_matrix *w, const tb_act *a, float *y, int ldy, int r
  * of integer sums, scaled by both block scales, added to acc. */
 INLINE __m256 q_block_fma(const uint8_t *row, const tb_act *a, int b, __m256 acc, const int fmt)
 {
-    __m256i wv;
-    tb_f16 d;
-    if (fmt == TB_FMT_Q8_0) {
-        const tb_block_q8_0 *blk = (const tb_block_q8_0 *)row + b;
-        wv = _mm256_loadu_si256((const __m256i *)blk->qs);
-        d = blk->d;
-    } else {
-        const tb_block_q4_0 *blk = (const tb_block_q4_0 *)row + b;
-        wv = q4_unpack(blk->qs);
-        d = blk->d;
-    }
+    const tb_block_q8_0 *b8 = (const tb_block_q8_0 *)row + b;
+    const tb_block_q4_0 *b4 = (const tb_block_q4_0 *)row + b;
+    __m256i wv = fmt == TB_FMT_Q8_0 ? _mm256_loadu_si256((const __m256i *)b8->qs) : q4_unpack(b4->qs);
+    tb_f16 d = fmt == TB_FMT_Q8_0 ? b8->d : b4->d;
     __m256i s = dot32_s8(wv, _mm256_loadu_si256((const __m256i *)a->q8[b].qs));
     __m256 sc = _mm256_mul_ps(_mm256_cvtph_ps(_mm_set1_epi16((short)d)), _mm256_loadu_ps(a->q8_d + (size_t)b * 8));
     return _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), sc, acc);
@@ -336,14 +329,13 @@ INLINE void q4_gemv_pairs(const tb_matrix *w, const tb_act *a, float *y, int r0,
 {
     static _Thread_local uint8_t table[Q4_PAIRS2 * 128] __attribute__((aligned(32)));
     const int nb = w->k / 32, np = nb / 2;
-    const __m256i m4 = _mm256_set1_epi8(0xf), ones = _mm256_set1_epi16(1);
+    const __m256i m4 = _mm256_set1_epi8(0xf), ones = _mm256_set1_epi16(1), eight = _mm256_set1_epi8(8);
     for (int p = 0; p < np; p++) {
         const int8_t *x0 = a->q8[2 * p].qs, *x1 = a->q8[2 * p + 1].qs;
         __m256i xl = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)x0)),
                                              _mm_loadu_si128((const __m128i *)x1), 1);
         __m256i xh = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(x0 + 16))),
                                              _mm_loadu_si128((const __m128i *)(x1 + 16)), 1);
-        const __m256i eight = _mm256_set1_epi8(8);
         __m256i off = _mm256_madd_epi16(_mm256_add_epi16(_mm256_maddubs_epi16(eight, xl),
                                                          _mm256_maddubs_epi16(eight, xh)), ones);
         uint8_t *e = table + (size_t)p * 128;

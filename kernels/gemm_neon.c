@@ -318,26 +318,30 @@ DOTPROD static int q_gemm_lanes(const tb_matrix *w, const tb_act *a, float *y, i
     return r - r0;
 }
 
-void tb_gemm_q8_0_neon(const tb_matrix *w, const tb_act *a, float *y, int ldy, int r0, int r1)
+typedef void q_gemm_fn(const tb_matrix *, const tb_act *, float *, int, int, int);
+
+/* Without SDOT the per-row loops; with it a batch goes one row per lane, and
+ * the rows left over (and a one-token GEMV) take the per-row SDOT loop. */
+static void q_gemm(const tb_matrix *w, const tb_act *a, float *y, int ldy, int r0, int r1, int fmt,
+                   q_gemm_fn *plain, q_gemm_fn *sdot)
 {
     if (!has_dotprod()) {
-        q8_plain(w, a, y, ldy, r0, r1);
+        plain(w, a, y, ldy, r0, r1);
         return;
     }
     if (a->n > 1)
-        r0 += q_gemm_lanes(w, a, y, ldy, r0, r1, TB_FMT_Q8_0);
-    q8_sdot(w, a, y, ldy, r0, r1);
+        r0 += q_gemm_lanes(w, a, y, ldy, r0, r1, fmt);
+    sdot(w, a, y, ldy, r0, r1);
+}
+
+void tb_gemm_q8_0_neon(const tb_matrix *w, const tb_act *a, float *y, int ldy, int r0, int r1)
+{
+    q_gemm(w, a, y, ldy, r0, r1, TB_FMT_Q8_0, q8_plain, q8_sdot);
 }
 
 void tb_gemm_q4_0_neon(const tb_matrix *w, const tb_act *a, float *y, int ldy, int r0, int r1)
 {
-    if (!has_dotprod()) {
-        q4_plain(w, a, y, ldy, r0, r1);
-        return;
-    }
-    if (a->n > 1)
-        r0 += q_gemm_lanes(w, a, y, ldy, r0, r1, TB_FMT_Q4_0);
-    q4_sdot(w, a, y, ldy, r0, r1);
+    q_gemm(w, a, y, ldy, r0, r1, TB_FMT_Q4_0, q4_plain, q4_sdot);
 }
 
 /* ---- float weights ---- */

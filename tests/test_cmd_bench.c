@@ -1,5 +1,6 @@
 /* test_cmd_bench.c - `ternbench bench`: the document it writes and its usage errors. */
 #include "testutil.h"
+#include "testjson.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -27,10 +28,7 @@ static void test_document(void **state)
     assert_non_null(strstr(r.out, "| dummy:125M:i2_s | i2_s |"));
     assert_non_null(strstr(r.out, "| tg4 | 2 | dummy:125M:i2_s | dummy:125M:f16 |"));
     tb_run_free(&r);
-    json_error_t e;
-    json_t *doc = json_load_file(path, 0, &e);
-    if (!doc)
-        fail_msg("%s", e.text);
+    json_t *doc = tb_test_json_load(path);
     assert_string_equal(json_string_value(json_object_get(doc, "schema")), "ternbench.result/1");
     assert_true(json_is_object(json_object_get(json_object_get(doc, "machine"), "cpu")));
     json_t *runs = json_object_get(doc, "runs");
@@ -94,9 +92,7 @@ static void test_energy_with_a_meter(void **state)
     bench_env[0] = NULL;
     assert_int_equal(r.status, 0);
     tb_run_free(&r);
-    json_error_t e;
-    json_t *doc = json_load_file(path, 0, &e);
-    assert_non_null(doc);
+    json_t *doc = tb_test_json_load(path);
     json_t *run = json_array_get(json_object_get(doc, "runs"), 0);
     json_t *energy = json_object_get(run, "energy");
     assert_string_equal(json_string_value(json_object_get(energy, "meter")), "ina219");
@@ -132,9 +128,7 @@ static void test_thread_lists_and_pg(void **state)
     assert_non_null(strstr(r.out, "| pp8+tg4 | 1 |"));
     assert_non_null(strstr(r.out, "| pp8+tg4 | 2 |"));
     tb_run_free(&r);
-    json_error_t e;
-    json_t *doc = json_load_file(path, 0, &e);
-    assert_non_null(doc);
+    json_t *doc = tb_test_json_load(path);
     json_t *runs = json_object_get(doc, "runs");
     assert_int_equal(json_array_size(runs), 4); /* 2 models x 2 thread counts */
     int threads_seen[3] = {0};
@@ -185,9 +179,7 @@ static void test_peer(void **state)
     assert_non_null(strstr(line, "-n 8 -t 2 -r 3"));
     assert_non_null(strstr(line, "-o json"));
     assert_non_null(strstr(line, "tiny-i2_s.gguf"));
-    json_error_t e;
-    json_t *doc = json_load_file(path, 0, &e);
-    assert_non_null(doc);
+    json_t *doc = tb_test_json_load(path);
     json_t *runs = json_object_get(doc, "runs");
     json_t *last = json_array_get(runs, json_array_size(runs) - 1);
     assert_string_equal(json_string_value(json_object_get(last, "peer")), "bitnet.cpp");
@@ -219,10 +211,7 @@ static void test_prompt_file(void **state)
     assert_int_equal(r.status, 0);
     assert_non_null(strstr(r.out, "as each model's vocabulary reads it"));
     tb_run_free(&r);
-    json_error_t e;
-    json_t *doc = json_load_file(json, 0, &e);
-    if (!doc)
-        fail_msg("%s", e.text);
+    json_t *doc = tb_test_json_load(json);
     json_t *w = json_object_get(doc, "workload"), *per = json_object_get(w, "per_model");
     assert_string_equal(json_string_value(json_object_get(w, "prompt_file")), prompt);
     assert_int_equal(json_array_size(per), 2);

@@ -1,5 +1,6 @@
 /* test_cmd_energy.c - `ternbench energy` end to end, on fake sysfs trees. */
 #include "testutil.h"
+#include "testjson.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -28,15 +29,6 @@ static int teardown(void **state)
 
 /* `ternbench energy ARGS...` with the fake sysfs root */
 #define energy(...) tb_run_ternbench((char *[]){env_root, NULL}, "energy", __VA_ARGS__, NULL)
-
-static json_t *load(const char *path)
-{
-    json_error_t e;
-    json_t *doc = json_load_file(path, 0, &e);
-    if (!doc)
-        fail_msg("%s: %s", path, e.text);
-    return doc;
-}
 
 static void test_no_meter_says_so_and_runs(void **state)
 {
@@ -67,7 +59,7 @@ static void test_estimate_is_labelled(void **state)
     assert_int_equal(r.status, 0);
     assert_non_null(strstr(r.err, "ESTIMATE, not a measurement"));
     tb_run_free(&r);
-    json_t *doc = load(json);
+    json_t *doc = tb_test_json_load(json);
     json_t *run = json_array_get(json_object_get(doc, "runs"), 0);
     assert_true(json_is_true(json_object_get(run, "estimate")));
     assert_string_equal(json_string_value(json_object_get(run, "meter")), "estimate");
@@ -93,7 +85,7 @@ static void test_ina219_measures_and_subtracts_idle(void **state)
     assert_int_equal(r.status, 0);
     assert_non_null(strstr(r.err, "ina219"));
     tb_run_free(&r);
-    json_t *doc = load(json);
+    json_t *doc = tb_test_json_load(json);
     assert_string_equal(json_string_value(json_object_get(doc, "schema")), "ternbench.energy/1");
     json_t *idle = json_object_get(doc, "idle");
     assert_double_equal(json_real_value(json_object_get(idle, "watts")), 2.5, 1e-9);

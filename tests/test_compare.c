@@ -1,5 +1,6 @@
 /* test_compare.c - compare, gate and merge on synthetic result documents. */
 #include "testutil.h"
+#include "testjson.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -151,9 +152,7 @@ static void test_merge_keeps_each_machine(void **state)
     tb_run_result r = tb_run_ternbench(NULL, "merge", a, b, "-o", out, NULL);
     assert_int_equal(r.status, 0);
     tb_run_free(&r);
-    json_error_t e;
-    json_t *all = json_load_file(out, 0, &e);
-    assert_non_null(all);
+    json_t *all = tb_test_json_load(out);
     tb_error err;
     assert_int_equal(tb_result_validate(all, &err), TB_OK);
     json_t *runs = json_object_get(all, "runs");

@@ -1,5 +1,6 @@
 /* test_report.c - result documents into reports: validation, verdicts, plots, reproduce. */
 #include "testutil.h"
+#include "testjson.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -216,9 +217,7 @@ static void test_reproduce_end_to_end(void **state)
     tb_run_free(&r);
     char path[1300];
     snprintf(path, sizeof path, "%s/results.json", out);
-    json_error_t e;
-    json_t *doc = json_load_file(path, 0, &e);
-    assert_non_null(doc);
+    json_t *doc = tb_test_json_load(path);
     tb_error err;
     assert_int_equal(tb_result_validate(doc, &err), TB_OK);
     assert_int_equal(json_array_size(json_object_get(doc, "runs")), 6); /* 2 formats x 3 tests */

@@ -8,6 +8,7 @@
  * vocabulary with known scores, and bad vocabularies.
  */
 #include "testutil.h"
+#include "testjson.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -75,10 +76,7 @@ static void test_llama3_vocabulary(void **state)
 static void test_llama3_matches_reference(void **state)
 {
     (void)state;
-    json_error_t jerr;
-    json_t *ref = json_load_file(LLAMA3 "reference.json", 0, &jerr);
-    if (!ref)
-        fail_msg("reference.json: %s", jerr.text);
+    json_t *ref = tb_test_json_load(LLAMA3 "reference.json");
     json_t *cases = json_object_get(ref, "cases");
     assert_true(json_array_size(cases) >= 30);
     int failures = 0;
@@ -174,10 +172,7 @@ static void expect_pieces(tb_pre pre, const char *text, const char *const *want)
 static void test_pretokenizers_match_regex_engine(void **state)
 {
     (void)state;
-    json_error_t jerr;
-    json_t *ref = json_load_file(TB_TEST_DATA "/pretokenizers/reference.json", 0, &jerr);
-    if (!ref)
-        fail_msg("pretokenizers/reference.json: %s", jerr.text);
+    json_t *ref = tb_test_json_load(TB_TEST_DATA "/pretokenizers/reference.json");
     static const struct { const char *key; tb_pre pre; } kinds[] = {{"default", TB_PRE_DEFAULT},
                                                                     {"gpt2", TB_PRE_GPT2}};
     size_t i, checked = 0;
