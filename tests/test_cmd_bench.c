@@ -112,7 +112,11 @@ static void test_energy_with_a_meter(void **state)
     json_t *c = json_array_get(json_object_get(doc, "comparisons"), 0);
     double sp = json_real_value(json_object_get(json_object_get(c, "speedup"), "median"));
     double red = json_real_value(json_object_get(json_object_get(c, "energy_reduction"), "median"));
-    assert_double_equal(red, 1.0 - 1.0 / sp, 0.05);
+    /* 1 - red is the ratio of energies per token, 1 / sp the ratio of times per token:
+     * equal up to the sampler's bracketing, relatively. (An absolute bound fails when
+     * a loaded machine slows one model many times: CI once saw sp = 0.07, red = -13.28
+     * against 1 - 1 / sp = -13.37, a 0.6 % difference.) */
+    assert_double_equal((1.0 - red) * sp, 1.0, 0.05);
     json_decref(doc);
     tb_rmtree(dir);
     free(dir);
