@@ -240,6 +240,13 @@ int tb_bench_run(const tb_bench_opts *o, const tb_machine *mach, FILE *out, json
             rc = tb_model_set_threads(models[i], (int)threads, err);
         if (rc != TB_OK)
             break;
+        if (threads > mach->cpu.usable_cpus)
+            fprintf(stderr, "ternbench bench: warning: %ld threads on %d usable CPU%s (%s): the pool's "
+                    "threads will take turns, so these figures measure the scheduler more than the "
+                    "kernels; use -t %d or fewer\n", threads, mach->cpu.usable_cpus,
+                    mach->cpu.usable_cpus == 1 ? "" : "s",
+                    mach->cpu.usable_why[0] ? mach->cpu.usable_why : "all online CPUs",
+                    mach->cpu.usable_cpus);
         memset(cells, 0, (size_t)o->nmodels * o->ntests * sizeof *cells);
         for (int i = 0; i < o->nmodels && !fake; i++) /* warm-up: pages in, caches, clocks */
             run_tokens(models[i], ids + (size_t)i * max_tokens, (int)o->warmup, 1, 0);

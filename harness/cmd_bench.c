@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "bench.h"
+#include "cpu.h"
 #include "peer.h"
 #include "cli.h"
 #include "tb_file.h"
@@ -164,7 +165,7 @@ int tb_cmd_bench(int argc, char **argv)
     for (int i = 1; i < argc; i++) /* llama-bench spells it -pg: accept that */
         if (!strcmp(argv[i], "-pg"))
             argv[i] = "--pg";
-    tb_bench_opts o = {.threads = sysconf(_SC_NPROCESSORS_ONLN), .reps = 3, .warmup = 8, .seed = 1,
+    tb_bench_opts o = {.threads = tb_cpu_usable(NULL, 0), .reps = 3, .warmup = 8, .seed = 1,
                        .batch = 512};
     const char *json = NULL;
     peers pe = {0};

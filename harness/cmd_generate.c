@@ -252,7 +252,7 @@ done:
 
 int tb_cmd_generate(int argc, char **argv)
 {
-    gen_opts o = {.n_predict = 128, .threads = sysconf(_SC_NPROCESSORS_ONLN), .batch = 64, .kv = TB_KV_F16,
+    gen_opts o = {.n_predict = 128, .threads = tb_cpu_usable(NULL, 0), .batch = 64, .kv = TB_KV_F16,
                   .sp = tb_sampling_defaults()};
     int rc = parse(argc, argv, &o);
     if (rc != TB_EXIT_OK)

@@ -24,6 +24,7 @@
 
 #include "bandwidth.h"
 #include "cli.h"
+#include "cpu.h"
 #include "formats.h"
 #include "machine.h"
 #include "stats.h"
@@ -205,7 +206,7 @@ static double fork_join_us(tb_pool *pool)
 
 int tb_cmd_kernels(int argc, char **argv)
 {
-    kopts o = {.threads = sysconf(_SC_NPROCESSORS_ONLN), .batch = 128, .do_gemv = true,
+    kopts o = {.threads = tb_cpu_usable(NULL, 0), .batch = 128, .do_gemv = true,
                .do_gemm = true, .min_time = 0.3,
                .shapes = {{2560, 2560}, {640, 2560}, {6912, 2560}, {2560, 6912}, {128256, 2560}},
                .nshapes = 5};

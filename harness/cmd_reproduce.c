@@ -15,6 +15,7 @@
 
 #include "bench.h"
 #include "cli.h"
+#include "cpu.h"
 #include "dummy.h"
 #include "report.h"
 #include "tb_file.h"
@@ -106,7 +107,7 @@ static int write_doc(json_t *doc, const char *path, tb_error *err)
 int tb_cmd_reproduce(int argc, char **argv)
 {
     ropts o = {.sizes = "125M,350M,700M,2B4T", .formats = "i2_s,tl2,tq2_0,f16,q8_0,q4_0",
-               .out = "out", .threads = {sysconf(_SC_NPROCESSORS_ONLN)}, .nthreads = 1, .n = 32,
+               .out = "out", .threads = {tb_cpu_usable(NULL, 0)}, .nthreads = 1, .n = 32,
                .p = 32, .reps = 3};
     int rc = parse(argc, argv, &o);
     if (rc < 0)

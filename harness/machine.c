@@ -66,9 +66,10 @@ static json_t *cpu_json(const tb_machine *m)
     for (int i = 0; i < tb_cpu_feature_count; i++)
         if (m->cpu.features & tb_cpu_feature_names[i].bit)
             json_array_append_new(features, json_string(tb_cpu_feature_names[i].name));
-    return json_pack("{s:s, s:s, s:i, s:i, s:I, s:I, s:o, s:s, s:s, s:s, s:s}",
+    return json_pack("{s:s, s:s, s:i, s:i, s:s, s:i, s:I, s:I, s:o, s:s, s:s, s:s, s:s}",
                      "model", m->cpu.model, "arch", m->cpu.arch,
-                     "logical_cpus", m->cpu.logical_cpus,
+                     "logical_cpus", m->cpu.logical_cpus, "usable_cpus", m->cpu.usable_cpus,
+                     "usable_cpus_limit", m->cpu.usable_why,
                      "physical_cores", m->cpu.physical_cores,
                      "memory_bytes", (json_int_t)m->cpu.mem_total_bytes,
                      "memory_available_bytes", (json_int_t)m->cpu.mem_available_bytes,
@@ -154,6 +155,9 @@ void tb_machine_print(const tb_machine *m, FILE *out)
     fprintf(out, "  cpus       %d logical", m->cpu.logical_cpus);
     if (m->cpu.physical_cores)
         fprintf(out, ", %d physical cores", m->cpu.physical_cores);
+    if (m->cpu.usable_why[0])
+        fprintf(out, "; %d usable by this process (%s): the default thread count",
+                m->cpu.usable_cpus, m->cpu.usable_why);
     fprintf(out, "\n  memory     ");
     print_gib(out, m->cpu.mem_total_bytes);
     fprintf(out, " total, ");

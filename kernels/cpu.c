@@ -1,6 +1,7 @@
 /* cpu.c - processor feature detection and ISA selection; see cpu.h. */
 #include "cpu.h"
 
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -236,6 +237,101 @@ static uint64_t meminfo_kib(const char *text, const char *key)
     return cpuinfo_value(text, key, v, sizeof v) ? strtoull(v, NULL, 10) * 1024ull : 0;
 }
 
+/* The quota a cgroup directory sets, in CPUs (rounded up), or 0 for none. */
+static int dir_quota(const char *dir, char *why, size_t cap)
+{
+    char path[1200], text[128];
+    long long quota = -1, period = 0;
+    snprintf(path, sizeof path, "%s/cpu.max", dir);
+    if (tb_file_read_text(path, text, sizeof text, NULL) >= 0) {
+        if (sscanf(text, "%lld %lld", &quota, &period) != 2) /* "max 100000" */
+            return 0;
+    } else {
+        uint64_t p;
+        snprintf(path, sizeof path, "%s/cpu.cfs_quota_us", dir);
+        if (tb_file_read_text(path, text, sizeof text, NULL) < 0 || sscanf(text, "%lld", &quota) != 1)
+            return 0;
+        char ppath[1200];
+        snprintf(ppath, sizeof ppath, "%s/cpu.cfs_period_us", dir);
+        if (tb_file_read_u64(ppath, &p, NULL) != 0)
+            return 0;
+        period = (long long)p;
+    }
+    if (quota <= 0 || period <= 0)
+        return 0;
+    snprintf(why, cap, "cgroup CPU quota %lld us per %lld us in %s", quota, period, path);
+    long long cpus = (quota + period - 1) / period;
+    return cpus > 4096 ? 4096 : (int)cpus;
+}
+
+int tb_cpu_quota_limit(const char *proc_cgroup_text, const char *cgroup_root, char *why,
+                       size_t cap)
+{
+    int best = 0;
+    for (const char *line = proc_cgroup_text; line && *line;) {
+        const char *nl = strchr(line, '\n');
+        size_t len = nl ? (size_t)(nl - line) : strlen(line);
+        /* "0::/path" (v2) or "4:cpu,cpuacct:/path" (v1) */
+        const char *c1 = memchr(line, ':', len);
+        const char *c2 = c1 ? memchr(c1 + 1, ':', len - (size_t)(c1 + 1 - line)) : NULL;
+        if (c2) {
+            char ctl[64] = "", rel[1024];
+            size_t cl = (size_t)(c2 - c1 - 1), rl = (size_t)(line + len - c2 - 1);
+            bool v2 = cl == 0, cpu_ctl = false;
+            if (cl < sizeof ctl) {
+                memcpy(ctl, c1 + 1, cl);
+                ctl[cl] = '\0';
+                for (const char *t = ctl; *t && !cpu_ctl; t += strcspn(t, ","), t += *t == ',')
+                    cpu_ctl = strcspn(t, ",") == 3 && !strncmp(t, "cpu", 3);
+            }
+            if ((v2 || cpu_ctl) && rl < sizeof rel) {
+                memcpy(rel, c2 + 1, rl);
+                rel[rl] = '\0';
+                char dir[1200];
+                for (;;) { /* the cgroup, then each ancestor */
+                    snprintf(dir, sizeof dir, "%s%s%s%s", cgroup_root, v2 ? "" : "/", ctl, rel);
+                    char w[512];
+                    int q = dir_quota(dir, w, sizeof w);
+                    if (q > 0 && (best == 0 || q < best)) {
+                        best = q;
+                        snprintf(why, cap, "%s", w);
+                    }
+                    char *slash = strrchr(rel, '/');
+                    if (!slash || !strcmp(rel, "/"))
+                        break;
+                    slash[slash == rel] = '\0'; /* "/a/b" -> "/a" -> "/" */
+                }
+            }
+        }
+        line = nl ? nl + 1 : NULL;
+    }
+    return best;
+}
+
+int tb_cpu_usable(char *why, size_t cap)
+{
+    char w[512] = "";
+    long online = sysconf(_SC_NPROCESSORS_ONLN);
+    int n = online > 0 ? (int)online : 1;
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0 && CPU_COUNT(&set) < n) {
+        n = CPU_COUNT(&set);
+        snprintf(w, sizeof w, "the affinity mask allows %d of %ld online CPUs", n, online);
+    }
+    static char text[8192];
+    if (tb_file_read_text("/proc/self/cgroup", text, sizeof text, NULL) >= 0) {
+        char qw[512];
+        int q = tb_cpu_quota_limit(text, "/sys/fs/cgroup", qw, sizeof qw);
+        if (q > 0 && q < n) {
+            n = q;
+            snprintf(w, sizeof w, "%s", qw);
+        }
+    }
+    if (why)
+        snprintf(why, cap, "%s", w);
+    return n;
+}
+
 void tb_cpu_detect(tb_cpu_info *info)
 {
     memset(info, 0, sizeof *info);
@@ -259,6 +355,7 @@ void tb_cpu_detect(tb_cpu_info *info)
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     info->logical_cpus = n > 0 ? (int)n : 1;
     info->physical_cores = count_physical_cores(info->logical_cpus);
+    info->usable_cpus = tb_cpu_usable(info->usable_why, sizeof info->usable_why);
     if (tb_file_read_text("/proc/meminfo", text, sizeof text, NULL) >= 0) {
         info->mem_total_bytes = meminfo_kib(text, "MemTotal");
         info->mem_available_bytes = meminfo_kib(text, "MemAvailable");

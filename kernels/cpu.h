@@ -72,6 +72,8 @@ typedef struct tb_cpu_info {
     char arch[16];            /* "x86_64" or "aarch64" */
     char model[128];          /* marketing name, or implementer/part on ARM */
     int logical_cpus;         /* online logical CPUs */
+    int usable_cpus;          /* of those, what this process may use (tb_cpu_usable) */
+    char usable_why[192];     /* what narrowed usable_cpus; "" when nothing did */
     int physical_cores;       /* distinct (package, core) pairs; 0 if unknown */
     uint64_t mem_total_bytes; /* 0 if unknown */
     uint64_t mem_available_bytes;
@@ -80,6 +82,23 @@ typedef struct tb_cpu_info {
 
 /* Fills info for the machine we run on. Never fails: unknown fields stay 0/"". */
 void tb_cpu_detect(tb_cpu_info *info);
+
+/* The CPUs a cgroup CPU quota allows, rounded up: v2's cpu.max ("QUOTA PERIOD",
+ * or "max" for none) or v1's cpu.cfs_quota_us / cpu.cfs_period_us (-1 for
+ * none), looked up for the cgroup that proc_cgroup_text (/proc/self/cgroup's
+ * text) names and for each of its ancestors under cgroup_root, the tightest
+ * winning. Returns 0 when no quota applies; otherwise writes the file and its
+ * values into why. Pure but for reading files under cgroup_root (tests give
+ * a fake tree). */
+int tb_cpu_quota_limit(const char *proc_cgroup_text, const char *cgroup_root, char *why,
+                       size_t cap);
+
+/* How many threads this process can run at once: the online CPUs, narrowed by
+ * its affinity mask (taskset, a container's cpuset) and by a cgroup quota (a
+ * container's --cpus). A pool larger than this makes its threads wait for one
+ * another. why (may be NULL) says what narrowed it, "" when nothing did. The
+ * default thread count of every command. */
+int tb_cpu_usable(char *why, size_t cap);
 
 typedef enum tb_isa {
     TB_ISA_SCALAR,

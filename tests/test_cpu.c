@@ -1,7 +1,11 @@
 /* test_cpu.c - CPU feature decoding and ISA selection, on made-up CPUs. */
 #include "testutil.h"
 
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cpu.h"
 
@@ -180,6 +184,66 @@ static void test_detect_runs(void **state)
     assert_true(tb_isa_supported(isa, info.features));
 }
 
+/* Containers limit CPUs with a cgroup quota that sysconf() does not see. */
+static void test_cgroup_quota(void **state)
+{
+    (void)state;
+    char *root = tb_tmpdir(), why[512] = "";
+    /* v2: no quota at the leaf ("max"), 1.5 CPUs at its parent, 4 at the root */
+    tb_write(root, "ci.slice/job-7.scope/cpu.max", "max 100000\n");
+    tb_write(root, "ci.slice/cpu.max", "150000 100000\n");
+    tb_write(root, "cpu.max", "400000 100000\n");
+    assert_int_equal(tb_cpu_quota_limit("0::/ci.slice/job-7.scope\n", root, why, sizeof why), 2);
+    assert_non_null(strstr(why, "150000 us per 100000 us"));
+    assert_non_null(strstr(why, "ci.slice/cpu.max"));
+    /* a container sees its own cgroup as "/" */
+    assert_int_equal(tb_cpu_quota_limit("0::/\n", root, why, sizeof why), 4);
+    /* v1: the cpu controller's hierarchy, quota -1 (none) at the leaf */
+    tb_write(root, "cpu,cpuacct/docker/abc/cpu.cfs_quota_us", "-1\n");
+    tb_write(root, "cpu,cpuacct/docker/abc/cpu.cfs_period_us", "100000\n");
+    tb_write(root, "cpu,cpuacct/docker/cpu.cfs_quota_us", "50000\n");
+    tb_write(root, "cpu,cpuacct/docker/cpu.cfs_period_us", "100000\n");
+    const char *v1 = "12:memory:/docker/abc\n4:cpu,cpuacct:/docker/abc\n1:name=systemd:/\n";
+    assert_int_equal(tb_cpu_quota_limit(v1, root, why, sizeof why), 1);
+    assert_non_null(strstr(why, "cpu.cfs_quota_us"));
+    /* no quota anywhere; a controller list without "cpu" (cpuacct alone) is not read */
+    assert_int_equal(tb_cpu_quota_limit("3:cpuacct:/docker/abc\n", root, why, sizeof why), 0);
+    char none[1100];
+    snprintf(none, sizeof none, "%s/none", root);
+    assert_int_equal(tb_cpu_quota_limit("0::/elsewhere\n", none, why, sizeof why), 0);
+    assert_int_equal(tb_cpu_quota_limit("garbage", root, why, sizeof why), 0);
+    tb_rmtree(root);
+    free(root);
+    char *odd = tb_tmpdir(); /* unreadable values are no quota */
+    tb_write(odd, "a/cpu.max", "lots 100000\n");
+    tb_write(odd, "cpu.max", "0 100000\n");
+    assert_int_equal(tb_cpu_quota_limit("0::/a\n", odd, why, sizeof why), 0);
+    tb_rmtree(odd);
+    free(odd);
+}
+
+static void test_usable_cpus(void **state)
+{
+    (void)state;
+    char why[256];
+    int n = tb_cpu_usable(why, sizeof why);
+    assert_true(n >= 1 && n <= sysconf(_SC_NPROCESSORS_ONLN));
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    cpu_set_t saved;
+    assert_int_equal(sched_getaffinity(0, sizeof saved, &saved), 0);
+    for (int c = 0; c < CPU_SETSIZE; c++)
+        if (CPU_ISSET(c, &saved)) {
+            CPU_SET(c, &one);
+            break;
+        }
+    assert_int_equal(sched_setaffinity(0, sizeof one, &one), 0);
+    assert_int_equal(tb_cpu_usable(why, sizeof why), 1);
+    if (sysconf(_SC_NPROCESSORS_ONLN) > 1)
+        assert_non_null(strstr(why, "affinity"));
+    assert_int_equal(sched_setaffinity(0, sizeof saved, &saved), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -188,7 +252,8 @@ int main(void)
         cmocka_unit_test(test_skylake_x_lacks_vnni), cmocka_unit_test(test_old_cpu_low_max_leaf),
         cmocka_unit_test(test_hwcap),             cmocka_unit_test(test_cpuinfo_x86),
         cmocka_unit_test(test_cpuinfo_aarch64),   cmocka_unit_test(test_isa_select),
-        cmocka_unit_test(test_detect_runs),
+        cmocka_unit_test(test_detect_runs),       cmocka_unit_test(test_cgroup_quota),
+        cmocka_unit_test(test_usable_cpus),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
