@@ -10,6 +10,9 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "cpu.h"
+#include "tb_time.h"
+
 #if defined(__x86_64__)
 #include <immintrin.h>
 #define CPU_RELAX() _mm_pause()
@@ -19,12 +22,14 @@
 #define CPU_RELAX() ((void)0)
 #endif
 
-/* Spins before a worker sleeps: long enough to bridge the gap between two
- * kernels of one forward pass, short enough not to burn a core when idle. */
-#define SPIN_ROUNDS 200000
+/* How long an idle worker waits so before it sleeps: long enough to bridge
+ * the gap between two kernels of one forward pass, short enough not to burn
+ * a core when idle (and not to count as load when idle power is measured). */
+#define SPIN_SECONDS 0.003
 
 struct tb_pool {
     int threads;
+    int pause_rounds;         /* PAUSE_ROUNDS, or 0 with more threads than usable CPUs */
     pthread_t *tid;
     pthread_mutex_t lock;
     pthread_cond_t wake;
@@ -45,6 +50,23 @@ struct tb_pool {
     } *args;
     int caller_tid;
 };
+
+/* How a thread waits for another: PAUSE for some tens of microseconds (the
+ * common case: the other thread is running and nearly done), then give the
+ * CPU away with sched_yield() between looks. The yield matters when the pool
+ * has more threads than the CPUs it may use (taskset, a container's quota, a
+ * busy machine): the thread waited for may need this very CPU. With pure
+ * spinning every wait lasted a scheduler time slice, and 2 threads on 1 CPU
+ * decoded 240x slower than 1 thread. */
+#define PAUSE_ROUNDS 4096
+
+static void wait_turn(const tb_pool *p, int *rounds)
+{
+    if (++*rounds < p->pause_rounds)
+        CPU_RELAX();
+    else
+        sched_yield();
+}
 
 /* A job is n indices in units of `grain` (every chunk boundary is a multiple
  * of grain). Thread i starts with the i-th contiguous slice of the units,
@@ -124,12 +146,16 @@ static void *worker_main(void *arg)
     unsigned seen = 0;
     for (;;) {
         unsigned g;
-        int spins = 0;
+        int rounds = 0;
+        double since = 0;
         while ((g = atomic_load_explicit(&p->gen, memory_order_acquire)) == seen) {
-            if (++spins < SPIN_ROUNDS) {
-                CPU_RELAX();
+            wait_turn(p, &rounds);
+            if (rounds < p->pause_rounds) /* the clock is read only once yielding */
                 continue;
-            }
+            if (since == 0)
+                since = tb_now();
+            if (tb_now() - since < SPIN_SECONDS)
+                continue;
             pthread_mutex_lock(&p->lock);
             while ((g = atomic_load(&p->gen)) == seen)
                 pthread_cond_wait(&p->wake, &p->lock);
@@ -152,6 +178,8 @@ int tb_pool_create(int threads, bool pin, tb_pool **out, tb_error *err)
     if (!p)
         return tb_error_set(err, TB_ENOMEM, "out of memory for the thread pool");
     p->threads = threads;
+    /* more threads than CPUs: every wait is for a thread that needs this CPU */
+    p->pause_rounds = threads > tb_cpu_usable(NULL, 0) ? 0 : PAUSE_ROUNDS;
     pthread_mutex_init(&p->lock, NULL);
     pthread_cond_init(&p->wake, NULL);
     p->tid = calloc((size_t)threads, sizeof *p->tid);
@@ -241,8 +269,9 @@ void tb_pool_for(tb_pool *p, int n, int grain, tb_task_fn fn, void *ctx)
     pthread_cond_broadcast(&p->wake);
     pthread_mutex_unlock(&p->lock);
     run_share(p, 0);
+    int rounds = 0;
     while (atomic_load_explicit(&p->finished, memory_order_acquire) < p->threads - 1)
-        CPU_RELAX();
+        wait_turn(p, &rounds);
 }
 
 typedef struct gemm_job {

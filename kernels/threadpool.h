@@ -5,8 +5,10 @@
  * A parallel-for gives each thread one contiguous slice of the index range,
  * which it works through front to back; a thread that finishes early takes
  * the back half of the largest slice left (a core slowed by a noisy
- * neighbour ends up with less). Workers spin briefly between jobs, then sleep
- * on a condition variable. Nothing is allocated per call.
+ * neighbour ends up with less). Waiting threads spin briefly, then yield
+ * their CPU between looks (at once when the pool has more threads than the
+ * CPUs the process may use); idle workers sleep on a condition variable after
+ * a few milliseconds. Nothing is allocated per call.
  */
 #ifndef TB_THREADPOOL_H
 #define TB_THREADPOOL_H
