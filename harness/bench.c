@@ -31,11 +31,18 @@
 #include "tb_time.h"
 #include "threadpool.h"
 
+/* A run whose vCPUs waited on the hypervisor for more than this share of
+ * their time is named in the output. */
+#define STEAL_WARN 0.05
+
 typedef struct cell {          /* one model x one test */
     double tps[TB_BENCH_MAX_REPS], gbps[TB_BENCH_MAX_REPS], frac[TB_BENCH_MAX_REPS];
     double jpt[TB_BENCH_MAX_REPS]; /* joules per token (measured), when a meter exists */
     double jpt_net[TB_BENCH_MAX_REPS], watts[TB_BENCH_MAX_REPS];
     double cpu_s[TB_BENCH_MAX_REPS], ctxsw[TB_BENCH_MAX_REPS], faults[TB_BENCH_MAX_REPS];
+    double steal[TB_BENCH_MAX_REPS];            /* hypervisor steal, all CPUs, seconds */
+    bool steal_ok;                              /* /proc/stat had it in every repetition */
+    double steal_share;                         /* the largest steal / (seconds x CPUs) */
     double hw[TB_HW_EVENTS][TB_BENCH_MAX_REPS]; /* per run, summed over the pool's threads */
     bool hw_ok[TB_HW_EVENTS];                   /* counted in every repetition */
     char hw_why[TB_HW_EVENTS][160];
@@ -233,6 +240,9 @@ int tb_bench_run(const tb_bench_opts *o, const tb_machine *mach, FILE *out, json
     char hw_buf[512];
     const char *hw_why = tb_hw_counters_unavailable(hw_buf, sizeof hw_buf);
 
+    double stolen = 0; /* the largest steal share above STEAL_WARN, its run, how many runs */
+    char stolen_run[400] = "";
+    int stolen_runs = 0;
     int nthreads = o->nthreads ? o->nthreads : 1;
     for (int ti = 0; ti < nthreads && rc == TB_OK; ti++) {
         long threads = o->nthreads ? o->thread_list[ti] : o->threads;
@@ -304,6 +314,15 @@ int tb_bench_run(const tb_bench_opts *o, const tb_machine *mach, FILE *out, json
                     c->cpu_s[c->n] = u1.cpu_s - u0.cpu_s;
                     c->ctxsw[c->n] = (double)(u1.context_switches - u0.context_switches);
                     c->faults[c->n] = (double)(u1.page_faults - u0.page_faults);
+                    bool faked = fake && fake->steal;
+                    c->steal_ok = (c->n == 0 || c->steal_ok) &&
+                                  (faked || (u0.steal_s >= 0 && u1.steal_s >= 0));
+                    c->steal[c->n] = faked ? fake->steal(fake->ctx, i, t, r, secs)
+                                           : u1.steal_s - u0.steal_s;
+                    if (c->steal_ok && secs > 0) {
+                        double share = c->steal[c->n] / (secs * mach->cpu.logical_cpus);
+                        c->steal_share = share > c->steal_share ? share : c->steal_share;
+                    }
                     c->tps[c->n] = all / secs;
                     c->gbps[c->n] = (double)m->weight_bytes * c->tps[c->n] / 1e9;
                     /* after the counters and the meter have stopped */
@@ -400,11 +419,19 @@ int tb_bench_run(const tb_bench_opts *o, const tb_machine *mach, FILE *out, json
                 }
                 json_object_set_new(run, "params", json_real(models[i]->params));
                 json_object_set_new(run, "counters",
-                                    json_pack("{s:s, s:o, s:o, s:o, s:o}", "source", "getrusage",
+                                    json_pack("{s:s, s:o, s:o, s:o, s:o, s:o}", "source", "getrusage",
                                               "cpu_seconds", summary_json(c->cpu_s, c->n),
                                               "context_switches", summary_json(c->ctxsw, c->n),
                                               "page_faults", summary_json(c->faults, c->n),
+                                              "steal_seconds", c->steal_ok ? summary_json(c->steal, c->n)
+                                                                           : json_null(),
                                               "hardware", hw));
+                if (c->steal_ok && c->steal_share > STEAL_WARN && c->steal_share > stolen) {
+                    stolen = c->steal_share;
+                    snprintf(stolen_run, sizeof stolen_run, "%s %s at %ld thread%s",
+                             models[i]->name, o->tests[t].name, threads, threads == 1 ? "" : "s");
+                }
+                stolen_runs += c->steal_ok && c->steal_share > STEAL_WARN;
                 json_array_append_new(runs, run);
             }
 
@@ -485,6 +512,12 @@ int tb_bench_run(const tb_bench_opts *o, const tb_machine *mach, FILE *out, json
         fprintf(out, "energy: not measured: %s\n", energy_why);
     if (hw_why)
         fprintf(out, "hardware counters: unavailable: %s\n", hw_why);
+    if (stolen > 0)
+        fprintf(out, "steal: the hypervisor ran something else for %.0f %% of this guest's CPU "
+                "time in a repetition of %s (%d run%s above %.0f %%): the host was busy, and these "
+                "figures understate this machine; compare counters.steal_seconds, or run again\n",
+                100 * stolen, stolen_run, stolen_runs, stolen_runs == 1 ? "" : "s",
+                100 * STEAL_WARN);
 out:
     tb_sampler_free(sampler);
     tb_meter_close(meter);

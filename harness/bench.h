@@ -25,12 +25,14 @@ typedef struct tb_bench_test {
 /* Stand-ins for the engine's timing and the energy meter, for tests of the
  * runner's statistics: run() gives the seconds repetition rep of test t on
  * model i takes (the models still load, but do not run); energy(), when set,
- * the joules it takes, reported as meter `meter_name`. */
+ * the joules it takes, reported as meter `meter_name`; steal(), when set, the
+ * hypervisor steal seconds (all CPUs) during it, instead of /proc/stat's. */
 typedef struct tb_bench_hooks {
     double (*run)(void *ctx, int model, int test, int rep);
     double (*energy)(void *ctx, int model, int test, int rep, double seconds);
     const char *meter_name;
     void *ctx;
+    double (*steal)(void *ctx, int model, int test, int rep, double seconds);
 } tb_bench_hooks;
 
 typedef struct tb_bench_opts {

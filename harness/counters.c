@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "sources.h"
+#include "tb_file.h"
 
 #ifdef TB_HAVE_PAPI
 #include <papi.h>
@@ -180,6 +181,20 @@ void tb_usage_now(tb_usage *u)
                (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec * 1e-6;
     u->context_switches = ru.ru_nvcsw + ru.ru_nivcsw;
     u->page_faults = ru.ru_minflt + ru.ru_majflt;
+    char text[512]; /* the aggregate line comes first */
+    u->steal_s = tb_file_read_text("/proc/stat", text, sizeof text, NULL) > 0
+                     ? tb_proc_stat_steal(text) : -1;
+}
+
+double tb_proc_stat_steal(const char *text)
+{
+    unsigned long long v[8];
+    if (strncmp(text, "cpu ", 4) != 0 ||
+        sscanf(text + 4, "%llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3],
+               &v[4], &v[5], &v[6], &v[7]) != 8)
+        return -1;
+    long hz = sysconf(_SC_CLK_TCK);
+    return (double)v[7] / (double)(hz > 0 ? hz : 100);
 }
 
 const char *tb_hw_counters_unavailable(char *buf, size_t cap)

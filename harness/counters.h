@@ -39,9 +39,16 @@ typedef struct tb_usage {
     double cpu_s;              /* user + system CPU seconds */
     long context_switches;     /* voluntary + involuntary */
     long page_faults;          /* minor + major */
+    double steal_s;            /* machine-wide, see tb_proc_stat_steal; -1 when unknown */
 } tb_usage;
 
 void tb_usage_now(tb_usage *u);
+
+/* Steal time from /proc/stat's text: the seconds, summed over all CPUs, that
+ * a hypervisor ran something else while this guest's vCPUs wanted to run
+ * (the aggregate "cpu" line's eighth value, in USER_HZ ticks: 10 ms steps).
+ * -1 when the line or the field is missing (kernels before 2.6.11). */
+double tb_proc_stat_steal(const char *text);
 
 /* NULL when hardware events (instructions) open on this machine; otherwise
  * why not, with the fix, written into buf. */

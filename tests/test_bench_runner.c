@@ -34,6 +34,16 @@ static double fake_energy(void *ctx, int model, int test, int rep, double second
     return watts[model] * seconds;
 }
 
+/* model 1's fourth repetition waited on the hypervisor for a quarter of the
+ * CPUs' time; every other run lost 1 % */
+static int ncpus;
+static double fake_steal(void *ctx, int model, int test, int rep, double seconds)
+{
+    (void)ctx;
+    (void)test;
+    return (model == 1 && rep == 3 ? 0.25 : 0.01) * seconds * ncpus;
+}
+
 static int cmp(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -74,18 +84,34 @@ static void check_summary(json_t *s, const double *want, int n)
 static void test_statistics_and_comparison(void **state)
 {
     (void)state;
-    tb_bench_hooks hooks = {fake_run, fake_energy, "fake", NULL};
+    tb_bench_hooks hooks = {fake_run, fake_energy, "fake", NULL, fake_steal};
     tb_bench_opts o = {.specs = {"dummy:125M:i2_s", "dummy:125M:f16"}, .nmodels = 2, .threads = 1,
                        .reps = REPS, .warmup = 1, .seed = 1, .batch = 512, .hooks = &hooks};
     tb_error err;
     assert_int_equal(tb_bench_add_tests(&o, "4", false, &err), TB_OK); /* tg4 */
     tb_machine mach;
     tb_machine_probe(&mach);
+    ncpus = mach.cpu.logical_cpus;
     json_t *runs = json_array(), *comps = json_array(), *workload = NULL;
     FILE *out = tmpfile();
     if (tb_bench_run(&o, &mach, out, runs, comps, &workload, &err) != TB_OK)
         fail_msg("%s", err.text);
+    char text[8192];
+    rewind(out);
+    text[fread(text, 1, sizeof text - 1, out)] = '\0';
     fclose(out);
+    /* the one run above 5 % steal is named, with its share */
+    assert_non_null(strstr(text, "steal: the hypervisor ran something else for 25 % of this "
+                                 "guest's CPU time in a repetition of dummy:125M:f16 tg4 at 1 "
+                                 "thread (1 run above 5 %)"));
+    for (int m = 0; m < 2; m++) {
+        json_t *st = json_object_get(json_object_get(json_array_get(runs, (size_t)m), "counters"),
+                                     "steal_seconds");
+        double want[REPS];
+        for (int r = 0; r < REPS; r++)
+            want[r] = fake_steal(NULL, m, 0, r, secs[m][r]);
+        check_summary(st, want, REPS);
+    }
     assert_int_equal(json_array_size(runs), 2);
     for (int m = 0; m < 2; m++) {
         json_t *run = json_array_get(runs, (size_t)m);

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <linux/perf_event.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "counters.h"
 #include "threadpool.h"
@@ -119,6 +120,23 @@ static void test_event_encodings(void **state)
     assert_ptr_equal(tb_hw_events(), ev); /* resolved once */
 }
 
+/* Steal time is /proc/stat's eighth value of the aggregate "cpu" line, in ticks. */
+static void test_steal_from_proc_stat(void **state)
+{
+    (void)state;
+    double hz = (double)sysconf(_SC_CLK_TCK);
+    assert_double_equal(tb_proc_stat_steal("cpu  3960684 0 281825 3714040 3971 0 718 4065 0 0\n"
+                                           "cpu0 1980342 0 140912 1857020 1985 0 359 2032 0 0\n"),
+                        4065 / hz, 1e-12);
+    assert_double_equal(tb_proc_stat_steal("cpu  1 2 3 4 5 6 7 8"), 8 / hz, 1e-12);
+    assert_double_equal(tb_proc_stat_steal("cpu  1 2 3 4 5 6 7\nintr 9"), -1, 0); /* no steal field */
+    assert_double_equal(tb_proc_stat_steal("cpu0 1 2 3 4 5 6 7 8"), -1, 0);      /* not the total */
+    assert_double_equal(tb_proc_stat_steal(""), -1, 0);
+    tb_usage u;
+    tb_usage_now(&u);
+    assert_true(u.steal_s >= 0); /* Linux has had the field since 2.6.11 */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -126,6 +144,7 @@ int main(void)
         cmocka_unit_test(test_pool_reports_its_threads),
         cmocka_unit_test(test_this_machine_says_why),
         cmocka_unit_test(test_event_encodings),
+        cmocka_unit_test(test_steal_from_proc_stat),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
