@@ -29,7 +29,7 @@ static void help(void)
            "  -p LIST            prompt tests, tokens (default none)\n"
            "  -pg P,N            prompt P tokens then generate N (llama-bench's -pg; t/s over all)\n"
            "  -b, --batch N      prompt batch size (default 512; 1 = one token at a time)\n"
-           "  -t, --threads LIST thread counts, e.g. 1,2 (default: online CPUs)\n"
+           "  -t, --threads LIST thread counts, e.g. 1,2 (default: the CPUs this process may use)\n"
            "  -r, --repetitions R  repetitions (default 3; 3 or more give an interval)\n"
            "  --warmup N         warm-up tokens per model before measuring (default 8)\n"
            "  --seed S           token sequence seed (default 1)\n"

@@ -34,7 +34,7 @@ static void help(void)
            "                        end-of-generation token or a full context)\n"
            "  --chat                wrap the prompt in the model's chat template (BitNet\n"
            "                        b1.58: `User: ...<|eot_id|>Assistant: `; LLaMA-3's)\n"
-           "  -t, --threads T       threads (default: every core)\n"
+           "  -t, --threads T       threads (default: the CPUs this process may use)\n"
            "  -b, --batch-size B    prompt tokens per forward pass (default 64)\n"
            "  -c, --ctx-size N      context length (default: the model's, at most 4096)\n"
            "  --temp T              temperature; 0 is greedy (default %.1f)\n"

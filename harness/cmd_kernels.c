@@ -56,7 +56,7 @@ static void help(void)
            "triad on the same threads.\n\n"
            "  --format F,...    formats (default: all of them)\n"
            "  --isa I           scalar | avx2 | avx512 | neon | all (default: the best available)\n"
-           "  -t, --threads T   threads (default: online CPUs)\n"
+           "  -t, --threads T   threads (default: the CPUs this process may use)\n"
            "  --shape MxK,...   shapes (default: BitNet-b1.58-2B-4T's 2560x2560, 640x2560,\n"
            "                    6912x2560, 2560x6912 and lm_head 128256x2560)\n"
            "  --batch N         tokens per GEMM (default 128)\n"

@@ -27,7 +27,7 @@ static void help(void)
            "report that sets each speedup beside bitnet.cpp's published figure.\n\n"
            "  --sizes LIST     presets (default 125M,350M,700M,2B4T)\n"
            "  --formats LIST   formats (default i2_s,tl2,tq2_0,f16,q8_0,q4_0)\n"
-           "  -t, --threads L  thread counts, e.g. 1,2 (default: online CPUs)\n"
+           "  -t, --threads L  thread counts, e.g. 1,2 (default: the CPUs this process may use)\n"
            "  -n N             decode test tokens (default 32)\n"
            "  -p N             prompt tokens: ppN@b1 one at a time as the paper ran it, and\n"
            "                   pp(4N) in one batch (default 32)\n"
