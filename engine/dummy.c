@@ -65,22 +65,6 @@ static uint64_t next(uint64_t *s)
     return z ^ (z >> 31);
 }
 
-/* One allocation the model frees with itself (huge pages where large: see
- * tb_alloc_streamed; the weights arena gained 23.1 -> 25.2 t/s, 2B4T i2_s). */
-static void *own(tb_model *m, size_t bytes, tb_error *err)
-{
-    void **grown = realloc(m->owned, (size_t)(m->n_owned + 1) * sizeof *grown);
-    void *p = grown ? tb_alloc_streamed(bytes) : NULL;
-    if (grown)
-        m->owned = grown;
-    if (!p) {
-        tb_error_set(err, TB_ENOMEM, "out of memory (%zu bytes) building %s", bytes, m->name);
-        return NULL;
-    }
-    m->owned[m->n_owned++] = p;
-    return p;
-}
-
 /* A rows x k ternary matrix times an f16-exact scale, quantized into fmt at dst
  * (tb_format_bytes(fmt, rows, k) bytes); scratch holds rows x k floats. */
 static int synth_matrix(tb_format fmt, int rows, int k, uint64_t seed, uint8_t *dst,
@@ -283,7 +267,7 @@ int tb_model_dummy(const tb_preset *p, tb_format fmt, tb_format embd, uint64_t s
     size_t total = 0;
     for (int i = 0; tensors && i < n; i++)
         total += (tensor_bytes(&tensors[i], fmt, embd) + 63) / 64 * 64;
-    uint8_t *arena = rc == TB_OK ? own(m, total, err) : NULL;
+    uint8_t *arena = rc == TB_OK ? tb_model_own(m, total, err) : NULL;
     if (rc == TB_OK && !arena)
         rc = TB_ENOMEM;
     for (int i = 0; rc == TB_OK && i < n; i++) {

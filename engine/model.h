@@ -64,7 +64,8 @@ typedef struct tb_model {
     tb_pool *pool;
     tb_isa isa;
     tb_vec_fns vec;                  /* attention helpers for isa */
-    void **owned;                    /* buffers the model allocated (dummy weights) */
+    void **owned;                    /* buffers the model allocated (dummy weights,
+                                      * relaid-out matrices of a mapped file) */
     int n_owned;
     char name[64];                   /* file name or dummy:PRESET:FORMAT */
     size_t weight_bytes;             /* bytes of all weights read per token */
@@ -84,6 +85,10 @@ int tb_embd_format_check(tb_format f, tb_error *err);
 /* Allocates the run state and thread pool of a model whose config and
  * weights are set (used by the loader and by dummy.c). */
 int tb_model_finish(tb_model *m, int threads, tb_kv_type kv, tb_error *err);
+
+/* bytes the model frees with itself (huge pages where large: tb_alloc_streamed);
+ * NULL with err set when memory is short. */
+void *tb_model_own(tb_model *m, size_t bytes, tb_error *err);
 
 /* Opens "dummy:PRESET[:FORMAT]" (synthesised, see dummy.h) or a GGUF path. */
 int tb_model_open(const char *spec, int threads, tb_isa isa, int ctx_len, tb_kv_type kv,

@@ -261,6 +261,7 @@ int tb_cmd_kernels(int argc, char **argv)
 
     json_t *results = json_array();
     double bw_sum = 0;
+    bool interleaved = false; /* some i2_s row ran on interleaved rows */
     int bw_n = 0;
     rc = TB_EXIT_OK;
     for (int s = 0; s < o.nshapes && rc == TB_EXIT_OK; s++) {
@@ -324,6 +325,12 @@ int tb_cmd_kernels(int argc, char **argv)
                 if (dup)
                     continue;
                 done[ndone++] = used;
+                /* as the engine lays the rows out for this ISA (the ISAs come in
+                 * ascending order, and every kernel reads either layout) */
+                for (int c = 0; c < ncopies && tb_matrix_preferred_interleave(&copies[c], used); c++)
+                    if (tb_i2s_interleave(&copies[c], (uint8_t *)copies[c].data, &err) != TB_OK)
+                        break;
+                interleaved |= copies[0].interleave != 0;
                 for (int op = 0; op < 2; op++) {
                     if ((op == 0 && !o.do_gemv) || (op == 1 && !o.do_gemm))
                         continue;
@@ -341,8 +348,9 @@ int tb_cmd_kernels(int argc, char **argv)
                     }
                     json_array_append_new(
                         results,
-                        json_pack("{s:s, s:s, s:s, s:i, s:i, s:i, s:i, s:f, s:f, s:f, s:f, s:f, s:I, s:i}",
-                                  "format", tr->name, "isa", tb_isa_name(used), "op", opname, "m", m,
+                        json_pack("{s:s, s:s, s:s, s:i, s:i, s:i, s:i, s:i, s:f, s:f, s:f, s:f, s:f, s:I, s:i}",
+                                  "format", tr->name, "isa", tb_isa_name(used), "op", opname,
+                                  "interleave", copies[0].interleave, "m", m,
                                   "k", k, "batch", a->n, "threads", (int)o.threads, "seconds",
                                   r.seconds, "gbps", r.gbps, "gops", r.gops, "roofline_fraction",
                                   r.fraction, "bandwidth_gbps", r.bw, "weight_bytes",
@@ -373,6 +381,9 @@ int tb_cmd_kernels(int argc, char **argv)
             json_decref(results);
             printf("\nroofline = weight GB/s / STREAM triad GB/s probed just before and after each "
                    "row (mean %.1f GB/s).\n", bw_n ? bw_sum / bw_n : triad);
+            if (interleaved)
+                printf("i2_s on avx512: rows interleaved in fours, as the engine lays them out for "
+                       "that ISA at load (tb_i2s_interleave).\n");
         }
     } else {
         json_decref(results);

@@ -409,8 +409,9 @@ static void dq_q4_0(const tb_matrix *w, int r, float *y)
 
 static void dq_i2_s(const tb_matrix *w, int r, float *y)
 {
-    const uint8_t *p = tb_i2s_row(w, r);
-    for (int blk = 0; blk < w->k / TB_I2S_BLOCK; blk++, p += 32)
+    const uint8_t *row = tb_i2s_row(w, r);
+    for (int blk = 0; blk < w->k / TB_I2S_BLOCK; blk++) {
+        const uint8_t *p = tb_i2s_group(w, row, blk);
         for (int j = 0; j < 32; j++) {
             float *o = y + blk * TB_I2S_BLOCK + j;
             o[0] = (float)(((p[j] >> 6) & 3) - 1) * w->scale;
@@ -418,6 +419,7 @@ static void dq_i2_s(const tb_matrix *w, int r, float *y)
             o[64] = (float)(((p[j] >> 2) & 3) - 1) * w->scale;
             o[96] = (float)((p[j] & 3) - 1) * w->scale;
         }
+    }
 }
 
 static void dq_tq2_0(const tb_matrix *w, int r, float *y)
@@ -564,12 +566,47 @@ int tb_matrix_init(tb_matrix *w, tb_format fmt, int rows, int k, const void *dat
     w->row_bytes = (size_t)(k / t->block) * t->block_bytes;
     w->tile_bytes = fmt == TB_FMT_TL2 ? tl2_tile_bytes(k) : 0;
     w->scale = 1.0f;
+    w->interleave = 0;
     if (fmt == TB_FMT_I2_S || fmt == TB_FMT_TL2) {
         memcpy(&w->scale, w->data + need - TB_I2S_TAIL, sizeof w->scale);
         if (!isfinite(w->scale) || w->scale < 0)
             return tb_error_set(err, TB_EINVAL, "i2_s scale %g is not a finite non-negative "
                                 "number", (double)w->scale);
     }
+    return TB_OK;
+}
+
+int tb_matrix_preferred_interleave(const tb_matrix *w, tb_isa isa)
+{
+    /* measured where it pays: the AVX-512 GEMV (gemm_avx512.c, i2s_gemv4) */
+    bool fits = w->fmt == TB_FMT_I2_S && !w->interleave && w->rows % TB_I2S_INTERLEAVE == 0 &&
+                w->k % (2 * TB_I2S_BLOCK) == 0;
+    return fits && isa == TB_ISA_AVX512 ? TB_I2S_INTERLEAVE : 0;
+}
+
+int tb_i2s_interleave(tb_matrix *w, uint8_t *dst, tb_error *err)
+{
+    enum { IL = TB_I2S_INTERLEAVE };
+    const size_t rb = w->row_bytes, pairs = rb / 64;
+    uint8_t tile[IL * 64 * 64]; /* one tile's rows, k up to 16384 */
+    uint8_t *heap = IL * rb > sizeof tile ? malloc(IL * rb) : NULL;
+    if (IL * rb > sizeof tile && !heap)
+        return tb_error_set(err, TB_ENOMEM, "out of memory interleaving i2_s rows");
+    uint8_t *buf = heap ? heap : tile;
+    for (int r = 0; r < w->rows; r += IL) {
+        const uint8_t *src = w->data + (size_t)r * rb; /* may be dst's own bytes: copy first */
+        memcpy(buf, src, IL * rb);
+        uint8_t *out = dst + (size_t)r * rb;
+        for (size_t c = 0; c < pairs; c++)
+            for (int i = 0; i < IL; i++)
+                memcpy(out + (c * IL + (size_t)i) * 64, buf + (size_t)i * rb + c * 64, 64);
+    }
+    free(heap);
+    size_t body = (size_t)w->rows * rb;
+    if (dst != w->data)
+        memcpy(dst + body, w->data + body, TB_I2S_TAIL);
+    w->data = dst;
+    w->interleave = IL;
     return TB_OK;
 }
 

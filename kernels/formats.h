@@ -131,6 +131,7 @@ typedef struct tb_matrix {
     size_t row_bytes;        /* tl2: 0 (rows are interleaved in tiles) */
     size_t tile_bytes;       /* tl2: bytes per tile of 32 rows */
     float scale;             /* i2_s, tl2: the tensor's scale, read from its tail */
+    int interleave;          /* i2_s: 4 when rows are interleaved in fours (tb_i2s_interleave); 0 */
 } tb_matrix;
 
 typedef struct tb_act {
@@ -179,6 +180,23 @@ double tb_format_bits(tb_format fmt);
 /* Points w at size bytes of data, checking k and size; reads i2_s's scale. */
 int tb_matrix_init(tb_matrix *w, tb_format fmt, int rows, int k, const void *data, size_t size,
                    tb_error *err);
+
+/* i2_s rows interleaved in fours: in each tile of four rows, the 64-byte
+ * pairs of 128-value groups alternate (pair 0 of rows 0-3, then pair 1 of
+ * rows 0-3, ...), so a kernel computing four rows at once reads one forward
+ * stream and loads each activation vector once for all four. The AVX-512
+ * GEMV reads it fastest (one thread, 4096x1536: 22 -> 28 GB/s); every ISA's
+ * kernels read both layouts, with the same results. Possible where rows is a
+ * multiple of 4 and k of 256 (whole pairs). */
+enum { TB_I2S_INTERLEAVE = 4 };
+/* The layout isa's kernels want for w: TB_I2S_INTERLEAVE, or 0 for as is. */
+int tb_matrix_preferred_interleave(const tb_matrix *w, tb_isa isa);
+/* Writes w's bytes interleaved (tail included) to dst, which holds
+ * tb_format_bytes() bytes and may be w->data itself (in place), and points w
+ * at dst. w must be a plain i2_s matrix that tb_matrix_preferred_interleave
+ * allows for some ISA. TB_ENOMEM (w untouched) for a tile buffer when
+ * k > 16384. */
+int tb_i2s_interleave(tb_matrix *w, uint8_t *dst, tb_error *err);
 
 /* Activation buffers for up to n tokens of k values (64-byte aligned). */
 int tb_act_alloc(tb_act *a, tb_act_kind kind, int n, int k, tb_error *err);

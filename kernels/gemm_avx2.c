@@ -53,16 +53,18 @@ INLINE void unpack128(const uint8_t *p, const int s0, const int s1, const int s2
     c[3] = _mm256_and_si256(_mm256_srli_epi16(b, s3), three);
 }
 
-INLINE void ternary_chunks(const uint8_t *const *rows, const int8_t *const *q, int nchunks,
-                           const int i2s_order, const int R, const int T, __m256i acc[4][4])
+INLINE void ternary_chunks(const uint8_t *const *rows, size_t pair_stride, const int8_t *const *q,
+                           int nchunks, const int i2s_order, const int R, const int T,
+                           __m256i acc[4][4])
 {
     for (int c = 0; c < nchunks; c++) {
         __m256i codes[4][4];
         for (int i = 0; i < R; i++) {
+            const uint8_t *p = rows[i] + (size_t)(c / 2) * pair_stride + (size_t)(c % 2) * 32;
             if (i2s_order)
-                unpack128(rows[i] + c * 32, 6, 4, 2, 0, codes[i]);
+                unpack128(p, 6, 4, 2, 0, codes[i]);
             else
-                unpack128(rows[i] + c * 32, 0, 2, 4, 6, codes[i]);
+                unpack128(p, 0, 2, 4, 6, codes[i]);
         }
         for (int j = 0; j < T; j++) {
             const int8_t *qc = q[j] + c * 128;
@@ -94,7 +96,7 @@ INLINE void i2s_tile(const tb_matrix *w, const tb_act *a, float *y, int ldy, int
     }
     for (int j = 0; j < T; j++)
         q[j] = a->i8 + (size_t)(t + j) * w->k;
-    ternary_chunks(rows, q, w->k / 128, 1, R, T, acc);
+    ternary_chunks(rows, tb_i2s_pair_stride(w), q, w->k / 128, 1, R, T, acc);
     for (int i = 0; i < R; i++)
         for (int j = 0; j < T; j++) {
             int32_t isum = hsum_i32(acc[i][j]) - a->i8_sum[t + j];
@@ -131,7 +133,7 @@ INLINE void tq2_tile(const tb_matrix *w, const tb_act *a, float *y, int ldy, int
         }
         for (int j = 0; j < T; j++)
             q[j] = a->i8 + (size_t)(t + j) * w->k + b * TB_QK_K;
-        ternary_chunks(rows, q, 2, 0, R, T, acc);
+        ternary_chunks(rows, 64, q, 2, 0, R, T, acc);
         for (int j = 0; j < T; j++) {
             const int32_t *bsum = a->i8_bsum + (size_t)(t + j) * (w->k / 128) + 2 * b;
             for (int i = 0; i < R; i++) {

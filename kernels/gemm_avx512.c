@@ -27,6 +27,7 @@ INLINE float f16(tb_f16 h)
 
 /* The one-token paths, defined below with the note on why they differ. */
 static void i2s_gemv(const tb_matrix *w, const tb_act *a, float *y, int r0, int r1);
+static void i2s_gemv4(const tb_matrix *w, const tb_act *a, float *y, int r0, int r1);
 static void tq2_gemv(const tb_matrix *w, const tb_act *a, float *y, int r0, int r1);
 static inline void q_gemv(const tb_matrix *w, const tb_act *a, float *y, int r0, int r1,
                           const int fmt);
@@ -82,8 +83,10 @@ INLINE void prefetch_rows(const uint8_t *const *rows, size_t bytes, const int R)
 #define I2S_SHIFT_LO _mm512_set_epi64(4, 4, 4, 4, 6, 6, 6, 6)
 #define I2S_SHIFT_HI _mm512_set_epi64(0, 0, 0, 0, 2, 2, 2, 2)
 
+/* stride: tb_i2s_pair_stride(w), as a constant (a stride read from w cost
+ * the plain layout's GEMM 2 % at k = 1536) */
 INLINE void i2s_tile(const tb_matrix *w, const tb_act *a, float *y, int ldy, int r, int t,
-                     const int R, const int T)
+                     const int R, const int T, const size_t stride)
 {
     __m512i acc[4][4];
     const uint8_t *rows[4];
@@ -102,7 +105,7 @@ INLINE void i2s_tile(const tb_matrix *w, const tb_act *a, float *y, int ldy, int
         const uint8_t *rc[4];
         const int8_t *qc[4];
         for (int i = 0; i < R; i++)
-            rc[i] = rows[i] + c * 32;
+            rc[i] = rows[i] + (size_t)(c / 2) * stride;
         for (int j = 0; j < T; j++)
             qc[j] = q[j] + c * 128;
         ternary_chunks(rc, qc, 2, 32, I2S_SHIFT_LO, I2S_SHIFT_HI, R, T, acc);
@@ -111,7 +114,7 @@ INLINE void i2s_tile(const tb_matrix *w, const tb_act *a, float *y, int ldy, int
         const uint8_t *rc[4];
         const int8_t *qc[4];
         for (int i = 0; i < R; i++)
-            rc[i] = rows[i] + c * 32;
+            rc[i] = rows[i] + (size_t)(c / 2) * stride;
         for (int j = 0; j < T; j++)
             qc[j] = q[j] + c * 128;
         ternary_chunks(rc, qc, 1, 32, I2S_SHIFT_LO, I2S_SHIFT_HI, R, T, acc);
@@ -123,12 +126,18 @@ INLINE void i2s_tile(const tb_matrix *w, const tb_act *a, float *y, int ldy, int
         }
 }
 
-#define I2S_TILE(r, t, R, T) i2s_tile(w, a, y, ldy, r, t, R, T)
+#define I2S_TILE(r, t, R, T) i2s_tile(w, a, y, ldy, r, t, R, T, 64)
+#define I2S_TILE4(r, t, R, T) i2s_tile(w, a, y, ldy, r, t, R, T, 64 * TB_I2S_INTERLEAVE)
 
 void tb_gemm_i2_s_avx512(const tb_matrix *w, const tb_act *a, float *y, int ldy, int r0, int r1)
 {
-    if (a->n == 1)
+    /* i2s_gemv reads plain rows only; the tiles read both layouts */
+    if (a->n == 1 && !w->interleave)
         i2s_gemv(w, a, y, r0, r1);
+    else if (a->n == 1 && r0 % TB_I2S_INTERLEAVE == 0 && r1 % TB_I2S_INTERLEAVE == 0)
+        i2s_gemv4(w, a, y, r0, r1);
+    else if (w->interleave)
+        TILED(4, 4, I2S_TILE4);
     else
         TILED(4, 4, I2S_TILE);
 }
@@ -658,8 +667,10 @@ INLINE void q_tile(const tb_matrix *w, const tb_act *a, float *y, int ldy, int r
  * Decoding streams each weight once, so what matters is keeping enough loads
  * in flight. Findings on Zen 4 (ternbench kernels):
  *  - short rows (i2_s/tq2_0/q4_0/q8_0: 0.7-4 KB at k = 2560-6912) are best
- *    read one after another: interleaving 2-4 of them per tile confused the
- *    hardware prefetcher (i2_s 7.6 vs 15.6 GB/s on one thread);
+ *    read one after another: reading 2-4 of them at once, each from its own
+ *    place, confused the hardware prefetcher (i2_s 7.6 vs 15.6 GB/s on one
+ *    thread). Interleaving the rows in memory instead (i2s_gemv4) computes
+ *    four rows from one forward stream, and is the fastest of all;
  *  - one row then needs several independent accumulators, or the VPDPBUSD
  *    latency chain caps the rate below the memory's;
  *  - long rows (f16/f32: 5-28 KB) stream well several at a time, which the
@@ -715,12 +726,16 @@ INLINE int32_t ternary_row_dot(const uint8_t *p, size_t pair_stride, int ngroups
     return _mm_cvtsi128_si32(t);
 }
 
-/* Fragile on the development VM (Zen 4, no PMU to say why): adding a second,
- * untaken path to this function left the row loop's instructions unchanged
- * yet took one thread from 27-28 to 10-13 GB/s at k >= 4096 (ternbench
- * kernels); so did every leaner loop tried (README). After touching this
- * file, re-measure `ternbench kernels --format i2_s --op gemv -t 1 --shape
- * 1536x4096,2560x6912` against the previous binary. */
+/* The plain layout's GEMV (tq2_0's shares its row loop; i2_s takes it where
+ * rows cannot be interleaved). Fragile on the development VM (Zen 4, no PMU
+ * to say why): adding a second, untaken path to this function left the row
+ * loop's instructions unchanged yet took one thread from 27-28 to 10-13 GB/s
+ * at k >= 4096 (ternbench kernels); so did every leaner loop tried (README).
+ * The file is now built with 64-byte aligned functions (CMakeLists.txt), so
+ * code added elsewhere no longer moves this loop within its fetch windows.
+ * After touching it, re-measure `ternbench kernels --format i2_s,tq2_0 --op
+ * gemv -t 1 --shape 1538x4096,2562x6912` (row counts that keep i2_s plain)
+ * against the previous binary. */
 static void i2s_gemv(const tb_matrix *w, const tb_act *a, float *y, int r0, int r1)
 {
     /* loaded once: re-reading them per row (y might alias them, for all the
@@ -1091,4 +1106,52 @@ void tb_gemm_q6_k_avx512(const tb_matrix *w, const tb_act *a, float *y, int ldy,
 {
     for (int t = 0; t < a->n; t++) /* a batch runs the GEMV per token */
         q6k_gemv(w, a, t, y + (size_t)t * ldy, r0, r1);
+}
+
+/* GEMV over rows interleaved in fours (tb_i2s_interleave): each tile of four
+ * rows is one forward stream, and each 32-byte activation vector, loaded
+ * once, serves all four rows. Per row and field, one accumulator (a 64-byte
+ * pair's two groups add into it in turn; four rows give the VPDPBUSD
+ * latency chains enough independent work), shifted down once at the end;
+ * the four row sums leave through one horizontal-add tree. One thread,
+ * `ternbench kernels --format i2_s --op gemv -t 1 --shape 4096x1536,
+ * 1536x4096,2560x6912`, against the plain layout's i2s_gemv, alternating:
+ * 21-23 -> 26-29 GB/s at k = 1536 and 4096, 27 -> 28-29 at 6912.
+ * Exact integer sums; the same float steps as tb_ternary_out1. */
+static void i2s_gemv4(const tb_matrix *w, const tb_act *a, float *y, int r0, int r1)
+{
+    const __m256i mask[4] = {_mm256_set1_epi8((char)0xc0), _mm256_set1_epi8(0x30),
+                             _mm256_set1_epi8(0x0c), _mm256_set1_epi8(0x03)};
+    const __m128 s = _mm_set1_ps(a->i8_scale[0]), scale = _mm_set1_ps(w->scale);
+    const __m128i qsum = _mm_set1_epi32(a->i8_sum[0]);
+    const int8_t *const q = a->i8;
+    const int npairs = w->k / 256;
+    for (int r = r0; r < r1; r += TB_I2S_INTERLEAVE) {
+        const uint8_t *p = tb_i2s_row(w, r);
+        __m256i acc[4][4];
+        for (int i = 0; i < 4; i++)
+            for (int f = 0; f < 4; f++)
+                acc[i][f] = _mm256_setzero_si256();
+        for (int c = 0; c < npairs; c++, p += 256) {
+            __m256i x[8]; /* the pair's two groups, four fields each */
+            for (int v = 0; v < 8; v++)
+                x[v] = _mm256_loadu_si256((const __m256i *)(q + (size_t)c * 256 + 32 * v));
+            for (int i = 0; i < 4; i++)
+                for (int h = 0; h < 2; h++) {
+                    __m256i b = _mm256_loadu_si256((const __m256i *)(p + 64 * i + 32 * h));
+                    for (int f = 0; f < 4; f++)
+                        acc[i][f] = _mm256_dpbusd_epi32(acc[i][f], _mm256_and_si256(b, mask[f]),
+                                                        x[4 * h + f]);
+                }
+        }
+        __m256i t[4];
+        for (int i = 0; i < 4; i++) /* fields 0-3 sit at shifts 6, 4, 2, 0 */
+            t[i] = _mm256_add_epi32(
+                _mm256_add_epi32(_mm256_srai_epi32(acc[i][0], 6), _mm256_srai_epi32(acc[i][1], 4)),
+                _mm256_add_epi32(_mm256_srai_epi32(acc[i][2], 2), acc[i][3]));
+        __m256i h = _mm256_hadd_epi32(_mm256_hadd_epi32(t[0], t[1]), _mm256_hadd_epi32(t[2], t[3]));
+        __m128i dot = _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
+        __m128 out = _mm_cvtepi32_ps(_mm_sub_epi32(dot, qsum));
+        _mm_storeu_ps(y + r, _mm_mul_ps(_mm_div_ps(out, s), scale));
+    }
 }

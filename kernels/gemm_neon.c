@@ -81,7 +81,7 @@ static const int tq2_shifts[4] = {0, 2, 4, 6};
                 const int8_t *q = a->i8 + (size_t)t * w->k;                                    \
                 int32x4_t acc = vdupq_n_s32(0);                                                \
                 for (int c = 0; c < w->k / 128; c++)                                           \
-                    acc = CHUNK(acc, p + 32 * c, q + 128 * c, i2s_shifts);                     \
+                    acc = CHUNK(acc, tb_i2s_group(w, p, c), q + 128 * c, i2s_shifts);          \
                 y[(size_t)t * ldy + r] =                                                       \
                     tb_ternary_out1(vaddvq_s32(acc), a->i8_scale[t], w->scale);                \
             }                                                                                  \

@@ -111,13 +111,15 @@ void tb_gemm_q6_k_scalar(const tb_matrix *w, const tb_act *a, float *y, int ldy,
 void tb_gemm_i2_s_scalar(const tb_matrix *w, const tb_act *a, float *y, int ldy, int r0, int r1)
 {
     FOR_OUTPUTS {
-        const uint8_t *p = tb_i2s_row(w, r);
+        const uint8_t *row = tb_i2s_row(w, r);
         const int8_t *q = a->i8 + (size_t)t * w->k;
         int32_t isum = 0;
-        for (int blk = 0; blk < w->k / TB_I2S_BLOCK; blk++, p += 32, q += TB_I2S_BLOCK)
+        for (int blk = 0; blk < w->k / TB_I2S_BLOCK; blk++, q += TB_I2S_BLOCK) {
+            const uint8_t *p = tb_i2s_group(w, row, blk);
             for (int j = 0; j < 32; j++)
                 isum += ((p[j] >> 6) & 3) * q[j] + ((p[j] >> 4) & 3) * q[j + 32] +
                         ((p[j] >> 2) & 3) * q[j + 64] + (p[j] & 3) * q[j + 96];
+        }
         isum -= a->i8_sum[t]; /* codes are w + 1 */
         y[(size_t)t * ldy + r] = tb_ternary_out1(isum, a->i8_scale[t], w->scale);
     }

@@ -51,10 +51,26 @@ static inline float tb_ternary_out1(int32_t isum, float s, float scale)
     return (float)isum / s * scale;
 }
 
-/* i2_s: the packed bytes of row r. */
+/* i2_s: where row r's packed bytes begin. Group g (128 values, 32 bytes)
+ * lies at tb_i2s_row(w, r) + g / 2 * tb_i2s_pair_stride(w) + g % 2 * 32:
+ * its pairs of groups are 64 bytes apart in a plain matrix, and 4 x 64 when
+ * rows are interleaved in fours (see tb_i2s_interleave). */
 static inline const uint8_t *tb_i2s_row(const tb_matrix *w, int r)
 {
+    if (w->interleave)
+        return w->data + (size_t)(r - r % TB_I2S_INTERLEAVE) * w->row_bytes +
+               (size_t)(r % TB_I2S_INTERLEAVE) * 64;
     return w->data + (size_t)r * w->row_bytes;
+}
+
+static inline size_t tb_i2s_pair_stride(const tb_matrix *w)
+{
+    return w->interleave ? 64 * TB_I2S_INTERLEAVE : 64;
+}
+
+static inline const uint8_t *tb_i2s_group(const tb_matrix *w, const uint8_t *row, int g)
+{
+    return row + (size_t)(g / 2) * tb_i2s_pair_stride(w) + (size_t)(g % 2) * 32;
 }
 
 #define TB_DECLARE_GEMMS(isa)                                                                  \

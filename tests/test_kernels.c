@@ -360,6 +360,101 @@ static void test_simd_matches_scalar(void **state)
     free(x);
 }
 
+/* i2_s rows interleaved in fours: every ISA's kernels (scalar included) give
+ * the plain layout's scalar results bit for bit, over whole and partial row
+ * ranges (the AVX-512 GEMV takes ranges on tile bounds, tiles the rest). */
+static void test_i2s_interleaved(void **state)
+{
+    (void)state;
+    static const int rows_list[] = {4, 8, 36, 68}, k_list[] = {256, 512, 1536, 2560};
+    static const int n_list[] = {1, 2, 5};
+    tb_cpu_info cpu;
+    tb_cpu_detect(&cpu);
+    const tb_format_traits *tr = tb_format_get(TB_FMT_I2_S);
+    tb_error err;
+    for (size_t ri = 0; ri < 4; ri++)
+        for (size_t ki = 0; ki < 4; ki++) {
+            int rows = rows_list[ri], k = k_list[ki];
+            float *wsrc = ternary_matrix(rows, k, 0.4375f);
+            tb_matrix plain, il;
+            uint8_t *pbuf = quantize(TB_FMT_I2_S, wsrc, rows, k, &plain);
+            uint8_t *ibuf = quantize(TB_FMT_I2_S, wsrc, rows, k, &il);
+            assert_int_equal(tb_matrix_preferred_interleave(&il, TB_ISA_AVX512), TB_I2S_INTERLEAVE);
+            assert_int_equal(tb_i2s_interleave(&il, ibuf, &err), TB_OK); /* in place */
+            assert_int_equal(tb_matrix_preferred_interleave(&il, TB_ISA_AVX512), 0); /* done */
+            assert_true(il.scale == plain.scale);
+            float *dp = malloc(sizeof(float) * k), *di = malloc(sizeof(float) * k);
+            for (int r = 0; r < rows; r++) {
+                tr->dequantize_row(&plain, r, dp);
+                tr->dequantize_row(&il, r, di);
+                assert_memory_equal(dp, di, sizeof(float) * k);
+            }
+            free(dp);
+            free(di);
+            for (size_t ni = 0; ni < 3; ni++) {
+                int n = n_list[ni];
+                float *x = malloc(sizeof(float) * n * k);
+                for (int i = 0; i < n * k; i++)
+                    x[i] = rnd_normal();
+                tb_act a;
+                assert_int_equal(tb_act_alloc(&a, TB_ACT_I8, n, k, &err), TB_OK);
+                tb_act_quantize(&a, x, n);
+                float *ref = malloc(sizeof(float) * n * rows), *got = malloc(sizeof(float) * n * rows);
+                tr->gemm[TB_ISA_SCALAR](&plain, &a, ref, rows, 0, rows);
+                const int ranges[3][2] = {{0, rows}, {4, rows}, {1, rows - 1}};
+                for (int isa = 0; isa < TB_ISA_COUNT; isa++) {
+                    if (!tr->gemm[isa] || !tb_isa_supported((tb_isa)isa, cpu.features))
+                        continue;
+                    for (int g = 0; g < 3; g++) {
+                        int r0 = ranges[g][0], r1 = ranges[g][1];
+                        memset(got, 0xff, sizeof(float) * n * rows);
+                        tr->gemm[isa](&il, &a, got, rows, r0, r1);
+                        for (int t = 0; t < n; t++)
+                            for (int r = r0; r < r1; r++)
+                                if (memcmp(&got[t * rows + r], &ref[t * rows + r], sizeof(float)))
+                                    fail_msg("i2_s interleaved %s %dx%d n=%d rows [%d, %d): out[%d][%d] "
+                                             "= %.9g, plain scalar %.9g", tb_isa_name((tb_isa)isa),
+                                             rows, k, n, r0, r1, t, r, got[t * rows + r],
+                                             ref[t * rows + r]);
+                    }
+                }
+                free(ref);
+                free(got);
+                tb_act_free(&a);
+                free(x);
+            }
+            /* into a separate buffer: the same bytes as in place */
+            tb_matrix il2;
+            uint8_t *cbuf = quantize(TB_FMT_I2_S, wsrc, rows, k, &il2);
+            uint8_t *dst = malloc(tb_format_bytes(TB_FMT_I2_S, rows, k));
+            assert_int_equal(tb_i2s_interleave(&il2, dst, &err), TB_OK);
+            assert_ptr_equal(il2.data, dst);
+            assert_memory_equal(dst, ibuf, tb_format_bytes(TB_FMT_I2_S, rows, k));
+            free(dst);
+            free(cbuf);
+            free(pbuf);
+            free(ibuf);
+            free(wsrc);
+        }
+    /* where the layout does not fit, or another ISA would not gain, nothing changes */
+    tb_matrix w;
+    float *wsrc = ternary_matrix(12, 384, 0.5f);
+    uint8_t *buf = quantize(TB_FMT_I2_S, wsrc, 12, 384, &w); /* 3 groups: an odd count */
+    assert_int_equal(tb_matrix_preferred_interleave(&w, TB_ISA_AVX512), 0);
+    free(buf);
+    buf = quantize(TB_FMT_I2_S, wsrc, 6, 512, &w); /* 6 rows */
+    assert_int_equal(tb_matrix_preferred_interleave(&w, TB_ISA_AVX512), 0);
+    free(buf);
+    buf = quantize(TB_FMT_I2_S, wsrc, 4, 512, &w);
+    assert_int_equal(tb_matrix_preferred_interleave(&w, TB_ISA_AVX2), 0);
+    assert_int_equal(tb_matrix_preferred_interleave(&w, TB_ISA_SCALAR), 0);
+    free(buf);
+    buf = quantize(TB_FMT_TQ2_0, wsrc, 4, 512, &w);
+    assert_int_equal(tb_matrix_preferred_interleave(&w, TB_ISA_AVX512), 0);
+    free(buf);
+    free(wsrc);
+}
+
 /* Edge values straight into the int8 activation buffer: -128 and 127. */
 static void test_ternary_edges(void **state)
 {
@@ -655,6 +750,7 @@ int main(void)
         cmocka_unit_test(test_round_trips),        cmocka_unit_test(test_half_conversions),
         cmocka_unit_test(test_i8_activation_rule), cmocka_unit_test(test_simd_matches_scalar),
         cmocka_unit_test(test_ternary_edges),      cmocka_unit_test(test_ternary_formats_agree),
+        cmocka_unit_test(test_i2s_interleaved),
         cmocka_unit_test(test_pool),               cmocka_unit_test(test_dispatch_and_validation),
         cmocka_unit_test(test_attention_vectors),
     };
