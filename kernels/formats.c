@@ -584,7 +584,7 @@ int tb_matrix_preferred_interleave(const tb_matrix *w, tb_isa isa)
     return fits && isa == TB_ISA_AVX512 ? TB_I2S_INTERLEAVE : 0;
 }
 
-int tb_i2s_interleave(tb_matrix *w, uint8_t *dst, tb_error *err)
+int tb_i2s_interleave_rows(const tb_matrix *w, uint8_t *dst, int r0, int r1, tb_error *err)
 {
     enum { IL = TB_I2S_INTERLEAVE };
     const size_t rb = w->row_bytes, pairs = rb / 64;
@@ -593,7 +593,7 @@ int tb_i2s_interleave(tb_matrix *w, uint8_t *dst, tb_error *err)
     if (IL * rb > sizeof tile && !heap)
         return tb_error_set(err, TB_ENOMEM, "out of memory interleaving i2_s rows");
     uint8_t *buf = heap ? heap : tile;
-    for (int r = 0; r < w->rows; r += IL) {
+    for (int r = r0; r < r1; r += IL) {
         const uint8_t *src = w->data + (size_t)r * rb; /* may be dst's own bytes: copy first */
         memcpy(buf, src, IL * rb);
         uint8_t *out = dst + (size_t)r * rb;
@@ -602,12 +602,24 @@ int tb_i2s_interleave(tb_matrix *w, uint8_t *dst, tb_error *err)
                 memcpy(out + (c * IL + (size_t)i) * 64, buf + (size_t)i * rb + c * 64, 64);
     }
     free(heap);
-    size_t body = (size_t)w->rows * rb;
+    return TB_OK;
+}
+
+void tb_i2s_interleave_done(tb_matrix *w, uint8_t *dst)
+{
+    size_t body = (size_t)w->rows * w->row_bytes;
     if (dst != w->data)
         memcpy(dst + body, w->data + body, TB_I2S_TAIL);
     w->data = dst;
-    w->interleave = IL;
-    return TB_OK;
+    w->interleave = TB_I2S_INTERLEAVE;
+}
+
+int tb_i2s_interleave(tb_matrix *w, uint8_t *dst, tb_error *err)
+{
+    int rc = tb_i2s_interleave_rows(w, dst, 0, w->rows, err);
+    if (rc == TB_OK)
+        tb_i2s_interleave_done(w, dst);
+    return rc;
 }
 
 /* ---- activations ---- */

@@ -197,6 +197,11 @@ int tb_matrix_preferred_interleave(const tb_matrix *w, tb_isa isa);
  * allows for some ISA. TB_ENOMEM (w untouched) for a tile buffer when
  * k > 16384. */
 int tb_i2s_interleave(tb_matrix *w, uint8_t *dst, tb_error *err);
+/* The same in parts, for threads: the tiles of rows [r0, r1) (multiples of
+ * 4) into dst, w unchanged; then, once every tile is written, _done copies
+ * the tail and points w at dst. */
+int tb_i2s_interleave_rows(const tb_matrix *w, uint8_t *dst, int r0, int r1, tb_error *err);
+void tb_i2s_interleave_done(tb_matrix *w, uint8_t *dst);
 
 /* Activation buffers for up to n tokens of k values (64-byte aligned). */
 int tb_act_alloc(tb_act *a, tb_act_kind kind, int n, int k, tb_error *err);
