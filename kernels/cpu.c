@@ -318,7 +318,7 @@ int tb_cpu_usable(char *why, size_t cap)
         n = CPU_COUNT(&set);
         snprintf(w, sizeof w, "the affinity mask allows %d of %ld online CPUs", n, online);
     }
-    static char text[8192];
+    char text[4096]; /* a line per hierarchy */
     if (tb_file_read_text("/proc/self/cgroup", text, sizeof text, NULL) >= 0) {
         char qw[512];
         int q = tb_cpu_quota_limit(text, "/sys/fs/cgroup", qw, sizeof qw);
