@@ -31,18 +31,32 @@
 #include "tb_time.h"
 #include "threadpool.h"
 
-/* A run whose vCPUs waited on the hypervisor for more than this share of
- * their time is named in the output. */
-#define STEAL_WARN 0.05
+/* Time a run lost to others, per kind: the hypervisor's steal (machine-wide,
+ * over all the guest's CPUs) and the pool's threads waiting on a run queue
+ * inside the guest (other processes on its CPUs). A kind's worst run above
+ * LOSS_WARN of the time it could have had is named under the tables. */
+enum { LOSS_STEAL, LOSS_WAIT, LOSSES };
+#define LOSS_WARN 0.05
+
+static const struct loss_kind {
+    const char *key;          /* in the run's counters */
+    const char *who, *of;     /* "<who> for N % of <of>" */
+    const char *why;
+} loss_kinds[LOSSES] = {
+    {"steal_seconds", "the hypervisor ran something else", "this guest's CPU time",
+     "the host was busy"},
+    {"runqueue_wait_seconds", "the pool's threads waited for a CPU", "their time",
+     "other processes ran on this machine's CPUs"},
+};
 
 typedef struct cell {          /* one model x one test */
     double tps[TB_BENCH_MAX_REPS], gbps[TB_BENCH_MAX_REPS], frac[TB_BENCH_MAX_REPS];
     double jpt[TB_BENCH_MAX_REPS]; /* joules per token (measured), when a meter exists */
     double jpt_net[TB_BENCH_MAX_REPS], watts[TB_BENCH_MAX_REPS];
     double cpu_s[TB_BENCH_MAX_REPS], ctxsw[TB_BENCH_MAX_REPS], faults[TB_BENCH_MAX_REPS];
-    double steal[TB_BENCH_MAX_REPS];            /* hypervisor steal, all CPUs, seconds */
-    bool steal_ok;                              /* /proc/stat had it in every repetition */
-    double steal_share;                         /* the largest steal / (seconds x CPUs) */
+    double loss[LOSSES][TB_BENCH_MAX_REPS];     /* seconds lost per kind (loss_kinds) */
+    bool loss_ok[LOSSES];                       /* read in every repetition */
+    double loss_share[LOSSES];                  /* the largest loss / time it could have had */
     double hw[TB_HW_EVENTS][TB_BENCH_MAX_REPS]; /* per run, summed over the pool's threads */
     bool hw_ok[TB_HW_EVENTS];                   /* counted in every repetition */
     char hw_why[TB_HW_EVENTS][160];
@@ -240,9 +254,9 @@ int tb_bench_run(const tb_bench_opts *o, const tb_machine *mach, FILE *out, json
     char hw_buf[512];
     const char *hw_why = tb_hw_counters_unavailable(hw_buf, sizeof hw_buf);
 
-    double stolen = 0; /* the largest steal share above STEAL_WARN, its run, how many runs */
-    char stolen_run[400] = "";
-    int stolen_runs = 0;
+    double worst[LOSSES] = {0}; /* per kind: the largest share above LOSS_WARN, its run, */
+    char worst_run[LOSSES][400];   /* and how many runs were above */
+    int lossy_runs[LOSSES] = {0};
     int nthreads = o->nthreads ? o->nthreads : 1;
     for (int ti = 0; ti < nthreads && rc == TB_OK; ti++) {
         long threads = o->nthreads ? o->thread_list[ti] : o->threads;
@@ -314,14 +328,20 @@ int tb_bench_run(const tb_bench_opts *o, const tb_machine *mach, FILE *out, json
                     c->cpu_s[c->n] = u1.cpu_s - u0.cpu_s;
                     c->ctxsw[c->n] = (double)(u1.context_switches - u0.context_switches);
                     c->faults[c->n] = (double)(u1.page_faults - u0.page_faults);
-                    bool faked = fake && fake->steal;
-                    c->steal_ok = (c->n == 0 || c->steal_ok) &&
-                                  (faked || (u0.steal_s >= 0 && u1.steal_s >= 0));
-                    c->steal[c->n] = faked ? fake->steal(fake->ctx, i, t, r, secs)
-                                           : u1.steal_s - u0.steal_s;
-                    if (c->steal_ok && secs > 0) {
-                        double share = c->steal[c->n] / (secs * mach->cpu.logical_cpus);
-                        c->steal_share = share > c->steal_share ? share : c->steal_share;
+                    double lost[LOSSES] = {u1.steal_s - u0.steal_s, u1.wait_s - u0.wait_s};
+                    bool known[LOSSES] = {u0.steal_s >= 0 && u1.steal_s >= 0,
+                                          u0.wait_s >= 0 && u1.wait_s >= 0};
+                    if (fake && fake->losses) {
+                        fake->losses(fake->ctx, i, t, r, secs, lost);
+                        known[LOSS_STEAL] = known[LOSS_WAIT] = true;
+                    }
+                    /* what each kind could have had: all CPUs, or the pool's threads */
+                    double could[LOSSES] = {secs * mach->cpu.logical_cpus, secs * (double)threads};
+                    for (int k = 0; k < LOSSES; k++) {
+                        c->loss_ok[k] = (c->n == 0 || c->loss_ok[k]) && known[k];
+                        c->loss[k][c->n] = lost[k];
+                        if (c->loss_ok[k] && could[k] > 0 && lost[k] / could[k] > c->loss_share[k])
+                            c->loss_share[k] = lost[k] / could[k];
                     }
                     c->tps[c->n] = all / secs;
                     c->gbps[c->n] = (double)m->weight_bytes * c->tps[c->n] / 1e9;
@@ -419,19 +439,23 @@ int tb_bench_run(const tb_bench_opts *o, const tb_machine *mach, FILE *out, json
                 }
                 json_object_set_new(run, "params", json_real(models[i]->params));
                 json_object_set_new(run, "counters",
-                                    json_pack("{s:s, s:o, s:o, s:o, s:o, s:o}", "source", "getrusage",
+                                    json_pack("{s:s, s:o, s:o, s:o, s:o}", "source", "getrusage",
                                               "cpu_seconds", summary_json(c->cpu_s, c->n),
                                               "context_switches", summary_json(c->ctxsw, c->n),
                                               "page_faults", summary_json(c->faults, c->n),
-                                              "steal_seconds", c->steal_ok ? summary_json(c->steal, c->n)
-                                                                           : json_null(),
                                               "hardware", hw));
-                if (c->steal_ok && c->steal_share > STEAL_WARN && c->steal_share > stolen) {
-                    stolen = c->steal_share;
-                    snprintf(stolen_run, sizeof stolen_run, "%s %s at %ld thread%s",
-                             models[i]->name, o->tests[t].name, threads, threads == 1 ? "" : "s");
+                for (int k = 0; k < LOSSES; k++) {
+                    json_object_set_new(json_object_get(run, "counters"), loss_kinds[k].key,
+                                        c->loss_ok[k] ? summary_json(c->loss[k], c->n) : json_null());
+                    if (!c->loss_ok[k] || c->loss_share[k] <= LOSS_WARN)
+                        continue;
+                    lossy_runs[k]++;
+                    if (c->loss_share[k] > worst[k]) {
+                        worst[k] = c->loss_share[k];
+                        snprintf(worst_run[k], sizeof worst_run[k], "%s %s at %ld thread%s",
+                                 models[i]->name, o->tests[t].name, threads, threads == 1 ? "" : "s");
+                    }
                 }
-                stolen_runs += c->steal_ok && c->steal_share > STEAL_WARN;
                 json_array_append_new(runs, run);
             }
 
@@ -512,12 +536,15 @@ int tb_bench_run(const tb_bench_opts *o, const tb_machine *mach, FILE *out, json
         fprintf(out, "energy: not measured: %s\n", energy_why);
     if (hw_why)
         fprintf(out, "hardware counters: unavailable: %s\n", hw_why);
-    if (stolen > 0)
-        fprintf(out, "steal: the hypervisor ran something else for %.0f %% of this guest's CPU "
-                "time in a repetition of %s (%d run%s above %.0f %%): the host was busy, and these "
-                "figures understate this machine; compare counters.steal_seconds, or run again\n",
-                100 * stolen, stolen_run, stolen_runs, stolen_runs == 1 ? "" : "s",
-                100 * STEAL_WARN);
+    for (int k = 0; k < LOSSES; k++) {
+        if (worst[k] <= 0)
+            continue;
+        fprintf(out, "lost time: %s for %.0f %% of %s in a repetition of %s (%d run%s above "
+                "%.0f %%): %s, and these figures understate this machine; see counters.%s, or "
+                "run again\n", loss_kinds[k].who, 100 * worst[k], loss_kinds[k].of, worst_run[k],
+                lossy_runs[k], lossy_runs[k] == 1 ? "" : "s", 100 * LOSS_WARN, loss_kinds[k].why,
+                loss_kinds[k].key);
+    }
 out:
     tb_sampler_free(sampler);
     tb_meter_close(meter);

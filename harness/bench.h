@@ -25,14 +25,15 @@ typedef struct tb_bench_test {
 /* Stand-ins for the engine's timing and the energy meter, for tests of the
  * runner's statistics: run() gives the seconds repetition rep of test t on
  * model i takes (the models still load, but do not run); energy(), when set,
- * the joules it takes, reported as meter `meter_name`; steal(), when set, the
- * hypervisor steal seconds (all CPUs) during it, instead of /proc/stat's. */
+ * the joules it takes, reported as meter `meter_name`; losses(), when set,
+ * the seconds it lost to the hypervisor (steal, all CPUs) and to run-queue
+ * waits (the pool's threads), instead of /proc's. */
 typedef struct tb_bench_hooks {
     double (*run)(void *ctx, int model, int test, int rep);
     double (*energy)(void *ctx, int model, int test, int rep, double seconds);
     const char *meter_name;
     void *ctx;
-    double (*steal)(void *ctx, int model, int test, int rep, double seconds);
+    void (*losses)(void *ctx, int model, int test, int rep, double seconds, double lost[2]);
 } tb_bench_hooks;
 
 typedef struct tb_bench_opts {

@@ -1,6 +1,7 @@
 /* counters.c - counter back-end discovery; see counters.h. */
 #include "counters.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <linux/perf_event.h>
 #include <stdint.h>
@@ -184,6 +185,25 @@ void tb_usage_now(tb_usage *u)
     char text[512]; /* the aggregate line comes first */
     u->steal_s = tb_file_read_text("/proc/stat", text, sizeof text, NULL) > 0
                      ? tb_proc_stat_steal(text) : -1;
+    u->wait_s = -1;
+    DIR *d = opendir("/proc/self/task");
+    for (struct dirent *e; d && (e = readdir(d));) {
+        char path[300];
+        if (e->d_name[0] == '.')
+            continue;
+        snprintf(path, sizeof path, "/proc/self/task/%s/schedstat", e->d_name);
+        double w = tb_file_read_text(path, text, sizeof text, NULL) > 0 ? tb_schedstat_wait(text) : -1;
+        if (w >= 0) /* a thread gone since the listing just drops out */
+            u->wait_s = (u->wait_s < 0 ? 0 : u->wait_s) + w;
+    }
+    if (d)
+        closedir(d);
+}
+
+double tb_schedstat_wait(const char *text)
+{
+    unsigned long long run, wait;
+    return sscanf(text, "%llu %llu", &run, &wait) == 2 ? (double)wait * 1e-9 : -1;
 }
 
 double tb_proc_stat_steal(const char *text)

@@ -40,6 +40,8 @@ typedef struct tb_usage {
     long context_switches;     /* voluntary + involuntary */
     long page_faults;          /* minor + major */
     double steal_s;            /* machine-wide, see tb_proc_stat_steal; -1 when unknown */
+    double wait_s;             /* this process's threads on a run queue (ready, not running),
+                                * summed, from /proc/self/task/N/schedstat; -1 when unknown */
 } tb_usage;
 
 void tb_usage_now(tb_usage *u);
@@ -49,6 +51,10 @@ void tb_usage_now(tb_usage *u);
  * (the aggregate "cpu" line's eighth value, in USER_HZ ticks: 10 ms steps).
  * -1 when the line or the field is missing (kernels before 2.6.11). */
 double tb_proc_stat_steal(const char *text);
+
+/* Run-queue wait from a /proc/.../schedstat line ("RUN_NS WAIT_NS SLICES"):
+ * the seconds the thread was ready but not running. -1 when malformed. */
+double tb_schedstat_wait(const char *text);
 
 /* NULL when hardware events (instructions) open on this machine; otherwise
  * why not, with the fix, written into buf. */

@@ -35,13 +35,15 @@ static double fake_energy(void *ctx, int model, int test, int rep, double second
 }
 
 /* model 1's fourth repetition waited on the hypervisor for a quarter of the
- * CPUs' time; every other run lost 1 % */
+ * CPUs' time, model 0's second on a run queue for 40 % of its one thread's;
+ * every other run lost 1 % of each */
 static int ncpus;
-static double fake_steal(void *ctx, int model, int test, int rep, double seconds)
+static void fake_losses(void *ctx, int model, int test, int rep, double seconds, double lost[2])
 {
     (void)ctx;
     (void)test;
-    return (model == 1 && rep == 3 ? 0.25 : 0.01) * seconds * ncpus;
+    lost[0] = (model == 1 && rep == 3 ? 0.25 : 0.01) * seconds * ncpus;
+    lost[1] = (model == 0 && rep == 1 ? 0.40 : 0.01) * seconds;
 }
 
 static int cmp(const void *a, const void *b)
@@ -84,7 +86,7 @@ static void check_summary(json_t *s, const double *want, int n)
 static void test_statistics_and_comparison(void **state)
 {
     (void)state;
-    tb_bench_hooks hooks = {fake_run, fake_energy, "fake", NULL, fake_steal};
+    tb_bench_hooks hooks = {fake_run, fake_energy, "fake", NULL, fake_losses};
     tb_bench_opts o = {.specs = {"dummy:125M:i2_s", "dummy:125M:f16"}, .nmodels = 2, .threads = 1,
                        .reps = REPS, .warmup = 1, .seed = 1, .batch = 512, .hooks = &hooks};
     tb_error err;
@@ -100,17 +102,23 @@ static void test_statistics_and_comparison(void **state)
     rewind(out);
     text[fread(text, 1, sizeof text - 1, out)] = '\0';
     fclose(out);
-    /* the one run above 5 % steal is named, with its share */
-    assert_non_null(strstr(text, "steal: the hypervisor ran something else for 25 % of this "
+    /* the one run above 5 % of each kind is named, with its share */
+    assert_non_null(strstr(text, "lost time: the hypervisor ran something else for 25 % of this "
                                  "guest's CPU time in a repetition of dummy:125M:f16 tg4 at 1 "
                                  "thread (1 run above 5 %)"));
+    assert_non_null(strstr(text, "lost time: the pool's threads waited for a CPU for 40 % of their "
+                                 "time in a repetition of dummy:125M:i2_s tg4 at 1 thread"));
     for (int m = 0; m < 2; m++) {
-        json_t *st = json_object_get(json_object_get(json_array_get(runs, (size_t)m), "counters"),
-                                     "steal_seconds");
-        double want[REPS];
-        for (int r = 0; r < REPS; r++)
-            want[r] = fake_steal(NULL, m, 0, r, secs[m][r]);
-        check_summary(st, want, REPS);
+        json_t *ctr = json_object_get(json_array_get(runs, (size_t)m), "counters");
+        double want[2][REPS];
+        for (int r = 0; r < REPS; r++) {
+            double lost[2];
+            fake_losses(NULL, m, 0, r, secs[m][r], lost);
+            want[0][r] = lost[0];
+            want[1][r] = lost[1];
+        }
+        check_summary(json_object_get(ctr, "steal_seconds"), want[0], REPS);
+        check_summary(json_object_get(ctr, "runqueue_wait_seconds"), want[1], REPS);
     }
     assert_int_equal(json_array_size(runs), 2);
     for (int m = 0; m < 2; m++) {

@@ -137,6 +137,23 @@ static void test_steal_from_proc_stat(void **state)
     assert_true(u.steal_s >= 0); /* Linux has had the field since 2.6.11 */
 }
 
+/* Run-queue wait is schedstat's second value, in nanoseconds, summed over threads. */
+static void test_runqueue_wait(void **state)
+{
+    (void)state;
+    assert_double_equal(tb_schedstat_wait("931392 2500000000 17"), 2.5, 1e-12);
+    assert_double_equal(tb_schedstat_wait("931392"), -1, 0);
+    assert_double_equal(tb_schedstat_wait(""), -1, 0);
+    tb_usage u0, u1;
+    tb_usage_now(&u0);
+    tb_pool *p; /* more threads: their waits add up, and never go backwards */
+    tb_error err;
+    assert_int_equal(tb_pool_create(3, false, &p, &err), TB_OK);
+    tb_usage_now(&u1);
+    tb_pool_destroy(p);
+    assert_true(u0.wait_s >= 0 && u1.wait_s >= u0.wait_s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -145,6 +162,7 @@ int main(void)
         cmocka_unit_test(test_this_machine_says_why),
         cmocka_unit_test(test_event_encodings),
         cmocka_unit_test(test_steal_from_proc_stat),
+        cmocka_unit_test(test_runqueue_wait),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
