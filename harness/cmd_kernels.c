@@ -382,8 +382,8 @@ int tb_cmd_kernels(int argc, char **argv)
             printf("\nroofline = weight GB/s / STREAM triad GB/s probed just before and after each "
                    "row (mean %.1f GB/s).\n", bw_n ? bw_sum / bw_n : triad);
             if (interleaved)
-                printf("i2_s on avx512: rows interleaved in fours, as the engine lays them out for "
-                       "that ISA at load (tb_i2s_interleave).\n");
+                printf("i2_s on avx2/avx512: rows interleaved in fours, as the engine lays them out "
+                       "for those ISAs at load (tb_i2s_interleave).\n");
         }
     } else {
         json_decref(results);

@@ -578,10 +578,10 @@ int tb_matrix_init(tb_matrix *w, tb_format fmt, int rows, int k, const void *dat
 
 int tb_matrix_preferred_interleave(const tb_matrix *w, tb_isa isa)
 {
-    /* measured where it pays: the AVX-512 GEMV (gemm_avx512.c, i2s_gemv4) */
+    /* where it was measured to pay: the AVX-512 and AVX2 GEMVs (i2s_gemv4) */
     bool fits = w->fmt == TB_FMT_I2_S && !w->interleave && w->rows % TB_I2S_INTERLEAVE == 0 &&
                 w->k % (2 * TB_I2S_BLOCK) == 0;
-    return fits && isa == TB_ISA_AVX512 ? TB_I2S_INTERLEAVE : 0;
+    return fits && (isa == TB_ISA_AVX512 || isa == TB_ISA_AVX2) ? TB_I2S_INTERLEAVE : 0;
 }
 
 int tb_i2s_interleave_rows(const tb_matrix *w, uint8_t *dst, int r0, int r1, tb_error *err)

@@ -185,9 +185,9 @@ int tb_matrix_init(tb_matrix *w, tb_format fmt, int rows, int k, const void *dat
  * pairs of 128-value groups alternate (pair 0 of rows 0-3, then pair 1 of
  * rows 0-3, ...), so a kernel computing four rows at once reads one forward
  * stream and loads each activation vector once for all four. The AVX-512
- * GEMV reads it fastest (one thread, 4096x1536: 22 -> 28 GB/s); every ISA's
- * kernels read both layouts, with the same results. Possible where rows is a
- * multiple of 4 and k of 256 (whole pairs). */
+ * and AVX2 GEMVs read it fastest (one thread, 4096x1536: 22 -> 29 and 16 ->
+ * 23 GB/s); every ISA's kernels read both layouts, with the same results.
+ * Possible where rows is a multiple of 4 and k of 256 (whole pairs). */
 enum { TB_I2S_INTERLEAVE = 4 };
 /* The layout isa's kernels want for w: TB_I2S_INTERLEAVE, or 0 for as is. */
 int tb_matrix_preferred_interleave(const tb_matrix *w, tb_isa isa);

@@ -106,9 +106,51 @@ INLINE void i2s_tile(const tb_matrix *w, const tb_act *a, float *y, int ldy, int
 
 #define I2S_TILE(r, t, R, T) i2s_tile(w, a, y, ldy, r, t, R, T)
 
+/* GEMV over rows interleaved in fours (tb_i2s_interleave), as gemm_avx512.c's
+ * i2s_gemv4: one forward stream per four rows, each group's four activation
+ * vectors loaded once for all four rows. */
+static void i2s_gemv4(const tb_matrix *w, const tb_act *a, float *y, int r0, int r1)
+{
+    const __m256i three = _mm256_set1_epi8(3);
+    const __m128 s = _mm_set1_ps(a->i8_scale[0]), scale = _mm_set1_ps(w->scale);
+    const __m128i qsum = _mm_set1_epi32(a->i8_sum[0]);
+    const int8_t *const q = a->i8;
+    const int ngroups = w->k / 128;
+    for (int r = r0; r < r1; r += TB_I2S_INTERLEAVE) {
+        const uint8_t *p = tb_i2s_row(w, r);
+        __m256i acc[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(),
+                          _mm256_setzero_si256()};
+        for (int g = 0; g < ngroups; g++) {
+            const int8_t *qg = q + (size_t)g * 128;
+            __m256i x0 = _mm256_loadu_si256((const __m256i *)qg);
+            __m256i x1 = _mm256_loadu_si256((const __m256i *)(qg + 32));
+            __m256i x2 = _mm256_loadu_si256((const __m256i *)(qg + 64));
+            __m256i x3 = _mm256_loadu_si256((const __m256i *)(qg + 96));
+            const uint8_t *pg = p + (size_t)(g / 2) * 64 * TB_I2S_INTERLEAVE + (size_t)(g % 2) * 32;
+            for (int i = 0; i < 4; i++) {
+                __m256i b = _mm256_loadu_si256((const __m256i *)(pg + 64 * i));
+                __m256i t = _mm256_add_epi16(
+                    _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(b, 6), three), x0),
+                    _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(b, 4), three), x1));
+                t = _mm256_add_epi16(t, _mm256_maddubs_epi16(
+                                            _mm256_and_si256(_mm256_srli_epi16(b, 2), three), x2));
+                t = _mm256_add_epi16(t, _mm256_maddubs_epi16(_mm256_and_si256(b, three), x3));
+                acc[i] = _mm256_add_epi32(acc[i], hsum_pairs(t));
+            }
+        }
+        __m256i h = _mm256_hadd_epi32(_mm256_hadd_epi32(acc[0], acc[1]),
+                                      _mm256_hadd_epi32(acc[2], acc[3]));
+        __m128i dot = _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
+        __m128 out = _mm_cvtepi32_ps(_mm_sub_epi32(dot, qsum));
+        _mm_storeu_ps(y + r, _mm_mul_ps(_mm_div_ps(out, s), scale));
+    }
+}
+
 void tb_gemm_i2_s_avx2(const tb_matrix *w, const tb_act *a, float *y, int ldy, int r0, int r1)
 {
-    if (a->n == 1)
+    if (a->n == 1 && w->interleave && r0 % TB_I2S_INTERLEAVE == 0 && r1 % TB_I2S_INTERLEAVE == 0)
+        i2s_gemv4(w, a, y, r0, r1);
+    else if (a->n == 1)
         TILED(1, 1, I2S_TILE); /* short rows: one at a time (see gemm_avx512.c) */
     else
         TILED(2, 4, I2S_TILE);
