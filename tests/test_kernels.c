@@ -436,6 +436,25 @@ static void test_i2s_interleaved(void **state)
             free(ibuf);
             free(wsrc);
         }
+    { /* rows longer than the stack's tile buffer (k > 16384): a heap buffer per call */
+        int rows = 8, k = 16640;
+        float *big = ternary_matrix(rows, k, 0.25f);
+        tb_matrix plain, il;
+        uint8_t *pbuf = quantize(TB_FMT_I2_S, big, rows, k, &plain);
+        uint8_t *ibuf = quantize(TB_FMT_I2_S, big, rows, k, &il);
+        assert_int_equal(tb_i2s_interleave(&il, ibuf, &err), TB_OK);
+        float *dp = malloc(sizeof(float) * k), *di = malloc(sizeof(float) * k);
+        for (int r = 0; r < rows; r++) {
+            tr->dequantize_row(&plain, r, dp);
+            tr->dequantize_row(&il, r, di);
+            assert_memory_equal(dp, di, sizeof(float) * k);
+        }
+        free(dp);
+        free(di);
+        free(pbuf);
+        free(ibuf);
+        free(big);
+    }
     /* where the layout does not fit, or an ISA was not measured to gain, nothing changes */
     tb_matrix w;
     float *wsrc = ternary_matrix(12, 384, 0.5f);
