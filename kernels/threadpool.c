@@ -22,9 +22,10 @@
 #define CPU_RELAX() ((void)0)
 #endif
 
-/* How long an idle worker waits so before it sleeps: long enough to bridge
- * the gap between two kernels of one forward pass, short enough not to burn
- * a core when idle (and not to count as load when idle power is measured). */
+/* How long an idle worker keeps looking for work before it sleeps: long
+ * enough to bridge the gap between two kernels of one forward pass, short
+ * enough not to burn a core when idle (nor to count as load when idle power
+ * is measured). */
 #define SPIN_SECONDS 0.003
 
 struct tb_pool {
