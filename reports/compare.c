@@ -149,6 +149,47 @@ static int judge_runs(FILE *out, json_t *base, json_t *cur, const char *metric,
     return compared;
 }
 
+/* Names, per kind, the run of doc that lost the largest share (above 5 %) of
+ * its time to others in any repetition: the hypervisor's steal (over all the
+ * machine's CPUs) or its threads' run-queue waits (over its threads), from
+ * bench's counters. Timed figures of such a run say more about the machine
+ * than about the code. */
+static void note_lost_time(FILE *out, const char *which, json_t *doc)
+{
+    static const char *const keys[2] = {"steal_seconds", "runqueue_wait_seconds"};
+    static const char *const how[2] = {"to the hypervisor (steal)", "waiting for a CPU"};
+    for (int k = 0; k < 2; k++) {
+        double worst = 0.05;
+        char name[300] = "";
+        size_t i;
+        json_t *run;
+        json_array_foreach(json_object_get(doc, "runs"), i, run) {
+            json_t *machine = json_object_get(run, "machine"); /* merged documents */
+            json_t *cpu = json_object_get(machine ? machine : json_object_get(doc, "machine"), "cpu");
+            double tokens = json_number_value(json_object_get(run, "tokens"));
+            double over = k == 0 ? json_number_value(json_object_get(cpu, "logical_cpus"))
+                                 : json_number_value(json_object_get(run, "threads"));
+            double tps[MAX_SAMPLES], lost[MAX_SAMPLES];
+            json_t *l = json_object_get(json_object_get(json_object_get(run, "counters"), keys[k]),
+                                        "samples");
+            int n = tps_samples(run, tps), nl = l ? tb_json_numbers(l, lost, MAX_SAMPLES) : 0;
+            for (int r = 0; r < n && r < nl && tokens > 0 && over > 0; r++) {
+                double share = tps[r] > 0 ? lost[r] / (tokens / tps[r] * over) : 0;
+                if (share > worst) {
+                    worst = share;
+                    snprintf(name, sizeof name, "%s, %s, %lld threads", tb_json_str(run, "model"),
+                             tb_json_str(run, "test"),
+                             (long long)json_integer_value(json_object_get(run, "threads")));
+                }
+            }
+        }
+        if (name[0])
+            fprintf(out, "lost time in the %s document: %s lost %.0f %% of its time %s in a "
+                    "repetition: a verdict on it may be the machine's, not the code's\n", which,
+                    name, 100 * worst, how[k]);
+    }
+}
+
 int tb_compare_docs(json_t *base, json_t *cur, double thr, bool ratios_only, FILE *out,
                     tb_compare_summary *sum, tb_error *err)
 {
@@ -196,6 +237,8 @@ int tb_compare_docs(json_t *base, json_t *cur, double thr, bool ratios_only, FIL
     if (!counted)
         fprintf(out, "instructions per token: not compared (no run has hardware counters, with "
                      "the same ISA, in both documents)\n");
+    note_lost_time(out, "baseline", base);
+    note_lost_time(out, "new", cur);
     if (sum->compared == 0)
         return tb_error_set(err, TB_EINVAL, "the documents share no configuration (same models, "
                             "tests and threads) to compare");

@@ -54,6 +54,24 @@ static json_t *with_counters(json_t *d, const char *isa, double ipt)
     return d;
 }
 
+/* Gives every run of d a token count and run-queue waits: 40 % of the f16
+ * run's two threads' time in its third repetition, 1 % elsewhere. */
+static json_t *with_waits(json_t *d)
+{
+    size_t i;
+    json_t *run;
+    json_array_foreach(json_object_get(d, "runs"), i, run) {
+        json_object_set_new(run, "tokens", json_integer(32));
+        json_t *tps = json_object_get(json_object_get(run, "tokens_per_s"), "samples"), *w = json_array();
+        for (size_t r = 0; r < json_array_size(tps); r++) {
+            double secs = 32 / json_number_value(json_array_get(tps, r));
+            json_array_append_new(w, json_real((i == 1 && r == 2 ? 0.40 : 0.01) * secs * 2));
+        }
+        json_object_set_new(run, "counters", json_pack("{s:{s:o}}", "runqueue_wait_seconds", "samples", w));
+    }
+    return d;
+}
+
 static char *save(const char *dir, const char *name, json_t *d)
 {
     static char paths[4][1200];
@@ -86,6 +104,24 @@ static void test_gate_exit_statuses(void **state)
     tb_run_free(&r);
     r = tb_run_ternbench(NULL, "gate", "--baseline", base, slow, "--max-regression", "lots", NULL);
     assert_int_equal(r.status, 2);
+    tb_run_free(&r);
+    tb_rmtree(dir);
+    free(dir);
+}
+
+/* A run that lost time to others is named under the verdicts; the verdicts stand. */
+static void test_lost_time_is_named(void **state)
+{
+    (void)state;
+    char *dir = tb_tmpdir();
+    char *base = save(dir, "base.json", doc(1.0, "h"));
+    char *waited = save(dir, "waited.json", with_waits(doc(1.0, "h")));
+    tb_run_result r = tb_run_ternbench(NULL, "gate", "--baseline", base, waited, NULL);
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "lost time in the new document: dummy:700M:f16, tg32, 2 threads "
+                                  "lost 40 % of its time waiting for a CPU in a repetition"));
+    assert_null(strstr(r.out, "lost time in the baseline"));
+    assert_null(strstr(r.out, "dummy:700M:i2_s, tg32, 2 threads lost")); /* 1 %: not named */
     tb_run_free(&r);
     tb_rmtree(dir);
     free(dir);
@@ -198,6 +234,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gate_exit_statuses),
         cmocka_unit_test(test_machines_decide_what_is_compared),
+        cmocka_unit_test(test_lost_time_is_named),
         cmocka_unit_test(test_instructions_per_token),
         cmocka_unit_test(test_merge_keeps_each_machine),
         cmocka_unit_test(test_bad_documents),
