@@ -360,6 +360,20 @@ static void test_simd_matches_scalar(void **state)
     free(x);
 }
 
+/* Every row of a and b dequantises to the same floats. */
+static void assert_same_rows(const tb_matrix *a, const tb_matrix *b)
+{
+    const tb_format_traits *tr = tb_format_get(a->fmt);
+    float *ra = malloc(sizeof(float) * a->k), *rb = malloc(sizeof(float) * b->k);
+    for (int r = 0; r < a->rows; r++) {
+        tr->dequantize_row(a, r, ra);
+        tr->dequantize_row(b, r, rb);
+        assert_memory_equal(ra, rb, sizeof(float) * a->k);
+    }
+    free(ra);
+    free(rb);
+}
+
 /* i2_s rows interleaved in fours: every ISA's kernels (scalar included) give
  * the plain layout's scalar results bit for bit, over whole and partial row
  * ranges (the AVX-512 GEMV takes ranges on tile bounds, tiles the rest). */
@@ -383,14 +397,7 @@ static void test_i2s_interleaved(void **state)
             assert_int_equal(tb_i2s_interleave(&il, ibuf, &err), TB_OK); /* in place */
             assert_int_equal(tb_matrix_preferred_interleave(&il, TB_ISA_AVX512), 0); /* done */
             assert_true(il.scale == plain.scale);
-            float *dp = malloc(sizeof(float) * k), *di = malloc(sizeof(float) * k);
-            for (int r = 0; r < rows; r++) {
-                tr->dequantize_row(&plain, r, dp);
-                tr->dequantize_row(&il, r, di);
-                assert_memory_equal(dp, di, sizeof(float) * k);
-            }
-            free(dp);
-            free(di);
+            assert_same_rows(&plain, &il);
             for (size_t ni = 0; ni < 3; ni++) {
                 int n = n_list[ni];
                 float *x = malloc(sizeof(float) * n * k);
@@ -443,14 +450,7 @@ static void test_i2s_interleaved(void **state)
         uint8_t *pbuf = quantize(TB_FMT_I2_S, big, rows, k, &plain);
         uint8_t *ibuf = quantize(TB_FMT_I2_S, big, rows, k, &il);
         assert_int_equal(tb_i2s_interleave(&il, ibuf, &err), TB_OK);
-        float *dp = malloc(sizeof(float) * k), *di = malloc(sizeof(float) * k);
-        for (int r = 0; r < rows; r++) {
-            tr->dequantize_row(&plain, r, dp);
-            tr->dequantize_row(&il, r, di);
-            assert_memory_equal(dp, di, sizeof(float) * k);
-        }
-        free(dp);
-        free(di);
+        assert_same_rows(&plain, &il);
         free(pbuf);
         free(ibuf);
         free(big);
