@@ -60,7 +60,7 @@ INLINE void ternary_chunks(const uint8_t *const *rows, size_t pair_stride, const
     for (int c = 0; c < nchunks; c++) {
         __m256i codes[4][4];
         for (int i = 0; i < R; i++) {
-            const uint8_t *p = rows[i] + (size_t)(c / 2) * pair_stride + (size_t)(c % 2) * 32;
+            const uint8_t *p = tb_i2s_group_at(rows[i], pair_stride, c);
             if (i2s_order)
                 unpack128(p, 6, 4, 2, 0, codes[i]);
             else
@@ -111,9 +111,9 @@ INLINE void i2s_tile(const tb_matrix *w, const tb_act *a, float *y, int ldy, int
  * vectors loaded once for all four rows. */
 static void i2s_gemv4(const tb_matrix *w, const tb_act *a, float *y, int r0, int r1)
 {
-    const __m256i three = _mm256_set1_epi8(3);
     const __m128 s = _mm_set1_ps(a->i8_scale[0]), scale = _mm_set1_ps(w->scale);
     const __m128i qsum = _mm_set1_epi32(a->i8_sum[0]);
+    const __m256i three = _mm256_set1_epi8(3);
     const int8_t *const q = a->i8;
     const int ngroups = w->k / 128;
     for (int r = r0; r < r1; r += TB_I2S_INTERLEAVE) {
@@ -126,7 +126,7 @@ static void i2s_gemv4(const tb_matrix *w, const tb_act *a, float *y, int r0, int
             __m256i x1 = _mm256_loadu_si256((const __m256i *)(qg + 32));
             __m256i x2 = _mm256_loadu_si256((const __m256i *)(qg + 64));
             __m256i x3 = _mm256_loadu_si256((const __m256i *)(qg + 96));
-            const uint8_t *pg = p + (size_t)(g / 2) * 64 * TB_I2S_INTERLEAVE + (size_t)(g % 2) * 32;
+            const uint8_t *pg = tb_i2s_group_at(p, 64 * TB_I2S_INTERLEAVE, g);
             for (int i = 0; i < 4; i++) {
                 __m256i b = _mm256_loadu_si256((const __m256i *)(pg + 64 * i));
                 __m256i t = _mm256_add_epi16(
@@ -138,11 +138,7 @@ static void i2s_gemv4(const tb_matrix *w, const tb_act *a, float *y, int r0, int
                 acc[i] = _mm256_add_epi32(acc[i], hsum_pairs(t));
             }
         }
-        __m256i h = _mm256_hadd_epi32(_mm256_hadd_epi32(acc[0], acc[1]),
-                                      _mm256_hadd_epi32(acc[2], acc[3]));
-        __m128i dot = _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
-        __m128 out = _mm_cvtepi32_ps(_mm_sub_epi32(dot, qsum));
-        _mm_storeu_ps(y + r, _mm_mul_ps(_mm_div_ps(out, s), scale));
+        tb_ternary_out4(y + r, acc[0], acc[1], acc[2], acc[3], qsum, s, scale);
     }
 }
 

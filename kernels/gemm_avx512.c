@@ -1149,9 +1149,6 @@ static void i2s_gemv4(const tb_matrix *w, const tb_act *a, float *y, int r0, int
             t[i] = _mm256_add_epi32(
                 _mm256_add_epi32(_mm256_srai_epi32(acc[i][0], 6), _mm256_srai_epi32(acc[i][1], 4)),
                 _mm256_add_epi32(_mm256_srai_epi32(acc[i][2], 2), acc[i][3]));
-        __m256i h = _mm256_hadd_epi32(_mm256_hadd_epi32(t[0], t[1]), _mm256_hadd_epi32(t[2], t[3]));
-        __m128i dot = _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
-        __m128 out = _mm_cvtepi32_ps(_mm_sub_epi32(dot, qsum));
-        _mm_storeu_ps(y + r, _mm_mul_ps(_mm_div_ps(out, s), scale));
+        tb_ternary_out4(y + r, t[0], t[1], t[2], t[3], qsum, s, scale);
     }
 }
