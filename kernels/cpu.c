@@ -264,46 +264,59 @@ static int dir_quota(const char *dir, char *why, size_t cap)
     return cpus > 4096 ? 4096 : (int)cpus;
 }
 
+/* The tightest quota on cgroup rel (in the hierarchy mounted at root) and its
+ * ancestors, tightened into *best (0: none yet), with why. */
+static void walk_up(const char *root, char *rel, int *best, char *why, size_t cap)
+{
+    for (;;) { /* the cgroup, then each ancestor */
+        char dir[1200], w[512];
+        snprintf(dir, sizeof dir, "%s%s", root, rel);
+        int q = dir_quota(dir, w, sizeof w);
+        if (q > 0 && (*best == 0 || q < *best)) {
+            *best = q;
+            snprintf(why, cap, "%s", w);
+        }
+        char *slash = strrchr(rel, '/');
+        if (!slash || !strcmp(rel, "/"))
+            return;
+        slash[slash == rel] = '\0'; /* "/a/b" -> "/a" -> "/" */
+    }
+}
+
+/* Whether a v1 controller list ("cpu,cpuacct") names the cpu controller. */
+static bool lists_cpu(const char *ctl)
+{
+    for (const char *t = ctl; *t; t += strcspn(t, ","), t += *t == ',')
+        if (strcspn(t, ",") == 3 && !strncmp(t, "cpu", 3))
+            return true;
+    return false;
+}
+
 int tb_cpu_quota_limit(const char *proc_cgroup_text, const char *cgroup_root, char *why,
                        size_t cap)
 {
     int best = 0;
-    for (const char *line = proc_cgroup_text; line && *line;) {
+    for (const char *line = proc_cgroup_text, *next; line && *line; line = next) {
         const char *nl = strchr(line, '\n');
         size_t len = nl ? (size_t)(nl - line) : strlen(line);
+        next = nl ? nl + 1 : NULL;
         /* "0::/path" (v2) or "4:cpu,cpuacct:/path" (v1) */
-        const char *c1 = memchr(line, ':', len);
-        const char *c2 = c1 ? memchr(c1 + 1, ':', len - (size_t)(c1 + 1 - line)) : NULL;
-        if (c2) {
-            char ctl[64] = "", rel[1024];
-            size_t cl = (size_t)(c2 - c1 - 1), rl = (size_t)(line + len - c2 - 1);
-            bool v2 = cl == 0, cpu_ctl = false;
-            if (cl < sizeof ctl) {
-                memcpy(ctl, c1 + 1, cl);
-                ctl[cl] = '\0';
-                for (const char *t = ctl; *t && !cpu_ctl; t += strcspn(t, ","), t += *t == ',')
-                    cpu_ctl = strcspn(t, ",") == 3 && !strncmp(t, "cpu", 3);
-            }
-            if ((v2 || cpu_ctl) && rl < sizeof rel) {
-                memcpy(rel, c2 + 1, rl);
-                rel[rl] = '\0';
-                char dir[1200];
-                for (;;) { /* the cgroup, then each ancestor */
-                    snprintf(dir, sizeof dir, "%s%s%s%s", cgroup_root, v2 ? "" : "/", ctl, rel);
-                    char w[512];
-                    int q = dir_quota(dir, w, sizeof w);
-                    if (q > 0 && (best == 0 || q < best)) {
-                        best = q;
-                        snprintf(why, cap, "%s", w);
-                    }
-                    char *slash = strrchr(rel, '/');
-                    if (!slash || !strcmp(rel, "/"))
-                        break;
-                    slash[slash == rel] = '\0'; /* "/a/b" -> "/a" -> "/" */
-                }
-            }
+        char entry[1200], *c1, *c2;
+        if (len >= sizeof entry)
+            continue;
+        memcpy(entry, line, len);
+        entry[len] = '\0';
+        if (!(c1 = strchr(entry, ':')) || !(c2 = strchr(c1 + 1, ':')))
+            continue;
+        *c2 = '\0';
+        const char *ctl = c1 + 1;
+        if (!ctl[0]) { /* v2: one hierarchy at the root */
+            walk_up(cgroup_root, c2 + 1, &best, why, cap);
+        } else if (lists_cpu(ctl)) { /* v1: the cpu controller's own mount */
+            char root[1200];
+            snprintf(root, sizeof root, "%s/%s", cgroup_root, ctl);
+            walk_up(root, c2 + 1, &best, why, cap);
         }
-        line = nl ? nl + 1 : NULL;
     }
     return best;
 }
