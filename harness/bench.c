@@ -56,12 +56,23 @@ typedef struct cell {          /* one model x one test */
     double cpu_s[TB_BENCH_MAX_REPS], ctxsw[TB_BENCH_MAX_REPS], faults[TB_BENCH_MAX_REPS];
     double loss[LOSSES][TB_BENCH_MAX_REPS];     /* seconds lost per kind (loss_kinds) */
     bool loss_ok[LOSSES];                       /* read in every repetition */
-    double loss_share[LOSSES];                  /* the largest loss / time it could have had */
     double hw[TB_HW_EVENTS][TB_BENCH_MAX_REPS]; /* per run, summed over the pool's threads */
     bool hw_ok[TB_HW_EVENTS];                   /* counted in every repetition */
     char hw_why[TB_HW_EVENTS][160];
     int n;
 } cell;
+
+/* The largest share of the time its repetitions could have had (tokens
+ * over tokens/s, times `over`: CPUs or threads) that cell c lost to kind k. */
+static double worst_share(const cell *c, int k, int tokens, double over)
+{
+    double worst = 0;
+    for (int r = 0; r < c->n; r++) {
+        double share = c->loss[k][r] * c->tps[r] / (tokens * over);
+        worst = share > worst ? share : worst;
+    }
+    return worst;
+}
 
 /* A prompt file as model m's vocabulary tokenizes it (with its BOS), repeated
  * to n tokens when shorter; *file_n is its own length in tokens. */
@@ -335,13 +346,9 @@ int tb_bench_run(const tb_bench_opts *o, const tb_machine *mach, FILE *out, json
                         fake->losses(fake->ctx, i, t, r, secs, lost);
                         known[LOSS_STEAL] = known[LOSS_WAIT] = true;
                     }
-                    /* what each kind could have had: all CPUs, or the pool's threads */
-                    double could[LOSSES] = {secs * mach->cpu.logical_cpus, secs * (double)threads};
                     for (int k = 0; k < LOSSES; k++) {
                         c->loss_ok[k] = (c->n == 0 || c->loss_ok[k]) && known[k];
                         c->loss[k][c->n] = lost[k];
-                        if (c->loss_ok[k] && could[k] > 0 && lost[k] / could[k] > c->loss_share[k])
-                            c->loss_share[k] = lost[k] / could[k];
                     }
                     c->tps[c->n] = all / secs;
                     c->gbps[c->n] = (double)m->weight_bytes * c->tps[c->n] / 1e9;
@@ -444,14 +451,18 @@ int tb_bench_run(const tb_bench_opts *o, const tb_machine *mach, FILE *out, json
                                               "context_switches", summary_json(c->ctxsw, c->n),
                                               "page_faults", summary_json(c->faults, c->n),
                                               "hardware", hw));
+                /* what each kind could have had: all CPUs, or the pool's threads */
+                const double over[LOSSES] = {mach->cpu.logical_cpus, (double)threads};
                 for (int k = 0; k < LOSSES; k++) {
                     json_object_set_new(json_object_get(run, "counters"), loss_kinds[k].key,
                                         c->loss_ok[k] ? summary_json(c->loss[k], c->n) : json_null());
-                    if (!c->loss_ok[k] || c->loss_share[k] <= LOSS_WARN)
+                    double share = c->loss_ok[k] ? worst_share(c, k, o->tests[t].tokens +
+                                                               o->tests[t].gen, over[k]) : 0;
+                    if (share <= LOSS_WARN)
                         continue;
                     lossy_runs[k]++;
-                    if (c->loss_share[k] > worst[k]) {
-                        worst[k] = c->loss_share[k];
+                    if (share > worst[k]) {
+                        worst[k] = share;
                         snprintf(worst_run[k], sizeof worst_run[k], "%s %s at %ld thread%s",
                                  models[i]->name, o->tests[t].name, threads, threads == 1 ? "" : "s");
                     }
