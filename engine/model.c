@@ -336,8 +336,9 @@ static void relayout_tiles(void *ctx, int t0, int t1, int thread)
  * on the model's threads: in place where the model owns the bytes (dummy
  * weights), else (a mapped file, read-only) into a copy the model owns.
  * Counted in the load time; with a copy, most of it is the kernel handing
- * out fresh pages (2B4T file: 0.2 s, and 0.5-1.6 s when this VM's host had
- * to back them anew, on one thread). */
+ * out and zeroing fresh pages (the 2B4T file's load on two threads: 0.10-0.22
+ * s before, 0.18-0.58 s with the copy, once 1.0 s when this VM's host had to
+ * back the pages anew). */
 static int relayout(tb_model *m, tb_matrix *w, tb_error *err)
 {
     if (!tb_matrix_preferred_interleave(w, m->isa))
