@@ -41,7 +41,8 @@ int tb_perf_paranoid(const char *paranoid_file)
     return (end == text) ? -100 : (int)v;
 }
 
-int tb_perf_event_open(uint32_t type, uint64_t config, uint64_t config1, int pid, int cpu)
+static int open_event(uint32_t type, uint64_t config, uint64_t config1, int pid, int cpu,
+                      uint64_t read_format)
 {
     struct perf_event_attr attr;
     memset(&attr, 0, sizeof attr);
@@ -49,6 +50,7 @@ int tb_perf_event_open(uint32_t type, uint64_t config, uint64_t config1, int pid
     attr.type = type;
     attr.config = config;
     attr.config1 = config1;
+    attr.read_format = read_format;
     if (pid >= 0) {
         attr.disabled = 1;
         attr.exclude_kernel = 1;
@@ -56,6 +58,17 @@ int tb_perf_event_open(uint32_t type, uint64_t config, uint64_t config1, int pid
     }
     int fd = (int)syscall(SYS_perf_event_open, &attr, pid, cpu, -1, 0);
     return fd < 0 ? -errno : fd;
+}
+
+int tb_perf_event_open(uint32_t type, uint64_t config, uint64_t config1, int pid, int cpu)
+{
+    return open_event(type, config, config1, pid, cpu, 0);
+}
+
+int tb_perf_event_open_timed(uint32_t type, uint64_t config, uint64_t config1, int tid)
+{
+    return open_event(type, config, config1, tid, -1,
+                      PERF_FORMAT_TOTAL_TIME_ENABLED | PERF_FORMAT_TOTAL_TIME_RUNNING);
 }
 
 typedef struct probe {

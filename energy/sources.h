@@ -55,4 +55,9 @@ int tb_perf_paranoid(const char *paranoid_file);
  * starts disabled, counting user space only. Returns the fd or -errno. */
 int tb_perf_event_open(uint32_t type, uint64_t config, uint64_t config1, int pid, int cpu);
 
+/* A thread's counter as above whose read(2) gives three values: the count,
+ * and the nanoseconds it was enabled and running (PERF_FORMAT_TOTAL_TIME_*),
+ * so that a multiplexed count can be scaled. */
+int tb_perf_event_open_timed(uint32_t type, uint64_t config, uint64_t config1, int tid);
+
 #endif

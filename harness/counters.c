@@ -302,13 +302,13 @@ static int real_open(void *ctx, int event, const tb_hw_event *ev, int tid)
 {
     (void)ctx;
     (void)event;
-    return tb_perf_event_open(ev->type, ev->config, ev->config1, tid, -1);
+    return tb_perf_event_open_timed(ev->type, ev->config, ev->config1, tid);
 }
 
-static int real_read(void *ctx, int fd, uint64_t *value)
+static int real_read(void *ctx, int fd, uint64_t v[3])
 {
     (void)ctx;
-    return read(fd, value, sizeof *value) == (ssize_t)sizeof *value ? 0 : -EIO;
+    return read(fd, v, 3 * sizeof *v) == (ssize_t)(3 * sizeof *v) ? 0 : -EIO;
 }
 
 static void real_control(void *ctx, int fd, bool enable)
@@ -367,16 +367,27 @@ void tb_hw_start(tb_hw_counters *c)
 void tb_hw_stop(tb_hw_counters *c, uint64_t v[TB_HW_EVENTS])
 {
     for (int e = 0; e < TB_HW_EVENTS; e++) {
-        v[e] = 0;
+        double sum = 0;
+        c->running[e] = 1;
         for (int t = 0; c->ok[e] && t < c->nthreads; t++) {
-            uint64_t x = 0;
+            uint64_t x[3] = {0, 0, 0};
             c->io.control(c->io.ctx, c->fd[t][e], false);
-            if (c->io.read(c->io.ctx, c->fd[t][e], &x) != 0) {
+            if (c->io.read(c->io.ctx, c->fd[t][e], x) != 0) {
                 c->ok[e] = false;
                 snprintf(c->why[e], sizeof c->why[e], "reading the counter failed");
+            } else if (x[1] > 0 && x[2] == 0) {
+                c->ok[e] = false;
+                snprintf(c->why[e], sizeof c->why[e], "never scheduled on the PMU (more events "
+                         "than counters, or another tool holds them): not counted");
+            } else if (x[2] < x[1]) { /* multiplexed: scaled, as perf stat does */
+                double share = (double)x[2] / (double)x[1];
+                sum += (double)x[0] / share;
+                c->running[e] = share < c->running[e] ? share : c->running[e];
+            } else {
+                sum += (double)x[0];
             }
-            v[e] += x;
         }
+        v[e] = c->ok[e] ? (uint64_t)(sum + 0.5) : 0;
     }
 }
 

@@ -84,7 +84,10 @@ const tb_hw_event *tb_hw_events(void);
 typedef struct tb_hw_io {
     /* fd or -errno; event is the index into tb_hw_event_names */
     int (*open)(void *ctx, int event, const tb_hw_event *ev, int tid);
-    int (*read)(void *ctx, int fd, uint64_t *value);                   /* 0 or -errno */
+    /* 0 or -errno; v: the count, then the nanoseconds the event was enabled
+     * and actually running on the PMU (they differ when the kernel
+     * multiplexes more events than the PMU has counters) */
+    int (*read)(void *ctx, int fd, uint64_t v[3]);
     void (*control)(void *ctx, int fd, bool enable);                   /* reset+enable / disable */
     void (*close)(void *ctx, int fd);
     void *ctx;
@@ -96,12 +99,18 @@ typedef struct tb_hw_counters {
     int fd[TB_HW_MAX_THREADS][TB_HW_EVENTS];
     bool ok[TB_HW_EVENTS];
     char why[TB_HW_EVENTS][160];
+    double running[TB_HW_EVENTS]; /* after stop: the smallest share of its enabled time an
+                                   * event ran on the PMU over the threads (1: never
+                                   * multiplexed); counts are scaled up by its inverse */
 } tb_hw_counters;
 
 /* Opens every event on every thread; returns how many events are usable. */
 int tb_hw_open(tb_hw_counters *c, const int *tids, int n, const tb_hw_io *io);
 void tb_hw_start(tb_hw_counters *c);
-/* Stops counting and sums each usable event over the threads into v. */
+/* Stops counting and sums each usable event over the threads into v, each
+ * thread's count scaled by enabled / running time where the kernel
+ * multiplexed it (as perf stat does); an event that never ran on the PMU
+ * becomes unavailable, with the reason. */
 void tb_hw_stop(tb_hw_counters *c, uint64_t v[TB_HW_EVENTS]);
 void tb_hw_close(tb_hw_counters *c);
 

@@ -23,10 +23,16 @@ static int f_open(void *ctx, int event, const tb_hw_event *ev, int tid)
     return tid * 10 + event;
 }
 
-static int f_read(void *ctx, int fd, uint64_t *v)
+/* Counts fd x 100 over 1000 ns enabled; cycles (event 1) on thread 12
+ * ran on the PMU for a quarter of that (multiplexed), branch misses (3) on
+ * thread 12 never did when `starve` is set. */
+static bool starve;
+static int f_read(void *ctx, int fd, uint64_t v[3])
 {
     (void)ctx;
-    *v = (uint64_t)fd * 100;
+    v[0] = (uint64_t)fd * 100;
+    v[1] = 1000;
+    v[2] = fd == 121 ? 250 : starve && fd == 123 ? 0 : 1000;
     return 0;
 }
 
@@ -61,10 +67,19 @@ static void test_sums_over_threads_and_all_or_nothing(void **state)
     assert_int_equal(f.enabled, 6);
     uint64_t v[TB_HW_EVENTS];
     tb_hw_stop(&c, v);
-    assert_int_equal(v[0], (110 + 120) * 100); /* instructions, both threads */
-    assert_int_equal(v[1], (111 + 121) * 100); /* cycles */
-    assert_int_equal(v[2], 0);                 /* unavailable: not a measured zero */
-    assert_int_equal(v[3], (113 + 123) * 100); /* branch misses */
+    assert_int_equal(v[0], (110 + 120) * 100);     /* instructions, both threads */
+    assert_int_equal(v[1], (111 + 121 * 4) * 100); /* cycles: thread 12's scaled by 1000/250 */
+    assert_double_equal(c.running[1], 0.25, 0);
+    assert_double_equal(c.running[0], 1, 0);
+    assert_int_equal(v[2], 0);                     /* unavailable: not a measured zero */
+    assert_int_equal(v[3], (113 + 123) * 100);     /* branch misses */
+    starve = true; /* an event that never ran on the PMU is not a count of 0 */
+    tb_hw_start(&c);
+    tb_hw_stop(&c, v);
+    starve = false;
+    assert_false(c.ok[3]);
+    assert_non_null(strstr(c.why[3], "never scheduled"));
+    assert_int_equal(v[3], 0);
     tb_hw_close(&c);
     assert_int_equal(f.closed, 1 + 6);
     assert_string_equal(tb_hw_event_names[2], "llc_misses");
