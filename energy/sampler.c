@@ -2,7 +2,6 @@
 #include "sampler.h"
 
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +24,9 @@ struct tb_sampler {
     double moved_t[TB_METER_MAX_DOMAINS]; /* counters: when the value last changed */
     bool have[TB_METER_MAX_DOMAINS];
     pthread_t thread;
-    atomic_bool stop;
+    pthread_mutex_t lock;      /* one reading at a time: the thread's or the caller's */
+    pthread_cond_t wake;       /* stop() wakes the thread from its sleep */
+    bool stop;
     bool running;
     int thread_rc;
     tb_error thread_err;
@@ -37,6 +38,12 @@ tb_sampler *tb_sampler_new(tb_meter *m, double interval_s)
     if (!s)
         return NULL;
     s->m = m;
+    pthread_mutex_init(&s->lock, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* tb_now's clock */
+    pthread_cond_init(&s->wake, &ca);
+    pthread_condattr_destroy(&ca);
     s->interval_s = interval_s > 0 ? interval_s : m->default_interval_s;
     if (s->interval_s <= 0)
         s->interval_s = 0.005;
@@ -45,6 +52,10 @@ tb_sampler *tb_sampler_new(tb_meter *m, double interval_s)
 
 void tb_sampler_free(tb_sampler *s)
 {
+    if (!s)
+        return;
+    pthread_mutex_destroy(&s->lock);
+    pthread_cond_destroy(&s->wake);
     free(s);
 }
 
@@ -128,20 +139,22 @@ int tb_sampler_end(tb_sampler *s, double now_s, tb_energy_result *res, tb_error 
     return TB_OK;
 }
 
-static void sleep_s(double s)
+/* Sleeps until monotonic time `until` or a stop(); the lock is held. */
+static void wait_until(tb_sampler *s, double until)
 {
-    struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
-    nanosleep(&ts, NULL);
+    struct timespec ts = {(time_t)until, (long)((until - (double)(time_t)until) * 1e9)};
+    pthread_cond_timedwait(&s->wake, &s->lock, &ts);
 }
 
 static void *sampler_main(void *arg)
 {
     tb_sampler *s = arg;
+    pthread_mutex_lock(&s->lock);
     double next = tb_now() + s->interval_s;
-    while (!atomic_load(&s->stop)) {
+    while (!s->stop) {
         double now = tb_now();
         if (now < next) {
-            sleep_s(next - now);
+            wait_until(s, next);
             continue;
         }
         next += s->interval_s;
@@ -152,6 +165,7 @@ static void *sampler_main(void *arg)
             break;
         }
     }
+    pthread_mutex_unlock(&s->lock);
     return NULL;
 }
 
@@ -160,7 +174,7 @@ int tb_sampler_start(tb_sampler *s, tb_error *err)
     int rc = tb_sampler_begin(s, tb_now(), err);
     if (rc != TB_OK)
         return rc;
-    atomic_store(&s->stop, false);
+    s->stop = false;
     s->thread_rc = TB_OK;
     if (pthread_create(&s->thread, NULL, sampler_main, s) != 0)
         return tb_error_set(err, TB_EIO, "cannot start the energy sampler thread");
@@ -172,15 +186,22 @@ int tb_sampler_stop(tb_sampler *s, tb_energy_result *res, tb_error *err)
 {
     if (!s->running)
         return tb_error_set(err, TB_EINVAL, "the energy sampler was not started");
-    atomic_store(&s->stop, true);
+    /* The window ends now, with the run: the last reading is taken here, not
+     * at the thread's next tick (which would add up to one interval of
+     * energy and time that the run did not use). */
+    pthread_mutex_lock(&s->lock);
+    double end = tb_now();
+    int rc = s->thread_rc;
+    if (rc == TB_OK)
+        rc = tb_sampler_end(s, end, res, err);
+    else if (err)
+        *err = s->thread_err;
+    s->stop = true;
+    pthread_cond_signal(&s->wake);
+    pthread_mutex_unlock(&s->lock);
     pthread_join(s->thread, NULL);
     s->running = false;
-    if (s->thread_rc != TB_OK) {
-        if (err)
-            *err = s->thread_err;
-        return s->thread_rc;
-    }
-    return tb_sampler_end(s, tb_now(), res, err);
+    return rc;
 }
 
 int tb_energy_result_warnings(const tb_energy_result *r, char *buf, size_t cap)

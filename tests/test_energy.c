@@ -594,6 +594,59 @@ static void test_sampler_thread(void **state)
     tb_meter_close(m);
 }
 
+/* A 100 W energy counter on the real clock: joules = 100 x seconds since it
+ * was opened, whenever it is read. */
+static int clock_meter_sample(tb_meter *m, double now_s, tb_meter_sample *out, tb_error *err)
+{
+    (void)err;
+    out->value[0] = 100.0 * (now_s - *(double *)m->impl);
+    out->valid[0] = true;
+    return TB_OK;
+}
+
+static void clock_meter_close(tb_meter *m)
+{
+    free(m->impl);
+}
+
+/* The window is the run: stopping the sampler reads the meter then, not at
+ * the sampler thread's next tick. A 20 ms run on a 100 W meter sampled every
+ * 5 ms (RAPL's interval) and every 50 ms (perf-power's) must give 2 J over
+ * 20 ms; before, the window ran on to the next tick (+0.8 ms and +31.6 ms on
+ * average, up to +158 % of the joules at 50 ms). */
+static void test_sampler_window_ends_with_the_run(void **state)
+{
+    (void)state;
+    static const tb_meter_ops ops = {clock_meter_sample, clock_meter_close};
+    double *t0 = malloc(sizeof *t0);
+    *t0 = tb_now();
+    tb_meter *m = tb_meter_new(TB_METER_RAPL, &ops, t0);
+    tb_meter_add_domain(m, "package-0", true);
+    tb_error err;
+    static const double intervals[2] = {0.005, 0.050};
+    for (int k = 0; k < 2; k++) {
+        tb_sampler *s = tb_sampler_new(m, intervals[k]);
+        double worst = 0, sum = 0;
+        for (int rep = 0; rep < 8; rep++) {
+            tb_energy_result r;
+            double begin = tb_now();
+            assert_int_equal(tb_sampler_start(s, &err), TB_OK);
+            usleep(20000 + 1700 * rep); /* the run, ending at an arbitrary phase of the ticks */
+            double end = tb_now();
+            assert_int_equal(tb_sampler_stop(s, &r, &err), TB_OK);
+            double over = r.seconds - (end - begin);
+            worst = fabs(over) > worst ? fabs(over) : worst;
+            sum += over;
+            assert_double_equal(r.total_j, 100 * r.seconds, 1e-6);
+        }
+        print_message("interval %.0f ms: the window overran the run by %+.3f ms on average, "
+                      "%.3f ms at most\n", 1e3 * intervals[k], 1e3 * sum / 8, 1e3 * worst);
+        assert_true(worst < 0.002); /* the reading itself and a thread join, no tick */
+        tb_sampler_free(s);
+    }
+    tb_meter_close(m);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -607,6 +660,7 @@ int main(void)
         T(test_ina219_calibration),                T(test_ina219_i2c_samples),
         T(test_ina219_i2c_errors),                 T(test_perf_power),
         T(test_estimates),                         T(test_sampler_thread),
+        T(test_sampler_window_ends_with_the_run),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
