@@ -1,10 +1,12 @@
 /*
- * bandwidth.h - the memory roofline: a STREAM-style triad (a = b + s c) and a
- * read-only sum, run on the same threads as the kernels they are compared
- * with. Arrays are far larger than the last-level cache, so what is measured
- * is DRAM bandwidth. Bytes counted as STREAM does: 3 x 8 bytes per triad
- * element (two reads, one write; write-allocate traffic not counted), 8 per
- * element of the read-only sum.
+ * bandwidth.h - the memory roofline: a read-only stream (the access pattern
+ * of decoding, which reads weights and writes next to nothing) and, for
+ * reference, a STREAM-style triad (a = b + s c), run on the same threads as
+ * the kernels they are compared with. Arrays are far larger than the
+ * last-level cache, so what is measured is DRAM bandwidth. Bytes: 8 per
+ * element of the read stream; 3 x 8 per triad element as STREAM counts them
+ * (two reads, one write; the write-allocate read is not counted, which is
+ * why a read-only workload can run above 100 % of a triad roofline).
  */
 #ifndef TB_BANDWIDTH_H
 #define TB_BANDWIDTH_H

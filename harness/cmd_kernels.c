@@ -3,8 +3,10 @@
  * kernels per format, ISA and shape, each beside the memory roofline.
  *
  * GEMV (one token) is memory-bound: its figure of merit is weight bytes per
- * second as a fraction of the bandwidth a STREAM triad reaches on the same
- * threads, probed right before and after each measurement because this
+ * second as a fraction of the bandwidth a read-only stream reaches on the
+ * same threads (the access a GEMV makes: a STREAM triad also writes, and
+ * counted at STREAM's 24 bytes per element it understates what reading
+ * alone gets), probed right before and after each measurement because this
  * class of machine drifts within minutes. So that GEMV reads memory and not
  * cache, the matrix is replicated until the copies exceed 256 MB and the
  * calls cycle through them. GEMM (a batch of tokens) is compute-bound: its
@@ -52,8 +54,8 @@ static void help(void)
 {
     printf("usage: ternbench kernels [options]\n\n"
            "Times the GEMV (decode) and GEMM (prompt) kernels per format, ISA and shape, with\n"
-           "weight GB/s, GOP/s and the fraction of the memory roofline measured by a STREAM\n"
-           "triad on the same threads.\n\n"
+           "weight GB/s, GOP/s and the fraction of the memory roofline: a read-only stream\n"
+           "probed on the same threads before and after each row.\n\n"
            "  --format F,...    formats (default: all of them)\n"
            "  --isa I           scalar | avx2 | avx512 | neon | all (default: the best available)\n"
            "  -t, --threads T   threads (default: the CPUs this process may use)\n"
@@ -154,12 +156,12 @@ typedef struct measurement {
     int calls;
 } measurement;
 
-/* Times fn over the copies until min_time, with triad probes on both sides. */
+/* Times fn over the copies until min_time, with read-stream probes on both sides. */
 static measurement measure(tb_pool *pool, tb_bandwidth *bw, tb_gemm_fn fn, tb_matrix *copies,
                            int ncopies, const tb_act *a, float *y, double min_time, size_t wbytes)
 {
     measurement m = {0};
-    double bw_before = tb_bandwidth_triad(bw, pool, 2);
+    double bw_before = tb_bandwidth_read(bw, pool, 2);
     tb_pool_gemm(pool, fn, &copies[0], a, y); /* warm-up */
     enum { MAX_CALLS = 100000 };
     static double times[MAX_CALLS];
@@ -170,7 +172,7 @@ static measurement measure(tb_pool *pool, tb_bandwidth *bw, tb_gemm_fn fn, tb_ma
         tb_pool_gemm(pool, fn, &copies[n % ncopies], a, y);
         times[n++] = tb_now() - t0;
     }
-    double bw_after = tb_bandwidth_triad(bw, pool, 2);
+    double bw_after = tb_bandwidth_read(bw, pool, 2);
     m.calls = n;
     m.seconds = tb_median(times, n);
     m.bw = 0.5 * (bw_before + bw_after);
@@ -371,7 +373,7 @@ int tb_cmd_kernels(int argc, char **argv)
             json_t *doc = json_pack("{s:s, s:s, s:s, s:i, s:f, s:f, s:f, s:f, s:o}", "schema",
                                     "ternbench.kernels/1", "cpu", mach.cpu.model, "isa_selected",
                                     tb_isa_name(mach.isa), "threads", (int)o.threads,
-                                    "bandwidth_gbps", bw_n ? bw_sum / bw_n : triad,
+                                    "bandwidth_gbps", bw_n ? bw_sum / bw_n : readbw,
                                     "bandwidth_start_gbps", triad, "bandwidth_read_gbps", readbw,
                                     "pool_fork_join_us", fj, "results", results);
             json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
@@ -379,8 +381,8 @@ int tb_cmd_kernels(int argc, char **argv)
             json_decref(doc);
         } else {
             json_decref(results);
-            printf("\nroofline = weight GB/s / STREAM triad GB/s probed just before and after each "
-                   "row (mean %.1f GB/s).\n", bw_n ? bw_sum / bw_n : triad);
+            printf("\nroofline = weight GB/s / the read-only stream's GB/s probed just before and "
+                   "after each row (mean %.1f GB/s).\n", bw_n ? bw_sum / bw_n : readbw);
             if (interleaved)
                 printf("i2_s on avx2/avx512: rows interleaved in fours, as the engine lays them out "
                        "for those ISAs at load (tb_i2s_interleave).\n");
