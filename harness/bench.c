@@ -1,77 +1,154 @@
 /*
  * bench.c - the runner behind `ternbench bench` and `ternbench reproduce`:
- * loads models, feeds them identical token sequences with repetitions
- * interleaved (A B C A B C ...) so that a shared machine's drift falls on
- * every model alike, measures, and compares each ternary format with each
- * baseline of the same shape from paired repetitions.
+ * loads models, feeds them identical token sequences in rounds (every model
+ * once per test per round, the order reversed every other round so that
+ * neither of a pair always runs first), and measures each try beside what
+ * the machine did meanwhile. bench_doc.c turns the measurements into the
+ * tables and the result document.
  *
  * Tests: tgN generates N tokens from an empty cache, one at a time; ppN
  * processes an N-token prompt in batches (GEMM kernels; batch 1 feeds it one
- * token at a time, as bitnet.cpp's published benchmark did). Beside each run:
- * weight GB/s and its fraction of a STREAM triad probed on the model's
- * threads just before and after the run (decode only; a batch is compute-bound);
- * joules per token from the first energy meter that works (none: each run
- * says why); software counters (CPU time, context switches, page faults)
- * from getrusage, hardware ones recorded as unavailable with the reason.
+ * token at a time, as bitnet.cpp's published benchmark did). Beside each try:
+ * the bytes it read per second (weights and KV cache) as a fraction of a
+ * read-only stream probed on the model's threads just before and after it;
+ * joules from the first energy meter that works (none: each run says why);
+ * CPU time, context switches and page faults from getrusage; hardware events
+ * where the kernel has a PMU; and the time lost to others: the hypervisor's
+ * steal and the pool's threads waiting for a CPU.
+ *
+ * Trust: a try that lost more than max_lost (5 %) of its time is redone, at
+ * most `retries` (3) extra tries per cell; past that the cell is tainted, its
+ * disturbed tries left out, and every verdict on it withheld. With a
+ * precision, rounds are added until every comparison's interval is tight.
+ *
+ * The walk of tb_bench_run: open the models -> the tokens -> the meters ->
+ * per thread count: warm up, measure rounds, report -> the workload.
  */
-#include "bench.h"
+#include "bench_impl.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "bandwidth.h"
-#include "counters.h"
 #include "dummy.h"
-#include "tb_file.h"
-#include "tokenizer.h"
 #include "sampler.h"
 #include "stats.h"
+#include "tb_file.h"
 #include "tb_time.h"
 #include "threadpool.h"
+#include "tokenizer.h"
 
-/* Time a run lost to others, per kind: the hypervisor's steal (machine-wide,
- * over all the guest's CPUs) and the pool's threads waiting on a run queue
- * inside the guest (other processes on its CPUs). A kind's worst run above
- * LOSS_WARN of the time it could have had is named under the tables. */
-enum { LOSS_STEAL, LOSS_WAIT, LOSSES };
-#define LOSS_WARN 0.05
-
-static const struct loss_kind {
-    const char *key;          /* in the run's counters */
-    const char *who, *of;     /* "<who> for N % of <of>" */
-    const char *why;
-} loss_kinds[LOSSES] = {
-    {"steal_seconds", "the hypervisor ran something else", "this guest's CPU time",
+const loss_kind bench_loss_kinds[LOSSES] = {
+    {"steal_seconds", "steal", "the hypervisor ran something else", "this guest's CPU time",
      "the host was busy"},
-    {"runqueue_wait_seconds", "the pool's threads waited for a CPU", "their time",
-     "other processes ran on this machine's CPUs"},
+    {"runqueue_wait_seconds", "runqueue_wait", "the pool's threads waited for a CPU",
+     "their time", "other processes ran on this machine's CPUs"},
 };
 
-typedef struct cell {          /* one model x one test */
-    double tps[TB_BENCH_MAX_REPS], gbps[TB_BENCH_MAX_REPS], frac[TB_BENCH_MAX_REPS];
-    double jpt[TB_BENCH_MAX_REPS]; /* joules per token (measured), when a meter exists */
-    double jpt_net[TB_BENCH_MAX_REPS], watts[TB_BENCH_MAX_REPS];
-    double cpu_s[TB_BENCH_MAX_REPS], ctxsw[TB_BENCH_MAX_REPS], faults[TB_BENCH_MAX_REPS];
-    double loss[LOSSES][TB_BENCH_MAX_REPS];     /* seconds lost per kind (loss_kinds) */
-    bool loss_ok[LOSSES];                       /* read in every repetition */
-    double hw[TB_HW_EVENTS][TB_BENCH_MAX_REPS]; /* per run, summed over the pool's threads */
-    bool hw_ok[TB_HW_EVENTS];                   /* counted in every repetition */
-    char hw_why[TB_HW_EVENTS][160];
-    int n;
-} cell;
+#define DEFAULT_MAX_LOST 0.05
+#define DEFAULT_RETRIES 3
+/* /proc/stat counts steal in ticks of 1/USER_HZ (10 ms): one tick may be
+ * rounding, so a try is charged only for steal beyond it. */
+#define STEAL_TICK_S 0.01
 
-/* The largest share of the time its repetitions could have had (tokens
- * over tokens/s, times `over`: CPUs or threads) that cell c lost to kind k. */
-static double worst_share(const cell *c, int k, int tokens, double over)
+/* ---- models and their tests ---- */
+
+const char *bench_model_format(const tb_model *m)
 {
-    double worst = 0;
-    for (int r = 0; r < c->n; r++) {
-        double share = c->loss[k][r] * c->tps[r] / (tokens * over);
-        worst = share > worst ? share : worst;
+    return tb_format_get(m->layers[0].wq.fmt)->name;
+}
+
+bool bench_model_ternary(const tb_model *m)
+{
+    return tb_format_get(m->layers[0].wq.fmt)->ternary;
+}
+
+bool bench_same_shape(const tb_model *a, const tb_model *b)
+{
+    return a->cfg.dim == b->cfg.dim && a->cfg.ffn == b->cfg.ffn && a->cfg.layers == b->cfg.layers &&
+           a->cfg.vocab == b->cfg.vocab && a->cfg.heads == b->cfg.heads;
+}
+
+int tb_bench_test_batch(const tb_bench_test *t, long batch)
+{
+    if (t->batch)
+        batch = t->batch;
+    return t->prompt ? (int)(batch < t->tokens ? batch : t->tokens) : 1;
+}
+
+void tb_bench_name_tests(tb_bench_opts *o)
+{
+    for (int i = 0; i < o->ntests; i++) {
+        tb_bench_test *t = &o->tests[i];
+        int b = tb_bench_test_batch(t, o->batch);
+        if (!t->prompt || strchr(t->name, '@'))
+            continue;
+        if (b < t->tokens) {
+            size_t n = strlen(t->name);
+            snprintf(t->name + n, sizeof t->name - n, "@b%d", b);
+        }
     }
-    return worst;
+}
+
+double bench_kv_bytes(const tb_model *m, const tb_bench_test *t)
+{
+    const tb_config *c = &m->cfg;
+    double per_pos = 2.0 * c->layers * c->kv_heads * c->head_dim *
+                     (m->rs.kv_type == TB_KV_F16 ? 2 : 4); /* K and V */
+    /* decoding (or the generated part of a pg test) from position `first`:
+     * the token at position p attends to p + 1 positions */
+    int first = t->gen ? t->tokens : 0, count = t->gen ? t->gen : t->tokens;
+    return per_pos * (first + 1 + first + count) / 2.0;
+}
+
+int bench_pairs(const cell *a, const cell *b, int *ia, int *ib)
+{
+    int n = 0;
+    for (int i = 0, j = 0; i < a->n && j < b->n;) {
+        if (a->round[i] == b->round[j]) {
+            ia[n] = i++;
+            ib[n++] = j++;
+        } else if (a->round[i] < b->round[j]) {
+            i++;
+        } else {
+            j++;
+        }
+    }
+    return n;
+}
+
+/* ---- opening ---- */
+
+static int open_models(bench *b, tb_error *err)
+{
+    const tb_bench_opts *o = b->o;
+    b->max_tokens = (int)o->warmup;
+    int max_batch = 1;
+    for (int i = 0; i < o->ntests; i++) {
+        const tb_bench_test *t = &o->tests[i];
+        if (t->tokens + t->gen > b->max_tokens)
+            b->max_tokens = t->tokens + t->gen;
+        if (tb_bench_test_batch(t, o->batch) > max_batch)
+            max_batch = tb_bench_test_batch(t, o->batch);
+    }
+    b->min_vocab = 1 << 30;
+    for (int i = 0; i < o->nmodels; i++) {
+        fprintf(stderr, "ternbench bench: loading %s...\n", o->specs[i]);
+        double t0 = tb_now();
+        if (tb_model_open(o->specs[i], (int)o->threads, b->mach->isa, b->max_tokens, TB_KV_F16,
+                          &b->models[i], err) != TB_OK)
+            return err->code;
+        if (tb_model_set_batch(b->models[i], max_batch, err) != TB_OK)
+            return tb_error_prefix(err, "%s", o->specs[i]);
+        fprintf(stderr, "ternbench bench: %s ready in %.1f s (%.1f MB of weights per token)\n",
+                o->specs[i], tb_now() - t0, (double)b->models[i]->weight_bytes / 1e6);
+        if (b->models[i]->cfg.vocab < b->min_vocab)
+            b->min_vocab = b->models[i]->cfg.vocab;
+    }
+    return TB_OK;
 }
 
 /* A prompt file as model m's vocabulary tokenizes it (with its BOS), repeated
@@ -120,19 +197,79 @@ static void make_tokens(int *ids, int n, long seed, int vocab)
     }
 }
 
-static uint64_t hash_tokens(const int *ids, int n)
+static int feed_tokens(bench *b, tb_error *err)
 {
-    uint64_t h = 1469598103934665603ull; /* FNV-1a */
-    for (int i = 0; i < n; i++)
-        for (int b = 0; b < 4; b++) {
-            h ^= (uint64_t)((ids[i] >> (8 * b)) & 0xff);
-            h *= 1099511628211ull;
-        }
-    return h;
+    const tb_bench_opts *o = b->o;
+    b->ids = malloc((size_t)b->max_tokens * o->nmodels * sizeof *b->ids);
+    if (!b->ids)
+        return tb_error_set(err, TB_ENOMEM, "out of memory");
+    for (int i = 0; i < o->nmodels; i++) {
+        int *row = b->ids + (size_t)i * b->max_tokens;
+        if (!o->prompt_file)
+            make_tokens(row, b->max_tokens, o->seed, b->min_vocab);
+        else if (prompt_tokens(o->prompt_file, b->models[i], row, b->max_tokens,
+                               &b->file_tokens[i], err) != TB_OK)
+            return err->code;
+    }
+    return TB_OK;
 }
 
+static void one_line(char *text)
+{
+    for (char *p = text; *p; p++)
+        if (*p == '\n')
+            *p = ' ';
+}
+
+static void sleep_s(double s)
+{
+    struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
+    nanosleep(&ts, NULL);
+}
+
+/* The first meter that works, and the idle power to subtract when asked. */
+static tb_sampler *open_meter(bench *b, tb_meter **meter, tb_error *err)
+{
+    const tb_bench_opts *o = b->o;
+    if (o->hooks && o->hooks->energy) {
+        b->meter_name = o->hooks->meter_name;
+        b->idle_ok = o->idle_s > 0;
+        return NULL;
+    }
+    if (tb_meter_open_auto(NULL, meter, err) != TB_OK) {
+        snprintf(b->energy_why, sizeof b->energy_why, "%s", err->text);
+        one_line(b->energy_why);
+        return NULL;
+    }
+    tb_sampler *s = tb_sampler_new(*meter, 0);
+    if (!s) {
+        snprintf(b->energy_why, sizeof b->energy_why, "out of memory for the energy sampler");
+        return NULL;
+    }
+    b->meter_name = tb_meter_kind_name((*meter)->kind);
+    if (o->idle_s <= 0)
+        return s;
+    fprintf(stderr, "ternbench bench: measuring idle power for %.1f s...\n", o->idle_s);
+    tb_energy_result idle;
+    if (tb_sampler_start(s, err) == TB_OK) {
+        sleep_s(o->idle_s);
+        if (tb_sampler_stop(s, &idle, err) == TB_OK && idle.seconds > 0) {
+            b->idle_w = idle.total_j / idle.seconds;
+            b->idle_ok = true;
+            return s;
+        }
+    }
+    snprintf(b->idle_why, sizeof b->idle_why, "idle power could not be measured (%s): no net "
+             "energy", err->text);
+    one_line(b->idle_why);
+    fprintf(stderr, "ternbench bench: warning: %s\n", b->idle_why);
+    return s;
+}
+
+/* ---- measuring ---- */
+
 /* Feeds n tokens from an empty cache in batches of `batch`, then `gen` more
- * one at a time; seconds. */
+ * one at a time; seconds, or -1 when the model refused a token. */
 static double run_tokens(tb_model *m, const int *ids, int n, int batch, int gen)
 {
     tb_model_reset(m);
@@ -148,424 +285,358 @@ static double run_tokens(tb_model *m, const int *ids, int n, int batch, int gen)
     return tb_now() - t0;
 }
 
-/* The batch a test runs with. */
-static int test_batch(const tb_bench_test *t, long batch)
+/* Pages in the weights, the scratch of every batch size the tests use, and
+ * the caches, so that no measured repetition runs cold. */
+static void warm_up(bench *b)
 {
-    if (t->batch)
-        batch = t->batch;
-    return t->prompt ? (int)(batch < t->tokens ? batch : t->tokens) : 1;
-}
-
-static const char *model_format(const tb_model *m)
-{
-    return tb_format_get(m->layers[0].wq.fmt)->name;
-}
-
-static bool model_ternary(const tb_model *m)
-{
-    return tb_format_get(m->layers[0].wq.fmt)->ternary;
-}
-
-/* Models compare when they have the same shapes (the same preset or model). */
-static bool same_shape(const tb_model *a, const tb_model *b)
-{
-    return a->cfg.dim == b->cfg.dim && a->cfg.ffn == b->cfg.ffn && a->cfg.layers == b->cfg.layers &&
-           a->cfg.vocab == b->cfg.vocab && a->cfg.heads == b->cfg.heads;
-}
-
-static json_t *summary_json(const double *x, int n)
-{
-    tb_summary s;
-    tb_summarize(x, n, &s);
-    return tb_summary_to_json(&s, x, n);
-}
-
-int tb_bench_run(const tb_bench_opts *o, const tb_machine *mach, FILE *out, json_t *runs,
-                 json_t *comps, json_t **workload, tb_error *err)
-{
-    int rc = TB_OK;
-    int max_tokens = (int)o->warmup;
-    for (int i = 0; i < o->ntests; i++)
-        max_tokens = o->tests[i].tokens + o->tests[i].gen > max_tokens
-                         ? o->tests[i].tokens + o->tests[i].gen : max_tokens;
-
-    tb_model *models[TB_BENCH_MAX_MODELS] = {0};
-    tb_meter *meter = NULL;
-    tb_sampler *sampler = NULL;
-    char energy_why[1200] = "";
-    int min_vocab = 1 << 30;
+    const tb_bench_opts *o = b->o;
     for (int i = 0; i < o->nmodels; i++) {
-        fprintf(stderr, "ternbench bench: loading %s...\n", o->specs[i]);
-        double t0 = tb_now();
-        if (tb_model_open(o->specs[i], (int)o->threads, mach->isa, max_tokens, TB_KV_F16, &models[i],
-                          err) != TB_OK) {
-            for (int j = 0; j < i; j++)
-                tb_model_free(models[j]);
-            return err->code;
+        const int *ids = b->ids + (size_t)i * b->max_tokens;
+        run_tokens(b->models[i], ids, (int)o->warmup, 1, 0);
+        for (int t = 0; t < o->ntests; t++) {
+            int batch = tb_bench_test_batch(&o->tests[t], o->batch);
+            if (batch > 1)
+                run_tokens(b->models[i], ids, batch, batch, 0);
         }
-        int max_batch = 1;
-        for (int t = 0; t < o->ntests; t++)
-            max_batch = test_batch(&o->tests[t], o->batch) > max_batch ? test_batch(&o->tests[t], o->batch)
-                                                                    : max_batch;
-        if (tb_model_set_batch(models[i], max_batch, err) != TB_OK) {
-            tb_error_prefix(err, "%s", o->specs[i]);
-            for (int j = 0; j <= i; j++)
-                tb_model_free(models[j]);
-            return err->code;
-        }
-        fprintf(stderr, "ternbench bench: %s ready in %.1f s (%.1f MB of weights per token)\n",
-                o->specs[i], tb_now() - t0, (double)models[i]->weight_bytes / 1e6);
-        if (models[i]->cfg.vocab < min_vocab)
-            min_vocab = models[i]->cfg.vocab;
     }
-    int *ids = malloc((size_t)max_tokens * o->nmodels * sizeof *ids); /* a row per model */
-    int file_tokens[TB_BENCH_MAX_MODELS] = {0};
-    cell *cells = calloc((size_t)o->nmodels * o->ntests, sizeof *cells);
-    tb_bandwidth *bw = NULL;
-    if (!ids || !cells) {
-        rc = tb_error_set(err, TB_ENOMEM, "out of memory");
-        goto out;
-    }
-    if ((rc = tb_bandwidth_new(64u << 20, &bw, err)) != TB_OK)
-        goto out;
-    for (int i = 0; i < o->nmodels && rc == TB_OK; i++) {
-        int *row = ids + (size_t)i * max_tokens;
-        if (o->prompt_file)
-            rc = prompt_tokens(o->prompt_file, models[i], row, max_tokens, &file_tokens[i], err);
-        else
-            make_tokens(row, max_tokens, o->seed, min_vocab);
-    }
-    if (rc != TB_OK)
-        goto out;
+}
 
+static double bench_now(const bench *b)
+{
+    const tb_bench_hooks *h = b->o->hooks;
+    return h && h->now ? h->now(h->ctx) : tb_now();
+}
+
+/* What one try measured beside its time. */
+typedef struct sample {
+    double seconds, joules, energy_s, roof;
+    bool metered;
+    tb_usage u0, u1;
+    bool counted;
+    uint64_t hw[TB_HW_EVENTS];
+    tb_hw_counters hc;
+    double lost[LOSSES];
+    bool lost_known[LOSSES];
+} sample;
+
+/* Times one try of test t on model i, with the meter, the counters and the
+ * bandwidth probes around it. */
+static void time_try(bench *b, tb_bandwidth *bw, tb_sampler *sampler, int i, int t, int round,
+                     int try_no, sample *s, tb_error *err)
+{
+    const tb_bench_opts *o = b->o;
     const tb_bench_hooks *fake = o->hooks;
-    const char *meter_name = NULL;
-    if (fake && fake->energy) {
-        meter_name = fake->meter_name;
-    } else if (tb_meter_open_auto(NULL, &meter, err) == TB_OK) {
-        sampler = tb_sampler_new(meter, 0);
-        meter_name = tb_meter_kind_name(meter->kind);
-    } else {
-        snprintf(energy_why, sizeof energy_why, "%s", err->text);
-        for (char *p = energy_why; *p; p++)
-            if (*p == '\n')
-                *p = ' ';
+    tb_model *m = b->models[i];
+    const tb_bench_test *tt = &o->tests[t];
+    memset(s, 0, sizeof *s);
+    /* bracketing probes (best of 3 each, ~5 ms): one probe alone moved the
+     * fraction by 10-30 points between runs of one binary here */
+    double roof_before = tb_bandwidth_read(bw, m->pool, 3);
+    int tids[TB_HW_MAX_THREADS], ntids = tb_pool_tids(m->pool, tids, TB_HW_MAX_THREADS);
+    s->counted = !b->hw_why && tb_hw_open(&s->hc, tids, ntids, NULL) > 0;
+    s->metered = sampler && tb_sampler_start(sampler, err) == TB_OK;
+    if (s->counted)
+        tb_hw_start(&s->hc);
+    tb_usage_now(&s->u0, tids, ntids);
+    s->seconds = fake ? fake->run(fake->ctx, i, t, round, try_no)
+                      : run_tokens(m, b->ids + (size_t)i * b->max_tokens, tt->tokens,
+                                   tb_bench_test_batch(tt, o->batch), tt->gen);
+    tb_energy_result er;
+    if (s->metered && tb_sampler_stop(sampler, &er, err) == TB_OK) {
+        s->joules = er.total_j;
+        s->energy_s = er.seconds;
+    } else if (fake && fake->energy) {
+        s->joules = fake->energy(fake->ctx, i, t, round, s->seconds);
+        s->energy_s = s->seconds;
+        s->metered = true;
+    } else if (s->metered) {
+        s->metered = false;
+        snprintf(b->energy_why, sizeof b->energy_why, "meter failed: %s", err->text);
+        one_line(b->energy_why);
     }
-    double idle_w = 0; /* idle power, subtracted for net joules */
-    if (sampler && o->idle_s > 0) {
-        tb_energy_result idle;
-        fprintf(stderr, "ternbench bench: measuring idle power for %.1f s...\n", o->idle_s);
-        if (tb_sampler_start(sampler, err) == TB_OK) {
-            struct timespec ts = {(time_t)o->idle_s, (long)((o->idle_s - (double)(time_t)o->idle_s) * 1e9)};
-            nanosleep(&ts, NULL);
-            if (tb_sampler_stop(sampler, &idle, err) == TB_OK && idle.seconds > 0)
-                idle_w = idle.total_j / idle.seconds;
+    tb_usage_now(&s->u1, tids, ntids);
+    if (s->counted) {
+        tb_hw_stop(&s->hc, s->hw);
+        tb_hw_close(&s->hc);
+    }
+    s->lost[LOSS_STEAL] = s->u1.steal_s - s->u0.steal_s;
+    s->lost[LOSS_WAIT] = s->u1.wait_s - s->u0.wait_s;
+    s->lost_known[LOSS_STEAL] = s->u0.steal_s >= 0 && s->u1.steal_s >= 0;
+    s->lost_known[LOSS_WAIT] = s->u0.wait_s >= 0 && s->u1.wait_s >= 0;
+    if (fake && fake->losses) {
+        fake->losses(fake->ctx, i, t, round, try_no, s->seconds, s->lost);
+        s->lost_known[LOSS_STEAL] = s->lost_known[LOSS_WAIT] = true;
+    }
+    s->roof = (roof_before + tb_bandwidth_read(bw, m->pool, 3)) / 2; /* after the meter stopped */
+}
+
+/* The share of the time a try could have had that it lost, per kind. */
+static void shares(const bench *b, const sample *s, double share[LOSSES])
+{
+    double over[LOSSES] = {b->mach->cpu.logical_cpus, (double)b->threads};
+    for (int k = 0; k < LOSSES; k++) {
+        double lost = s->lost[k] - (k == LOSS_STEAL ? STEAL_TICK_S : 0);
+        share[k] = s->lost_known[k] && s->seconds > 0 && lost > 0 ? lost / (s->seconds * over[k]) : 0;
+    }
+}
+
+/* Files a kept try's figures into its cell. */
+static void keep(bench *b, cell *c, int i, int t, int round, const sample *s)
+{
+    const tb_bench_test *tt = &b->o->tests[t];
+    const tb_model *m = b->models[i];
+    int k = c->n, all = tt->tokens + tt->gen;
+    c->round[k] = round;
+    c->tps[k] = all / s->seconds;
+    c->wgbps[k] = (double)m->weight_bytes * c->tps[k] / 1e9;
+    c->mgbps[k] = ((double)m->weight_bytes + bench_kv_bytes(m, tt)) * c->tps[k] / 1e9;
+    c->roof[k] = s->roof;
+    c->frac[k] = c->mgbps[k] / s->roof;
+    if (s->metered) {
+        c->jpt[k] = s->joules / all;
+        c->watts[k] = s->energy_s > 0 ? s->joules / s->energy_s : 0;
+        c->jpt_net[k] = (s->joules - b->idle_w * s->energy_s) / all;
+    }
+    c->cpu_s[k] = s->u1.cpu_s - s->u0.cpu_s;
+    c->ctxsw[k] = (double)(s->u1.context_switches - s->u0.context_switches);
+    c->faults[k] = (double)(s->u1.page_faults - s->u0.page_faults);
+    for (int l = 0; l < LOSSES; l++) {
+        c->loss_ok[l] = (k == 0 || c->loss_ok[l]) && s->lost_known[l];
+        c->loss[l][k] = s->lost[l];
+    }
+    for (int e = 0; e < TB_HW_EVENTS && s->counted; e++) {
+        if (k == 0) {
+            c->hw_ok[e] = true;
+            c->hw_running[e] = 1;
         }
+        c->hw_ok[e] = c->hw_ok[e] && s->hc.ok[e];
+        c->hw[e][k] = (double)s->hw[e];
+        if (s->hc.running[e] < c->hw_running[e])
+            c->hw_running[e] = s->hc.running[e];
+        if (!s->hc.ok[e])
+            snprintf(c->hw_why[e], sizeof c->hw_why[e], "%s", s->hc.why[e]);
     }
-    char hw_buf[512];
-    const char *hw_why = tb_hw_counters_unavailable(hw_buf, sizeof hw_buf);
+    c->n++;
+}
 
-    double worst[LOSSES] = {0}; /* per kind: the largest share above LOSS_WARN, its run, */
-    char worst_run[LOSSES][400];   /* and how many runs were above */
-    int lossy_runs[LOSSES] = {0};
-    int nthreads = o->nthreads ? o->nthreads : 1;
-    for (int ti = 0; ti < nthreads && rc == TB_OK; ti++) {
-        long threads = o->nthreads ? o->thread_list[ti] : o->threads;
-        for (int i = 0; i < o->nmodels && rc == TB_OK; i++)
-            rc = tb_model_set_threads(models[i], (int)threads, err);
-        if (rc != TB_OK)
-            break;
-        if (threads > mach->cpu.usable_cpus)
-            fprintf(stderr, "ternbench bench: warning: %ld threads on %d usable CPU%s (%s): the pool's "
-                    "threads will take turns, so these figures measure the scheduler more than the "
-                    "kernels; use -t %d or fewer\n", threads, mach->cpu.usable_cpus,
-                    mach->cpu.usable_cpus == 1 ? "" : "s",
-                    mach->cpu.usable_why[0] ? mach->cpu.usable_why : "all online CPUs",
-                    mach->cpu.usable_cpus);
-        memset(cells, 0, (size_t)o->nmodels * o->ntests * sizeof *cells);
-        for (int i = 0; i < o->nmodels && !fake; i++) /* warm-up: pages in, caches, clocks */
-            run_tokens(models[i], ids + (size_t)i * max_tokens, (int)o->warmup, 1, 0);
-        bool tty = isatty(2);
-        double started = tb_now();
-        int total = (int)o->reps * o->ntests * o->nmodels, done = 0;
-        for (int r = 0; r < o->reps; r++)
-            for (int t = 0; t < o->ntests; t++)
-                for (int i = 0; i < o->nmodels; i++) {
-                    tb_model *m = models[i];
-                    /* bracketing probes (best of 3 each, ~15 ms): one probe alone moved
-                     * the fraction by 10-30 points between runs of one binary here */
-                    double triad_before = tb_bandwidth_triad(bw, m->pool, 3);
-                    cell *c = &cells[i * o->ntests + t];
-                    tb_usage u0, u1;
-                    tb_energy_result er;
-                    tb_hw_counters hc;
-                    int tids[TB_HW_MAX_THREADS];
-                    bool counting = !hw_why && tb_hw_open(&hc, tids, tb_pool_tids(m->pool, tids,
-                                                                                   TB_HW_MAX_THREADS),
-                                                          NULL) > 0;
-                    bool metered = sampler && tb_sampler_start(sampler, err) == TB_OK;
-                    if (counting)
-                        tb_hw_start(&hc);
-                    tb_usage_now(&u0);
-                    const tb_bench_test *tt = &o->tests[t];
-                    int all = tt->tokens + tt->gen;
-                    double secs = fake ? fake->run(fake->ctx, i, t, r)
-                                       : run_tokens(m, ids + (size_t)i * max_tokens, tt->tokens,
-                                                    test_batch(tt, o->batch), tt->gen);
-                    tb_usage_now(&u1);
-                    if (counting) {
-                        uint64_t v[TB_HW_EVENTS];
-                        tb_hw_stop(&hc, v);
-                        for (int e = 0; e < TB_HW_EVENTS; e++) {
-                            if (c->n == 0)
-                                c->hw_ok[e] = true;
-                            c->hw_ok[e] = c->hw_ok[e] && hc.ok[e];
-                            c->hw[e][c->n] = (double)v[e];
-                            if (!hc.ok[e])
-                                snprintf(c->hw_why[e], sizeof c->hw_why[e], "%s", hc.why[e]);
-                        }
-                        tb_hw_close(&hc);
-                    }
-                    if (fake && fake->energy) {
-                        er.total_j = fake->energy(fake->ctx, i, t, r, secs);
-                        er.seconds = secs;
-                    }
-                    if ((fake && fake->energy) || (metered && tb_sampler_stop(sampler, &er, err) == TB_OK)) {
-                        c->jpt[c->n] = er.total_j / all;
-                        c->watts[c->n] = er.seconds > 0 ? er.total_j / er.seconds : 0;
-                        c->jpt_net[c->n] = (er.total_j - idle_w * er.seconds) / all;
-                    } else if (sampler)
-                        snprintf(energy_why, sizeof energy_why, "meter failed: %s", err->text);
-                    c->cpu_s[c->n] = u1.cpu_s - u0.cpu_s;
-                    c->ctxsw[c->n] = (double)(u1.context_switches - u0.context_switches);
-                    c->faults[c->n] = (double)(u1.page_faults - u0.page_faults);
-                    double lost[LOSSES] = {u1.steal_s - u0.steal_s, u1.wait_s - u0.wait_s};
-                    bool known[LOSSES] = {u0.steal_s >= 0 && u1.steal_s >= 0,
-                                          u0.wait_s >= 0 && u1.wait_s >= 0};
-                    if (fake && fake->losses) {
-                        fake->losses(fake->ctx, i, t, r, secs, lost);
-                        known[LOSS_STEAL] = known[LOSS_WAIT] = true;
-                    }
-                    for (int k = 0; k < LOSSES; k++) {
-                        c->loss_ok[k] = (c->n == 0 || c->loss_ok[k]) && known[k];
-                        c->loss[k][c->n] = lost[k];
-                    }
-                    c->tps[c->n] = all / secs;
-                    c->gbps[c->n] = (double)m->weight_bytes * c->tps[c->n] / 1e9;
-                    /* after the counters and the meter have stopped */
-                    double triad = (triad_before + tb_bandwidth_triad(bw, m->pool, 3)) / 2;
-                    c->frac[c->n] = c->gbps[c->n] / triad;
-                    c->n++;
-                    done++;
-                    if (tty) {
-                        double el = tb_now() - started;
-                        fprintf(stderr, "\r  %d/%d runs, %.0f s elapsed, ETA %.0f s   ", done, total, el,
-                                el / done * (total - done));
-                    }
-                }
-        if (tty)
-            fprintf(stderr, "\n");
+/* One round's turn of cell (i, t): tries until one is clean, or the cell's
+ * retries run out (then the cell is tainted and the round left without a
+ * repetition of it). TB_EINVAL when the engine refused to run. */
+static int measure_cell(bench *b, tb_bandwidth *bw, tb_sampler *sampler, int i, int t, int round,
+                        double t0, tb_error *err)
+{
+    cell *c = bench_cell(b, i, t);
+    for (int try_no = 0;; try_no++) {
+        sample s;
+        attempt *a = &c->tries[c->ntries];
+        a->round = round;
+        a->started = bench_now(b) - t0;
+        time_try(b, bw, sampler, i, t, round, try_no, &s, err);
+        if (s.seconds <= 0)
+            return tb_error_set(err, TB_EINVAL, "%s: the model refused the tokens of %s",
+                                b->models[i]->name, b->o->tests[t].name);
+        c->ntries++;
+        a->seconds = s.seconds;
+        a->tps = (b->o->tests[t].tokens + b->o->tests[t].gen) / s.seconds;
+        shares(b, &s, a->share);
+        int kind = a->share[LOSS_STEAL] >= a->share[LOSS_WAIT] ? LOSS_STEAL : LOSS_WAIT;
+        bool disturbed = a->share[kind] > b->max_lost;
+        if (!disturbed) {
+            a->kept = true;
+            keep(b, c, i, t, round, &s);
+            return TB_OK;
+        }
+        if (a->share[kind] > c->taint_share) {
+            c->taint_share = a->share[kind];
+            c->taint_kind = kind;
+        }
+        if (c->redone >= b->retries || c->ntries == (int)(sizeof c->tries / sizeof c->tries[0])) {
+            c->tainted = true;
+            return TB_OK;
+        }
+        c->redone++;
+    }
+}
 
-        fprintf(out, "| model | format | size | threads | isa | test | batch | t/s | 95%% CI | GB/s | roofline |\n"
-               "| --- | --- | ---: | ---: | --- | --- | ---: | ---: | --- | ---: | ---: |\n");
-            for (int i = 0; i < o->nmodels; i++)
+/* Whether every comparison of this thread count is known to +-precision
+ * (without comparisons: every cell's tokens/s). Tainted pairs cannot settle
+ * and are not waited for. */
+static bool precise_enough(bench *b)
+{
+    const tb_bench_opts *o = b->o;
+    int ia[TB_BENCH_MAX_REPS], ib[TB_BENCH_MAX_REPS];
+    double r[TB_BENCH_MAX_REPS];
+    bool any = false;
+    for (int x = 0; x < o->nmodels; x++)
+        for (int y = 0; y < o->nmodels; y++) {
+            if (!bench_model_ternary(b->models[x]) || bench_model_ternary(b->models[y]) ||
+                !bench_same_shape(b->models[x], b->models[y]))
+                continue;
             for (int t = 0; t < o->ntests; t++) {
-                cell *c = &cells[i * o->ntests + t];
-                tb_summary s, g, f;
-                tb_summarize(c->tps, c->n, &s);
-                tb_summarize(c->gbps, c->n, &g);
-                tb_summarize(c->frac, c->n, &f);
-                char ci[64] = "-";
-                if (s.has_ci)
-                    snprintf(ci, sizeof ci, "[%.2f, %.2f]", s.ci_lo, s.ci_hi);
-                /* a batch reads each weight once for many tokens: compute-bound, so no
-                 * bandwidth roofline applies (GB/s there is weight bytes x tokens/s) */
-                bool batched = test_batch(&o->tests[t], o->batch) > 1;
-                char roof[32] = "-";
-                if (!batched)
-                    snprintf(roof, sizeof roof, "%.0f%%", 100 * f.median);
-                fprintf(out, "| %s | %s | %.1f MB | %ld | %s | %s | %d | %.2f | %s | %.1f | %s |\n",
-                       models[i]->name, model_format(models[i]), (double)models[i]->weight_bytes / 1e6,
-                       threads, tb_isa_name(mach->isa), o->tests[t].name,
-                       test_batch(&o->tests[t], o->batch), s.median, ci, g.median, roof);
-                json_t *run = json_pack("{s:s, s:s, s:s, s:I, s:i, s:s, s:s, s:i, s:i, s:o, s:o, s:o}",
-                                        "model", models[i]->name, "format", model_format(models[i]),
-                                        "embd_format", tb_format_get(models[i]->lm_head.fmt)->name,
-                                        "weight_bytes", (json_int_t)models[i]->weight_bytes,
-                                        "threads", (int)threads, "isa", tb_isa_name(mach->isa),
-                                        "test", o->tests[t].name, "tokens",
-                                        o->tests[t].tokens + o->tests[t].gen,
-                                        "batch", test_batch(&o->tests[t], o->batch),
-                                        "tokens_per_s", summary_json(c->tps, c->n), "weight_gbps",
-                                        summary_json(c->gbps, c->n), "roofline_fraction",
-                                        batched ? json_null() : summary_json(c->frac, c->n));
-                if (meter_name && !energy_why[0])
-                    json_object_set_new(run, "energy",
-                                        json_pack("{s:s, s:o, s:o, s:o, s:f}", "meter",
-                                                  meter_name, "joules_per_token",
-                                                  summary_json(c->jpt, c->n), "joules_per_token_net",
-                                                  o->idle_s > 0 ? summary_json(c->jpt_net, c->n)
-                                                                : json_null(),
-                                                  "watts", summary_json(c->watts, c->n),
-                                                  "idle_watts", idle_w));
-                else
-                    json_object_set_new(run, "energy_unavailable", json_string(energy_why));
-                json_t *hw = json_pack("{s:b}", "available", hw_why == NULL), *evs = json_object();
-                for (int e = 0; e < TB_HW_EVENTS; e++) /* what each event is asked as */
-                    json_object_set_new(evs, tb_hw_event_names[e],
-                                        json_string(tb_hw_events()[e].name));
-                json_object_set_new(hw, "events", evs);
-                if (hw_why) {
-                    json_object_set_new(hw, "reason", json_string(hw_why));
-                } else { /* perf_event, per thread of the pool, summed; derived per token */
-                    int all = o->tests[t].tokens + o->tests[t].gen;
-                    json_object_set_new(hw, "source", json_string(tb_hw_events()[0].libpfm4
-                                                                      ? "libpfm4+perf_event"
-                                                                      : "perf_event"));
-                    for (int e = 0; e < TB_HW_EVENTS; e++) {
-                        if (!c->hw_ok[e]) {
-                            char k[64];
-                            snprintf(k, sizeof k, "%s_unavailable", tb_hw_event_names[e]);
-                            json_object_set_new(hw, k, json_string(c->hw_why[e]));
-                            continue;
-                        }
-                        double per[TB_BENCH_MAX_REPS];
-                        for (int r = 0; r < c->n; r++)
-                            per[r] = c->hw[e][r] / all;
-                        char k[64];
-                        snprintf(k, sizeof k, "%s_per_token", tb_hw_event_names[e]);
-                        json_object_set_new(hw, tb_hw_event_names[e], summary_json(c->hw[e], c->n));
-                        json_object_set_new(hw, k, summary_json(per, c->n));
-                    }
-                    if (c->hw_ok[0] && c->hw_ok[1]) {
-                        double ipc[TB_BENCH_MAX_REPS];
-                        for (int r = 0; r < c->n; r++)
-                            ipc[r] = c->hw[1][r] > 0 ? c->hw[0][r] / c->hw[1][r] : 0;
-                        json_object_set_new(hw, "ipc", summary_json(ipc, c->n));
-                    }
-                }
-                json_object_set_new(run, "params", json_real(models[i]->params));
-                json_object_set_new(run, "counters",
-                                    json_pack("{s:s, s:o, s:o, s:o, s:o}", "source", "getrusage",
-                                              "cpu_seconds", summary_json(c->cpu_s, c->n),
-                                              "context_switches", summary_json(c->ctxsw, c->n),
-                                              "page_faults", summary_json(c->faults, c->n),
-                                              "hardware", hw));
-                /* what each kind could have had: all CPUs, or the pool's threads */
-                const double over[LOSSES] = {mach->cpu.logical_cpus, (double)threads};
-                for (int k = 0; k < LOSSES; k++) {
-                    json_object_set_new(json_object_get(run, "counters"), loss_kinds[k].key,
-                                        c->loss_ok[k] ? summary_json(c->loss[k], c->n) : json_null());
-                    double share = c->loss_ok[k] ? worst_share(c, k, o->tests[t].tokens +
-                                                               o->tests[t].gen, over[k]) : 0;
-                    if (share <= LOSS_WARN)
-                        continue;
-                    lossy_runs[k]++;
-                    if (share > worst[k]) {
-                        worst[k] = share;
-                        snprintf(worst_run[k], sizeof worst_run[k], "%s %s at %ld thread%s",
-                                 models[i]->name, o->tests[t].name, threads, threads == 1 ? "" : "s");
-                    }
-                }
-                json_array_append_new(runs, run);
-            }
-
-            bool header = false;
-        for (int a = 0; a < o->nmodels; a++)
-            for (int b = 0; b < o->nmodels; b++) {
-                if (!model_ternary(models[a]) || model_ternary(models[b]) ||
-                    !same_shape(models[a], models[b]))
+                cell *ca = bench_cell(b, x, t), *cb = bench_cell(b, y, t);
+                if (ca->tainted || cb->tainted)
                     continue;
-                for (int t = 0; t < o->ntests; t++) {
-                    cell *ca = &cells[a * o->ntests + t], *cb = &cells[b * o->ntests + t];
-                    double ratio[TB_BENCH_MAX_REPS];
-                    for (int r = 0; r < ca->n; r++)
-                        ratio[r] = ca->tps[r] / cb->tps[r]; /* paired: same repetition */
-                    tb_summary s;
-                    tb_summarize(ratio, ca->n, &s);
-                    if (!header) {
-                        fprintf(out, "\n| test | threads | ternary | baseline | speedup | 95%% CI |\n"
-                               "| --- | ---: | --- | --- | ---: | --- |\n");
-                        header = true;
-                    }
-                    char ci[64] = "-";
-                    if (s.has_ci)
-                        snprintf(ci, sizeof ci, "[%.2f, %.2f]", s.ci_lo, s.ci_hi);
-                    fprintf(out, "| %s | %ld | %s | %s | %.2fx | %s |\n", o->tests[t].name, threads,
-                           models[a]->name, models[b]->name, s.median, ci);
-                    json_t *speed = json_pack("{s:f}", "median", s.median);
-                    json_object_set_new(speed, "ci95", s.has_ci ? json_pack("[f, f]", s.ci_lo, s.ci_hi)
-                                                                : json_null());
-                    json_t *saving = json_null();
-                    if (meter_name && !energy_why[0]) { /* paired: 1 - J/token ternary / J/token baseline */
-                        double red[TB_BENCH_MAX_REPS];
-                        for (int r = 0; r < ca->n; r++)
-                            red[r] = 1.0 - ca->jpt[r] / cb->jpt[r];
-                        tb_summary es;
-                        tb_summarize(red, ca->n, &es);
-                        saving = json_pack("{s:f}", "median", es.median);
-                        json_object_set_new(saving, "ci95", es.has_ci ? json_pack("[f, f]", es.ci_lo, es.ci_hi)
-                                                                      : json_null());
-                    }
-                    json_array_append_new(
-                        comps, json_pack("{s:s, s:i, s:s, s:s, s:s, s:s, s:o, s:o}", "test",
-                                         o->tests[t].name, "threads", (int)threads, "model",
-                                         models[a]->name, "baseline_model", models[b]->name, "format",
-                                         model_format(models[a]), "baseline_format",
-                                         model_format(models[b]), "speedup", speed,
-                                         "energy_reduction", saving));
-                }
+                any = true;
+                int n = bench_pairs(ca, cb, ia, ib);
+                for (int k = 0; k < n; k++)
+                    r[k] = ca->tps[ia[k]] / cb->tps[ib[k]];
+                tb_ratio q;
+                tb_ratio_of(r, n, &q);
+                if (!q.has_ci || q.half_width > o->precision)
+                    return false;
             }
+        }
+    if (any)
+        return true;
+    for (int i = 0; i < o->nmodels * o->ntests; i++) {
+        cell *c = &b->cells[i];
+        tb_summary s;
+        tb_summarize(c->tps, c->n, &s);
+        if (!c->tainted && (!s.has_ci || s.ci_level < TB_CI_TARGET ||
+                            fmax(s.ci_hi / s.median, s.median / s.ci_lo) - 1 > o->precision))
+            return false;
     }
-    if (rc != TB_OK)
-        goto out;
+    return true;
+}
+
+/* Rounds of every test on every model, the order reversed every other
+ * round, until the repetitions (and the precision, when asked) are reached. */
+static int measure(bench *b, tb_bandwidth *bw, tb_sampler *sampler, tb_error *err)
+{
+    const tb_bench_opts *o = b->o;
+    bool tty = isatty(2) && !o->hooks;
+    double t0 = bench_now(b);
+    int max_rounds = o->precision > 0 ? TB_BENCH_MAX_REPS : (int)o->reps;
+    for (b->rounds = 0; b->rounds < max_rounds;) {
+        int round = b->rounds;
+        for (int t = 0; t < o->ntests; t++)
+            for (int k = 0; k < o->nmodels; k++) {
+                int i = round % 2 ? o->nmodels - 1 - k : k;
+                if (measure_cell(b, bw, sampler, i, t, round, t0, err) != TB_OK)
+                    return err->code;
+            }
+        b->rounds++;
+        double el = bench_now(b) - t0;
+        if (tty)
+            fprintf(stderr, "\r  round %d%s%ld, %.0f s elapsed   ", b->rounds,
+                    o->precision > 0 ? " (until precise), minimum " : " of ", o->reps, el);
+        if (b->rounds >= o->reps && o->precision > 0 &&
+            (precise_enough(b) || (o->max_time > 0 && el >= o->max_time)))
+            break;
+    }
+    if (tty)
+        fprintf(stderr, "\n");
+    return TB_OK;
+}
+
+static void warn_oversubscribed(const bench *b)
+{
+    const tb_cpu_info *cpu = &b->mach->cpu;
+    if (b->threads <= cpu->usable_cpus)
+        return;
+    fprintf(stderr, "ternbench bench: warning: %ld threads on %d usable CPU%s (%s): the pool's "
+            "threads will take turns, so these figures measure the scheduler more than the "
+            "kernels; use -t %d or fewer\n", b->threads, cpu->usable_cpus,
+            cpu->usable_cpus == 1 ? "" : "s", cpu->usable_why[0] ? cpu->usable_why : "all online CPUs",
+            cpu->usable_cpus);
+}
+
+/* ---- the workload, as the document records it ---- */
+
+static uint64_t hash_tokens(const int *ids, int n)
+{
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+    for (int i = 0; i < n; i++)
+        for (int k = 0; k < 4; k++) {
+            h ^= (uint64_t)((ids[i] >> (8 * k)) & 0xff);
+            h *= 1099511628211ull;
+        }
+    return h;
+}
+
+static json_t *describe_workload(const bench *b, FILE *out)
+{
+    const tb_bench_opts *o = b->o;
+    json_t *w;
     if (o->prompt_file) {
         json_t *per = json_array();
         fprintf(out, "\ntokens: the first %d tokens of %s as each model's vocabulary reads it "
-                "(repeated where shorter):", max_tokens, o->prompt_file);
+                "(repeated where shorter):", b->max_tokens, o->prompt_file);
         for (int i = 0; i < o->nmodels; i++) {
-            uint64_t hm = hash_tokens(ids + (size_t)i * max_tokens, max_tokens);
-            json_array_append_new(per, json_pack("{s:s, s:i, s:I}", "model", models[i]->name,
-                                                 "file_tokens", file_tokens[i], "hash",
+            uint64_t hm = hash_tokens(b->ids + (size_t)i * b->max_tokens, b->max_tokens);
+            json_array_append_new(per, json_pack("{s:s, s:i, s:I}", "model", b->models[i]->name,
+                                                 "file_tokens", b->file_tokens[i], "hash",
                                                  (json_int_t)(hm >> 1)));
-            fprintf(out, "%s %s %d tokens (FNV-1a %016llx)", i ? ";" : "", models[i]->name,
-                    file_tokens[i], (unsigned long long)hm);
+            fprintf(out, "%s %s %d tokens (FNV-1a %016llx)", i ? ";" : "", b->models[i]->name,
+                    b->file_tokens[i], (unsigned long long)hm);
         }
-        *workload = json_pack("{s:i, s:s, s:o}", "tokens", max_tokens, "prompt_file",
-                              o->prompt_file, "per_model", per);
+        w = json_pack("{s:i, s:s, s:o}", "tokens", b->max_tokens, "prompt_file", o->prompt_file,
+                      "per_model", per);
     } else {
-        uint64_t h = hash_tokens(ids, max_tokens);
-        *workload = json_pack("{s:i, s:I, s:i, s:i}", "tokens", max_tokens, "hash",
-                              (json_int_t)(h >> 1), "seed", (int)o->seed, "vocab_bound", min_vocab);
+        uint64_t h = hash_tokens(b->ids, b->max_tokens);
+        w = json_pack("{s:i, s:I, s:i, s:i}", "tokens", b->max_tokens, "hash", (json_int_t)(h >> 1),
+                      "seed", (int)o->seed, "vocab_bound", b->min_vocab);
         fprintf(out, "\ntokens: %d seeded ids (seed %ld, below %d, FNV-1a %016llx), the same for "
-                "every model", max_tokens, o->seed, min_vocab, (unsigned long long)h);
+                "every model", b->max_tokens, o->seed, b->min_vocab, (unsigned long long)h);
     }
-    fprintf(out, "; %ld repetitions interleaved; roofline = weight GB/s / the mean of STREAM "
-            "triads just before and after each run\n", o->reps);
+    fprintf(out, "; rounds of every model and test, the order reversed every other round; "
+            "roofline = bytes read per second (weights and KV cache) / the read-only stream "
+            "probed just before and after each run\n");
+    return w;
+}
 
-    if (energy_why[0])
-        fprintf(out, "energy: not measured: %s\n", energy_why);
-    if (hw_why)
-        fprintf(out, "hardware counters: unavailable: %s\n", hw_why);
-    for (int k = 0; k < LOSSES; k++) {
-        if (worst[k] <= 0)
-            continue;
-        fprintf(out, "lost time: %s for %.0f %% of %s in a repetition of %s (%d run%s above "
-                "%.0f %%): %s, and these figures understate this machine; see counters.%s, or "
-                "run again\n", loss_kinds[k].who, 100 * worst[k], loss_kinds[k].of, worst_run[k],
-                lossy_runs[k], lossy_runs[k] == 1 ? "" : "s", 100 * LOSS_WARN, loss_kinds[k].why,
-                loss_kinds[k].key);
+/* ---- the run ---- */
+
+int tb_bench_run(const tb_bench_opts *o, const tb_machine *mach, FILE *out, json_t *runs,
+                 json_t *comps, json_t **workload, json_t *weather, tb_error *err)
+{
+    bench b = {.o = o, .mach = mach, .max_lost = o->max_lost > 0 ? o->max_lost : DEFAULT_MAX_LOST,
+               .retries = o->retries >= 0 ? (int)o->retries : DEFAULT_RETRIES};
+    if (b.retries > TB_BENCH_MAX_RETRIES)
+        b.retries = TB_BENCH_MAX_RETRIES;
+    tb_meter *meter = NULL;
+    tb_sampler *sampler = NULL;
+    tb_bandwidth *bw = NULL;
+    int rc = open_models(&b, err);
+    if (rc == TB_OK)
+        rc = feed_tokens(&b, err);
+    if (rc == TB_OK && !(b.cells = calloc((size_t)o->nmodels * o->ntests, sizeof *b.cells)))
+        rc = tb_error_set(err, TB_ENOMEM, "out of memory");
+    if (rc == TB_OK)
+        rc = tb_bandwidth_new(64u << 20, &bw, err);
+    if (rc == TB_OK) {
+        sampler = open_meter(&b, &meter, err);
+        b.hw_why = tb_hw_counters_unavailable(b.hw_buf, sizeof b.hw_buf);
     }
-out:
+    int nthreads = o->nthreads ? o->nthreads : 1;
+    for (int ti = 0; ti < nthreads && rc == TB_OK; ti++) {
+        b.threads = o->nthreads ? o->thread_list[ti] : o->threads;
+        for (int i = 0; i < o->nmodels && rc == TB_OK; i++)
+            rc = tb_model_set_threads(b.models[i], (int)b.threads, err);
+        if (rc != TB_OK)
+            break;
+        warn_oversubscribed(&b);
+        memset(b.cells, 0, (size_t)o->nmodels * o->ntests * sizeof *b.cells);
+        if (!o->hooks)
+            warm_up(&b);
+        if ((rc = measure(&b, bw, sampler, err)) == TB_OK)
+            bench_report_threads(&b, out, runs, comps, weather);
+    }
+    if (rc == TB_OK) {
+        *workload = describe_workload(&b, out);
+        bench_report_notes(&b, out);
+    }
     tb_sampler_free(sampler);
     tb_meter_close(meter);
     tb_bandwidth_free(bw);
-    free(ids);
-    free(cells);
+    free(b.ids);
+    free(b.cells);
     for (int i = 0; i < o->nmodels; i++)
-        tb_model_free(models[i]);
+        tb_model_free(b.models[i]);
     return rc;
 }
+
+/* ---- tests and the document ---- */
 
 int tb_bench_add_tests(tb_bench_opts *o, const char *list, bool prompt, tb_error *err)
 {
@@ -574,27 +645,20 @@ int tb_bench_add_tests(tb_bench_opts *o, const char *list, bool prompt, tb_error
     for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
         char *end;
         long n = strtol(tok, &end, 10);
-        if (end == tok || *end || n < 1 || n > 4096)
-            return tb_error_set(err, TB_EINVAL, "%s: '%s' is not a token count in 1..4096",
-                                prompt ? "-p" : "-n", tok);
+        if (end == tok || *end || n < 0 || n > 4096)
+            return tb_error_set(err, TB_EINVAL, "%s: '%s' is not a token count in 0..4096 (0: skip "
+                                "the test)", prompt ? "-p" : "-n", tok);
+        if (n == 0)
+            continue;
         if (o->ntests == TB_BENCH_MAX_TESTS)
             return tb_error_set(err, TB_EINVAL, "at most %d tests", TB_BENCH_MAX_TESTS);
         tb_bench_test *t = &o->tests[o->ntests++];
+        memset(t, 0, sizeof *t);
         t->tokens = (int)n;
         t->prompt = prompt;
         snprintf(t->name, sizeof t->name, "%s%ld", prompt ? "pp" : "tg", n);
     }
     return TB_OK;
-}
-
-json_t *tb_result_document(const tb_machine *mach, json_t *runs, json_t *comps, json_t *workload)
-{
-    char created[32];
-    time_t now = time(NULL);
-    strftime(created, sizeof created, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
-    return json_pack("{s:s, s:s, s:o, s:o, s:o, s:o}", "schema", "ternbench.result/1", "created",
-                     created, "machine", tb_machine_to_json(mach), "runs", runs, "comparisons",
-                     comps, "workload", workload ? workload : json_null());
 }
 
 int tb_bench_add_pg(tb_bench_opts *o, int prompt, int gen, tb_error *err)
@@ -610,4 +674,23 @@ int tb_bench_add_pg(tb_bench_opts *o, int prompt, int gen, tb_error *err)
     t->gen = gen;
     snprintf(t->name, sizeof t->name, "pp%d+tg%d", prompt, gen);
     return TB_OK;
+}
+
+json_t *tb_result_document(const tb_machine *mach, json_t *runs, json_t *comps, json_t *workload,
+                           json_t *weather, const tb_bench_opts *o)
+{
+    char created[32];
+    time_t now = time(NULL);
+    strftime(created, sizeof created, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+    json_t *settings = json_null();
+    if (o)
+        settings = json_pack("{s:I, s:f, s:I, s:f, s:f, s:s}", "repetitions", (json_int_t)o->reps,
+                             "max_lost", o->max_lost > 0 ? o->max_lost : DEFAULT_MAX_LOST, "retries",
+                             (json_int_t)(o->retries >= 0 ? o->retries : DEFAULT_RETRIES),
+                             "precision", o->precision, "max_time_s", o->max_time, "order",
+                             "rounds, every model once per test, reversed every other round");
+    return json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o}", "schema", "ternbench.result/2",
+                     "created", created, "machine", tb_machine_to_json(mach), "settings", settings,
+                     "runs", runs, "comparisons", comps, "workload", workload ? workload : json_null(),
+                     "weather", weather ? weather : json_array());
 }

@@ -12,7 +12,16 @@
 #include "machine.h"
 #include "tb_error.h"
 
-enum { TB_BENCH_MAX_MODELS = 16, TB_BENCH_MAX_TESTS = 8, TB_BENCH_MAX_REPS = 100 };
+enum {
+    TB_BENCH_MAX_MODELS = 16,
+    TB_BENCH_MAX_TESTS = 8,
+    TB_BENCH_MAX_REPS = 100,   /* rounds at most */
+    TB_BENCH_MAX_RETRIES = 20, /* extra tries per cell at most */
+};
+
+/* The repetitions bench runs by default: the fewest whose median interval
+ * covers 95 % (order statistics; stats.h). */
+#define TB_BENCH_DEFAULT_REPS 6
 
 typedef struct tb_bench_test {
     char name[24];             /* tg64, pp128, pp32@b1, pp512+tg128 */
@@ -22,18 +31,23 @@ typedef struct tb_bench_test {
     int gen;                   /* pg: tokens generated after the prompt */
 } tb_bench_test;
 
-/* Stand-ins for the engine's timing and the energy meter, for tests of the
- * runner's statistics: run() gives the seconds repetition rep of test t on
- * model i takes (the models still load, but do not run); energy(), when set,
- * the joules it takes, reported as meter `meter_name`; losses(), when set,
- * the seconds it lost to the hypervisor (steal, all CPUs) and to run-queue
- * waits (the pool's threads), instead of /proc's. */
+/* Stand-ins for the engine's timing, the energy meter, the machine's losses
+ * and the clock, for tests of the runner's statistics and of its decisions
+ * (redoing disturbed repetitions, stopping at a precision or a time limit).
+ * run() gives the seconds try `attempt` (0 the first, then the retries) of
+ * test t on model i in round `round` takes (the models still load, but do
+ * not run); energy(), when set, the joules it takes, reported as meter
+ * `meter_name`; losses(), when set, the seconds it lost to the hypervisor
+ * (steal, all CPUs) and to run-queue waits (the pool's threads), instead of
+ * /proc's; now(), when set, the clock --max-time is counted on. */
 typedef struct tb_bench_hooks {
-    double (*run)(void *ctx, int model, int test, int rep);
-    double (*energy)(void *ctx, int model, int test, int rep, double seconds);
+    double (*run)(void *ctx, int model, int test, int round, int attempt);
+    double (*energy)(void *ctx, int model, int test, int round, double seconds);
     const char *meter_name;
     void *ctx;
-    void (*losses)(void *ctx, int model, int test, int rep, double seconds, double lost[2]);
+    void (*losses)(void *ctx, int model, int test, int round, int attempt, double seconds,
+                   double lost[2]);
+    double (*now)(void *ctx);
 } tb_bench_hooks;
 
 typedef struct tb_bench_opts {
@@ -46,24 +60,46 @@ typedef struct tb_bench_opts {
     long thread_list[8];       /* several thread counts, each run in turn (nthreads > 0) */
     int nthreads;
     const char *prompt_file;   /* tokenized by each model's vocabulary; NULL: seeded ids */
+    /* Trust: a repetition that lost more than max_lost of its time (steal or
+     * run-queue wait) is redone, at most `retries` extra tries per cell; a
+     * cell that runs out of tries is marked tainted and its verdicts withheld. */
+    double max_lost;           /* 0: the default, 5 % */
+    long retries;              /* -1: the default, 3 */
+    /* Precision: with precision > 0, rounds are added after `reps` until every
+     * comparison's 95 % interval lies within +-precision of its estimate, or
+     * max_time seconds (0: no limit) or TB_BENCH_MAX_REPS rounds are spent. */
+    double precision, max_time;
     const tb_bench_hooks *hooks; /* NULL: the real engine and meters */
 } tb_bench_opts;
 
 /* Adds "tgN"/"ppN" tests from a comma-separated list of token counts;
- * returns TB_EINVAL with a message for a bad one. */
+ * returns TB_EINVAL with a message for a bad one. A count of 0 adds nothing
+ * (llama-bench's "-p 0": skip). */
 int tb_bench_add_tests(tb_bench_opts *o, const char *list, bool prompt, tb_error *err);
 
 /* Adds a prompt-then-generate test ppP+tgN (llama-bench's -pg P,N): tokens/s
  * counts all P + N tokens over the whole time. */
 int tb_bench_add_pg(tb_bench_opts *o, int prompt, int gen, tb_error *err);
 
-/* Loads and runs the models; prints a llama-bench-like table to out and
- * appends one object per (model, test) to runs and one per ternary/baseline
- * pair to comps (ternbench.result/1); *workload describes the tokens fed. */
-int tb_bench_run(const tb_bench_opts *o, const tb_machine *mach, FILE *out, json_t *runs,
-                 json_t *comps, json_t **workload, tb_error *err);
+/* The batch a test runs with under the options' default batch: a prompt's
+ * batches hold min(batch, tokens) tokens, decoding one. */
+int tb_bench_test_batch(const tb_bench_test *t, long batch);
 
-/* The ternbench.result/1 document around runs and comparisons (steals them). */
-json_t *tb_result_document(const tb_machine *mach, json_t *runs, json_t *comps, json_t *workload);
+/* Names prompt tests by what they run: "ppN" when the prompt goes in one
+ * batch, "ppN@bB" when it takes several of B tokens (so that results of
+ * different batch sizes never share a name). Call once the batch is known. */
+void tb_bench_name_tests(tb_bench_opts *o);
+
+/* Loads and runs the models; prints a llama-bench-like table to out and
+ * appends one object per (model, test, threads) to runs and one per
+ * ternary/baseline pair to comps (ternbench.result/2); *workload describes
+ * the tokens fed, *weather what the machine did meanwhile. */
+int tb_bench_run(const tb_bench_opts *o, const tb_machine *mach, FILE *out, json_t *runs,
+                 json_t *comps, json_t **workload, json_t *weather, tb_error *err);
+
+/* The ternbench.result/2 document around runs and comparisons (steals them
+ * and weather; settings describes how they were measured, or NULL). */
+json_t *tb_result_document(const tb_machine *mach, json_t *runs, json_t *comps, json_t *workload,
+                           json_t *weather, const tb_bench_opts *settings);
 
 #endif

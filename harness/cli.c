@@ -2,6 +2,7 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -54,6 +55,33 @@ int tb_cli_parse_int(const char *cmd, const char *opt, const char *text, long mi
         return tb_cli_usage_error(cmd, "%s: %s is out of range [%ld, %ld]", opt, text, min, max);
     *out = v;
     return TB_EXIT_OK;
+}
+
+int tb_cli_parse_percent(const char *cmd, const char *opt, const char *text, double min,
+                         double max, double *out)
+{
+    char buf[64];
+    snprintf(buf, sizeof buf, "%s", text);
+    size_t n = strlen(buf);
+    if (n && buf[n - 1] == '%')
+        buf[n - 1] = '\0';
+    double v = 0;
+    int rc = tb_cli_parse_double(cmd, opt, buf, min, max, &v);
+    if (rc == TB_EXIT_OK)
+        *out = v / 100.0;
+    return rc;
+}
+
+int tb_cli_trust_option(const char *cmd, int code, const char *arg, tb_bench_opts *o)
+{
+    switch (code) {
+    case TB_CLI_PRECISION: return tb_cli_parse_percent(cmd, "--precision", arg, 0.1, 50, &o->precision);
+    case TB_CLI_MAX_TIME: return tb_cli_parse_double(cmd, "--max-time", arg, 1, 86400, &o->max_time);
+    case TB_CLI_MAX_LOST: return tb_cli_parse_percent(cmd, "--max-lost", arg, 0.1, 100, &o->max_lost);
+    case TB_CLI_RETRIES:
+        return tb_cli_parse_int(cmd, "--retries", arg, 0, TB_BENCH_MAX_RETRIES, &o->retries);
+    default: return tb_cli_usage_error(cmd, "unknown option");
+    }
 }
 
 int tb_cli_parse_kv(const char *cmd, const char *text, tb_kv_type *out)

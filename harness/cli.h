@@ -11,6 +11,7 @@
 
 #include <stdio.h>
 
+#include "bench.h"
 #include "model.h"
 
 enum { TB_EXIT_OK = 0, TB_EXIT_FAIL = 1, TB_EXIT_USAGE = 2 };
@@ -38,8 +39,33 @@ int tb_cli_parse_double(const char *cmd, const char *opt, const char *text, doub
 int tb_cli_parse_int(const char *cmd, const char *opt, const char *text, long min, long max,
                      long *out);
 
+/* A percentage, "5%" or "5", within [min, max] percent, as a fraction (0.05). */
+int tb_cli_parse_percent(const char *cmd, const char *opt, const char *text, double min,
+                         double max, double *out);
+
 /* --kv: "f16" or "f32" into *out, else a usage error naming the value. */
 int tb_cli_parse_kv(const char *cmd, const char *text, tb_kv_type *out);
+
+/* The options `bench` and `reproduce` share on how far to trust a run:
+ * TB_CLI_TRUST_OPTIONS in their long-option tables, TB_CLI_TRUST_HELP in
+ * their help, and tb_cli_trust_option() for the codes between
+ * TB_CLI_TRUST_FIRST and TB_CLI_TRUST_LAST. */
+enum { TB_CLI_TRUST_FIRST = 400, TB_CLI_PRECISION = TB_CLI_TRUST_FIRST, TB_CLI_MAX_TIME,
+       TB_CLI_MAX_LOST, TB_CLI_RETRIES, TB_CLI_TRUST_LAST = TB_CLI_RETRIES };
+#define TB_CLI_TRUST_OPTIONS                                                                      \
+    {"precision", required_argument, NULL, TB_CLI_PRECISION},                                     \
+        {"max-time", required_argument, NULL, TB_CLI_MAX_TIME},                                   \
+        {"max-lost", required_argument, NULL, TB_CLI_MAX_LOST},                                   \
+        {"retries", required_argument, NULL, TB_CLI_RETRIES}
+#define TB_CLI_TRUST_HELP                                                                         \
+    "  --precision P      add rounds until every speedup's 95%% interval is within\n"            \
+    "                     +-P (e.g. 2%%) of its estimate, or --max-time runs out\n"              \
+    "  --max-time S       with --precision: stop adding rounds after S seconds\n"                \
+    "  --max-lost P       redo a repetition that lost more than P of its time to the\n"          \
+    "                     hypervisor (steal) or to other processes (default 5%%)\n"              \
+    "  --retries N        redo at most N repetitions per run; past that the run is\n"            \
+    "                     tainted and gets no verdict (default 3)\n"
+int tb_cli_trust_option(const char *cmd, int code, const char *arg, tb_bench_opts *o);
 
 /* The commands, each in its own cmd_*.c file. */
 int tb_cmd_info(int argc, char **argv);

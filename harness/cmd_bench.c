@@ -25,12 +25,15 @@ static void help(void)
            "                     dummy:700M:i2_s,dummy:700M:f16, dummy:2B4T:i2_s:q8_0);\n"
            "                     presets: 125M 350M 700M 1B 1.5B 2.7B 3.8B 7B 13B 30B 70B\n"
            "                     100B 2B4T\n"
-           "  -n LIST            generation tests, tokens (default 64)\n"
-           "  -p LIST            prompt tests, tokens (default none)\n"
+           "  -n LIST            generation tests, tokens (default 64; 0: none)\n"
+           "  -p LIST            prompt tests, tokens (default none; 0: none)\n"
            "  -pg P,N            prompt P tokens then generate N (llama-bench's -pg; t/s over all)\n"
            "  -b, --batch N      prompt batch size (default 512; 1 = one token at a time)\n"
            "  -t, --threads LIST thread counts, e.g. 1,2 (default: the CPUs this process may use)\n"
-           "  -r, --repetitions R  repetitions (default 3; 3 or more give an interval)\n"
+           "  -r, --repetitions R  repetitions, the least with --precision (default 6: the\n"
+           "                     fewest whose median interval covers 95 %%; fewer still give\n"
+           "                     one, and its coverage is printed beside it)\n"
+           TB_CLI_TRUST_HELP
            "  --warmup N         warm-up tokens per model before measuring (default 8)\n"
            "  --seed S           token sequence seed (default 1)\n"
            "  --prompt-file F    feed F as each model's vocabulary tokenizes it instead of\n"
@@ -70,6 +73,7 @@ static int parse(int argc, char **argv, tb_bench_opts *o, const char **json, pee
         {"prompt-file", required_argument, NULL, O_PROMPT_FILE},
         {"peer", required_argument, NULL, O_PEER}, {"peer-model", required_argument, NULL, O_PEER_MODEL},
         {"idle", required_argument, NULL, O_IDLE},
+        TB_CLI_TRUST_OPTIONS,
         {"help", no_argument, NULL, 'h'}, {0, 0, 0, 0}};
     const char *cmd = "bench";
     int rc = TB_EXIT_OK;
@@ -146,7 +150,10 @@ static int parse(int argc, char **argv, tb_bench_opts *o, const char **json, pee
         case O_PEER_MODEL: pe->model = optarg; break;
         case O_IDLE: rc = tb_cli_parse_double(cmd, "--idle", optarg, 0, 3600, &o->idle_s); break;
         case 'h': help(); return -1;
-        default: return tb_cli_bad_option(cmd, argv, optind, optopt, c);
+        default:
+            if (c < TB_CLI_TRUST_FIRST || c > TB_CLI_TRUST_LAST)
+                return tb_cli_bad_option(cmd, argv, optind, optopt, c);
+            rc = tb_cli_trust_option(cmd, c, optarg, o);
         }
     }
     if (rc != TB_EXIT_OK)
@@ -157,6 +164,9 @@ static int parse(int argc, char **argv, tb_bench_opts *o, const char **json, pee
         return tb_cli_usage_error(cmd, "no model: give -m, e.g. -m dummy:125M:i2_s,dummy:125M:f16");
     if (!have_n && o->ntests == 0)
         add_tests(cmd, "64", false, o);
+    if (o->ntests == 0)
+        return tb_cli_usage_error(cmd, "no test left to run (-n 0 and -p 0): give a token count");
+    tb_bench_name_tests(o);
     return TB_EXIT_OK;
 }
 
@@ -165,8 +175,8 @@ int tb_cmd_bench(int argc, char **argv)
     for (int i = 1; i < argc; i++) /* llama-bench spells it -pg: accept that */
         if (!strcmp(argv[i], "-pg"))
             argv[i] = "--pg";
-    tb_bench_opts o = {.threads = tb_cpu_usable(NULL, 0), .reps = 3, .warmup = 8, .seed = 1,
-                       .batch = 512};
+    tb_bench_opts o = {.threads = tb_cpu_usable(NULL, 0), .reps = TB_BENCH_DEFAULT_REPS, .warmup = 8,
+                       .seed = 1, .batch = 512, .retries = -1, .max_time = 600};
     const char *json = NULL;
     peers pe = {0};
     char models_buf[2048];
@@ -178,12 +188,13 @@ int tb_cmd_bench(int argc, char **argv)
     tb_machine mach;
     if (tb_machine_probe_for("bench", &mach) != 0)
         return TB_EXIT_USAGE;
-    json_t *runs = json_array(), *comps = json_array(), *workload = NULL;
+    json_t *runs = json_array(), *comps = json_array(), *workload = NULL, *weather = json_array();
     tb_error err;
-    if (tb_bench_run(&o, &mach, stdout, runs, comps, &workload, &err) != TB_OK) {
+    if (tb_bench_run(&o, &mach, stdout, runs, comps, &workload, weather, &err) != TB_OK) {
         fprintf(stderr, "ternbench bench: %s\n", err.text);
         json_decref(runs);
         json_decref(comps);
+        json_decref(weather);
         return TB_EXIT_USAGE;
     }
     json_t *peer_status = json_array();
@@ -215,7 +226,7 @@ int tb_cmd_bench(int argc, char **argv)
             json_array_append_new(peer_status, st);
         }
     }
-    json_t *doc = tb_result_document(&mach, runs, comps, workload);
+    json_t *doc = tb_result_document(&mach, runs, comps, workload, weather, &o);
     json_object_set_new(doc, "peers", peer_status);
     if (json) {
         char *text = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);

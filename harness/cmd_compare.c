@@ -2,6 +2,8 @@
  * cmd_compare.c - `ternbench compare`, `ternbench gate` and `ternbench merge`:
  * result documents against each other (see reports/compare.h).
  */
+#include <dirent.h>
+#include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -32,81 +34,122 @@ static json_t *load(const char *cmd, const char *path)
     return doc;
 }
 
-static int parse_percent(const char *cmd, const char *text, double *out)
+/* The .json files of a directory, in name order (a history of documents). */
+static int list_history(const char *cmd, const char *dir, char **paths, int cap, int *n)
 {
-    char buf[32];
-    snprintf(buf, sizeof buf, "%s", text);
-    size_t n = strlen(buf);
-    if (n && buf[n - 1] == '%')
-        buf[n - 1] = '\0';
-    double v;
-    int rc = tb_cli_parse_double(cmd, "--max-regression", buf, 0, 99, &v);
-    if (rc == TB_EXIT_OK)
-        *out = v / 100.0;
-    return rc;
+    struct dirent **names;
+    int count = scandir(dir, &names, NULL, alphasort);
+    if (count < 0)
+        return tb_cli_usage_error(cmd, "--history %s: %s", dir, strerror(errno));
+    for (int i = 0; i < count; i++) {
+        size_t len = strlen(names[i]->d_name);
+        if (len > 5 && !strcmp(names[i]->d_name + len - 5, ".json") && *n < cap) {
+            size_t need = strlen(dir) + len + 2;
+            if ((paths[*n] = malloc(need)))
+                snprintf(paths[(*n)++], need, "%s/%s", dir, names[i]->d_name);
+        }
+        free(names[i]);
+    }
+    free(names);
+    return *n ? TB_EXIT_OK : tb_cli_usage_error(cmd, "--history %s: no .json documents in it", dir);
+}
+
+static void help_compare(bool gate)
+{
+    if (gate)
+        printf("usage: ternbench gate (--baseline BASE.json... | --history DIR) NEW.json\n"
+               "                      [--max-regression 5%%] [--max-counted-regression 1%%]\n"
+               "                      [--ratios-only]\n\n"
+               "Exits 1 only when a regression beyond the threshold is clear (the 95%% interval\n"
+               "of new/base lies wholly below 1 - threshold; counted instructions per token,\n"
+               "exact, need no interval), else 0; prints why for each metric. Speedups\n"
+               "(same-run ratios) always; absolute tokens/s only between the same machine (and\n"
+               "never with --ratios-only); instructions per token wherever both documents\n"
+               "counted them with the same kernels (bench --count instructions, or a PMU).\n"
+               "With several baselines (--baseline repeated, or every .json in --history DIR,\n"
+               "e.g. the main branch's last runs), each metric's threshold is raised to what\n"
+               "the baselines' spread needs: the 99.9 %% prediction bound for one more run.\n"
+               "A figure with one repetition, or a run the machine disturbed, gets no verdict.\n");
+    else
+        printf("usage: ternbench compare BASE.json NEW.json [--max-regression 5%%]\n\n"
+               "A table of every configuration's change (new / base) with its 95%% interval.\n");
 }
 
 /* compare and gate share everything but the exit status */
 static int run_compare(int argc, char **argv, bool gate)
 {
+    enum { MAX_BASES = 64 };
     const char *cmd = gate ? "gate" : "compare";
     static const struct option opts[] = {
-        {"baseline", required_argument, NULL, 'b'}, {"max-regression", required_argument, NULL, 'x'},
+        {"baseline", required_argument, NULL, 'b'}, {"history", required_argument, NULL, 'H'},
+        {"max-regression", required_argument, NULL, 'x'},
+        {"max-counted-regression", required_argument, NULL, 'c'},
         {"ratios-only", no_argument, NULL, 'R'},
         {"help", no_argument, NULL, 'h'}, {0, 0, 0, 0}};
-    const char *base_path = NULL;
-    double thr = 0.05;
-    bool ratios_only = false;
+    char *paths[MAX_BASES];
+    bool owned[MAX_BASES] = {false};
+    int nbase = 0;
+    tb_compare_opts o = {.max_regression = 0.05, .max_counted = 0.01};
     int rc = TB_EXIT_OK;
     opterr = 0;
     optind = 1;
     for (int c; rc == TB_EXIT_OK && (c = getopt_long(argc, argv, ":h", opts, NULL)) != -1;) {
         switch (c) {
-        case 'b': base_path = optarg; break;
-        case 'x': rc = parse_percent(cmd, optarg, &thr); break;
-        case 'R': ratios_only = true; break;
-        case 'h':
-            printf(gate ? "usage: ternbench gate --baseline BASE.json NEW.json [--max-regression 5%%]\n\n"
-                          "Exits 1 only when a regression beyond the threshold is statistically clear\n"
-                          "(the 95%% interval of new/base lies wholly below 1 - threshold), else 0;\n"
-                          "prints why for each metric. Speedups (same-run ratios) always; absolute\n"
-                          "tokens/s only when both documents come from the same machine (and\n"
-                          "never with --ratios-only).\n"
-                        : "usage: ternbench compare BASE.json NEW.json [--max-regression 5%%]\n\n"
-                          "A table of every configuration's change (new / base) with its 95%% interval.\n");
-            return TB_EXIT_OK;
-        default: return tb_cli_bad_option(cmd, argv, optind, optopt, c);
+        case 'b':
+            if (nbase == MAX_BASES)
+                rc = tb_cli_usage_error(cmd, "at most %d baselines", MAX_BASES);
+            else
+                paths[nbase++] = optarg;
+            break;
+        case 'H': {
+            int before = nbase;
+            rc = list_history(cmd, optarg, paths, MAX_BASES, &nbase);
+            for (int i = before; i < nbase; i++)
+                owned[i] = true;
+            break;
+        }
+        case 'x': rc = tb_cli_parse_percent(cmd, "--max-regression", optarg, 0, 99, &o.max_regression); break;
+        case 'c':
+            rc = tb_cli_parse_percent(cmd, "--max-counted-regression", optarg, 0, 99, &o.max_counted);
+            break;
+        case 'R': o.ratios_only = true; break;
+        case 'h': help_compare(gate); return TB_EXIT_OK;
+        default: rc = tb_cli_bad_option(cmd, argv, optind, optopt, c);
         }
     }
-    if (rc != TB_EXIT_OK)
-        return rc;
-    if (gate && (!base_path || optind != argc - 1))
-        return tb_cli_usage_error(cmd, "give --baseline BASE.json and one NEW.json");
-    if (!gate && !base_path) {
+    if (rc == TB_EXIT_OK && gate && (!nbase || optind != argc - 1))
+        rc = tb_cli_usage_error(cmd, "give --baseline BASE.json (or --history DIR) and one NEW.json");
+    if (rc == TB_EXIT_OK && !gate && !nbase) {
         if (optind != argc - 2)
-            return tb_cli_usage_error(cmd, "give BASE.json NEW.json");
-        base_path = argv[optind++];
+            rc = tb_cli_usage_error(cmd, "give BASE.json NEW.json");
+        else
+            paths[nbase++] = argv[optind++];
     }
-    json_t *base = load(cmd, base_path);
-    json_t *cur = base ? load(cmd, argv[optind]) : NULL;
-    if (!base || !cur) {
-        json_decref(base);
-        return TB_EXIT_USAGE;
-    }
+    if (rc == TB_EXIT_OK && optind != argc - 1)
+        rc = tb_cli_usage_error(cmd, "give one NEW.json");
+    json_t *docs[MAX_BASES] = {NULL}, *cur = NULL;
+    for (int i = 0; i < nbase && rc == TB_EXIT_OK; i++)
+        if (!(docs[i] = load(cmd, paths[i])))
+            rc = TB_EXIT_USAGE;
+    if (rc == TB_EXIT_OK && !(cur = load(cmd, argv[optind])))
+        rc = TB_EXIT_USAGE;
     tb_compare_summary sum;
     tb_error err;
-    rc = tb_compare_docs(base, cur, thr, ratios_only, stdout, &sum, &err);
-    json_decref(base);
-    json_decref(cur);
-    if (rc != TB_OK) {
+    if (rc == TB_EXIT_OK && tb_compare_docs(docs, nbase, cur, &o, stdout, &sum, &err) != TB_OK) {
         fprintf(stderr, "ternbench %s: %s\n", cmd, err.text);
-        return TB_EXIT_USAGE;
+        rc = TB_EXIT_USAGE;
     }
-    if (gate) {
+    if (rc == TB_EXIT_OK && gate) {
         printf("gate: %s\n", sum.regressions ? "FAIL: a clear regression" : "pass");
-        return sum.regressions ? TB_EXIT_FAIL : TB_EXIT_OK;
+        rc = sum.regressions ? TB_EXIT_FAIL : TB_EXIT_OK;
     }
-    return TB_EXIT_OK;
+    for (int i = 0; i < nbase; i++) {
+        json_decref(docs[i]);
+        if (owned[i])
+            free(paths[i]);
+    }
+    json_decref(cur);
+    return rc;
 }
 
 int tb_cmd_compare(int argc, char **argv)

@@ -308,10 +308,12 @@ static void print_summary_line(FILE *f, const char *name, const char *unit, cons
     tb_summary s;
     tb_summarize(x, n, &s);
     fprintf(f, "  %-10s %12.4f %-2s", name, s.median, unit);
+    char ci[96];
+    tb_ci_text(&s, 4, ci, sizeof ci);
     if (s.has_ci)
-        fprintf(f, "  95%% CI [%.4f, %.4f]", s.ci_lo, s.ci_hi);
+        fprintf(f, "  CI %s", ci);
     else if (n > 1)
-        fprintf(f, "  (no CI with %d runs; use -r 3 or more)", n);
+        fprintf(f, "  (no CI with %d runs; use -r 2 or more)", n);
     fprintf(f, "  min %.4f  max %.4f  sd %.4f\n", s.min, s.max, s.stddev);
 }
 

@@ -31,8 +31,10 @@ static void help(void)
            "  -n N             decode test tokens (default 32)\n"
            "  -p N             prompt tokens: ppN@b1 one at a time as the paper ran it, and\n"
            "                   pp(4N) in one batch (default 32)\n"
-           "  -r R             repetitions (default 3)\n"
+           "  -r R             repetitions, the least (default 6)\n"
            "  --out DIR        where to write (default out)\n"
+           TB_CLI_TRUST_HELP
+           "                   (reproduce's defaults: --precision 5%% --max-time 120 per size)\n"
            "  --quick          125M and 350M, five formats, -n 16 -p 16: about a minute\n"
            "  -h, --help       this text\n");
 }
@@ -41,7 +43,8 @@ typedef struct ropts {
     char sizes[256], formats[256], out[1024];
     long threads[8];
     int nthreads;
-    long n, p, reps;
+    long n, p;
+    tb_bench_opts trust;       /* reps, precision, max_time, max_lost, retries */
 } ropts;
 
 static int parse_threads(const char *cmd, const char *text, ropts *o)
@@ -66,7 +69,8 @@ static int parse(int argc, char **argv, ropts *o)
     static const struct option opts[] = {
         {"sizes", required_argument, NULL, O_SIZES}, {"formats", required_argument, NULL, O_FORMATS},
         {"threads", required_argument, NULL, 't'}, {"out", required_argument, NULL, O_OUT},
-        {"quick", no_argument, NULL, O_QUICK}, {"help", no_argument, NULL, 'h'}, {0, 0, 0, 0}};
+        {"quick", no_argument, NULL, O_QUICK}, {"help", no_argument, NULL, 'h'},
+        TB_CLI_TRUST_OPTIONS, {0, 0, 0, 0}};
     const char *cmd = "reproduce";
     int rc = TB_EXIT_OK;
     opterr = 0;
@@ -84,9 +88,12 @@ static int parse(int argc, char **argv, ropts *o)
         case 't': rc = parse_threads(cmd, optarg, o); break;
         case 'n': rc = tb_cli_parse_int(cmd, "-n", optarg, 1, 1024, &o->n); break;
         case 'p': rc = tb_cli_parse_int(cmd, "-p", optarg, 1, 1024, &o->p); break;
-        case 'r': rc = tb_cli_parse_int(cmd, "-r", optarg, 1, TB_BENCH_MAX_REPS, &o->reps); break;
+        case 'r': rc = tb_cli_parse_int(cmd, "-r", optarg, 1, TB_BENCH_MAX_REPS, &o->trust.reps); break;
         case 'h': help(); return -1;
-        default: return tb_cli_bad_option(cmd, argv, optind, optopt, c);
+        default:
+            if (c < TB_CLI_TRUST_FIRST || c > TB_CLI_TRUST_LAST)
+                return tb_cli_bad_option(cmd, argv, optind, optopt, c);
+            rc = tb_cli_trust_option(cmd, c, optarg, &o->trust);
         }
     }
     if (rc == TB_EXIT_OK && optind < argc)
@@ -108,7 +115,8 @@ int tb_cmd_reproduce(int argc, char **argv)
 {
     ropts o = {.sizes = "125M,350M,700M,2B4T", .formats = "i2_s,tl2,tq2_0,f16,q8_0,q4_0",
                .out = "out", .threads = {tb_cpu_usable(NULL, 0)}, .nthreads = 1, .n = 32,
-               .p = 32, .reps = 3};
+               .p = 32, .trust = {.reps = TB_BENCH_DEFAULT_REPS, .precision = 0.05,
+                                  .max_time = 120, .retries = -1}};
     int rc = parse(argc, argv, &o);
     if (rc < 0)
         return TB_EXIT_OK;
@@ -140,10 +148,15 @@ int tb_cmd_reproduce(int argc, char **argv)
     if (tb_machine_probe_for("reproduce", &mach) != 0)
         return TB_EXIT_USAGE;
     json_t *runs = json_array(), *comps = json_array(), *skipped = json_array(), *workload = NULL;
+    json_t *weather = json_array();
     for (int si = 0; si < ns && rc == TB_EXIT_OK; si++) {
         const tb_preset *p = tb_preset_find(sizes[si]);
-        tb_bench_opts b = {.threads = o.threads[0], .reps = o.reps, .warmup = 4, .seed = 1,
-                           .batch = 512, .nthreads = o.nthreads};
+        tb_bench_opts b = o.trust;
+        b.threads = o.threads[0];
+        b.warmup = 4;
+        b.seed = 1;
+        b.batch = 512;
+        b.nthreads = o.nthreads;
         memcpy(b.thread_list, o.threads, sizeof b.thread_list);
         char specs[16][64];
         uint64_t need = 0;
@@ -171,11 +184,12 @@ int tb_cmd_reproduce(int argc, char **argv)
         snprintf(b.tests[b.ntests - 1].name, sizeof b.tests[0].name, "pp%ld@b1", o.p);
         snprintf(list, sizeof list, "%ld", 4 * o.p);
         tb_bench_add_tests(&b, list, true, &err); /* batched */
+        tb_bench_name_tests(&b);
         printf("\n## %s\n\n", sizes[si]);
         fflush(stdout);
         json_decref(workload);
         workload = NULL;
-        if (tb_bench_run(&b, &mach, stdout, runs, comps, &workload, &err) != TB_OK) {
+        if (tb_bench_run(&b, &mach, stdout, runs, comps, &workload, weather, &err) != TB_OK) {
             fprintf(stderr, "ternbench reproduce: %s\n", err.text);
             rc = TB_EXIT_USAGE;
         }
@@ -187,9 +201,10 @@ int tb_cmd_reproduce(int argc, char **argv)
         json_decref(comps);
         json_decref(skipped);
         json_decref(workload);
+        json_decref(weather);
         return TB_EXIT_USAGE;
     }
-    json_t *doc = tb_result_document(&mach, runs, comps, workload);
+    json_t *doc = tb_result_document(&mach, runs, comps, workload, weather, &o.trust);
     json_object_set_new(doc, "skipped", skipped);
     char path[1100];
     snprintf(path, sizeof path, "%s/results.json", o.out);

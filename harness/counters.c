@@ -174,7 +174,17 @@ void tb_counters_probe(tb_counters_report *rep)
     probe_pfm(&rep->backend[1], rep->backend[2].available);
 }
 
-void tb_usage_now(tb_usage *u)
+/* Adds thread `name`'s run-queue wait to *sum (which starts at -1: unknown). */
+static void add_wait(const char *name, double *sum)
+{
+    char path[300], text[128];
+    snprintf(path, sizeof path, "/proc/self/task/%s/schedstat", name);
+    double w = tb_file_read_text(path, text, sizeof text, NULL) > 0 ? tb_schedstat_wait(text) : -1;
+    if (w >= 0) /* a thread gone since the listing just drops out */
+        *sum = (*sum < 0 ? 0 : *sum) + w;
+}
+
+void tb_usage_now(tb_usage *u, const int *tids, int n)
 {
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
@@ -186,16 +196,17 @@ void tb_usage_now(tb_usage *u)
     u->steal_s = tb_file_read_text("/proc/stat", text, sizeof text, NULL) > 0
                      ? tb_proc_stat_steal(text) : -1;
     u->wait_s = -1;
-    DIR *d = opendir("/proc/self/task");
-    for (struct dirent *e; d && (e = readdir(d));) {
-        char path[300];
-        if (e->d_name[0] == '.')
-            continue;
-        snprintf(path, sizeof path, "/proc/self/task/%s/schedstat", e->d_name);
-        double w = tb_file_read_text(path, text, sizeof text, NULL) > 0 ? tb_schedstat_wait(text) : -1;
-        if (w >= 0) /* a thread gone since the listing just drops out */
-            u->wait_s = (u->wait_s < 0 ? 0 : u->wait_s) + w;
+    for (int i = 0; i < n; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "%d", tids[i]);
+        add_wait(name, &u->wait_s);
     }
+    if (n > 0)
+        return;
+    DIR *d = opendir("/proc/self/task");
+    for (struct dirent *e; d && (e = readdir(d));)
+        if (e->d_name[0] != '.')
+            add_wait(e->d_name, &u->wait_s);
     if (d)
         closedir(d);
 }

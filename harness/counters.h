@@ -40,11 +40,14 @@ typedef struct tb_usage {
     long context_switches;     /* voluntary + involuntary */
     long page_faults;          /* minor + major */
     double steal_s;            /* machine-wide, see tb_proc_stat_steal; -1 when unknown */
-    double wait_s;             /* this process's threads on a run queue (ready, not running),
-                                * summed, from /proc/self/task/N/schedstat; -1 when unknown */
+    double wait_s;             /* the threads' time on a run queue (ready, not running), summed,
+                                * from /proc/self/task/N/schedstat; -1 when unknown */
 } tb_usage;
 
-void tb_usage_now(tb_usage *u);
+/* The process's usage now; wait_s over the threads tids[0..n) (a pool's:
+ * a meter's sampler thread waiting is not the pool's loss), or over every
+ * thread of the process when n is 0. */
+void tb_usage_now(tb_usage *u, const int *tids, int n);
 
 /* Steal time from /proc/stat's text: the seconds, summed over all CPUs, that
  * a hypervisor ran something else while this guest's vCPUs wanted to run

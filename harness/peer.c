@@ -100,8 +100,10 @@ json_t *tb_peer_run(const char *name, const char *path, const char *model, const
     }
     snprintf(reps, sizeof reps, "%ld", o->reps);
     snprintf(batch, sizeof batch, "%ld", o->batch);
+    /* -ub with -b: llama-bench's physical batch defaults to 512, so a larger
+     * -b alone would run another configuration than ternbench's */
     char *argv[] = {(char *)path, "-m", (char *)model, "-p", pp, "-n", tg, "-t", th, "-r", reps,
-                    "-b", batch, "-o", "json", NULL};
+                    "-b", batch, "-ub", batch, "-o", "json", NULL};
 
     tb_meter *meter = NULL;
     tb_sampler *sampler = NULL;
@@ -146,6 +148,11 @@ json_t *tb_peer_run(const char *name, const char *path, const char *model, const
         json_int_t ng = json_integer_value(json_object_get(row, "n_gen"));
         double x[TB_BENCH_MAX_REPS];
         int n = tb_json_numbers(json_object_get(row, "samples_ts"), x, TB_BENCH_MAX_REPS);
+        if (n == 0) { /* older llama-bench: per-repetition nanoseconds only */
+            n = tb_json_numbers(json_object_get(row, "samples_ns"), x, TB_BENCH_MAX_REPS);
+            for (int k = 0; k < n; k++)
+                x[k] = x[k] > 0 ? (double)(np + ng) * 1e9 / x[k] : 0;
+        }
         if (n == 0 && json_is_number(json_object_get(row, "avg_ts")))
             x[n++] = json_number_value(json_object_get(row, "avg_ts"));
         if (n == 0)

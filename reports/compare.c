@@ -6,243 +6,331 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "report.h"
+#include "results.h"
+#include "stats.h"
 
-enum { MAX_SAMPLES = 256, RESAMPLES = 2000 };
+enum { MAX_BASES = 64 };
+/* One-sided false-alarm rate of the history rule, per metric. */
+#define HISTORY_ALPHA 0.001
 
-static int cmp_d(const void *a, const void *b)
+/* The samples of one configuration in one document. */
+typedef struct set {
+    const double *x;
+    int n;
+    bool tainted;
+    double lost;
+} set;
+
+/* A configuration's samples in every baseline and in the new document. */
+typedef struct config {
+    char what[320];
+    const char *metric;
+    bool cost;                 /* fewer is better (instructions): change = base / new */
+    bool counted;              /* counts, not timings */
+    set base[MAX_BASES];
+    int nbase;
+    set cur;
+} config;
+
+static double geomean(const double *x, int n)
 {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
+    double s = 0;
+    for (int i = 0; i < n; i++)
+        s += log(x[i]);
+    return exp(s / n);
 }
 
-static double median(double *x, int n)
+static bool constant(const double *x, int n)
 {
-    qsort(x, (size_t)n, sizeof *x, cmp_d);
-    return n % 2 ? x[n / 2] : 0.5 * (x[n / 2 - 1] + x[n / 2]);
-}
-
-static uint64_t next(uint64_t *s)
-{
-    *s ^= *s << 13;
-    *s ^= *s >> 7;
-    *s ^= *s << 17;
-    return *s;
-}
-
-/* median(b) / median(a) and a bootstrap 95 % interval; false without samples. */
-static bool ratio_ci(const double *a, int na, const double *b, int nb, double *r, double *lo,
-                     double *hi)
-{
-    if (na < 1 || nb < 1)
-        return false;
-    double ta[MAX_SAMPLES], tb[MAX_SAMPLES];
-    memcpy(ta, a, (size_t)na * sizeof *a);
-    memcpy(tb, b, (size_t)nb * sizeof *b);
-    *r = median(tb, nb) / median(ta, na);
-    static double rs[RESAMPLES];
-    uint64_t s = 0x2545f4914f6cdd1dull;
-    for (int k = 0; k < RESAMPLES; k++) {
-        for (int i = 0; i < na; i++)
-            ta[i] = a[next(&s) % (uint64_t)na];
-        for (int i = 0; i < nb; i++)
-            tb[i] = b[next(&s) % (uint64_t)nb];
-        rs[k] = median(tb, nb) / median(ta, na);
-    }
-    qsort(rs, RESAMPLES, sizeof *rs, cmp_d);
-    *lo = rs[(int)(0.025 * RESAMPLES)];
-    *hi = rs[(int)(0.975 * RESAMPLES) - 1];
+    for (int i = 1; i < n; i++)
+        if (x[i] != x[0])
+            return false;
     return true;
 }
 
-/* A run's tokens/s, one per repetition. */
-static int tps_samples(json_t *run, double *x)
+static void row(FILE *out, const config *c, double change, const char *ci, double thr,
+                const char *verdict)
 {
-    return tb_json_numbers(json_object_get(json_object_get(run, "tokens_per_s"), "samples"), x,
-                           MAX_SAMPLES);
+    fprintf(out, "| %s | %s | %+.1f%% | %s | %.1f%% | %s |\n", c->what, c->metric, 100 * (change - 1),
+            ci, 100 * thr, verdict);
 }
 
-/* A run's instructions per token, one per repetition; none without a PMU. */
-static int ipt_samples(json_t *run, double *x)
+/* The least relative drop one more run would show with probability
+ * HISTORY_ALPHA, from the spread of the baselines' own estimates. */
+static double history_threshold(const config *c, double *center)
 {
-    json_t *hw = json_object_get(json_object_get(run, "counters"), "hardware");
-    json_t *ipt = json_object_get(json_object_get(hw, "instructions_per_token"), "samples");
-    return ipt ? tb_json_numbers(ipt, x, MAX_SAMPLES) : 0;
+    double l[MAX_BASES], mean = 0, var = 0;
+    int k = 0;
+    for (int i = 0; i < c->nbase; i++)
+        if (c->base[i].n > 0)
+            l[k++] = log(geomean(c->base[i].x, c->base[i].n));
+    for (int i = 0; i < k; i++)
+        mean += l[i] / k;
+    for (int i = 0; i < k; i++)
+        var += (l[i] - mean) * (l[i] - mean) / (k - 1);
+    *center = exp(mean);
+    double t = tb_t_quantile(k - 1, 2 * HISTORY_ALPHA);
+    return -expm1(-t * sqrt(var * (1 + 1.0 / k)));
 }
 
-/* Per-repetition speedups of a comparison, from its two runs' samples. */
-static int speedup_samples(json_t *doc, json_t *c, double *x)
+static void judge(FILE *out, const config *c, double floor, tb_compare_summary *sum)
 {
-    json_int_t th = json_integer_value(json_object_get(c, "threads"));
-    json_t *runs = json_object_get(doc, "runs");
-    const char *test = tb_json_str(c, "test");
-    json_t *ra = tb_result_find_run(runs, tb_json_str(c, "model"), test, th);
-    json_t *rb = tb_result_find_run(runs, tb_json_str(c, "baseline_model"), test, th);
-    if (!ra || !rb)
-        return 0;
-    double a[MAX_SAMPLES], b[MAX_SAMPLES];
-    int na = tps_samples(ra, a);
-    int nb = tps_samples(rb, b);
-    int n = na < nb ? na : nb;
-    for (int i = 0; i < n; i++)
-        x[i] = a[i] / b[i]; /* paired: the same repetition */
-    return n;
-}
-
-static bool same_machine(json_t *a, json_t *b)
-{
-    json_t *ca = json_object_get(json_object_get(a, "machine"), "cpu");
-    json_t *cb = json_object_get(json_object_get(b, "machine"), "cpu");
-    return ca && cb && !strcmp(tb_json_str(ca, "model"), tb_json_str(cb, "model")) &&
-           !strcmp(tb_json_str(ca, "hostname"), tb_json_str(cb, "hostname")) &&
-           json_equal(json_object_get(ca, "logical_cpus"), json_object_get(cb, "logical_cpus")) &&
-           json_equal(json_object_get(ca, "memory_bytes"), json_object_get(cb, "memory_bytes"));
-}
-
-static void judge(FILE *out, const char *what, const char *metric, double r, double lo, double hi,
-                  double thr, tb_compare_summary *sum)
-{
-    const char *v;
-    if (hi < 1.0 - thr) {
-        v = "REGRESSION (the whole interval is below the threshold)";
-        sum->regressions++;
-    } else if (lo > 1.0 + thr) {
-        v = "improvement";
-        sum->improvements++;
-    } else if (lo > 1.0 - thr) {
-        v = "no regression beyond the threshold";
-    } else {
-        v = "no clear regression (the interval reaches above the threshold)";
-    }
-    fprintf(out, "| %s | %s | %+.1f%% | [%+.1f%%, %+.1f%%] | %s |\n", what, metric, 100 * (r - 1),
-            100 * (lo - 1), 100 * (hi - 1), v);
     sum->compared++;
-}
-
-/* Judges a per-run metric for every run of cur with a twin in base (same
- * model, test and threads) whose samples() both give; a cost (fewer is
- * better: instructions) is compared base / new, and only between runs of the
- * same ISA. Returns how many runs were compared. */
-static int judge_runs(FILE *out, json_t *base, json_t *cur, const char *metric,
-                      int (*samples)(json_t *, double *), bool cost, double thr,
-                      tb_compare_summary *sum)
-{
-    int compared = 0;
-    size_t i;
-    json_t *run;
-    json_array_foreach(json_object_get(cur, "runs"), i, run) {
-        json_t *br = tb_result_find_run(json_object_get(base, "runs"), tb_json_str(run, "model"),
-                                        tb_json_str(run, "test"),
-                                        json_integer_value(json_object_get(run, "threads")));
-        if (!br || (cost && strcmp(tb_json_str(br, "isa"), tb_json_str(run, "isa"))))
-            continue;
-        double a[MAX_SAMPLES], b[MAX_SAMPLES], r, lo, hi;
-        int na = samples(br, a), nb = samples(run, b);
-        if (!(cost ? ratio_ci(b, nb, a, na, &r, &lo, &hi) : ratio_ci(a, na, b, nb, &r, &lo, &hi)))
-            continue;
-        char what[256];
-        snprintf(what, sizeof what, "%s, %s, %lld threads", tb_json_str(run, "model"),
-                 tb_json_str(run, "test"), (long long)json_integer_value(json_object_get(run, "threads")));
-        judge(out, what, metric, r, lo, hi, thr, sum);
-        compared++;
+    sum->counted += c->counted;
+    /* pool the baselines' samples for the interval */
+    double pooled[TB_RES_MAX_SAMPLES];
+    int np = 0, nwith = 0;
+    bool tainted = c->cur.tainted;
+    double lost = c->cur.lost;
+    for (int i = 0; i < c->nbase; i++) {
+        for (int k = 0; k < c->base[i].n && np < TB_RES_MAX_SAMPLES; k++)
+            pooled[np++] = c->base[i].x[k];
+        nwith += c->base[i].n > 0;
+        tainted |= c->base[i].tainted;
+        lost = fmax(lost, c->base[i].lost);
     }
-    return compared;
-}
-
-/* Names, per kind, the run of doc that lost the largest share (above 5 %) of
- * its time to others in any repetition: the hypervisor's steal (over all the
- * machine's CPUs) or its threads' run-queue waits (over its threads), from
- * bench's counters. Timed figures of such a run say more about the machine
- * than about the code. */
-static void note_lost_time(FILE *out, const char *which, json_t *doc)
-{
-    static const char *const keys[2] = {"steal_seconds", "runqueue_wait_seconds"};
-    static const char *const how[2] = {"to the hypervisor (steal)", "waiting for a CPU"};
-    for (int k = 0; k < 2; k++) {
-        double worst = 0.05;
-        char name[300] = "";
-        size_t i;
-        json_t *run;
-        json_array_foreach(json_object_get(doc, "runs"), i, run) {
-            json_t *machine = json_object_get(run, "machine"); /* merged documents */
-            json_t *cpu = json_object_get(machine ? machine : json_object_get(doc, "machine"), "cpu");
-            double tokens = json_number_value(json_object_get(run, "tokens"));
-            double over = k == 0 ? json_number_value(json_object_get(cpu, "logical_cpus"))
-                                 : json_number_value(json_object_get(run, "threads"));
-            double tps[MAX_SAMPLES], lost[MAX_SAMPLES];
-            json_t *l = json_object_get(json_object_get(json_object_get(run, "counters"), keys[k]),
-                                        "samples");
-            int n = tps_samples(run, tps), nl = l ? tb_json_numbers(l, lost, MAX_SAMPLES) : 0;
-            for (int r = 0; r < n && r < nl && tokens > 0 && over > 0; r++) {
-                double share = tps[r] > 0 ? lost[r] / (tokens / tps[r] * over) : 0;
-                if (share > worst) {
-                    worst = share;
-                    snprintf(name, sizeof name, "%s, %s, %lld threads", tb_json_str(run, "model"),
-                             tb_json_str(run, "test"),
-                             (long long)json_integer_value(json_object_get(run, "threads")));
-                }
-            }
+    tb_ratio q;
+    if (c->cost)
+        tb_ratio_welch(c->cur.x, c->cur.n, pooled, np, &q);
+    else
+        tb_ratio_welch(pooled, np, c->cur.x, c->cur.n, &q);
+    double thr = floor, change = q.estimate, center = 0;
+    if (nwith >= 2) { /* a history: the threshold its spread allows, and its center */
+        thr = fmax(floor, history_threshold(c, &center));
+        double g = geomean(c->cur.x, c->cur.n);
+        change = c->cost ? center / g : g / center;
+    }
+    char ci[64] = "-", v[160];
+    bool exact = c->counted && constant(c->cur.x, c->cur.n) && constant(pooled, np);
+    if (q.has_ci)
+        snprintf(ci, sizeof ci, "[%+.1f%%, %+.1f%%]", 100 * (q.lo - 1), 100 * (q.hi - 1));
+    else if (exact)
+        snprintf(ci, sizeof ci, "exact (counted)");
+    if (tainted) {
+        snprintf(v, sizeof v, "inconclusive: tainted (the machine took %.0f %% of a repetition; "
+                 "its retries ran out)", 100 * lost);
+        sum->inconclusive++;
+    } else if (!q.has_ci && !exact) {
+        snprintf(v, sizeof v, "inconclusive (n = %d): no interval, no verdict",
+                 c->cur.n < np ? c->cur.n : np);
+        sum->inconclusive++;
+    } else {
+        /* exact counts need no interval; else the interval must clear the threshold
+         * (and, against a history, the change must pass the spread's threshold too) */
+        double lo = exact ? change : q.lo, hi = exact ? change : q.hi;
+        bool below = hi < 1 - thr && (nwith < 2 || (change < 1 - thr && hi < 1));
+        bool above = lo > 1 + thr && (nwith < 2 || change > 1 + thr);
+        if (below) {
+            snprintf(v, sizeof v, "REGRESSION (beyond the threshold%s)",
+                     exact ? "" : ", the whole interval below it");
+            sum->regressions++;
+        } else if (above) {
+            snprintf(v, sizeof v, "improvement");
+            sum->improvements++;
+        } else if (lo > 1 - thr || exact) {
+            snprintf(v, sizeof v, "no regression beyond the threshold");
+        } else {
+            snprintf(v, sizeof v, "no clear regression (the interval reaches above the threshold)");
         }
-        if (name[0])
-            fprintf(out, "lost time in the %s document: %s lost %.0f %% of its time %s in a "
-                    "repetition: a verdict on it may be the machine's, not the code's\n", which,
-                    name, 100 * worst, how[k]);
+    }
+    row(out, c, change, ci, thr, v);
+}
+
+/* ---- finding a configuration in each document ---- */
+
+/* The machine of b that machine m of a is: the only one when each document
+ * has one, else the one with the same key. */
+static int same_machine_in(const tb_results *a, int m, const tb_results *b)
+{
+    if (a->nmachines == 1 && b->nmachines == 1)
+        return 0;
+    return tb_results_machine(b, a->machines[m].key);
+}
+
+static const tb_rcomp *find_comp(const tb_results *r, int m, const tb_rcomp *like)
+{
+    for (int i = 0; i < r->ncomps; i++) {
+        const tb_rcomp *c = &r->comps[i];
+        if (c->machine == m && !strcmp(c->a->model, like->a->model) &&
+            !strcmp(c->b->model, like->b->model) && !strcmp(c->a->test, like->a->test) &&
+            c->a->batch == like->a->batch && c->a->threads == like->a->threads)
+            return c;
+    }
+    return NULL;
+}
+
+/* Instructions per token of a run: counted under valgrind (callgrind) or by
+ * a PMU; none otherwise. */
+static int counted_samples(const tb_rrun *run, double *x, const char **source)
+{
+    json_t *ctr = json_object_get(run->json, "counters");
+    json_t *cg = json_object_get(json_object_get(ctr, "callgrind"), "instructions_per_token");
+    if (json_is_object(cg)) {
+        *source = "callgrind";
+        return tb_json_numbers(json_object_get(cg, "samples"), x, TB_RES_MAX_SAMPLES);
+    }
+    json_t *hw = json_object_get(json_object_get(ctr, "hardware"), "instructions_per_token");
+    *source = "PMU";
+    return json_is_object(hw) ? tb_json_numbers(json_object_get(hw, "samples"), x, TB_RES_MAX_SAMPLES)
+                              : 0;
+}
+
+static void describe_run(const tb_results *r, const tb_rrun *run, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "%s%s%s, %s, %d threads", r->nmachines > 1 ? r->machines[run->machine].label : "",
+             r->nmachines > 1 ? ": " : "", run->model, run->test, run->threads);
+}
+
+static set set_of(const double *x, int n, const tb_rrun *a, const tb_rrun *b)
+{
+    set s = {x, n, a->tainted || (b && b->tainted), fmax(a->lost_share, b ? b->lost_share : 0)};
+    return s;
+}
+
+typedef struct ctx {
+    const tb_results *base;
+    int nbase;
+    const tb_results *cur;
+    const tb_compare_opts *o;
+    FILE *out;
+    tb_compare_summary *sum;
+} ctx;
+
+static void compare_speedups(const ctx *x)
+{
+    for (int i = 0; i < x->cur->ncomps; i++) {
+        const tb_rcomp *c = &x->cur->comps[i];
+        config cf = {.metric = "speedup", .cur = set_of(c->ratio, c->npairs, c->a, c->b)};
+        for (int k = 0; k < x->nbase; k++) {
+            int m = same_machine_in(x->cur, c->machine, &x->base[k]);
+            const tb_rcomp *bc = m >= 0 ? find_comp(&x->base[k], m, c) : NULL;
+            if (bc)
+                cf.base[cf.nbase++] = set_of(bc->ratio, bc->npairs, bc->a, bc->b);
+        }
+        if (!cf.nbase)
+            continue;
+        snprintf(cf.what, sizeof cf.what, "%s%s%s over %s, %s, %d threads",
+                 x->cur->nmachines > 1 ? x->cur->machines[c->machine].label : "",
+                 x->cur->nmachines > 1 ? ": " : "", c->a->model, c->b->model, c->a->test,
+                 c->a->threads);
+        judge(x->out, &cf, x->o->max_regression, x->sum);
     }
 }
 
-int tb_compare_docs(json_t *base, json_t *cur, double thr, bool ratios_only, FILE *out,
-                    tb_compare_summary *sum, tb_error *err)
+/* Per run: tokens/s (absolute, same machine only) or instructions per token. */
+static void compare_runs(const ctx *x, bool counted)
+{
+    static double bx[MAX_BASES][TB_RES_MAX_SAMPLES];
+    double cx[TB_RES_MAX_SAMPLES];
+    for (int i = 0; i < x->cur->nruns; i++) {
+        const tb_rrun *run = &x->cur->runs[i];
+        const char *source = "";
+        config cf = {.cost = counted, .counted = counted};
+        int nc = counted ? counted_samples(run, cx, &source) : run->n;
+        if (nc == 0)
+            continue;
+        cf.cur = set_of(counted ? cx : run->tps, nc, run, NULL);
+        for (int k = 0; k < x->nbase; k++) {
+            int m = same_machine_in(x->cur, run->machine, &x->base[k]);
+            const tb_rrun *br = m >= 0 ? tb_results_run(&x->base[k], m, run->model, run->test,
+                                                        run->batch, run->threads) : NULL;
+            const char *bsource = "";
+            if (!br || (counted && strcmp(tb_json_str(br->json, "isa"), tb_json_str(run->json, "isa"))))
+                continue;
+            int slot = cf.nbase;
+            int nb = counted ? counted_samples(br, bx[slot], &bsource) : br->n;
+            if (nb == 0 || (counted && strcmp(source, bsource)))
+                continue;
+            cf.base[slot] = set_of(counted ? bx[slot] : br->tps, nb, br, NULL);
+            cf.nbase++;
+        }
+        if (!cf.nbase)
+            continue;
+        if (counted) /* counts do not depend on the machine's weather */
+            cf.cur.tainted = false;
+        for (int k = 0; counted && k < cf.nbase; k++)
+            cf.base[k].tainted = false;
+        cf.metric = counted ? (!strcmp(source, "callgrind") ? "instructions/token (callgrind, base/new)"
+                                                             : "instructions/token (PMU, base/new)")
+                            : "tokens/s";
+        describe_run(x->cur, run, cf.what, sizeof cf.what);
+        judge(x->out, &cf, counted ? x->o->max_counted : x->o->max_regression, x->sum);
+    }
+}
+
+/* Names, per kind, the run of a document that lost the largest share (above
+ * 5 %) of a repetition's time to others. */
+static void note_lost_time(FILE *out, const char *which, const tb_results *r)
+{
+    const tb_rrun *worst = NULL;
+    for (int i = 0; i < r->nruns; i++)
+        if (r->runs[i].lost_share > 0.05 && (!worst || r->runs[i].lost_share > worst->lost_share))
+            worst = &r->runs[i];
+    if (!worst)
+        return;
+    char what[400];
+    describe_run(r, worst, what, sizeof what);
+    fprintf(out, "lost time in the %s document: %s lost %.0f %% of its time %s in a repetition%s\n",
+            which, what, 100 * worst->lost_share,
+            !strcmp(worst->lost_kind, "steal") ? "to the hypervisor (steal)" : "waiting for a CPU",
+            worst->tainted ? " and ran out of retries: no verdict on it"
+                           : r->version >= 2 ? " (that try was redone, not counted)"
+                                             : ": a verdict on it may be the machine's, not the code's");
+}
+
+int tb_compare_docs(json_t *const *bases, int nbases, json_t *cur, const tb_compare_opts *o,
+                    FILE *out, tb_compare_summary *sum, tb_error *err)
 {
     memset(sum, 0, sizeof *sum);
-    sum->same_machine = same_machine(base, cur);
-    bool absolute = sum->same_machine && !ratios_only;
-    fprintf(out, "| configuration | metric | change | 95%% CI | verdict (threshold %.0f%%) |\n"
-                 "| --- | --- | ---: | --- | --- |\n", 100 * thr);
-    size_t i;
-    json_t *c;
-    json_array_foreach(json_object_get(cur, "comparisons"), i, c) {
-        size_t j;
-        json_t *bc, *match = NULL;
-        json_array_foreach(json_object_get(base, "comparisons"), j, bc)
-            if (!strcmp(tb_json_str(bc, "model"), tb_json_str(c, "model")) &&
-                !strcmp(tb_json_str(bc, "baseline_model"), tb_json_str(c, "baseline_model")) &&
-                !strcmp(tb_json_str(bc, "test"), tb_json_str(c, "test")) &&
-                json_equal(json_object_get(bc, "threads"), json_object_get(c, "threads")))
-                match = bc;
-        if (!match)
-            continue;
-        double a[MAX_SAMPLES], b[MAX_SAMPLES], r, lo, hi;
-        int na = speedup_samples(base, match, a), nb = speedup_samples(cur, c, b);
-        if (!ratio_ci(a, na, b, nb, &r, &lo, &hi))
-            continue;
-        char what[256];
-        snprintf(what, sizeof what, "%s over %s, %s, %lld threads", tb_json_str(c, "model"),
-                 tb_json_str(c, "baseline_model"), tb_json_str(c, "test"),
-                 (long long)json_integer_value(json_object_get(c, "threads")));
-        judge(out, what, "speedup", r, lo, hi, thr, sum);
+    if (nbases < 1 || nbases > MAX_BASES)
+        return tb_error_set(err, TB_EINVAL, "give 1 to %d baseline documents", MAX_BASES);
+    tb_results *base = calloc((size_t)nbases, sizeof *base), now;
+    if (!base)
+        return tb_error_set(err, TB_ENOMEM, "out of memory");
+    int rc = tb_results_read(cur, &now, err);
+    for (int k = 0; k < nbases && rc == TB_OK; k++)
+        if ((rc = tb_results_read(bases[k], &base[k], err)) != TB_OK)
+            tb_error_prefix(err, "baseline %d", k + 1);
+    if (rc == TB_OK) {
+        sum->same_machine = now.nmachines == 1;
+        for (int k = 0; k < nbases; k++)
+            sum->same_machine = sum->same_machine && base[k].nmachines == 1 &&
+                                !strcmp(base[k].machines[0].key, now.machines[0].key);
+        fprintf(out, "| configuration | metric | change | 95%% CI | threshold | verdict |\n"
+                     "| --- | --- | ---: | --- | ---: | --- |\n");
+        ctx x = {base, nbases, &now, o, out, sum};
+        compare_speedups(&x);
+        bool absolute = sum->same_machine && !o->ratios_only;
+        if (absolute)
+            compare_runs(&x, false);
+        compare_runs(&x, true);
+        fprintf(out, "\n%d configuration%s compared against %d baseline document%s%s; %s\n",
+                sum->compared, sum->compared == 1 ? "" : "s", nbases, nbases == 1 ? "" : "s",
+                nbases > 1 ? " (thresholds: the given one, or more where the baselines' spread "
+                             "needs it)" : "",
+                absolute ? "same machine: speedups and absolute tokens/s"
+                : sum->same_machine ? "same machine, but --ratios-only: speedups only"
+                                    : "different machines: speedups only (absolute tokens/s are "
+                                      "not comparable across machines)");
+        if (!sum->counted)
+            fprintf(out, "instructions per token: not compared (no run has counted instructions, "
+                         "with the same ISA, in both documents)\n");
+        if (sum->inconclusive)
+            fprintf(out, "inconclusive: %d configuration%s without a verdict (too few repetitions, "
+                         "or runs the machine disturbed)\n", sum->inconclusive,
+                    sum->inconclusive == 1 ? "" : "s");
+        for (int k = 0; k < nbases; k++)
+            note_lost_time(out, nbases == 1 ? "baseline" : "a baseline", &base[k]);
+        note_lost_time(out, "new", &now);
+        if (sum->compared == 0)
+            rc = tb_error_set(err, TB_EINVAL, "the documents share no configuration (same "
+                              "machine, models, tests, batch and threads) to compare");
     }
-    if (absolute)
-        judge_runs(out, base, cur, "tokens/s", tps_samples, false, thr, sum);
-    /* Instructions per token are counted, not timed: the machine's drift does
-     * not move them, and neither does its speed, so they are compared wherever
-     * both runs have them and ran the same kernels (ISA), --ratios-only or not.
-     * Fewer is better, so the ratio is base / new: 20 % more reads -16.7 %. */
-    int counted = judge_runs(out, base, cur, "instructions/token (base/new)", ipt_samples, true,
-                             thr, sum);
-    fprintf(out, "\n%d configuration%s compared; %s\n", sum->compared, sum->compared == 1 ? "" : "s",
-            absolute ? "same machine: speedups and absolute tokens/s"
-            : sum->same_machine ? "same machine, but --ratios-only: speedups only"
-                                : "different machines: speedups only (absolute tokens/s are not "
-                                  "comparable across machines)");
-    if (!counted)
-        fprintf(out, "instructions per token: not compared (no run has hardware counters, with "
-                     "the same ISA, in both documents)\n");
-    note_lost_time(out, "baseline", base);
-    note_lost_time(out, "new", cur);
-    if (sum->compared == 0)
-        return tb_error_set(err, TB_EINVAL, "the documents share no configuration (same models, "
-                            "tests and threads) to compare");
-    return TB_OK;
+    for (int k = 0; k < nbases; k++)
+        tb_results_free(&base[k]);
+    tb_results_free(&now);
+    free(base);
+    return rc;
 }
 
 json_t *tb_merge_docs(json_t *const *docs, int n, tb_error *err)
@@ -274,6 +362,6 @@ json_t *tb_merge_docs(json_t *const *docs, int n, tb_error *err)
     json_t *first = json_object_get(docs[0], "machine");
     json_t *machine = json_deep_copy(first);
     json_object_set_new(machine, "merged_from", machines);
-    return json_pack("{s:s, s:o, s:o, s:o}", "schema", "ternbench.result/1", "machine", machine,
+    return json_pack("{s:s, s:o, s:o, s:o}", "schema", "ternbench.result/2", "machine", machine,
                      "runs", runs, "comparisons", comps);
 }

@@ -1,49 +1,101 @@
 /*
  * test_bench_runner.c - the runner behind `bench` and `reproduce`, driven by
- * a fake engine (scripted seconds per repetition) and a fake meter (scripted
- * joules), so that every statistic and every comparison in the document can
- * be checked against arithmetic done here.
+ * a fake engine (scripted seconds per try), a fake meter (scripted joules),
+ * scripted losses to the machine and a fake clock, so that every statistic,
+ * every comparison and every decision the runner takes (the order of a
+ * round, redoing a disturbed try, tainting a run, adding rounds until a
+ * precision) can be checked against arithmetic done here.
  */
 #include "testutil.h"
 
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "bench.h"
+#include "stats.h"
 
 enum { REPS = 5 };
 
-/* seconds per repetition: model 0 (ternary) and model 1 (its f16 twin) */
+/* seconds per round: model 0 (ternary) and model 1 (its f16 twin) */
 static const double secs[2][REPS] = {{0.10, 0.11, 0.09, 0.12, 0.10}, {0.30, 0.33, 0.27, 0.31, 0.35}};
 static const double watts[2] = {12.0, 10.0};
 
-static double fake_run(void *ctx, int model, int test, int rep)
+/* What a fake run does: a script of losses, noise, and the calls it saw. */
+typedef struct script {
+    int ncpus;
+    int mode;               /* 0: quiet (1 % lost); 1: one disturbed try each; 2: model 0 always
+                             * disturbed from round 2 on */
+    double noise;           /* lognormal sigma of each try's seconds (0: the table above) */
+    double clock;           /* the fake clock: the sum of the seconds run */
+    int calls[64][3];       /* model, round, attempt of the first 64 calls */
+    int ncalls;
+} script;
+
+static double noisy(int model, int round, int attempt, double sigma)
 {
-    (void)ctx;
-    (void)test;
-    return secs[model][rep];
+    uint64_t s = 0x9e3779b97f4a7c15ull * (uint64_t)(1 + model + 7 * round + 131 * attempt);
+    double u[2];
+    for (int k = 0; k < 2; k++) {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        u[k] = ((double)(s >> 11) + 0.5) / 9007199254740992.0;
+    }
+    double z = sqrt(-2 * log(u[0])) * cos(6.283185307179586 * u[1]);
+    return (model ? 0.3 : 0.1) * exp(sigma * z);
 }
 
-static double fake_energy(void *ctx, int model, int test, int rep, double seconds)
+static double fake_run(void *ctx, int model, int test, int round, int attempt)
+{
+    script *sc = ctx;
+    (void)test;
+    if (sc->ncalls < 64) {
+        sc->calls[sc->ncalls][0] = model;
+        sc->calls[sc->ncalls][1] = round;
+        sc->calls[sc->ncalls][2] = attempt;
+    }
+    sc->ncalls++;
+    double s = sc->noise > 0 ? noisy(model, round, attempt, sc->noise)
+                             : secs[model][round % REPS] * (attempt > 0 ? 1.5 : 1.0);
+    sc->clock += s;
+    return s;
+}
+
+static double fake_energy(void *ctx, int model, int test, int round, double seconds)
 {
     (void)ctx;
     (void)test;
-    assert_true(seconds == secs[model][rep]); /* the runner passes the run's seconds */
+    (void)round;
     return watts[model] * seconds;
 }
 
-/* model 1's fourth repetition waited on the hypervisor for a quarter of the
- * CPUs' time, model 0's second on a run queue for 40 % of its one thread's;
- * every other run lost 1 % of each */
-static int ncpus;
-static void fake_losses(void *ctx, int model, int test, int rep, double seconds, double lost[2])
+/* mode 0: every try lost 1 % of each kind. mode 1: model 1's first try in
+ * round 3 lost a quarter of the CPUs' time to the hypervisor, model 0's
+ * first try in round 1 waited 40 % of its thread's time; their retries are
+ * quiet. mode 2: model 0 waits 40 % in every try from round 2 on. */
+static void fake_losses(void *ctx, int model, int test, int round, int attempt, double seconds,
+                        double lost[2])
 {
-    (void)ctx;
+    script *sc = ctx;
     (void)test;
-    lost[0] = (model == 1 && rep == 3 ? 0.25 : 0.01) * seconds * ncpus;
-    lost[1] = (model == 0 && rep == 1 ? 0.40 : 0.01) * seconds;
+    bool first = attempt == 0;
+    double steal = 0.01, wait = 0.01;
+    if (sc->mode == 1 && model == 1 && round == 3 && first)
+        steal = 0.25;
+    if (sc->mode == 1 && model == 0 && round == 1 && first)
+        wait = 0.40;
+    if (sc->mode == 2 && model == 0 && round >= 2)
+        wait = 0.40;
+    lost[0] = steal * seconds * sc->ncpus + 0.01; /* + one tick of /proc/stat's rounding */
+    lost[1] = wait * seconds;
+}
+
+static double fake_now(void *ctx)
+{
+    return ((script *)ctx)->clock;
 }
 
 static int cmp(const void *a, const void *b)
@@ -62,8 +114,8 @@ static double num(json_t *o, const char *k) { return json_number_value(json_obje
 
 static void check_summary(json_t *s, const double *want, int n)
 {
-    double v[REPS], mean = 0, var = 0;
-    memcpy(v, want, sizeof v);
+    double v[64], mean = 0, var = 0;
+    memcpy(v, want, (size_t)n * sizeof *v);
     for (int i = 0; i < n; i++)
         mean += want[i] / n;
     for (int i = 0; i < n; i++)
@@ -77,82 +129,218 @@ static void check_summary(json_t *s, const double *want, int n)
     assert_double_equal(num(s, "stddev"), sqrt(var), 1e-12);
     assert_double_equal(num(s, "min"), v[0], 1e-12);
     assert_double_equal(num(s, "max"), v[n - 1], 1e-12);
-    json_t *ci = json_object_get(s, "ci95"); /* a bootstrap interval of the median */
-    double lo = json_number_value(json_array_get(ci, 0)), hi = json_number_value(json_array_get(ci, 1));
-    assert_true(lo <= num(s, "median") && num(s, "median") <= hi);
-    assert_true(lo >= v[0] && hi <= v[n - 1]);
+    /* n = 5: the order-statistic interval is [min, max], covering 93.75 % */
+    json_t *ci = json_object_get(s, "ci");
+    assert_double_equal(json_number_value(json_array_get(ci, 0)), v[0], 1e-12);
+    assert_double_equal(json_number_value(json_array_get(ci, 1)), v[n - 1], 1e-12);
+    assert_double_equal(num(s, "ci_level"), 0.9375, 1e-12);
+}
+
+typedef struct outcome {
+    json_t *runs, *comps, *workload, *weather;
+    char text[16384];
+} outcome;
+
+static void run_bench(script *sc, long reps, double precision, double max_time, outcome *out)
+{
+    tb_bench_hooks hooks = {fake_run, fake_energy, "fake", sc, fake_losses, fake_now};
+    tb_bench_opts o = {.specs = {"dummy:125M:i2_s", "dummy:125M:f16"}, .nmodels = 2, .threads = 1,
+                       .reps = reps, .warmup = 1, .seed = 1, .batch = 512, .retries = -1,
+                       .precision = precision, .max_time = max_time, .hooks = &hooks};
+    tb_error err;
+    assert_int_equal(tb_bench_add_tests(&o, "4", false, &err), TB_OK); /* tg4 */
+    tb_machine mach;
+    tb_machine_probe(&mach);
+    sc->ncpus = mach.cpu.logical_cpus;
+    out->runs = json_array();
+    out->comps = json_array();
+    out->weather = json_array();
+    out->workload = NULL;
+    FILE *f = tmpfile();
+    if (tb_bench_run(&o, &mach, f, out->runs, out->comps, &out->workload, out->weather, &err) != TB_OK)
+        fail_msg("%s", err.text);
+    rewind(f);
+    out->text[fread(out->text, 1, sizeof out->text - 1, f)] = '\0';
+    fclose(f);
+}
+
+static void free_outcome(outcome *o)
+{
+    json_decref(o->runs);
+    json_decref(o->comps);
+    json_decref(o->workload);
+    json_decref(o->weather);
 }
 
 static void test_statistics_and_comparison(void **state)
 {
     (void)state;
-    tb_bench_hooks hooks = {fake_run, fake_energy, "fake", NULL, fake_losses};
-    tb_bench_opts o = {.specs = {"dummy:125M:i2_s", "dummy:125M:f16"}, .nmodels = 2, .threads = 1,
-                       .reps = REPS, .warmup = 1, .seed = 1, .batch = 512, .hooks = &hooks};
-    tb_error err;
-    assert_int_equal(tb_bench_add_tests(&o, "4", false, &err), TB_OK); /* tg4 */
-    tb_machine mach;
-    tb_machine_probe(&mach);
-    ncpus = mach.cpu.logical_cpus;
-    json_t *runs = json_array(), *comps = json_array(), *workload = NULL;
-    FILE *out = tmpfile();
-    if (tb_bench_run(&o, &mach, out, runs, comps, &workload, &err) != TB_OK)
-        fail_msg("%s", err.text);
-    char text[8192];
-    rewind(out);
-    text[fread(text, 1, sizeof text - 1, out)] = '\0';
-    fclose(out);
-    /* the one run above 5 % of each kind is named, with its share */
-    assert_non_null(strstr(text, "lost time: the hypervisor ran something else for 25 % of this "
-                                 "guest's CPU time in a repetition of dummy:125M:f16 tg4 at 1 "
-                                 "thread (1 run above 5 %)"));
-    assert_non_null(strstr(text, "lost time: the pool's threads waited for a CPU for 40 % of their "
-                                 "time in a repetition of dummy:125M:i2_s tg4 at 1 thread"));
+    script sc = {0};
+    outcome out;
+    run_bench(&sc, REPS, 0, 0, &out);
+    assert_int_equal(json_array_size(out.runs), 2);
     for (int m = 0; m < 2; m++) {
-        json_t *ctr = json_object_get(json_array_get(runs, (size_t)m), "counters");
-        double want[2][REPS];
-        for (int r = 0; r < REPS; r++) {
-            double lost[2];
-            fake_losses(NULL, m, 0, r, secs[m][r], lost);
-            want[0][r] = lost[0];
-            want[1][r] = lost[1];
-        }
-        check_summary(json_object_get(ctr, "steal_seconds"), want[0], REPS);
-        check_summary(json_object_get(ctr, "runqueue_wait_seconds"), want[1], REPS);
-    }
-    assert_int_equal(json_array_size(runs), 2);
-    for (int m = 0; m < 2; m++) {
-        json_t *run = json_array_get(runs, (size_t)m);
-        double tps[REPS], jpt[REPS], w[REPS];
+        json_t *run = json_array_get(out.runs, (size_t)m);
+        double tps[REPS], jpt[REPS], w[REPS], lost[2][REPS];
         for (int r = 0; r < REPS; r++) {
             tps[r] = 4 / secs[m][r];
             jpt[r] = watts[m] * secs[m][r] / 4;
             w[r] = watts[m];
+            double l[2];
+            fake_losses(&sc, m, 0, r, 0, secs[m][r], l);
+            lost[0][r] = l[0];
+            lost[1][r] = l[1];
         }
         check_summary(json_object_get(run, "tokens_per_s"), tps, REPS);
         json_t *e = json_object_get(run, "energy");
         assert_string_equal(json_string_value(json_object_get(e, "meter")), "fake");
         check_summary(json_object_get(e, "joules_per_token"), jpt, REPS);
         assert_double_equal(num(json_object_get(e, "watts"), "median"), w[0], 1e-12);
+        json_t *ctr = json_object_get(run, "counters");
+        check_summary(json_object_get(ctr, "steal_seconds"), lost[0], REPS);
+        check_summary(json_object_get(ctr, "runqueue_wait_seconds"), lost[1], REPS);
+        assert_int_equal(json_array_size(json_object_get(run, "attempts")), REPS); /* none redone */
+        assert_false(json_is_true(json_object_get(json_object_get(run, "taint"), "tainted")));
     }
-    /* the comparison pairs repetitions: speedup r = tps_i2s[r] / tps_f16[r] */
-    assert_int_equal(json_array_size(comps), 1);
-    json_t *c = json_array_get(comps, 0);
+    /* the comparison pairs rounds: speedup r = tps_i2s[r] / tps_f16[r], its
+     * estimate their geometric mean with a t interval on the logs */
+    assert_int_equal(json_array_size(out.comps), 1);
+    json_t *c = json_array_get(out.comps, 0);
     assert_string_equal(json_string_value(json_object_get(c, "format")), "i2_s");
     assert_string_equal(json_string_value(json_object_get(c, "baseline_format")), "f16");
-    double speed[REPS], red[REPS];
+    assert_int_equal(json_integer_value(json_object_get(c, "batch")), 1);
+    double speed[REPS], e[REPS];
     for (int r = 0; r < REPS; r++) {
         speed[r] = secs[1][r] / secs[0][r];
-        red[r] = 1 - (watts[0] * secs[0][r]) / (watts[1] * secs[1][r]);
+        e[r] = (watts[0] * secs[0][r]) / (watts[1] * secs[1][r]);
     }
-    /* 3, 3, 3, 2.583, 3.5 -> 3; reductions 0.6, 0.6, 0.6, 0.535, 0.657 -> 0.6 */
-    assert_double_equal(num(json_object_get(c, "speedup"), "median"), median(speed, REPS), 1e-12);
-    assert_double_equal(num(json_object_get(c, "speedup"), "median"), 3.0, 1e-12);
-    assert_double_equal(num(json_object_get(c, "energy_reduction"), "median"), median(red, REPS), 1e-12);
-    assert_double_equal(num(json_object_get(c, "energy_reduction"), "median"), 0.6, 1e-12);
-    json_decref(runs);
-    json_decref(comps);
-    json_decref(workload);
+    tb_ratio q, qe;
+    tb_ratio_of(speed, REPS, &q);
+    tb_ratio_of(e, REPS, &qe);
+    json_t *sp = json_object_get(c, "speedup");
+    assert_double_equal(num(sp, "estimate"), q.estimate, 1e-12);
+    assert_double_equal(json_number_value(json_array_get(json_object_get(sp, "ci"), 0)), q.lo, 1e-12);
+    assert_double_equal(json_number_value(json_array_get(json_object_get(sp, "ci"), 1)), q.hi, 1e-12);
+    assert_double_equal(num(c, "precision"), q.half_width, 1e-12);
+    assert_double_equal(num(json_object_get(c, "energy_reduction"), "estimate"), 1 - qe.estimate, 1e-12);
+    assert_null(strstr(out.text, "redone:"));
+    free_outcome(&out);
+}
+
+/* Rounds alternate the order of the models, so neither always runs first. */
+static void test_rounds_are_counterbalanced(void **state)
+{
+    (void)state;
+    script sc = {0};
+    outcome out;
+    run_bench(&sc, 4, 0, 0, &out);
+    assert_int_equal(sc.ncalls, 8);
+    static const int order[8] = {0, 1, 1, 0, 0, 1, 1, 0};
+    for (int k = 0; k < 8; k++) {
+        assert_int_equal(sc.calls[k][0], order[k]);
+        assert_int_equal(sc.calls[k][1], k / 2);
+        assert_int_equal(sc.calls[k][2], 0);
+    }
+    free_outcome(&out);
+}
+
+/* A try that lost more than 5 % of its time is redone at once, recorded, and
+ * never averaged in. */
+static void test_disturbed_tries_are_redone(void **state)
+{
+    (void)state;
+    script sc = {.mode = 1};
+    outcome out;
+    run_bench(&sc, REPS, 0, 0, &out);
+    for (int m = 0; m < 2; m++) {
+        json_t *run = json_array_get(out.runs, (size_t)m);
+        json_t *tries = json_object_get(run, "attempts");
+        assert_int_equal(json_array_size(tries), REPS + 1);
+        int disturbed_round = m == 0 ? 1 : 3, dropped = 0;
+        size_t i;
+        json_t *a;
+        json_array_foreach(tries, i, a) {
+            if (json_is_true(json_object_get(a, "kept")))
+                continue;
+            dropped++;
+            assert_int_equal(json_integer_value(json_object_get(a, "round")), disturbed_round);
+            assert_true(num(a, m == 0 ? "runqueue_wait_share" : "steal_share") > 0.2);
+        }
+        assert_int_equal(dropped, 1);
+        /* the kept sample of that round is the retry's (1.5 x slower in this script) */
+        double want[REPS];
+        for (int r = 0; r < REPS; r++)
+            want[r] = 4 / (secs[m][r] * (r == disturbed_round ? 1.5 : 1.0));
+        check_summary(json_object_get(run, "tokens_per_s"), want, REPS);
+        json_t *taint = json_object_get(run, "taint");
+        assert_int_equal(json_integer_value(json_object_get(taint, "redone")), 1);
+        assert_false(json_is_true(json_object_get(taint, "tainted")));
+    }
+    assert_false(json_is_true(json_object_get(json_array_get(out.comps, 0), "tainted")));
+    assert_non_null(strstr(out.text, "redone: 2 tries lost more than 5 % of their time"));
+    assert_non_null(strstr(out.text, "lost time: the pool's threads waited for a CPU for 40 %"));
+    free_outcome(&out);
+}
+
+/* A run that keeps losing time runs out of retries: it is tainted, its
+ * disturbed tries are left out, and its comparison is marked so that no
+ * verdict is drawn from it. */
+static void test_a_busy_run_is_tainted(void **state)
+{
+    (void)state;
+    script sc = {.mode = 2};
+    outcome out;
+    run_bench(&sc, REPS, 0, 0, &out);
+    json_t *run = json_array_get(out.runs, 0);
+    json_t *taint = json_object_get(run, "taint");
+    assert_true(json_is_true(json_object_get(taint, "tainted")));
+    assert_int_equal(json_integer_value(json_object_get(taint, "redone")), 3); /* the default */
+    assert_double_equal(num(taint, "worst_share"), 0.40, 1e-9);
+    assert_string_equal(json_string_value(json_object_get(taint, "worst_kind")), "runqueue_wait");
+    /* rounds 0 and 1 kept; round 2 took 1 + 3 tries, rounds 3 and 4 one each */
+    assert_int_equal(json_array_size(json_object_get(json_object_get(run, "tokens_per_s"), "samples")), 2);
+    assert_int_equal(json_array_size(json_object_get(run, "attempts")), 2 + 4 + 2);
+    json_t *c = json_array_get(out.comps, 0);
+    assert_true(json_is_true(json_object_get(c, "tainted")));
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(c, "speedup"), "n")), 2);
+    assert_non_null(strstr(out.text, "tainted: no verdict"));
+    assert_non_null(strstr(out.text, "tainted: 1 run kept losing time after 3 retries"));
+    free_outcome(&out);
+}
+
+/* With a precision, rounds are added until the speedup's interval is within
+ * it; with a time limit too short for that, the rounds stop at the limit and
+ * the precision reached is what the document says. */
+static void test_rounds_until_precise(void **state)
+{
+    (void)state;
+    script sc = {.noise = 0.03};
+    outcome out;
+    run_bench(&sc, 3, 0.03, 0, &out);
+    json_t *c = json_array_get(out.comps, 0);
+    double reached = num(c, "precision");
+    int n = (int)json_integer_value(json_object_get(json_object_get(c, "speedup"), "n"));
+    print_message("precision 3 %%: %d rounds, reached +-%.2f %%\n", n, 100 * reached);
+    assert_true(reached <= 0.03);
+    assert_true(n > 3);
+    /* one round fewer would not have been precise: the loop stopped at once */
+    double r[128];
+    json_t *samples = json_object_get(json_object_get(c, "speedup"), "samples");
+    for (int k = 0; k < n - 1; k++)
+        r[k] = json_number_value(json_array_get(samples, (size_t)k));
+    tb_ratio q;
+    tb_ratio_of(r, n - 1, &q);
+    assert_true(q.half_width > 0.03);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(out.weather, 0), "rounds")), n);
+    free_outcome(&out);
+
+    script slow = {.noise = 0.03};
+    run_bench(&slow, 3, 0.002, 2.0, &out); /* 0.4 s a round on the fake clock */
+    c = json_array_get(out.comps, 0);
+    n = (int)json_integer_value(json_object_get(json_object_get(c, "speedup"), "n"));
+    assert_true(n >= 4 && n <= 7);
+    assert_true(num(c, "precision") > 0.002);
+    free_outcome(&out);
 }
 
 /* The machine description records the transparent-huge-page mode, which
@@ -178,11 +366,33 @@ static void test_thp_mode(void **state)
     json_decref(j);
 }
 
+/* Prompt tests are named by the batches they run in, and -p 0 skips. */
+static void test_test_names(void **state)
+{
+    (void)state;
+    tb_bench_opts o = {.batch = 64};
+    tb_error err;
+    assert_int_equal(tb_bench_add_tests(&o, "64,256", true, &err), TB_OK);
+    assert_int_equal(tb_bench_add_tests(&o, "0", true, &err), TB_OK);
+    assert_int_equal(tb_bench_add_tests(&o, "32", false, &err), TB_OK);
+    tb_bench_name_tests(&o);
+    assert_int_equal(o.ntests, 3);
+    assert_string_equal(o.tests[0].name, "pp64");
+    assert_string_equal(o.tests[1].name, "pp256@b64");
+    assert_string_equal(o.tests[2].name, "tg32");
+    assert_int_not_equal(tb_bench_add_tests(&o, "-1", true, &err), TB_OK);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_statistics_and_comparison),
+        cmocka_unit_test(test_rounds_are_counterbalanced),
+        cmocka_unit_test(test_disturbed_tries_are_redone),
+        cmocka_unit_test(test_a_busy_run_is_tainted),
+        cmocka_unit_test(test_rounds_until_precise),
         cmocka_unit_test(test_thp_mode),
+        cmocka_unit_test(test_test_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -102,7 +102,7 @@ static void test_ina219_measures_and_subtracts_idle(void **state)
         assert_true(json_integer_value(json_object_get(run, "samples")) >= 3);
     }
     json_t *sum = json_object_get(doc, "summary");
-    assert_int_equal(json_array_size(json_object_get(json_object_get(sum, "joules"), "ci95")), 2);
+    assert_int_equal(json_array_size(json_object_get(json_object_get(sum, "joules"), "ci")), 2);
     json_decref(doc);
 }
 

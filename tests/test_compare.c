@@ -134,13 +134,14 @@ static void test_machines_decide_what_is_compared(void **state)
     tb_compare_summary sum;
     tb_error err;
     FILE *devnull = fopen("/dev/null", "w");
-    assert_int_equal(tb_compare_docs(a, b, 0.05, false, devnull, &sum, &err), TB_OK);
+    tb_compare_opts o = {0.05, 0.01, false}, ratios = {0.05, 0.01, true};
+    assert_int_equal(tb_compare_docs(&a, 1, b, &o, devnull, &sum, &err), TB_OK);
     assert_true(sum.same_machine);
     assert_int_equal(sum.compared, 3); /* the speedup and both runs' tokens/s */
-    assert_int_equal(tb_compare_docs(a, c, 0.05, false, devnull, &sum, &err), TB_OK);
+    assert_int_equal(tb_compare_docs(&a, 1, c, &o, devnull, &sum, &err), TB_OK);
     assert_false(sum.same_machine);
     assert_int_equal(sum.compared, 1); /* the speedup only */
-    assert_int_equal(tb_compare_docs(a, b, 0.05, true, devnull, &sum, &err), TB_OK);
+    assert_int_equal(tb_compare_docs(&a, 1, b, &ratios, devnull, &sum, &err), TB_OK);
     assert_int_equal(sum.compared, 1);
     assert_int_equal(sum.regressions, 0);
     fclose(devnull);
@@ -208,6 +209,165 @@ static void test_merge_keeps_each_machine(void **state)
     free(dir);
 }
 
+/* The f16 run of d with only its first sample: one repetition. */
+static json_t *one_sample(json_t *d)
+{
+    size_t i;
+    json_t *run;
+    json_array_foreach(json_object_get(d, "runs"), i, run) {
+        json_t *x = json_object_get(json_object_get(run, "tokens_per_s"), "samples");
+        while (json_array_size(x) > 1)
+            json_array_remove(x, json_array_size(x) - 1);
+    }
+    return d;
+}
+
+/* Without an interval there is no verdict: a -r 1 run at 2.0x against a
+ * 2.5x baseline was "-20.0 % [-20.0 %, -20.0 %] REGRESSION" and exit 1. */
+static void test_one_sample_gets_no_verdict(void **state)
+{
+    (void)state;
+    char *dir = tb_tmpdir();
+    char *base = save(dir, "base.json", doc(1.0, "h"));
+    char *once = save(dir, "once.json", one_sample(doc(0.8, "h")));
+    tb_run_result r = tb_run_ternbench(NULL, "gate", "--baseline", base, once, "--ratios-only", NULL);
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "inconclusive (n = 1)"));
+    assert_null(strstr(r.out, "REGRESSION"));
+    tb_run_free(&r);
+    tb_rmtree(dir);
+    free(dir);
+}
+
+static char *merged(const char *dir, const char *name, const char *a, const char *b)
+{
+    static char out[4][1300];
+    static int next;
+    char *p = out[next++ % 4];
+    snprintf(p, 1300, "%s/%s", dir, name);
+    tb_run_result r = tb_run_ternbench(NULL, "merge", a, b, "-o", p, NULL);
+    assert_int_equal(r.status, 0);
+    tb_run_free(&r);
+    return p;
+}
+
+/* Merged documents are read machine by machine: a baseline whose second
+ * machine had twice the speedup of the new one's second machine was read as
+ * its first machine ("+0.0 %" four times, "pass"). */
+static void test_merged_documents_are_read_per_machine(void **state)
+{
+    (void)state;
+    char *dir = tb_tmpdir();
+    char *b1 = save(dir, "b1.json", doc(1.0, "pi")), *b2 = save(dir, "b2.json", doc(2.0, "epyc"));
+    char *n1 = save(dir, "n1.json", doc(1.0, "pi")), *n2 = save(dir, "n2.json", doc(1.0, "epyc"));
+    char *base = merged(dir, "base.json", b1, b2), *cur = merged(dir, "cur.json", n1, n2);
+    tb_run_result r = tb_run_ternbench(NULL, "gate", "--baseline", base, cur, "--ratios-only", NULL);
+    assert_int_equal(r.status, 1);
+    assert_non_null(strstr(r.out, "epyc (Test CPU, ): dummy:700M:i2_s over dummy:700M:f16, tg32, 2 "
+                                  "threads | speedup | -50.0%"));
+    assert_non_null(strstr(r.out, "pi (Test CPU, ): dummy:700M:i2_s over dummy:700M:f16, tg32, 2 "
+                                  "threads | speedup | +0.0%"));
+    tb_run_free(&r);
+    tb_rmtree(dir);
+    free(dir);
+}
+
+/* Gives every run of d a batch; a prompt run pp64 is added at `batch`. */
+static json_t *with_prompt(json_t *d, int batch)
+{
+    size_t i;
+    json_t *run;
+    json_array_foreach(json_object_get(d, "runs"), i, run)
+        json_object_set_new(run, "batch", json_integer(1));
+    json_t *a = json_array(), *b = json_array();
+    for (int k = 0; k < 5; k++) {
+        json_array_append_new(a, json_real(300 + k));
+        json_array_append_new(b, json_real(100 + k * (batch == 4 ? -10 : 1)));
+    }
+    json_array_append_new(json_object_get(d, "runs"),
+                          json_pack("{s:s, s:s, s:s, s:i, s:i, s:{s:f, s:o}, s:s}", "model",
+                                    "dummy:700M:i2_s", "format", "i2_s", "test", "pp64", "threads", 2,
+                                    "batch", batch, "tokens_per_s", "median", 302.0, "samples", a,
+                                    "energy_unavailable", "none"));
+    json_array_append_new(json_object_get(d, "runs"),
+                          json_pack("{s:s, s:s, s:s, s:i, s:i, s:{s:f, s:o}, s:s}", "model",
+                                    "dummy:700M:f16", "format", "f16", "test", "pp64", "threads", 2,
+                                    "batch", batch, "tokens_per_s", "median", 102.0, "samples", b,
+                                    "energy_unavailable", "none"));
+    json_array_append_new(json_object_get(d, "comparisons"),
+                          json_pack("{s:s, s:i, s:s, s:s, s:s, s:s, s:{s:f, s:n}, s:n}", "test", "pp64",
+                                    "threads", 2, "model", "dummy:700M:i2_s", "baseline_model",
+                                    "dummy:700M:f16", "format", "i2_s", "baseline_format", "f16",
+                                    "speedup", "median", 3.0, "ci95", "energy_reduction"));
+    return d;
+}
+
+/* Runs of different batch sizes are different configurations, even under one
+ * test name: pp64 at -b 64 against pp64 at -b 4 was "-46.1 % REGRESSION". */
+static void test_batch_is_part_of_the_configuration(void **state)
+{
+    (void)state;
+    char *dir = tb_tmpdir();
+    char *base = save(dir, "base.json", with_prompt(doc(1.0, "h"), 64));
+    char *cur = save(dir, "cur.json", with_prompt(doc(1.0, "h"), 4));
+    tb_run_result r = tb_run_ternbench(NULL, "compare", base, cur, NULL);
+    assert_int_equal(r.status, 0);
+    assert_null(strstr(r.out, "pp64")); /* not compared */
+    assert_non_null(strstr(r.out, "tg32"));
+    tb_run_free(&r);
+    char *same = save(dir, "same.json", with_prompt(doc(1.0, "h"), 64));
+    r = tb_run_ternbench(NULL, "compare", base, same, NULL);
+    assert_non_null(strstr(r.out, "pp64"));
+    tb_run_free(&r);
+    tb_rmtree(dir);
+    free(dir);
+}
+
+/* Several baselines: each metric's threshold is raised to what their spread
+ * needs, so a change inside the spread seen between baselines is not
+ * called a regression, while one far outside it still is. */
+static void test_history_sets_the_threshold(void **state)
+{
+    (void)state;
+    char *dir = tb_tmpdir();
+    static const double drift[5] = {1.00, 0.92, 1.07, 0.96, 1.04};
+    char hist[1300];
+    snprintf(hist, sizeof hist, "%s/history", dir);
+    for (int i = 0; i < 5; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "history/%d.json", i);
+        tb_write(dir, name, "");
+        save(dir, name, doc(drift[i], "h"));
+    }
+    char *slower = save(dir, "slower.json", doc(0.90, "h"));
+    char *halved = save(dir, "halved.json", doc(0.50, "h"));
+    char one[1300];
+    snprintf(one, sizeof one, "%s/history/1.json", dir);
+    /* against one baseline (0.92) at 5 %: -10 % would be... within the noise of
+     * that baseline alone it is -2 %: pass; against the highest (1.07): a regression */
+    char top[1300];
+    snprintf(top, sizeof top, "%s/history/2.json", dir);
+    tb_run_result r = tb_run_ternbench(NULL, "gate", "--baseline", top, slower, "--ratios-only", NULL);
+    assert_int_equal(r.status, 1);
+    tb_run_free(&r);
+    r = tb_run_ternbench(NULL, "gate", "--history", hist, slower, "--ratios-only", NULL);
+    assert_int_equal(r.status, 0); /* inside what the history's spread allows */
+    assert_non_null(strstr(r.out, "against 5 baseline documents"));
+    tb_run_free(&r);
+    r = tb_run_ternbench(NULL, "gate", "--history", hist, halved, "--ratios-only", NULL);
+    assert_int_equal(r.status, 1);
+    assert_non_null(strstr(r.out, "REGRESSION"));
+    tb_run_free(&r);
+    r = tb_run_ternbench(NULL, "gate", "--history", dir, slower, NULL); /* no .json there but ours */
+    tb_run_free(&r);
+    r = tb_run_ternbench(NULL, "gate", "--history", "/nonexistent", slower, NULL);
+    assert_int_equal(r.status, 2);
+    tb_run_free(&r);
+    (void)one;
+    tb_rmtree(dir);
+    free(dir);
+}
+
 static void test_bad_documents(void **state)
 {
     (void)state;
@@ -223,7 +383,7 @@ static void test_bad_documents(void **state)
     tb_run_free(&r);
     r = tb_run_ternbench(NULL, "compare", p2, p2, NULL);
     assert_int_equal(r.status, 2);
-    assert_non_null(strstr(r.err, "schema: expected \"ternbench.result/1\""));
+    assert_non_null(strstr(r.err, "schema: expected \"ternbench.result/2\" (or /1)"));
     tb_run_free(&r);
     tb_rmtree(dir);
     free(dir);
@@ -238,6 +398,10 @@ int main(void)
         cmocka_unit_test(test_instructions_per_token),
         cmocka_unit_test(test_merge_keeps_each_machine),
         cmocka_unit_test(test_bad_documents),
+        cmocka_unit_test(test_one_sample_gets_no_verdict),
+        cmocka_unit_test(test_merged_documents_are_read_per_machine),
+        cmocka_unit_test(test_batch_is_part_of_the_configuration),
+        cmocka_unit_test(test_history_sets_the_threshold),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

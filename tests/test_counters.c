@@ -106,7 +106,7 @@ static void test_this_machine_says_why(void **state)
     if (why) /* a VM without a PMU: the reason names the fix */
         assert_true(strstr(why, "PMU") || strstr(why, "perf_event_paranoid") || strstr(why, "perf_event"));
     tb_usage u;
-    tb_usage_now(&u);
+    tb_usage_now(&u, NULL, 0);
     assert_true(u.cpu_s > 0);
 }
 
@@ -148,7 +148,7 @@ static void test_steal_from_proc_stat(void **state)
     assert_double_equal(tb_proc_stat_steal("cpu0 1 2 3 4 5 6 7 8"), -1, 0);      /* not the total */
     assert_double_equal(tb_proc_stat_steal(""), -1, 0);
     tb_usage u;
-    tb_usage_now(&u);
+    tb_usage_now(&u, NULL, 0);
     assert_true(u.steal_s >= 0); /* Linux has had the field since 2.6.11 */
 }
 
@@ -160,11 +160,11 @@ static void test_runqueue_wait(void **state)
     assert_double_equal(tb_schedstat_wait("931392"), -1, 0);
     assert_double_equal(tb_schedstat_wait(""), -1, 0);
     tb_usage u0, u1;
-    tb_usage_now(&u0);
+    tb_usage_now(&u0, NULL, 0);
     tb_pool *p; /* more threads: their waits add up, and never go backwards */
     tb_error err;
     assert_int_equal(tb_pool_create(3, false, &p, &err), TB_OK);
-    tb_usage_now(&u1);
+    tb_usage_now(&u1, NULL, 0);
     tb_pool_destroy(p);
     assert_true(u0.wait_s >= 0 && u1.wait_s >= u0.wait_s);
 }

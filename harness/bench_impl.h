@@ -1,0 +1,111 @@
+/*
+ * bench_impl.h - what the runner's two halves share: bench.c measures
+ * (models, tokens, meters, rounds of attempts) and bench_doc.c turns the
+ * measurements into tables and the result document. Not a public header.
+ */
+#ifndef TB_BENCH_IMPL_H
+#define TB_BENCH_IMPL_H
+
+#include "bench.h"
+#include "counters.h"
+#include "model.h"
+
+/* Time a run lost to others, per kind: the hypervisor's steal (machine-wide,
+ * over all the guest's CPUs) and the pool's threads waiting on a run queue
+ * inside the guest (other processes on its CPUs). */
+enum { LOSS_STEAL, LOSS_WAIT, LOSSES };
+
+typedef struct loss_kind {
+    const char *key;          /* in the run's counters */
+    const char *name;         /* in attempts and taint records */
+    const char *who, *of;     /* "<who> for N % of <of>" */
+    const char *why;
+} loss_kind;
+extern const loss_kind bench_loss_kinds[LOSSES];
+
+/* One timed try of a cell in a round: kept, or redone because the machine
+ * took more than max_lost of its time. */
+typedef struct attempt {
+    int round;
+    double started;           /* seconds since the measurement began */
+    double seconds, tps;
+    double share[LOSSES];     /* of the time it could have had */
+    bool kept;
+} attempt;
+
+/* One model x one test at one thread count: its kept repetitions (one per
+ * round at most; a round whose tries were all disturbed has none) and every
+ * attempt. */
+typedef struct cell {
+    int n;                    /* kept repetitions */
+    int round[TB_BENCH_MAX_REPS];
+    double tps[TB_BENCH_MAX_REPS], wgbps[TB_BENCH_MAX_REPS], mgbps[TB_BENCH_MAX_REPS];
+    double roof[TB_BENCH_MAX_REPS], frac[TB_BENCH_MAX_REPS];
+    double jpt[TB_BENCH_MAX_REPS]; /* joules per token (measured), when a meter exists */
+    double jpt_net[TB_BENCH_MAX_REPS], watts[TB_BENCH_MAX_REPS];
+    double cpu_s[TB_BENCH_MAX_REPS], ctxsw[TB_BENCH_MAX_REPS], faults[TB_BENCH_MAX_REPS];
+    double loss[LOSSES][TB_BENCH_MAX_REPS];     /* seconds lost per kind */
+    bool loss_ok[LOSSES];                       /* read in every repetition */
+    double hw[TB_HW_EVENTS][TB_BENCH_MAX_REPS]; /* per run, summed over the pool's threads */
+    bool hw_ok[TB_HW_EVENTS];                   /* counted in every repetition */
+    double hw_running[TB_HW_EVENTS];            /* the least share an event ran on the PMU */
+    char hw_why[TB_HW_EVENTS][160];
+    attempt tries[TB_BENCH_MAX_REPS + TB_BENCH_MAX_RETRIES];
+    int ntries, redone;       /* attempts, and those redone */
+    bool tainted;             /* a disturbed attempt after the retries ran out */
+    double taint_share;       /* the largest share lost by an attempt not kept */
+    int taint_kind;
+} cell;
+
+/* Everything one tb_bench_run holds. */
+typedef struct bench {
+    const tb_bench_opts *o;
+    const tb_machine *mach;
+    tb_model *models[TB_BENCH_MAX_MODELS];
+    int *ids;                 /* max_tokens per model, a row each */
+    int max_tokens, min_vocab, file_tokens[TB_BENCH_MAX_MODELS];
+    cell *cells;              /* nmodels x ntests, for the thread count running */
+    long threads;
+    int rounds;               /* rounds run at this thread count */
+    double max_lost;
+    int retries;
+    /* energy */
+    const char *meter_name;   /* NULL: none (energy_why says why) */
+    char energy_why[1200];
+    double idle_w;            /* idle power subtracted for net joules */
+    bool idle_ok;             /* idle power was measured */
+    char idle_why[300];
+    /* hardware counters: NULL when they open, else why not */
+    const char *hw_why;
+    char hw_buf[512];
+    /* notes gathered over every thread count */
+    double worst[LOSSES];     /* the largest share lost by a kept attempt above max_lost */
+    char worst_run[LOSSES][400];
+    int redone_total, tainted_cells;
+} bench;
+
+static inline cell *bench_cell(bench *b, int model, int test)
+{
+    return &b->cells[model * b->o->ntests + test];
+}
+
+const char *bench_model_format(const tb_model *m);
+bool bench_model_ternary(const tb_model *m);
+/* Models compare when they have the same shapes (the same preset or model). */
+bool bench_same_shape(const tb_model *a, const tb_model *b);
+
+/* The rounds in which both cells kept a repetition: their indices into a's
+ * and b's samples; returns how many. */
+int bench_pairs(const cell *a, const cell *b, int *ia, int *ib);
+
+/* Bytes of KV cache a token of test t reads on average (its position grows
+ * over the test). */
+double bench_kv_bytes(const tb_model *m, const tb_bench_test *t);
+
+/* bench_doc.c: prints the tables of one thread count and appends its runs
+ * and comparisons to the document's arrays; then, once at the end, the notes
+ * under the tables. */
+void bench_report_threads(bench *b, FILE *out, json_t *runs, json_t *comps, json_t *weather);
+void bench_report_notes(bench *b, FILE *out);
+
+#endif
