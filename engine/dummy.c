@@ -359,32 +359,40 @@ int tb_dummy_write(const tb_preset *p, tb_format fmt, tb_format embd, uint64_t s
     return rc;
 }
 
-int tb_model_open(const char *spec, int threads, tb_isa isa, int ctx_len, tb_kv_type kv,
-                  tb_model **out, tb_error *err)
+int tb_dummy_parse(const char *spec, const tb_preset **preset, tb_format *fmt, tb_format *embd,
+                   tb_error *err)
 {
-    if (strncmp(spec, "dummy:", 6) != 0)
-        return tb_model_load(spec, threads, isa, ctx_len, kv, out, err);
-    char preset[32] = "", format[16] = "i2_s", embd[16] = "f16";
+    char name[32] = "", format[16] = "i2_s", lm[16] = "f16";
     const char *p = spec + 6, *colon = strchr(p, ':');
     size_t plen = colon ? (size_t)(colon - p) : strlen(p);
     const char *colon2 = colon ? strchr(colon + 1, ':') : NULL;
     size_t flen = colon ? (colon2 ? (size_t)(colon2 - colon - 1) : strlen(colon + 1)) : 0;
-    if (plen == 0 || plen >= sizeof preset || flen >= sizeof format ||
-        (colon2 && strlen(colon2 + 1) >= sizeof embd))
+    if (strncmp(spec, "dummy:", 6) != 0 || plen == 0 || plen >= sizeof name || flen >= sizeof format ||
+        (colon2 && strlen(colon2 + 1) >= sizeof lm))
         return tb_error_set(err, TB_EINVAL, "%s: expected dummy:PRESET[:FORMAT[:EMBEDDING]]", spec);
-    memcpy(preset, p, plen);
+    memcpy(name, p, plen);
     if (colon) {
         memcpy(format, colon + 1, flen);
         format[flen] = '\0';
     }
     if (colon2)
-        snprintf(embd, sizeof embd, "%s", colon2 + 1);
-    const tb_preset *pr = tb_preset_require(preset, err);
-    if (!pr)
+        snprintf(lm, sizeof lm, "%s", colon2 + 1);
+    if (!(*preset = tb_preset_require(name, err)))
         return tb_error_prefix(err, "%s", spec);
+    if (tb_format_parse(format, fmt, err) != TB_OK || tb_format_parse(lm, embd, err) != TB_OK)
+        return tb_error_prefix(err, "%s", spec);
+    return TB_OK;
+}
+
+int tb_model_open(const char *spec, int threads, tb_isa isa, int ctx_len, tb_kv_type kv,
+                  tb_model **out, tb_error *err)
+{
+    if (strncmp(spec, "dummy:", 6) != 0)
+        return tb_model_load(spec, threads, isa, ctx_len, kv, out, err);
+    const tb_preset *pr;
     tb_format fmt, efmt;
-    if (tb_format_parse(format, &fmt, err) != TB_OK || tb_format_parse(embd, &efmt, err) != TB_OK)
-        return tb_error_prefix(err, "%s", spec);
-    int rc = tb_model_dummy(pr, fmt, efmt, 1, threads, isa, ctx_len, kv, out, err);
+    if (tb_dummy_parse(spec, &pr, &fmt, &efmt, err) != TB_OK)
+        return err->code;
+    int rc = tb_model_dummy(pr, fmt, efmt, TB_DUMMY_SEED, threads, isa, ctx_len, kv, out, err);
     return rc == TB_OK || strstr(err->text, spec) ? rc : tb_error_prefix(err, "%s", spec);
 }

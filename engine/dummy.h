@@ -51,4 +51,12 @@ int tb_model_dummy(const tb_preset *p, tb_format fmt, tb_format embd, uint64_t s
 int tb_dummy_write(const tb_preset *p, tb_format fmt, tb_format embd, uint64_t seed,
                    tb_gguf_writer *w, const char *path, tb_error *err);
 
+/* The weight seed `dummy:` specs use. */
+#define TB_DUMMY_SEED 1
+
+/* Reads "dummy:PRESET[:FORMAT[:EMBEDDING]]" (format i2_s and embedding f16
+ * when left out); TB_EINVAL naming the spec and what is wrong. */
+int tb_dummy_parse(const char *spec, const tb_preset **preset, tb_format *fmt, tb_format *embd,
+                   tb_error *err);
+
 #endif

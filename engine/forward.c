@@ -220,8 +220,35 @@ static void rmsnorm_rows(float *out, const float *x, const float *weight, int n,
 
 static const float *forward(tb_model *m, const int *tokens, int n, float *all);
 
+#if defined(TB_SLOWDOWN_PERCENT) && TB_SLOWDOWN_PERCENT > 0
+/* Test-only (cmake -DTB_TEST_SLOWDOWN=N, ci/gate-selftest.sh): a ternary
+ * model computes N % of its tokens twice, a known amount of real work the
+ * performance gate must catch. Decoding redoes one token in 100/N; a batch
+ * of n redoes its first n x N / 100 tokens first (a remainder carries over),
+ * into the same cache slots, which the batch then writes again. Compiled out
+ * of every other build. */
+static void slow_down(tb_model *m, const int *tokens, int n)
+{
+    static long owed; /* percent-tokens not yet redone */
+    if (!tb_format_get(m->layers[0].wq.fmt)->ternary)
+        return;
+    owed += (long)n * TB_SLOWDOWN_PERCENT;
+    int redo = (int)(owed / 100) < n ? (int)(owed / 100) : n;
+    if (redo == 0)
+        return;
+    owed -= redo * 100L;
+    int pos = m->rs.pos;
+    forward(m, tokens, redo, NULL);
+    m->rs.pos = pos;
+}
+#endif
+
 const float *tb_model_forward_batch(tb_model *m, const int *tokens, int n)
 {
+#if defined(TB_SLOWDOWN_PERCENT) && TB_SLOWDOWN_PERCENT > 0
+    if (n >= 1 && n <= m->rs.max_batch && m->rs.pos + n <= m->cfg.ctx)
+        slow_down(m, tokens, n);
+#endif
     return forward(m, tokens, n, NULL);
 }
 

@@ -184,9 +184,7 @@ static int prompt_tokens(const char *path, const tb_model *m, int *ids, int n, i
     return rc == TB_OK ? rc : tb_error_prefix(err, "%s", m->name);
 }
 
-/* The token sequence every model is fed: seeded, valid for every vocabulary
- * (ids below the smallest vocabulary of the run). */
-static void make_tokens(int *ids, int n, long seed, int vocab)
+void tb_bench_tokens(int *ids, int n, long seed, int vocab)
 {
     uint64_t s = (uint64_t)seed * 0x9e3779b97f4a7c15ull + 7;
     for (int i = 0; i < n; i++) {
@@ -194,6 +192,24 @@ static void make_tokens(int *ids, int n, long seed, int vocab)
         s ^= s >> 7;
         s ^= s << 17;
         ids[i] = (int)(s % (uint64_t)vocab);
+    }
+}
+
+/* Counts each model's instructions per token under valgrind (count.h). */
+static void count_models(bench *b)
+{
+    const tb_bench_opts *o = b->o;
+    for (int i = 0; i < o->nmodels; i++) {
+        fprintf(stderr, "ternbench bench: counting %s's instructions under valgrind...\n", o->specs[i]);
+        double t0 = tb_now();
+        tb_count_model(o->specs[i], o, b->ids + (size_t)i * b->max_tokens, b->max_tokens,
+                       (tb_count_kind)o->count, &b->counts[i]);
+        if (b->counts[i].ok)
+            fprintf(stderr, "ternbench bench: %s counted in %.1f s (%s kernels)\n", o->specs[i],
+                    tb_now() - t0, b->counts[i].isa);
+        else
+            fprintf(stderr, "ternbench bench: warning: %s not counted: %s\n", o->specs[i],
+                    b->counts[i].why);
     }
 }
 
@@ -206,7 +222,7 @@ static int feed_tokens(bench *b, tb_error *err)
     for (int i = 0; i < o->nmodels; i++) {
         int *row = b->ids + (size_t)i * b->max_tokens;
         if (!o->prompt_file)
-            make_tokens(row, b->max_tokens, o->seed, b->min_vocab);
+            tb_bench_tokens(row, b->max_tokens, o->seed, b->min_vocab);
         else if (prompt_tokens(o->prompt_file, b->models[i], row, b->max_tokens,
                                &b->file_tokens[i], err) != TB_OK)
             return err->code;
@@ -268,9 +284,7 @@ static tb_sampler *open_meter(bench *b, tb_meter **meter, tb_error *err)
 
 /* ---- measuring ---- */
 
-/* Feeds n tokens from an empty cache in batches of `batch`, then `gen` more
- * one at a time; seconds, or -1 when the model refused a token. */
-static double run_tokens(tb_model *m, const int *ids, int n, int batch, int gen)
+double tb_bench_feed(tb_model *m, const int *ids, int n, int batch, int gen)
 {
     tb_model_reset(m);
     double t0 = tb_now();
@@ -292,11 +306,11 @@ static void warm_up(bench *b)
     const tb_bench_opts *o = b->o;
     for (int i = 0; i < o->nmodels; i++) {
         const int *ids = b->ids + (size_t)i * b->max_tokens;
-        run_tokens(b->models[i], ids, (int)o->warmup, 1, 0);
+        tb_bench_feed(b->models[i], ids, (int)o->warmup, 1, 0);
         for (int t = 0; t < o->ntests; t++) {
             int batch = tb_bench_test_batch(&o->tests[t], o->batch);
             if (batch > 1)
-                run_tokens(b->models[i], ids, batch, batch, 0);
+                tb_bench_feed(b->models[i], ids, batch, batch, 0);
         }
     }
 }
@@ -339,7 +353,7 @@ static void time_try(bench *b, tb_bandwidth *bw, tb_sampler *sampler, int i, int
         tb_hw_start(&s->hc);
     tb_usage_now(&s->u0, tids, ntids);
     s->seconds = fake ? fake->run(fake->ctx, i, t, round, try_no)
-                      : run_tokens(m, b->ids + (size_t)i * b->max_tokens, tt->tokens,
+                      : tb_bench_feed(m, b->ids + (size_t)i * b->max_tokens, tt->tokens,
                                    tb_bench_test_batch(tt, o->batch), tt->gen);
     tb_energy_result er;
     if (s->metered && tb_sampler_stop(sampler, &er, err) == TB_OK) {
@@ -460,7 +474,8 @@ static int measure_cell(bench *b, tb_bandwidth *bw, tb_sampler *sampler, int i, 
 
 /* Whether every comparison of this thread count is known to +-precision
  * (without comparisons: every cell's tokens/s). Tainted pairs cannot settle
- * and are not waited for. */
+ * and are not waited for: when every pair is tainted, there is nothing left
+ * to wait for. */
 static bool precise_enough(bench *b)
 {
     const tb_bench_opts *o = b->o;
@@ -474,9 +489,9 @@ static bool precise_enough(bench *b)
                 continue;
             for (int t = 0; t < o->ntests; t++) {
                 cell *ca = bench_cell(b, x, t), *cb = bench_cell(b, y, t);
+                any = true;
                 if (ca->tainted || cb->tainted)
                     continue;
-                any = true;
                 int n = bench_pairs(ca, cb, ia, ib);
                 for (int k = 0; k < n; k++)
                     r[k] = ca->tps[ia[k]] / cb->tps[ib[k]];
@@ -600,6 +615,8 @@ int tb_bench_run(const tb_bench_opts *o, const tb_machine *mach, FILE *out, json
     int rc = open_models(&b, err);
     if (rc == TB_OK)
         rc = feed_tokens(&b, err);
+    if (rc == TB_OK && o->count && !o->hooks)
+        count_models(&b);
     if (rc == TB_OK && !(b.cells = calloc((size_t)o->nmodels * o->ntests, sizeof *b.cells)))
         rc = tb_error_set(err, TB_ENOMEM, "out of memory");
     if (rc == TB_OK)

@@ -69,6 +69,7 @@ typedef struct tb_bench_opts {
      * comparison's 95 % interval lies within +-precision of its estimate, or
      * max_time seconds (0: no limit) or TB_BENCH_MAX_REPS rounds are spent. */
     double precision, max_time;
+    int count;                 /* tb_count_kind: also count instructions under valgrind */
     const tb_bench_hooks *hooks; /* NULL: the real engine and meters */
 } tb_bench_opts;
 
@@ -89,6 +90,15 @@ int tb_bench_test_batch(const tb_bench_test *t, long batch);
  * batch, "ppN@bB" when it takes several of B tokens (so that results of
  * different batch sizes never share a name). Call once the batch is known. */
 void tb_bench_name_tests(tb_bench_opts *o);
+
+/* The token sequence every model is fed: seeded, valid for every vocabulary
+ * (ids below vocab, the smallest vocabulary of the run). */
+void tb_bench_tokens(int *ids, int n, long seed, int vocab);
+
+struct tb_model;
+/* Feeds n tokens from an empty cache in batches of `batch`, then `gen` more
+ * one at a time; seconds, or -1 when the model refused a token. */
+double tb_bench_feed(struct tb_model *m, const int *ids, int n, int batch, int gen);
 
 /* Loads and runs the models; prints a llama-bench-like table to out and
  * appends one object per (model, test, threads) to runs and one per

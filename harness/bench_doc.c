@@ -110,6 +110,27 @@ static json_t *hardware_json(const bench *b, const cell *c, int tokens)
     return hw;
 }
 
+/* Instructions (and LL misses) per token counted under callgrind, one
+ * thread, one count per test: exact, so its one sample is the figure. */
+static json_t *callgrind_json(const bench *b, int i, int t)
+{
+    const tb_count_result *r = &b->counts[i];
+    if (!r->ok)
+        return json_pack("{s:s}", "reason", r->why);
+    json_t *o = json_pack("{s:[f], s:s, s:i, s:s}", "instructions_per_token",
+                          r->instructions[t], "isa", r->isa, "threads", 1, "tool",
+                          "valgrind --tool=callgrind, the forward pass only");
+    /* as a summary: the readers take samples */
+    json_t *arr = json_object_get(o, "instructions_per_token");
+    json_object_set_new(o, "instructions_per_token", json_pack("{s:f, s:i, s:O}", "median",
+                                                               r->instructions[t], "n", 1, "samples", arr));
+    if (r->ll_misses[t] >= 0)
+        json_object_set_new(o, "ll_misses_per_token", json_pack("{s:f, s:i, s:[f]}", "median",
+                                                                r->ll_misses[t], "n", 1, "samples",
+                                                                r->ll_misses[t]));
+    return o;
+}
+
 static json_t *counters_json(const bench *b, const cell *c, int tokens)
 {
     json_t *ctr = json_pack("{s:s, s:o, s:o, s:o, s:o}", "source", "getrusage", "cpu_seconds",
@@ -157,6 +178,8 @@ static json_t *run_json(const bench *b, int i, int t)
         json_object_set_new(run, "energy_unavailable", json_string(b->energy_why));
     json_object_set_new(run, "params", json_real(m->params));
     json_object_set_new(run, "counters", counters_json(b, c, tokens));
+    if (b->o->count)
+        json_object_set_new(json_object_get(run, "counters"), "callgrind", callgrind_json(b, i, t));
     return run;
 }
 

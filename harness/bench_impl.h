@@ -7,6 +7,7 @@
 #define TB_BENCH_IMPL_H
 
 #include "bench.h"
+#include "count.h"
 #include "counters.h"
 #include "model.h"
 
@@ -78,6 +79,8 @@ typedef struct bench {
     /* hardware counters: NULL when they open, else why not */
     const char *hw_why;
     char hw_buf[512];
+    /* instructions per token under callgrind, per model (o->count) */
+    tb_count_result counts[TB_BENCH_MAX_MODELS];
     /* notes gathered over every thread count */
     double worst[LOSSES];     /* the largest share lost by a kept attempt above max_lost */
     char worst_run[LOSSES][400];

@@ -78,6 +78,7 @@ int tb_cmd_report(int argc, char **argv);
 int tb_cmd_compare(int argc, char **argv);
 int tb_cmd_gate(int argc, char **argv);
 int tb_cmd_merge(int argc, char **argv);
+int tb_cmd_history(int argc, char **argv);
 int tb_cmd_gen(int argc, char **argv);
 int tb_cmd_tokenize(int argc, char **argv);
 int tb_cmd_generate(int argc, char **argv);

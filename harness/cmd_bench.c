@@ -14,6 +14,7 @@
 #include "cpu.h"
 #include "peer.h"
 #include "cli.h"
+#include "count.h"
 #include "tb_file.h"
 
 static void help(void)
@@ -40,6 +41,9 @@ static void help(void)
            "                     seeded ids (GGUF models with a vocabulary; repeated when\n"
            "                     shorter than the longest test)\n"
            "  --idle SECONDS     with an energy meter: measure idle power first, report net J/token\n"
+           "  --count WHAT       also count each model's instructions per token under valgrind\n"
+           "                     (instructions; cache: with simulated last-level misses): one\n"
+           "                     thread, AVX2 kernels, exact; what `gate` compares tightly\n"
            "  --json FILE        write the result document (ternbench.result/1) atomically\n"
            "  --peer NAME=PATH   also run an external llama-bench (llama.cpp's or bitnet.cpp's)\n"
            "                     with the same tests on a GGUF file; repeatable\n"
@@ -64,7 +68,7 @@ typedef struct peers {
 static int parse(int argc, char **argv, tb_bench_opts *o, const char **json, peers *pe,
                  char *models_buf, size_t cap)
 {
-    enum { O_WARM = 256, O_SEED, O_JSON, O_PEER, O_PEER_MODEL, O_IDLE, O_PROMPT_FILE };
+    enum { O_WARM = 256, O_SEED, O_JSON, O_PEER, O_PEER_MODEL, O_IDLE, O_PROMPT_FILE, O_COUNT };
     static const struct option opts[] = {
         {"model", required_argument, NULL, 'm'}, {"threads", required_argument, NULL, 't'},
         {"batch", required_argument, NULL, 'b'}, {"pg", required_argument, NULL, 'G'},
@@ -73,7 +77,7 @@ static int parse(int argc, char **argv, tb_bench_opts *o, const char **json, pee
         {"prompt-file", required_argument, NULL, O_PROMPT_FILE},
         {"peer", required_argument, NULL, O_PEER}, {"peer-model", required_argument, NULL, O_PEER_MODEL},
         {"idle", required_argument, NULL, O_IDLE},
-        TB_CLI_TRUST_OPTIONS,
+        TB_CLI_TRUST_OPTIONS, {"count", required_argument, NULL, O_COUNT},
         {"help", no_argument, NULL, 'h'}, {0, 0, 0, 0}};
     const char *cmd = "bench";
     int rc = TB_EXIT_OK;
@@ -133,6 +137,14 @@ static int parse(int argc, char **argv, tb_bench_opts *o, const char **json, pee
         case O_WARM: rc = tb_cli_parse_int(cmd, "--warmup", optarg, 0, 4096, &o->warmup); break;
         case O_SEED: rc = tb_cli_parse_int(cmd, "--seed", optarg, 0, 1L << 30, &o->seed); break;
         case O_PROMPT_FILE: o->prompt_file = optarg; break;
+        case O_COUNT: {
+            tb_count_kind k;
+            tb_error e;
+            if (tb_count_parse(optarg, &k, &e) != TB_OK)
+                rc = tb_cli_usage_error(cmd, "%s", e.text);
+            o->count = (int)k;
+            break;
+        }
         case O_JSON: *json = optarg; break;
         case O_PEER: {
             char *eq = strchr(optarg, '=');

@@ -10,6 +10,7 @@
 
 #include "build_info.h"
 #include "cli.h"
+#include "count.h"
 
 static const tb_command commands[] = {
     {"info", "describe this machine: CPU, ISA, counters, energy meters, tools", tb_cmd_info},
@@ -18,6 +19,7 @@ static const tb_command commands[] = {
     {"compare", "every configuration's change between two result documents, with intervals", tb_cmd_compare},
     {"gate", "exit 1 when a result document clearly regressed against a baseline (CI)", tb_cmd_gate},
     {"merge", "combine result documents from several machines", tb_cmd_merge},
+    {"history", "change points in a series of result documents (E-divisive means)", tb_cmd_history},
     {"bench", "llama-bench-style runs of several models, interleaved, with speedups", tb_cmd_bench},
     {"kernels", "micro-benchmark the GEMV/GEMM kernels against the memory roofline", tb_cmd_kernels},
     {"logits", "print a model's logits for a token sequence (to check against other engines)", tb_cmd_logits},
@@ -26,6 +28,7 @@ static const tb_command commands[] = {
     {"convert", "rewrite a GGUF model's weights in another format", tb_cmd_convert},
     {"gen", "write a dummy model (or a vocabulary) as a GGUF file", tb_cmd_gen},
     {"energy", "run a command and measure the energy it takes (RAPL, perf, INA219)", tb_cmd_energy},
+    {"count-run", "(internal) what `bench --count` runs under valgrind", tb_cmd_count_run},
 };
 static const int command_count = sizeof commands / sizeof commands[0];
 

@@ -17,7 +17,7 @@ shift || true
 
 packages=(build-essential cmake ninja-build pkg-config git
           libjansson-dev libpapi-dev libpfm4-dev libcmocka-dev gnuplot-nox xz-utils
-          clang libclang-rt-14-dev qemu-user gcc-aarch64-linux-gnu libc6-dev-arm64-cross)
+          clang libclang-rt-14-dev qemu-user gcc-aarch64-linux-gnu libc6-dev-arm64-cross valgrind)
 
 if [ "${TB_SETUP_AARCH64:-0}" = 1 ]; then
   packages+=(libcmocka-dev:arm64)
