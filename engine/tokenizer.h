@@ -66,4 +66,13 @@ const char *tb_tokenizer_model_name(const tb_tokenizer *t);  /* "gpt2 (llama3)" 
  * file's own size); a vocabulary larger than vocab_size is refused. */
 int tb_tokenizer_import_hf(const char *path, int vocab_size, tb_gguf_writer *w, tb_error *err);
 
+/* A placeholder SentencePiece-style vocabulary of vocab_size tokens into w,
+ * spelled as llama.cpp reads it (tokenizer.ggml.model "llama"): <unk>, <s>,
+ * </s>, the 256 byte tokens <0x00>..<0xFF>, then filler pieces tok0, tok1,
+ * ... (scores 0, 0, 0, 0..., then -i). What bitnet.cpp's dummy generator
+ * gives its models (a SentencePiece vocabulary of the model's size), so that
+ * every llama.cpp-family tool opens a dummy model; text is encoded byte by
+ * byte. vocab_size >= 259. */
+int tb_tokenizer_placeholder(int vocab_size, tb_gguf_writer *w, tb_error *err);
+
 #endif

@@ -9,20 +9,21 @@
 
 #include "tokenizer.h"
 
-enum { TT_NORMAL = 1, TT_CONTROL = 3, TT_USER = 4, TT_UNUSED = 5 };
+enum { TT_NORMAL = 1, TT_UNKNOWN = 2, TT_CONTROL = 3, TT_USER = 4, TT_UNUSED = 5, TT_BYTE = 6 };
 
 static const char LLAMA3_SPLIT[] =
     "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| "
     "?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
 
-/* "llama-bpe" or "gpt2" from the pre_tokenizer object, or NULL. */
+/* "llama-bpe" or "gpt-2" (llama.cpp's spellings) from the pre_tokenizer
+ * object, or NULL. */
 static const char *pre_name(json_t *pre)
 {
     const char *type = json_string_value(json_object_get(pre, "type"));
     if (!type)
         return NULL;
     if (!strcmp(type, "ByteLevel"))
-        return json_is_false(json_object_get(pre, "use_regex")) ? NULL : "gpt2";
+        return json_is_false(json_object_get(pre, "use_regex")) ? NULL : "gpt-2";
     if (strcmp(type, "Sequence"))
         return NULL;
     json_t *steps = json_object_get(pre, "pretokenizers");
@@ -156,7 +157,7 @@ static int import(json_t *root, const char *path, int vocab_size, tb_gguf_writer
     }
     if (rc == TB_OK) {
         tb_gguf_writer_str(w, "tokenizer.ggml.model", "gpt2");
-        tb_gguf_writer_str(w, "tokenizer.ggml.pre", pre);
+        tb_gguf_writer_str(w, "tokenizer.ggml.pre", pre); /* "gpt-2", as llama.cpp spells it */
         tb_gguf_writer_arr_str(w, "tokenizer.ggml.tokens", v.text, (uint64_t)vocab_size);
         tb_gguf_writer_arr(w, "tokenizer.ggml.token_type", TB_GGUF_INT32, v.type,
                            (uint64_t)vocab_size);
@@ -191,4 +192,56 @@ int tb_tokenizer_import_hf(const char *path, int vocab_size, tb_gguf_writer *w, 
                                   : tb_error_set(err, TB_EINVAL, "%s: not a JSON object", path);
     json_decref(root);
     return rc;
+}
+
+int tb_tokenizer_placeholder(int vocab_size, tb_gguf_writer *w, tb_error *err)
+{
+    enum { SPECIALS = 3, BYTES = 256 };
+    if (vocab_size < SPECIALS + BYTES)
+        return tb_error_set(err, TB_EINVAL, "a placeholder vocabulary needs at least %d tokens, "
+                            "not %d", SPECIALS + BYTES, vocab_size);
+    const char **text = calloc((size_t)vocab_size, sizeof *text);
+    char *names = malloc((size_t)vocab_size * 16);
+    float *score = calloc((size_t)vocab_size, sizeof *score);
+    int32_t *type = calloc((size_t)vocab_size, sizeof *type);
+    if (!text || !names || !score || !type) {
+        free(text);
+        free(names);
+        free(score);
+        free(type);
+        return tb_error_set(err, TB_ENOMEM, "out of memory");
+    }
+    static const char *const specials[SPECIALS] = {"<unk>", "<s>", "</s>"};
+    static const int32_t special_type[SPECIALS] = {TT_UNKNOWN, TT_CONTROL, TT_CONTROL};
+    for (int i = 0; i < vocab_size; i++) {
+        char *name = names + (size_t)i * 16;
+        if (i < SPECIALS) {
+            text[i] = specials[i];
+            type[i] = special_type[i];
+            continue;
+        }
+        if (i < SPECIALS + BYTES) {
+            snprintf(name, 16, "<0x%02X>", i - SPECIALS);
+            type[i] = TT_BYTE;
+        } else {
+            snprintf(name, 16, "tok%d", i - SPECIALS - BYTES);
+            type[i] = TT_NORMAL;
+            score[i] = -(float)(i - SPECIALS - BYTES);
+        }
+        text[i] = name;
+    }
+    tb_gguf_writer_str(w, "tokenizer.ggml.model", "llama");
+    tb_gguf_writer_arr_str(w, "tokenizer.ggml.tokens", text, (uint64_t)vocab_size);
+    tb_gguf_writer_arr(w, "tokenizer.ggml.scores", TB_GGUF_FLOAT32, score, (uint64_t)vocab_size);
+    tb_gguf_writer_arr(w, "tokenizer.ggml.token_type", TB_GGUF_INT32, type, (uint64_t)vocab_size);
+    tb_gguf_writer_u32(w, "tokenizer.ggml.bos_token_id", 1);
+    tb_gguf_writer_u32(w, "tokenizer.ggml.eos_token_id", 2);
+    tb_gguf_writer_u32(w, "tokenizer.ggml.unknown_token_id", 0);
+    tb_gguf_writer_bool(w, "tokenizer.ggml.add_bos_token", true);
+    tb_gguf_writer_bool(w, "tokenizer.ggml.add_eos_token", false);
+    free(text);
+    free(names);
+    free(score);
+    free(type);
+    return TB_OK;
 }

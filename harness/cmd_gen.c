@@ -29,7 +29,9 @@ static void help(void)
            "                     model), bf16, f32, q8_0, q6_k, q4_0\n"
            "  --seed S           weight seed (default 1, the seed dummy: specs use)\n"
            "  --tokenizer FILE   a Hugging Face tokenizer.json (BPE) whose vocabulary the\n"
-           "                     model gets (its size must not exceed the preset's vocabulary)\n"
+           "                     model gets (its size must not exceed the preset's vocabulary);\n"
+           "                     without it, a placeholder SentencePiece vocabulary of the\n"
+           "                     preset's size (byte tokens), as bitnet.cpp's dummy models have\n"
            "  --vocab-only       write the vocabulary only (no --preset)\n"
            "  -o, --output FILE  where to write (atomically: temporary file, then rename)\n"
            "  -h, --help         this text\n");
@@ -84,7 +86,9 @@ int tb_cmd_gen(int argc, char **argv)
         return TB_EXIT_FAIL;
     }
     double t0 = tb_now();
-    rc = tokenizer ? tb_tokenizer_import_hf(tokenizer, vocab_only ? 0 : p->vocab, w, &err) : TB_OK;
+    /* a vocabulary always: llama.cpp-family tools refuse a model without one */
+    rc = tokenizer ? tb_tokenizer_import_hf(tokenizer, vocab_only ? 0 : p->vocab, w, &err)
+                   : tb_tokenizer_placeholder(p->vocab, w, &err);
     if (rc == TB_OK)
         rc = vocab_only ? tb_gguf_writer_write(w, out, NULL, NULL, &err)
                         : tb_dummy_write(p, fmt, embd, (uint64_t)seed, w, out, &err);
@@ -99,8 +103,8 @@ int tb_cmd_gen(int argc, char **argv)
         printf("wrote %s: the vocabulary of %s, %.1f MB in %.1f s\n", out, tokenizer, mb,
                tb_now() - t0);
     else
-        printf("wrote %s: dummy %s in %s (seed %ld%s%s), %.1f MB in %.1f s\n", out, p->name,
-               tb_format_get(fmt)->name, seed, tokenizer ? ", vocabulary from " : "",
+        printf("wrote %s: dummy %s in %s (seed %ld, %s%s), %.1f MB in %.1f s\n", out, p->name,
+               tb_format_get(fmt)->name, seed, tokenizer ? "vocabulary from " : "placeholder vocabulary",
                tokenizer ? tokenizer : "", mb, tb_now() - t0);
     return TB_EXIT_OK;
 }

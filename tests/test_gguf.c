@@ -353,6 +353,98 @@ static void test_forged_headers(void **state)
     expect_error(&h, "GGML type 36 is not one this build knows");
 }
 
+static uint64_t u64_of(const tb_gguf *g, const char *key)
+{
+    const tb_gguf_kv *kv = tb_gguf_find(g, key);
+    if (!kv)
+        fail_msg("key %s is missing", key);
+    return kv->v.u64;
+}
+
+static const char *str_of(const tb_gguf *g, const char *key, char *buf, size_t cap)
+{
+    tb_error err;
+    if (tb_gguf_get_str(g, key, buf, cap, &err) != TB_OK)
+        fail_msg("%s", err.text);
+    return buf;
+}
+
+/* `gen` writes what llama.cpp (upstream and bitnet.cpp's fork) reads. Facts
+ * from their sources: the legacy architecture is named "bitnet" and its
+ * loader requires <arch>.context_length, .embedding_length, .block_count,
+ * .feed_forward_length, .attention.head_count and
+ * .attention.layer_norm_rms_epsilon; its tensors are token_embd, output_norm
+ * and per block attn_norm, attn_q/k/v, attn_output, attn_sub_norm (n_embd),
+ * ffn_norm, ffn_gate/up/down, ffn_sub_norm (n_ff). A model without
+ * tokenizer.ggml.model is refused; "llama" is SentencePiece, which needs
+ * tokens, scores and token_type arrays; a byte-level BPE's pre-tokenizer is
+ * spelled "gpt-2". */
+static void test_gen_writes_what_llama_cpp_reads(void **state)
+{
+    (void)state;
+    char *dir = tb_tmpdir();
+    char path[1200], buf[64];
+    snprintf(path, sizeof path, "%s/m.gguf", dir);
+    tb_run_result r = tb_run_ternbench(NULL, "gen", "--preset", "125M", "--format", "q4_0", "-o", path,
+                                       NULL);
+    assert_int_equal(r.status, 0);
+    tb_run_free(&r);
+    tb_gguf *g;
+    tb_error err;
+    assert_int_equal(tb_gguf_open(path, &g, &err), TB_OK);
+    assert_string_equal(str_of(g, "general.architecture", buf, sizeof buf), "bitnet");
+    static const struct { const char *key; uint64_t want; } hp[] = {
+        {"bitnet.embedding_length", 768}, {"bitnet.block_count", 11},
+        {"bitnet.feed_forward_length", 3072}, {"bitnet.attention.head_count", 12},
+        {"bitnet.attention.head_count_kv", 12}, {"tokenizer.ggml.bos_token_id", 1},
+        {"tokenizer.ggml.eos_token_id", 2}};
+    for (size_t i = 0; i < sizeof hp / sizeof hp[0]; i++)
+        assert_int_equal(u64_of(g, hp[i].key), hp[i].want);
+    assert_true(u64_of(g, "bitnet.context_length") > 0);
+    assert_non_null(tb_gguf_find(g, "bitnet.attention.layer_norm_rms_epsilon"));
+    assert_string_equal(str_of(g, "tokenizer.ggml.model", buf, sizeof buf), "llama");
+    static const char *const arrays[] = {"tokenizer.ggml.tokens", "tokenizer.ggml.scores",
+                                         "tokenizer.ggml.token_type"};
+    for (size_t i = 0; i < 3; i++) {
+        const tb_gguf_kv *kv = tb_gguf_find(g, arrays[i]);
+        assert_non_null(kv);
+        assert_int_equal(kv->arr_count, 32002);
+    }
+    const uint8_t *cursor = tb_gguf_find(g, "tokenizer.ggml.tokens")->arr_data;
+    tb_gguf_str first = tb_gguf_array_str(tb_gguf_find(g, "tokenizer.ggml.tokens"), &cursor);
+    assert_int_equal(first.len, 5);
+    assert_memory_equal(first.ptr, "<unk>", 5);
+    static const char *const tensors[] = {"token_embd.weight", "output_norm.weight",
+                                          "blk.0.attn_norm.weight", "blk.0.attn_q.weight",
+                                          "blk.0.attn_k.weight", "blk.0.attn_v.weight",
+                                          "blk.0.attn_output.weight", "blk.0.attn_sub_norm.weight",
+                                          "blk.0.ffn_norm.weight", "blk.0.ffn_gate.weight",
+                                          "blk.0.ffn_up.weight", "blk.10.ffn_down.weight",
+                                          "blk.10.ffn_sub_norm.weight"};
+    for (size_t i = 0; i < sizeof tensors / sizeof tensors[0]; i++)
+        if (!tb_gguf_tensor_find(g, tensors[i]))
+            fail_msg("tensor %s is missing", tensors[i]);
+    assert_int_equal(tb_gguf_tensor_find(g, "blk.0.attn_q.weight")->type, 2);         /* Q4_0 */
+    assert_int_equal(tb_gguf_tensor_find(g, "token_embd.weight")->type, 1);           /* F16 */
+    assert_int_equal(tb_gguf_tensor_find(g, "blk.10.ffn_sub_norm.weight")->ne[0], 3072); /* n_ff */
+    tb_gguf_close(g);
+    /* a byte-level BPE's pre-tokenizer, spelled as llama.cpp spells it */
+    tb_write(dir, "tok.json", "{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"b\": 1, "
+                              "\"ab\": 2}, \"merges\": [\"a b\"]}, \"pre_tokenizer\": {\"type\": "
+                              "\"ByteLevel\"}, \"added_tokens\": []}");
+    char tok[1300];
+    snprintf(tok, sizeof tok, "%s/tok.json", dir);
+    r = tb_run_ternbench(NULL, "gen", "--preset", "125M", "--format", "q4_0", "--tokenizer", tok, "-o",
+                         path, NULL);
+    assert_int_equal(r.status, 0);
+    tb_run_free(&r);
+    assert_int_equal(tb_gguf_open(path, &g, &err), TB_OK);
+    assert_string_equal(str_of(g, "tokenizer.ggml.pre", buf, sizeof buf), "gpt-2");
+    tb_gguf_close(g);
+    tb_rmtree(dir);
+    free(dir);
+}
+
 static void test_open_errors(void **state)
 {
     (void)state;
@@ -373,6 +465,7 @@ int main(void)
         cmocka_unit_test(test_random_corruption_never_crashes),
         cmocka_unit_test(test_forged_headers),
         cmocka_unit_test(test_open_errors),
+        cmocka_unit_test(test_gen_writes_what_llama_cpp_reads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
