@@ -253,6 +253,7 @@ int tb_model_dummy(const tb_preset *p, tb_format fmt, tb_format embd, uint64_t s
     tb_model *m = calloc(1, sizeof *m);
     if (!m)
         return tb_error_set(err, TB_ENOMEM, "out of memory");
+    snprintf(m->preset, sizeof m->preset, "%s", p->name);
     snprintf(m->name, sizeof m->name, "dummy:%s:%s%s%s", p->name, tb_format_get(fmt)->name,
              embd == TB_FMT_F16 ? "" : ":", embd == TB_FMT_F16 ? "" : tb_format_get(embd)->name);
     m->isa = isa;
@@ -327,6 +328,7 @@ int tb_dummy_write(const tb_preset *p, tb_format fmt, tb_format embd, uint64_t s
     tb_gguf_writer_str(w, "general.architecture", a);
     snprintf(key, sizeof key, "ternbench dummy %s %s", p->name, tb_format_get(fmt)->name);
     tb_gguf_writer_str(w, "general.name", key);
+    tb_gguf_writer_str(w, "ternbench.preset", p->name); /* what a report groups it by */
     ARCH_U32("context_length", c.ctx)
     ARCH_U32("embedding_length", c.dim)
     ARCH_U32("feed_forward_length", c.ffn)

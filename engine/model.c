@@ -239,6 +239,10 @@ int tb_model_load(const char *path, int threads, tb_isa isa, int ctx_len, tb_kv_
     const char *slash = strrchr(path, '/');
     snprintf(m->name, sizeof m->name, "%s", slash ? slash + 1 : path);
     int rc = tb_gguf_open(path, &m->gguf, err);
+    tb_error ignored; /* absent from files ternbench did not write */
+    if (rc == TB_OK && tb_gguf_get_str(m->gguf, "ternbench.preset", m->preset, sizeof m->preset,
+                                       &ignored) != TB_OK)
+        m->preset[0] = '\0';
     if (rc == TB_OK)
         rc = read_config(m->gguf, &m->cfg, err);
     tb_config *c = &m->cfg;

@@ -68,6 +68,8 @@ typedef struct tb_model {
                                       * relaid-out matrices of a mapped file) */
     int n_owned;
     char name[64];                   /* file name or dummy:PRESET:FORMAT */
+    char preset[16];                 /* the dummy preset it is (ternbench.preset in files
+                                      * ternbench wrote), else "" */
     size_t weight_bytes;             /* bytes of all weights read per token */
     double params;                   /* weights in the projections and the embedding */
 } tb_model;

@@ -21,8 +21,9 @@
  * disturbed tries left out, and every verdict on it withheld. With a
  * precision, rounds are added until every comparison's interval is tight.
  *
- * The walk of tb_bench_run: open the models -> the tokens -> the meters ->
- * per thread count: warm up, measure rounds, report -> the workload.
+ * The walk of tb_bench_run: open the models -> the tokens -> the engines
+ * (ternbench's, and each peer on each file it can run) -> the meters -> per
+ * thread count: warm up, measure rounds, report -> the workload.
  */
 #include "bench_impl.h"
 
@@ -30,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "bandwidth.h"
@@ -48,7 +50,7 @@ const loss_kind bench_loss_kinds[LOSSES] = {
      "their time", "other processes ran on this machine's CPUs"},
 };
 
-#define DEFAULT_MAX_LOST 0.05
+#define DEFAULT_MAX_LOST 0.05 /* a share of 1 (everything) is never "more than" --max-lost 100% */
 #define DEFAULT_RETRIES 3
 /* /proc/stat counts steal in ticks of 1/USER_HZ (10 ms): one tick may be
  * rounding, so a try is charged only for steal beyond it. */
@@ -70,6 +72,21 @@ bool bench_same_shape(const tb_model *a, const tb_model *b)
 {
     return a->cfg.dim == b->cfg.dim && a->cfg.ffn == b->cfg.ffn && a->cfg.layers == b->cfg.layers &&
            a->cfg.vocab == b->cfg.vocab && a->cfg.heads == b->cfg.heads;
+}
+
+bool bench_compares(const bench *b, int x, int y)
+{
+    const engine *a = &b->engines[x], *c = &b->engines[y];
+    if (!bench_model_ternary(a->model) || bench_model_ternary(c->model) ||
+        !bench_same_shape(a->model, c->model))
+        return false;
+    bool same_engine = (!a->peer && !c->peer) || (a->peer && c->peer && !strcmp(a->peer, c->peer));
+    return same_engine || !a->peer || !strcmp(bench_model_format(c->model), "f16");
+}
+
+const char *bench_model_size(const tb_model *m)
+{
+    return m->preset;
 }
 
 int tb_bench_test_batch(const tb_bench_test *t, long batch)
@@ -149,6 +166,57 @@ static int open_models(bench *b, tb_error *err)
             b->min_vocab = b->models[i]->cfg.vocab;
     }
     return TB_OK;
+}
+
+/* Ternbench on every model, then every peer on every model that is a file:
+ * each peer first runs the file once (one decoded token), so that one that
+ * cannot run it says so, with its loader's message, before anything is
+ * measured. */
+static void add_engines(bench *b, json_t *peers)
+{
+    const tb_bench_opts *o = b->o;
+    for (int i = 0; i < o->nmodels; i++) {
+        engine *e = &b->engines[b->nengines++];
+        memset(e, 0, sizeof *e);
+        snprintf(e->name, sizeof e->name, "%s", b->models[i]->name);
+        e->model = b->models[i];
+        e->index = i;
+    }
+    tb_bench_test probe = {.name = "tg1", .tokens = 1};
+    for (int p = 0; p < o->npeers; p++)
+        for (int i = 0; i < o->nmodels; i++) {
+            if (!strncmp(o->specs[i], "dummy:", 6))
+                continue;
+            engine *e = &b->engines[b->nengines];
+            memset(e, 0, sizeof *e);
+            const char *base = strrchr(o->specs[i], '/');
+            snprintf(e->name, sizeof e->name, "peer:%s:%s", o->peer_names[p], base ? base + 1 : o->specs[i]);
+            e->model = b->models[i];
+            e->index = i;
+            e->peer = o->peer_names[p];
+            e->peer_path = o->peer_paths[p];
+            e->file = o->specs[i];
+            fprintf(stderr, "ternbench bench: can %s run %s?\n", e->peer, e->file);
+            tb_peer_sample ps;
+            tb_error err;
+            bool ok = tb_peer_once(e->peer_path, e->file, &probe, 1, o->threads, &ps, &e->info, &err) == TB_OK;
+            json_t *st = json_pack("{s:s, s:s, s:s, s:b}", "name", e->peer, "path", e->peer_path,
+                                   "file", e->file, "ok", ok);
+            if (ok) {
+                json_object_set_new(st, "build", json_string(e->info.build));
+                json_object_set_new(st, "backends", json_string(e->info.backends));
+                json_object_set_new(st, "cpu", json_string(e->info.cpu));
+                json_object_set_new(st, "model_type", json_string(e->info.model_type));
+                b->nengines++;
+            } else {
+                json_object_set_new(st, "detail", json_string(err.text));
+                fprintf(stderr, "ternbench bench: peer %s cannot run %s: %s\n", e->peer, e->file, err.text);
+            }
+            if (peers)
+                json_array_append_new(peers, st);
+            else
+                json_decref(st);
+        }
 }
 
 /* A prompt file as model m's vocabulary tokenizes it (with its BOS), repeated
@@ -323,7 +391,9 @@ static double bench_now(const bench *b)
 
 /* What one try measured beside its time. */
 typedef struct sample {
-    double seconds, joules, energy_s, roof;
+    double seconds;            /* the timed run */
+    double window;             /* the time the losses were counted over */
+    double joules, energy_s, roof;
     bool metered;
     tb_usage u0, u1;
     bool counted;
@@ -333,14 +403,55 @@ typedef struct sample {
     bool lost_known[LOSSES];
 } sample;
 
-/* Times one try of test t on model i, with the meter, the counters and the
+/* Times one repetition of a peer: its llama-bench's own timing; losses over
+ * the whole invocation: the hypervisor's steal, and the CPU time processes
+ * other than this one and the peer used (the peer's threads' run-queue
+ * waits cannot be read from outside). */
+static void time_peer(bench *b, tb_bandwidth *bw, engine *e, int t, sample *s, tb_error *err)
+{
+    const tb_bench_test *tt = &b->o->tests[t];
+    memset(s, 0, sizeof *s);
+    double roof_before = tb_bandwidth_read(bw, e->model->pool, 3);
+    char text[512];
+    struct rusage c0, c1;
+    getrusage(RUSAGE_CHILDREN, &c0);
+    tb_usage_now(&s->u0, NULL, 0);
+    double busy0 = tb_file_read_text("/proc/stat", text, sizeof text, NULL) > 0 ? tb_proc_stat_busy(text) : -1;
+    tb_peer_sample ps;
+    if (tb_peer_once(e->peer_path, e->file, tt, tb_bench_test_batch(tt, b->o->batch), b->threads, &ps,
+                     &e->info, err) != TB_OK) {
+        e->failed = true;
+        snprintf(e->why, sizeof e->why, "%s", err->text);
+        s->seconds = -1;
+        return;
+    }
+    double busy1 = tb_file_read_text("/proc/stat", text, sizeof text, NULL) > 0 ? tb_proc_stat_busy(text) : -1;
+    tb_usage_now(&s->u1, NULL, 0);
+    getrusage(RUSAGE_CHILDREN, &c1);
+    double child = (double)(c1.ru_utime.tv_sec - c0.ru_utime.tv_sec + c1.ru_stime.tv_sec - c0.ru_stime.tv_sec) +
+                   (double)(c1.ru_utime.tv_usec - c0.ru_utime.tv_usec + c1.ru_stime.tv_usec - c0.ru_stime.tv_usec) * 1e-6;
+    s->seconds = ps.seconds;
+    s->window = ps.wall;
+    s->lost[LOSS_STEAL] = s->u1.steal_s - s->u0.steal_s;
+    s->lost_known[LOSS_STEAL] = s->u0.steal_s >= 0 && s->u1.steal_s >= 0;
+    s->lost[LOSS_WAIT] = busy1 - busy0 - child - (s->u1.cpu_s - s->u0.cpu_s);
+    s->lost_known[LOSS_WAIT] = busy0 >= 0 && busy1 >= 0;
+    s->roof = (roof_before + tb_bandwidth_read(bw, e->model->pool, 3)) / 2;
+}
+
+/* Times one try of test t on engine i, with the meter, the counters and the
  * bandwidth probes around it. */
 static void time_try(bench *b, tb_bandwidth *bw, tb_sampler *sampler, int i, int t, int round,
                      int try_no, sample *s, tb_error *err)
 {
     const tb_bench_opts *o = b->o;
     const tb_bench_hooks *fake = o->hooks;
-    tb_model *m = b->models[i];
+    engine *e = &b->engines[i];
+    if (e->peer) {
+        time_peer(b, bw, e, t, s, err);
+        return;
+    }
+    tb_model *m = e->model;
     const tb_bench_test *tt = &o->tests[t];
     memset(s, 0, sizeof *s);
     /* bracketing probes (best of 3 each, ~5 ms): one probe alone moved the
@@ -353,8 +464,9 @@ static void time_try(bench *b, tb_bandwidth *bw, tb_sampler *sampler, int i, int
         tb_hw_start(&s->hc);
     tb_usage_now(&s->u0, tids, ntids);
     s->seconds = fake ? fake->run(fake->ctx, i, t, round, try_no)
-                      : tb_bench_feed(m, b->ids + (size_t)i * b->max_tokens, tt->tokens,
-                                   tb_bench_test_batch(tt, o->batch), tt->gen);
+                      : tb_bench_feed(m, b->ids + (size_t)e->index * b->max_tokens, tt->tokens,
+                                      tb_bench_test_batch(tt, o->batch), tt->gen);
+    s->window = s->seconds;
     tb_energy_result er;
     if (s->metered && tb_sampler_stop(sampler, &er, err) == TB_OK) {
         s->joules = er.total_j;
@@ -387,10 +499,15 @@ static void time_try(bench *b, tb_bandwidth *bw, tb_sampler *sampler, int i, int
 /* The share of the time a try could have had that it lost, per kind. */
 static void shares(const bench *b, const sample *s, double share[LOSSES])
 {
-    double over[LOSSES] = {b->mach->cpu.logical_cpus, (double)b->threads};
+    /* a peer's "wait" is other processes' CPU time: a share of every CPU */
+    bool peer = s->window != s->seconds;
+    double over[LOSSES] = {b->mach->cpu.logical_cpus, peer ? b->mach->cpu.logical_cpus : (double)b->threads};
     for (int k = 0; k < LOSSES; k++) {
-        double lost = s->lost[k] - (k == LOSS_STEAL ? STEAL_TICK_S : 0);
-        share[k] = s->lost_known[k] && s->seconds > 0 && lost > 0 ? lost / (s->seconds * over[k]) : 0;
+        /* /proc/stat's ticks may be rounding: one per CPU counted over */
+        double tick = k == LOSS_STEAL ? STEAL_TICK_S : peer ? STEAL_TICK_S * over[k] : 0;
+        double lost = s->lost[k] - tick;
+        share[k] = s->lost_known[k] && s->window > 0 && lost > 0 ? lost / (s->window * over[k]) : 0;
+        share[k] = share[k] > 1 ? 1 : share[k];
     }
 }
 
@@ -398,7 +515,7 @@ static void shares(const bench *b, const sample *s, double share[LOSSES])
 static void keep(bench *b, cell *c, int i, int t, int round, const sample *s)
 {
     const tb_bench_test *tt = &b->o->tests[t];
-    const tb_model *m = b->models[i];
+    const tb_model *m = b->engines[i].model;
     int k = c->n, all = tt->tokens + tt->gen;
     c->round[k] = round;
     c->tps[k] = all / s->seconds;
@@ -440,21 +557,28 @@ static int measure_cell(bench *b, tb_bandwidth *bw, tb_sampler *sampler, int i, 
                         double t0, tb_error *err)
 {
     cell *c = bench_cell(b, i, t);
+    if (b->engines[i].failed)
+        return TB_OK;
     for (int try_no = 0;; try_no++) {
         sample s;
         attempt *a = &c->tries[c->ntries];
         a->round = round;
         a->started = bench_now(b) - t0;
         time_try(b, bw, sampler, i, t, round, try_no, &s, err);
+        if (s.seconds <= 0 && b->engines[i].peer) { /* reported; the rest goes on */
+            fprintf(stderr, "ternbench bench: warning: %s stopped: %s\n", b->engines[i].name,
+                    b->engines[i].why);
+            return TB_OK;
+        }
         if (s.seconds <= 0)
             return tb_error_set(err, TB_EINVAL, "%s: the model refused the tokens of %s",
-                                b->models[i]->name, b->o->tests[t].name);
+                                b->engines[i].name, b->o->tests[t].name);
         c->ntries++;
         a->seconds = s.seconds;
         a->tps = (b->o->tests[t].tokens + b->o->tests[t].gen) / s.seconds;
         shares(b, &s, a->share);
         int kind = a->share[LOSS_STEAL] >= a->share[LOSS_WAIT] ? LOSS_STEAL : LOSS_WAIT;
-        bool disturbed = a->share[kind] > b->max_lost;
+        bool disturbed = a->share[kind] > b->max_lost && b->max_lost < 1;
         if (!disturbed) {
             a->kept = true;
             keep(b, c, i, t, round, &s);
@@ -482,10 +606,9 @@ static bool precise_enough(bench *b)
     int ia[TB_BENCH_MAX_REPS], ib[TB_BENCH_MAX_REPS];
     double r[TB_BENCH_MAX_REPS];
     bool any = false;
-    for (int x = 0; x < o->nmodels; x++)
-        for (int y = 0; y < o->nmodels; y++) {
-            if (!bench_model_ternary(b->models[x]) || bench_model_ternary(b->models[y]) ||
-                !bench_same_shape(b->models[x], b->models[y]))
+    for (int x = 0; x < b->nengines; x++)
+        for (int y = 0; y < b->nengines; y++) {
+            if (!bench_compares(b, x, y) || b->engines[x].failed || b->engines[y].failed)
                 continue;
             for (int t = 0; t < o->ntests; t++) {
                 cell *ca = bench_cell(b, x, t), *cb = bench_cell(b, y, t);
@@ -503,7 +626,7 @@ static bool precise_enough(bench *b)
         }
     if (any)
         return true;
-    for (int i = 0; i < o->nmodels * o->ntests; i++) {
+    for (int i = 0; i < b->nengines * o->ntests; i++) {
         cell *c = &b->cells[i];
         tb_summary s;
         tb_summarize(c->tps, c->n, &s);
@@ -525,8 +648,8 @@ static int measure(bench *b, tb_bandwidth *bw, tb_sampler *sampler, tb_error *er
     for (b->rounds = 0; b->rounds < max_rounds;) {
         int round = b->rounds;
         for (int t = 0; t < o->ntests; t++)
-            for (int k = 0; k < o->nmodels; k++) {
-                int i = round % 2 ? o->nmodels - 1 - k : k;
+            for (int k = 0; k < b->nengines; k++) {
+                int i = round % 2 ? b->nengines - 1 - k : k;
                 if (measure_cell(b, bw, sampler, i, t, round, t0, err) != TB_OK)
                     return err->code;
             }
@@ -602,8 +725,8 @@ static json_t *describe_workload(const bench *b, FILE *out)
 
 /* ---- the run ---- */
 
-int tb_bench_run(const tb_bench_opts *o, const tb_machine *mach, FILE *out, json_t *runs,
-                 json_t *comps, json_t **workload, json_t *weather, tb_error *err)
+int tb_bench_run(const tb_bench_opts *o, const tb_machine *mach, FILE *out, tb_bench_doc *doc,
+                 tb_error *err)
 {
     bench b = {.o = o, .mach = mach, .max_lost = o->max_lost > 0 ? o->max_lost : DEFAULT_MAX_LOST,
                .retries = o->retries >= 0 ? (int)o->retries : DEFAULT_RETRIES};
@@ -615,9 +738,12 @@ int tb_bench_run(const tb_bench_opts *o, const tb_machine *mach, FILE *out, json
     int rc = open_models(&b, err);
     if (rc == TB_OK)
         rc = feed_tokens(&b, err);
-    if (rc == TB_OK && o->count && !o->hooks)
-        count_models(&b);
-    if (rc == TB_OK && !(b.cells = calloc((size_t)o->nmodels * o->ntests, sizeof *b.cells)))
+    if (rc == TB_OK) {
+        add_engines(&b, doc->peers);
+        if (o->count && !o->hooks)
+            count_models(&b);
+    }
+    if (rc == TB_OK && !(b.cells = calloc((size_t)b.nengines * o->ntests, sizeof *b.cells)))
         rc = tb_error_set(err, TB_ENOMEM, "out of memory");
     if (rc == TB_OK)
         rc = tb_bandwidth_new(64u << 20, &bw, err);
@@ -633,14 +759,15 @@ int tb_bench_run(const tb_bench_opts *o, const tb_machine *mach, FILE *out, json
         if (rc != TB_OK)
             break;
         warn_oversubscribed(&b);
-        memset(b.cells, 0, (size_t)o->nmodels * o->ntests * sizeof *b.cells);
+        memset(b.cells, 0, (size_t)b.nengines * o->ntests * sizeof *b.cells);
         if (!o->hooks)
             warm_up(&b);
         if ((rc = measure(&b, bw, sampler, err)) == TB_OK)
-            bench_report_threads(&b, out, runs, comps, weather);
+            bench_report_threads(&b, out, doc);
     }
     if (rc == TB_OK) {
-        *workload = describe_workload(&b, out);
+        json_decref(doc->workload);
+        doc->workload = describe_workload(&b, out);
         bench_report_notes(&b, out);
     }
     tb_sampler_free(sampler);
@@ -651,6 +778,25 @@ int tb_bench_run(const tb_bench_opts *o, const tb_machine *mach, FILE *out, json
     for (int i = 0; i < o->nmodels; i++)
         tb_model_free(b.models[i]);
     return rc;
+}
+
+void tb_bench_doc_init(tb_bench_doc *d)
+{
+    d->runs = json_array();
+    d->comps = json_array();
+    d->weather = json_array();
+    d->peers = json_array();
+    d->workload = NULL;
+}
+
+void tb_bench_doc_free(tb_bench_doc *d)
+{
+    json_decref(d->runs);
+    json_decref(d->comps);
+    json_decref(d->weather);
+    json_decref(d->peers);
+    json_decref(d->workload);
+    memset(d, 0, sizeof *d);
 }
 
 /* ---- tests and the document ---- */
@@ -693,8 +839,7 @@ int tb_bench_add_pg(tb_bench_opts *o, int prompt, int gen, tb_error *err)
     return TB_OK;
 }
 
-json_t *tb_result_document(const tb_machine *mach, json_t *runs, json_t *comps, json_t *workload,
-                           json_t *weather, const tb_bench_opts *o)
+json_t *tb_result_document(const tb_machine *mach, tb_bench_doc *doc, const tb_bench_opts *o)
 {
     char created[32];
     time_t now = time(NULL);
@@ -706,8 +851,11 @@ json_t *tb_result_document(const tb_machine *mach, json_t *runs, json_t *comps, 
                              (json_int_t)(o->retries >= 0 ? o->retries : DEFAULT_RETRIES),
                              "precision", o->precision, "max_time_s", o->max_time, "order",
                              "rounds, every model once per test, reversed every other round");
-    return json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o}", "schema", "ternbench.result/2",
-                     "created", created, "machine", tb_machine_to_json(mach), "settings", settings,
-                     "runs", runs, "comparisons", comps, "workload", workload ? workload : json_null(),
-                     "weather", weather ? weather : json_array());
+    json_t *d = json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "schema",
+                          "ternbench.result/2", "created", created, "machine", tb_machine_to_json(mach),
+                          "settings", settings, "runs", doc->runs, "comparisons", doc->comps,
+                          "workload", doc->workload ? doc->workload : json_null(), "weather",
+                          doc->weather, "peers", doc->peers);
+    memset(doc, 0, sizeof *doc); /* stolen */
+    return d;
 }

@@ -14,6 +14,8 @@
 
 enum {
     TB_BENCH_MAX_MODELS = 16,
+    TB_BENCH_MAX_PEERS = 4,
+    TB_BENCH_MAX_ENGINES = TB_BENCH_MAX_MODELS * (1 + TB_BENCH_MAX_PEERS),
     TB_BENCH_MAX_TESTS = 8,
     TB_BENCH_MAX_REPS = 100,   /* rounds at most */
     TB_BENCH_MAX_RETRIES = 20, /* extra tries per cell at most */
@@ -70,8 +72,23 @@ typedef struct tb_bench_opts {
      * max_time seconds (0: no limit) or TB_BENCH_MAX_REPS rounds are spent. */
     double precision, max_time;
     int count;                 /* tb_count_kind: also count instructions under valgrind */
+    /* Peers: external llama-bench binaries (NAME=PATH), each run on every GGUF
+     * file among specs, interleaved with ternbench's runs (peer.h). */
+    const char *peer_names[TB_BENCH_MAX_PEERS], *peer_paths[TB_BENCH_MAX_PEERS];
+    int npeers;
     const tb_bench_hooks *hooks; /* NULL: the real engine and meters */
 } tb_bench_opts;
+
+/* What a run adds to a result document: one run per (engine, test,
+ * threads), one comparison per ternary/baseline pair, the workload, the
+ * weather per thread count, each peer's status per file. */
+typedef struct tb_bench_doc {
+    json_t *runs, *comps, *workload, *weather, *peers;
+} tb_bench_doc;
+
+/* Empty arrays (workload NULL); tb_bench_doc_free releases what is left. */
+void tb_bench_doc_init(tb_bench_doc *d);
+void tb_bench_doc_free(tb_bench_doc *d);
 
 /* Adds "tgN"/"ppN" tests from a comma-separated list of token counts;
  * returns TB_EINVAL with a message for a bad one. A count of 0 adds nothing
@@ -100,16 +117,13 @@ struct tb_model;
  * one at a time; seconds, or -1 when the model refused a token. */
 double tb_bench_feed(struct tb_model *m, const int *ids, int n, int batch, int gen);
 
-/* Loads and runs the models; prints a llama-bench-like table to out and
- * appends one object per (model, test, threads) to runs and one per
- * ternary/baseline pair to comps (ternbench.result/2); *workload describes
- * the tokens fed, *weather what the machine did meanwhile. */
-int tb_bench_run(const tb_bench_opts *o, const tb_machine *mach, FILE *out, json_t *runs,
-                 json_t *comps, json_t **workload, json_t *weather, tb_error *err);
+/* Loads and runs the models (and peers); prints a llama-bench-like table to
+ * out and adds to doc (ternbench.result/2). doc->workload is replaced. */
+int tb_bench_run(const tb_bench_opts *o, const tb_machine *mach, FILE *out, tb_bench_doc *doc,
+                 tb_error *err);
 
-/* The ternbench.result/2 document around runs and comparisons (steals them
- * and weather; settings describes how they were measured, or NULL). */
-json_t *tb_result_document(const tb_machine *mach, json_t *runs, json_t *comps, json_t *workload,
-                           json_t *weather, const tb_bench_opts *settings);
+/* The ternbench.result/2 document around doc's parts (steals them; doc is
+ * left empty); settings describes how they were measured, or NULL. */
+json_t *tb_result_document(const tb_machine *mach, tb_bench_doc *doc, const tb_bench_opts *settings);
 
 #endif

@@ -151,16 +151,26 @@ static json_t *taint_json(const bench *b, const cell *c)
                      b->max_lost);
 }
 
+/* What a peer's run says instead of energy: llama-bench times its tests
+ * itself, so a meter could only bracket the whole invocation. */
+static json_t *peer_json(const engine *e)
+{
+    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "name", e->peer, "path", e->peer_path, "file",
+                     e->file, "build", e->info.build, "backends", e->info.backends, "model_type",
+                     e->info.model_type);
+}
+
 static json_t *run_json(const bench *b, int i, int t)
 {
-    const tb_model *m = b->models[i];
+    const engine *e = &b->engines[i];
+    const tb_model *m = e->model;
     const tb_bench_test *tt = &b->o->tests[t];
     const cell *c = &b->cells[i * b->o->ntests + t];
     int tokens = tt->tokens + tt->gen;
     bool batch = batched(b, t);
     json_t *run = json_pack(
         "{s:s, s:s, s:s, s:I, s:f, s:I, s:s, s:s, s:i, s:i, s:o, s:o, s:o, s:o, s:o, s:o}",
-        "model", m->name, "format", bench_model_format(m), "embd_format",
+        "model", e->name, "format", bench_model_format(m), "embd_format",
         tb_format_get(m->lm_head.fmt)->name, "weight_bytes", (json_int_t)m->weight_bytes,
         "kv_bytes_per_token", bench_kv_bytes(m, tt), "threads", (json_int_t)b->threads, "isa",
         tb_isa_name(b->mach->isa), "test", tt->name, "tokens", tokens, "batch",
@@ -170,16 +180,31 @@ static json_t *run_json(const bench *b, int i, int t)
         "roofline_fraction", batch ? json_null() : summary_json(c->frac, c->n));
     json_object_set_new(run, "roof", json_string("read-only stream on the run's threads, probed "
                                                  "before and after each repetition"));
+    if (bench_model_size(m)[0])
+        json_object_set_new(run, "size", json_string(bench_model_size(m)));
     json_object_set_new(run, "taint", taint_json(b, c));
     json_object_set_new(run, "attempts", attempts_json(c));
-    if (b->meter_name && !b->energy_why[0])
+    if (e->peer)
+        json_object_set_new(run, "energy_unavailable",
+                            json_string("a peer: llama-bench times its tests itself, and a meter could "
+                                        "only bracket the whole invocation (model load and warm-up "
+                                        "included)"));
+    else if (b->meter_name && !b->energy_why[0])
         json_object_set_new(run, "energy", energy_json(b, c));
     else
         json_object_set_new(run, "energy_unavailable", json_string(b->energy_why));
     json_object_set_new(run, "params", json_real(m->params));
     json_object_set_new(run, "counters", counters_json(b, c, tokens));
-    if (b->o->count)
-        json_object_set_new(json_object_get(run, "counters"), "callgrind", callgrind_json(b, i, t));
+    if (e->peer) {
+        json_object_set_new(run, "peer", json_string(e->peer));
+        json_object_set_new(run, "peer_info", peer_json(e));
+        json_object_set_new(run, "source", json_string("llama-bench -o json, -r 1 per repetition"));
+        if (e->failed)
+            json_object_set_new(run, "peer_failed", json_string(e->why));
+    } else if (b->o->count) {
+        json_object_set_new(json_object_get(run, "counters"), "callgrind",
+                            callgrind_json(b, e->index, t));
+    }
     return run;
 }
 
@@ -189,9 +214,9 @@ static void runs_table(bench *b, FILE *out, json_t *runs)
     fprintf(out, "| model | format | lm_head | size | threads | isa | test | batch | t/s | CI | "
                  "GB/s | roofline | repetitions |\n"
                  "| --- | --- | --- | ---: | ---: | --- | --- | ---: | ---: | --- | ---: | ---: | --- |\n");
-    for (int i = 0; i < o->nmodels; i++)
+    for (int i = 0; i < b->nengines; i++)
         for (int t = 0; t < o->ntests; t++) {
-            const tb_model *m = b->models[i];
+            const tb_model *m = b->engines[i].model;
             const cell *c = bench_cell(b, i, t);
             tb_summary s, g, f;
             tb_summarize(c->tps, c->n, &s);
@@ -207,7 +232,7 @@ static void runs_table(bench *b, FILE *out, json_t *runs)
             if (!batched(b, t) && c->n)
                 snprintf(roof, sizeof roof, "%.0f%%", 100 * f.median);
             fprintf(out, "| %s | %s | %s | %.1f MB | %ld | %s | %s | %d | %s | %s | %.1f | %s | %s |\n",
-                    m->name, bench_model_format(m), tb_format_get(m->lm_head.fmt)->name,
+                    b->engines[i].name, bench_model_format(m), tb_format_get(m->lm_head.fmt)->name,
                     (double)m->weight_bytes / 1e6, b->threads, tb_isa_name(b->mach->isa),
                     o->tests[t].name, tb_bench_test_batch(&o->tests[t], o->batch), tps, ci, g.median,
                     roof, tries);
@@ -219,7 +244,7 @@ static void runs_table(bench *b, FILE *out, json_t *runs)
  * rounds both kept; the median gap between the pair's starts. */
 static json_t *comparison_json(bench *b, int x, int y, int t, FILE *out, double *gap_sum, int *gaps)
 {
-    const tb_model *ma = b->models[x], *mb = b->models[y];
+    const tb_model *ma = b->engines[x].model, *mb = b->engines[y].model;
     cell *ca = bench_cell(b, x, t), *cb = bench_cell(b, y, t);
     int ia[TB_BENCH_MAX_REPS], ib[TB_BENCH_MAX_REPS];
     int n = bench_pairs(ca, cb, ia, ib);
@@ -242,12 +267,13 @@ static json_t *comparison_json(bench *b, int x, int y, int t, FILE *out, double 
         snprintf(pm, sizeof pm, "±%.1f%%", 100 * q.half_width);
     }
     fprintf(out, "| %s | %ld | %s | %s | %.2fx | %s | %s | %d | %s |\n", b->o->tests[t].name,
-            b->threads, ma->name, mb->name, q.estimate, ci, pm, n,
+            b->threads, b->engines[x].name, b->engines[y].name, q.estimate, ci, pm, n,
             tainted ? "tainted: no verdict" : "");
     json_t *c = json_pack("{s:s, s:i, s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:b, s:f}",
                           "test", b->o->tests[t].name, "batch",
                           tb_bench_test_batch(&b->o->tests[t], b->o->batch), "threads",
-                          (json_int_t)b->threads, "model", ma->name, "baseline_model", mb->name,
+                          (json_int_t)b->threads, "model", b->engines[x].name, "baseline_model",
+                          b->engines[y].name,
                           "format", bench_model_format(ma), "baseline_format", bench_model_format(mb),
                           "embd_format", tb_format_get(ma->lm_head.fmt)->name,
                           "baseline_embd_format", tb_format_get(mb->lm_head.fmt)->name, "speedup",
@@ -278,10 +304,9 @@ static void comparisons_table(bench *b, FILE *out, json_t *comps, double *gap)
     bool header = false;
     double gap_sum = 0;
     int gaps = 0;
-    for (int x = 0; x < o->nmodels; x++)
-        for (int y = 0; y < o->nmodels; y++) {
-            if (!bench_model_ternary(b->models[x]) || bench_model_ternary(b->models[y]) ||
-                !bench_same_shape(b->models[x], b->models[y]))
+    for (int x = 0; x < b->nengines; x++)
+        for (int y = 0; y < b->nengines; y++) {
+            if (!bench_compares(b, x, y))
                 continue;
             for (int t = 0; t < o->ntests; t++) {
                 if (!header)
@@ -300,13 +325,13 @@ static void comparisons_table(bench *b, FILE *out, json_t *comps, double *gap)
 static json_t *weather_json(const bench *b, double gap)
 {
     double lo = INFINITY, hi = 0;
-    for (int i = 0; i < b->o->nmodels * b->o->ntests; i++)
+    for (int i = 0; i < b->nengines * b->o->ntests; i++)
         for (int k = 0; k < b->cells[i].n; k++) {
             lo = fmin(lo, b->cells[i].roof[k]);
             hi = fmax(hi, b->cells[i].roof[k]);
         }
     int redone = 0, tainted = 0;
-    for (int i = 0; i < b->o->nmodels * b->o->ntests; i++) {
+    for (int i = 0; i < b->nengines * b->o->ntests; i++) {
         redone += b->cells[i].redone;
         tainted += b->cells[i].tainted;
     }
@@ -320,7 +345,7 @@ static json_t *weather_json(const bench *b, double gap)
 static void gather_losses(bench *b)
 {
     const tb_bench_opts *o = b->o;
-    for (int i = 0; i < o->nmodels; i++)
+    for (int i = 0; i < b->nengines; i++)
         for (int t = 0; t < o->ntests; t++) {
             const cell *c = bench_cell(b, i, t);
             b->redone_total += c->ntries - c->n;
@@ -330,24 +355,26 @@ static void gather_losses(bench *b)
                     if (c->tries[k].share[l] > b->worst[l]) {
                         b->worst[l] = c->tries[k].share[l];
                         snprintf(b->worst_run[l], sizeof b->worst_run[l], "%s %s at %ld thread%s",
-                                 b->models[i]->name, o->tests[t].name, b->threads,
+                                 b->engines[i].name, o->tests[t].name, b->threads,
                                  b->threads == 1 ? "" : "s");
                     }
         }
 }
 
-void bench_report_threads(bench *b, FILE *out, json_t *runs, json_t *comps, json_t *weather)
+void bench_report_threads(bench *b, FILE *out, tb_bench_doc *doc)
 {
     double gap = 0;
-    runs_table(b, out, runs);
-    comparisons_table(b, out, comps, &gap);
-    if (weather)
-        json_array_append_new(weather, weather_json(b, gap));
+    runs_table(b, out, doc->runs);
+    comparisons_table(b, out, doc->comps, &gap);
+    json_array_append_new(doc->weather, weather_json(b, gap));
     gather_losses(b);
 }
 
 void bench_report_notes(bench *b, FILE *out)
 {
+    for (int i = 0; i < b->nengines; i++)
+        if (b->engines[i].failed)
+            fprintf(out, "peer: %s stopped: %s\n", b->engines[i].name, b->engines[i].why);
     if (b->energy_why[0])
         fprintf(out, "energy: not measured: %s\n", b->energy_why);
     if (b->idle_why[0])

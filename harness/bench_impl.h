@@ -10,6 +10,7 @@
 #include "count.h"
 #include "counters.h"
 #include "model.h"
+#include "peer.h"
 
 /* Time a run lost to others, per kind: the hypervisor's steal (machine-wide,
  * over all the guest's CPUs) and the pool's threads waiting on a run queue
@@ -58,14 +59,30 @@ typedef struct cell {
     int taint_kind;
 } cell;
 
+/* What runs: ternbench on one of its models, or a peer's llama-bench on
+ * that model's file (the model then gives the shapes, format and bytes). */
+typedef struct engine {
+    char name[200];           /* the model's name, or peer:NAME:FILE */
+    tb_model *model;
+    int index;                /* of the model: its row of ids */
+    const char *peer;         /* the peer's name, or NULL for ternbench */
+    const char *peer_path;
+    const char *file;         /* the GGUF file a peer runs */
+    tb_peer_info info;
+    bool failed;              /* a peer that stopped working: no more tries */
+    char why[600];
+} engine;
+
 /* Everything one tb_bench_run holds. */
 typedef struct bench {
     const tb_bench_opts *o;
     const tb_machine *mach;
     tb_model *models[TB_BENCH_MAX_MODELS];
+    engine engines[TB_BENCH_MAX_ENGINES];
+    int nengines;
     int *ids;                 /* max_tokens per model, a row each */
     int max_tokens, min_vocab, file_tokens[TB_BENCH_MAX_MODELS];
-    cell *cells;              /* nmodels x ntests, for the thread count running */
+    cell *cells;              /* nengines x ntests, for the thread count running */
     long threads;
     int rounds;               /* rounds run at this thread count */
     double max_lost;
@@ -87,15 +104,24 @@ typedef struct bench {
     int redone_total, tainted_cells;
 } bench;
 
-static inline cell *bench_cell(bench *b, int model, int test)
+static inline cell *bench_cell(bench *b, int e, int test)
 {
-    return &b->cells[model * b->o->ntests + test];
+    return &b->cells[e * b->o->ntests + test];
 }
 
 const char *bench_model_format(const tb_model *m);
 bool bench_model_ternary(const tb_model *m);
 /* Models compare when they have the same shapes (the same preset or model). */
 bool bench_same_shape(const tb_model *a, const tb_model *b);
+
+/* Which pairs are compared: a ternary engine over a baseline engine of the
+ * same shape, when both are the same engine, or the baseline is f16 (the
+ * published claim: bitnet.cpp's ternary over llama.cpp's f16), or the
+ * ternary one is ternbench's (its ternary over every engine's baselines). */
+bool bench_compares(const bench *b, int x, int y);
+
+/* The model's preset (dummy or a file ternbench wrote), else "". */
+const char *bench_model_size(const tb_model *m);
 
 /* The rounds in which both cells kept a repetition: their indices into a's
  * and b's samples; returns how many. */
@@ -108,7 +134,7 @@ double bench_kv_bytes(const tb_model *m, const tb_bench_test *t);
 /* bench_doc.c: prints the tables of one thread count and appends its runs
  * and comparisons to the document's arrays; then, once at the end, the notes
  * under the tables. */
-void bench_report_threads(bench *b, FILE *out, json_t *runs, json_t *comps, json_t *weather);
+void bench_report_threads(bench *b, FILE *out, tb_bench_doc *doc);
 void bench_report_notes(bench *b, FILE *out);
 
 #endif

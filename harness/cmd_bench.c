@@ -46,8 +46,10 @@ static void help(void)
            "                     thread, AVX2 kernels, exact; what `gate` compares tightly\n"
            "  --json FILE        write the result document (ternbench.result/1) atomically\n"
            "  --peer NAME=PATH   also run an external llama-bench (llama.cpp's or bitnet.cpp's)\n"
-           "                     with the same tests on a GGUF file; repeatable\n"
-           "  --peer-model FILE  the GGUF the peers run (default: the first file among -m)\n"
+           "                     on every GGUF file among -m: one invocation per repetition and\n"
+           "                     test, interleaved with ternbench's, compared like any run;\n"
+           "                     repeatable (a peer that cannot run a file says why)\n"
+           "  --peer-model FILE  add FILE to -m (ternbench and the peers run it)\n"
            "  -h, --help         this text\n");
 }
 
@@ -59,14 +61,8 @@ static int add_tests(const char *cmd, const char *list, bool prompt, tb_bench_op
     return TB_EXIT_OK;
 }
 
-typedef struct peers {
-    char *name[4], *path[4];
-    int n;
-    const char *model;
-} peers;
-
-static int parse(int argc, char **argv, tb_bench_opts *o, const char **json, peers *pe,
-                 char *models_buf, size_t cap)
+static int parse(int argc, char **argv, tb_bench_opts *o, const char **json, char *models_buf,
+                 size_t cap)
 {
     enum { O_WARM = 256, O_SEED, O_JSON, O_PEER, O_PEER_MODEL, O_IDLE, O_PROMPT_FILE, O_COUNT };
     static const struct option opts[] = {
@@ -150,16 +146,21 @@ static int parse(int argc, char **argv, tb_bench_opts *o, const char **json, pee
             char *eq = strchr(optarg, '=');
             if (!eq || eq == optarg || !eq[1])
                 rc = tb_cli_usage_error(cmd, "--peer: '%s' is not NAME=/path/to/llama-bench", optarg);
-            else if (pe->n == 4)
-                rc = tb_cli_usage_error(cmd, "--peer: at most 4 peers");
+            else if (o->npeers == TB_BENCH_MAX_PEERS)
+                rc = tb_cli_usage_error(cmd, "--peer: at most %d peers", TB_BENCH_MAX_PEERS);
             else {
                 *eq = '\0';
-                pe->name[pe->n] = optarg;
-                pe->path[pe->n++] = eq + 1;
+                o->peer_names[o->npeers] = optarg;
+                o->peer_paths[o->npeers++] = eq + 1;
             }
             break;
         }
-        case O_PEER_MODEL: pe->model = optarg; break;
+        case O_PEER_MODEL: /* a file for ternbench and the peers alike */
+            if (o->nmodels == TB_BENCH_MAX_MODELS)
+                rc = tb_cli_usage_error(cmd, "--peer-model: at most %d models", TB_BENCH_MAX_MODELS);
+            else
+                o->specs[o->nmodels++] = optarg;
+            break;
         case O_IDLE: rc = tb_cli_parse_double(cmd, "--idle", optarg, 0, 3600, &o->idle_s); break;
         case 'h': help(); return -1;
         default:
@@ -190,9 +191,8 @@ int tb_cmd_bench(int argc, char **argv)
     tb_bench_opts o = {.threads = tb_cpu_usable(NULL, 0), .reps = TB_BENCH_DEFAULT_REPS, .warmup = 8,
                        .seed = 1, .batch = 512, .retries = -1, .max_time = 600};
     const char *json = NULL;
-    peers pe = {0};
     char models_buf[2048];
-    int rc = parse(argc, argv, &o, &json, &pe, models_buf, sizeof models_buf);
+    int rc = parse(argc, argv, &o, &json, models_buf, sizeof models_buf);
     if (rc < 0)
         return TB_EXIT_OK;
     if (rc != TB_EXIT_OK)
@@ -200,46 +200,15 @@ int tb_cmd_bench(int argc, char **argv)
     tb_machine mach;
     if (tb_machine_probe_for("bench", &mach) != 0)
         return TB_EXIT_USAGE;
-    json_t *runs = json_array(), *comps = json_array(), *workload = NULL, *weather = json_array();
+    tb_bench_doc parts;
+    tb_bench_doc_init(&parts);
     tb_error err;
-    if (tb_bench_run(&o, &mach, stdout, runs, comps, &workload, weather, &err) != TB_OK) {
+    if (tb_bench_run(&o, &mach, stdout, &parts, &err) != TB_OK) {
         fprintf(stderr, "ternbench bench: %s\n", err.text);
-        json_decref(runs);
-        json_decref(comps);
-        json_decref(weather);
+        tb_bench_doc_free(&parts);
         return TB_EXIT_USAGE;
     }
-    json_t *peer_status = json_array();
-    if (pe.n) {
-        const char *file = pe.model;
-        for (int i = 0; i < o.nmodels && !file; i++)
-            if (strncmp(o.specs[i], "dummy:", 6) != 0)
-                file = o.specs[i];
-        printf("\n| peer | model | test | threads | t/s | 95%% CI |\n| --- | --- | --- | ---: | ---: | --- |\n");
-        for (int i = 0; i < pe.n; i++) {
-            size_t before = json_array_size(runs);
-            json_t *st = tb_peer_run(pe.name[i], pe.path[i], file, &o, runs);
-            if (!json_is_true(json_object_get(st, "ok")))
-                fprintf(stderr, "ternbench bench: peer %s: %s\n", pe.name[i],
-                        json_string_value(json_object_get(st, "detail")));
-            for (size_t k = before; k < json_array_size(runs); k++) {
-                json_t *r = json_array_get(runs, k), *t = json_object_get(r, "tokens_per_s");
-                json_t *ci = json_object_get(t, "ci95");
-                char cis[64] = "-";
-                if (json_is_array(ci))
-                    snprintf(cis, sizeof cis, "[%.2f, %.2f]", json_number_value(json_array_get(ci, 0)),
-                             json_number_value(json_array_get(ci, 1)));
-                printf("| %s | %s | %s | %lld | %.2f | %s |\n", pe.name[i],
-                       json_string_value(json_object_get(r, "model")),
-                       json_string_value(json_object_get(r, "test")),
-                       (long long)json_integer_value(json_object_get(r, "threads")),
-                       json_number_value(json_object_get(t, "median")), cis);
-            }
-            json_array_append_new(peer_status, st);
-        }
-    }
-    json_t *doc = tb_result_document(&mach, runs, comps, workload, weather, &o);
-    json_object_set_new(doc, "peers", peer_status);
+    json_t *doc = tb_result_document(&mach, &parts, &o);
     if (json) {
         char *text = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
         if (!text || tb_file_write_atomic(json, text, strlen(text), &err) != TB_OK) {

@@ -147,8 +147,9 @@ int tb_cmd_reproduce(int argc, char **argv)
     tb_machine mach;
     if (tb_machine_probe_for("reproduce", &mach) != 0)
         return TB_EXIT_USAGE;
-    json_t *runs = json_array(), *comps = json_array(), *skipped = json_array(), *workload = NULL;
-    json_t *weather = json_array();
+    tb_bench_doc parts;
+    tb_bench_doc_init(&parts);
+    json_t *skipped = json_array();
     for (int si = 0; si < ns && rc == TB_EXIT_OK; si++) {
         const tb_preset *p = tb_preset_find(sizes[si]);
         tb_bench_opts b = o.trust;
@@ -187,24 +188,19 @@ int tb_cmd_reproduce(int argc, char **argv)
         tb_bench_name_tests(&b);
         printf("\n## %s\n\n", sizes[si]);
         fflush(stdout);
-        json_decref(workload);
-        workload = NULL;
-        if (tb_bench_run(&b, &mach, stdout, runs, comps, &workload, weather, &err) != TB_OK) {
+        if (tb_bench_run(&b, &mach, stdout, &parts, &err) != TB_OK) {
             fprintf(stderr, "ternbench reproduce: %s\n", err.text);
             rc = TB_EXIT_USAGE;
         }
     }
-    if (rc != TB_EXIT_OK || json_array_size(runs) == 0) {
+    if (rc != TB_EXIT_OK || json_array_size(parts.runs) == 0) {
         if (rc == TB_EXIT_OK)
             fprintf(stderr, "ternbench reproduce: nothing could be measured\n");
-        json_decref(runs);
-        json_decref(comps);
+        tb_bench_doc_free(&parts);
         json_decref(skipped);
-        json_decref(workload);
-        json_decref(weather);
         return TB_EXIT_USAGE;
     }
-    json_t *doc = tb_result_document(&mach, runs, comps, workload, weather, &o.trust);
+    json_t *doc = tb_result_document(&mach, &parts, &o.trust);
     json_object_set_new(doc, "skipped", skipped);
     char path[1100];
     snprintf(path, sizeof path, "%s/results.json", o.out);

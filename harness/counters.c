@@ -217,6 +217,17 @@ double tb_schedstat_wait(const char *text)
     return sscanf(text, "%llu %llu", &run, &wait) == 2 ? (double)wait * 1e-9 : -1;
 }
 
+double tb_proc_stat_busy(const char *text)
+{
+    unsigned long long v[7];
+    if (strncmp(text, "cpu ", 4) != 0 ||
+        sscanf(text + 4, "%llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3], &v[4],
+               &v[5], &v[6]) != 7)
+        return -1;
+    long hz = sysconf(_SC_CLK_TCK);
+    return (double)(v[0] + v[1] + v[2] + v[5] + v[6]) / (double)(hz > 0 ? hz : 100);
+}
+
 double tb_proc_stat_steal(const char *text)
 {
     unsigned long long v[8];

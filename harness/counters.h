@@ -55,6 +55,11 @@ void tb_usage_now(tb_usage *u, const int *tids, int n);
  * -1 when the line or the field is missing (kernels before 2.6.11). */
 double tb_proc_stat_steal(const char *text);
 
+/* Seconds of CPU time every process used (user, nice, system, irq, softirq:
+ * not idle, iowait or steal), summed over CPUs, from /proc/stat's text; -1
+ * when the line is missing. */
+double tb_proc_stat_busy(const char *text);
+
 /* Run-queue wait from a /proc/.../schedstat line ("RUN_NS WAIT_NS SLICES"):
  * the seconds the thread was ready but not running. -1 when malformed. */
 double tb_schedstat_wait(const char *text);

@@ -3,188 +3,180 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <jansson.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "meter.h"
-#include "report.h"
-#include "sampler.h"
-#include "stats.h"
+#include "results.h"
+#include "tb_file.h"
 #include "tb_time.h"
 
 extern char **environ;
 
-static json_t *status(const char *name, const char *path, const char *model, bool ok,
-                      const char *detail)
+int tb_peer_args(const char *path, const char *file, const tb_bench_test *t, int batch, long threads,
+                 char **argv, int cap, char *buf, size_t bufcap)
 {
-    return json_pack("{s:s, s:s, s:s, s:b, s:s}", "name", name, "path", path, "model", model,
-                     "ok", ok, "detail", detail);
+    int n = 0;
+    size_t used = 0;
+#define ARG(...)                                                                                  \
+    do {                                                                                          \
+        int w = snprintf(buf + used, bufcap - used, __VA_ARGS__);                                 \
+        if (n < cap - 1 && w >= 0 && (size_t)w < bufcap - used) {                                 \
+            argv[n++] = buf + used;                                                               \
+            used += (size_t)w + 1;                                                                \
+        }                                                                                         \
+    } while (0)
+    ARG("%s", path);
+    ARG("-m");
+    ARG("%s", file);
+    if (t->gen) { /* a prompt then generation: llama-bench's -pg, and nothing else */
+        ARG("-pg");
+        ARG("%d,%d", t->tokens, t->gen);
+        ARG("-p");
+        ARG("0");
+        ARG("-n");
+        ARG("0");
+    } else {
+        ARG("-p");
+        ARG("%d", t->prompt ? t->tokens : 0);
+        ARG("-n");
+        ARG("%d", t->prompt ? 0 : t->tokens);
+    }
+    /* -ub with -b: llama-bench's physical batch defaults to 512, so -b alone
+     * above 512 would run another configuration than ternbench's */
+    ARG("-b");
+    ARG("%d", batch);
+    ARG("-ub");
+    ARG("%d", batch);
+    ARG("-t");
+    ARG("%ld", threads);
+    ARG("-r");
+    ARG("1");
+    ARG("-o");
+    ARG("json");
+#undef ARG
+    argv[n] = NULL;
+    return n;
 }
 
-/* Appends "a,b,c" of the tests' token counts of one kind to buf. */
-static void list(const tb_bench_opts *o, bool prompt, char *buf, size_t cap)
+/* Runs argv with stdout and stderr into files under dir; its exit status. */
+static int spawn(char *const argv[], const char *out, const char *errpath, tb_error *err)
 {
-    buf[0] = '\0';
-    for (int t = 0; t < o->ntests; t++) {
-        const tb_bench_test *x = &o->tests[t];
-        if (x->gen || x->prompt != prompt)
-            continue;
-        size_t n = strlen(buf);
-        snprintf(buf + n, cap - n, "%s%d", n ? "," : "", x->tokens);
-    }
-    if (!buf[0])
-        snprintf(buf, cap, "0");
-}
-
-/* Runs argv, stdout into a temporary file; returns its text (caller frees) or NULL. */
-static char *capture(char *const argv[], int *status_out, char *why, size_t cap)
-{
-    char tmp[] = "/tmp/tb_peer_XXXXXX";
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        snprintf(why, cap, "cannot create a temporary file: %s", strerror(errno));
-        return NULL;
-    }
-    unlink(tmp);
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, fd, 1);
     posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 1, out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    posix_spawn_file_actions_addopen(&fa, 2, errpath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
     pid_t pid;
     int rc = posix_spawn(&pid, argv[0], &fa, NULL, argv, environ);
     posix_spawn_file_actions_destroy(&fa);
-    if (rc != 0) {
-        close(fd);
-        snprintf(why, cap, "cannot run %s: %s", argv[0], strerror(rc));
-        return NULL;
-    }
+    if (rc != 0)
+        return tb_error_set(err, TB_EIO, "cannot run %s: %s", argv[0], strerror(rc));
     int st;
     waitpid(pid, &st, 0);
-    *status_out = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-    off_t size = lseek(fd, 0, SEEK_END);
-    char *text = size >= 0 && size < (1 << 26) ? malloc((size_t)size + 1) : NULL;
-    if (text && pread(fd, text, (size_t)size, 0) == size)
-        text[size] = '\0';
-    else {
-        free(text);
-        text = NULL;
-        snprintf(why, cap, "cannot read %s's output", argv[0]);
-    }
-    close(fd);
-    return text;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
-json_t *tb_peer_run(const char *name, const char *path, const char *model, const tb_bench_opts *o,
-                    json_t *runs)
+/* The last lines of a file, on one line. */
+static void tail_of(const char *path, char *buf, size_t cap)
 {
-    char why[512];
-    if (!model)
-        return status(name, path, "", false, "no GGUF file among the models: a peer needs one "
-                                             "(give -m FILE.gguf or --peer-model FILE.gguf)");
-    if (access(path, X_OK) != 0) {
-        snprintf(why, sizeof why, "%s is not an executable file (%s)", path, strerror(errno));
-        return status(name, path, model, false, why);
-    }
-    char pp[128], tg[128], th[128] = "", reps[16], batch[16];
-    list(o, true, pp, sizeof pp);
-    list(o, false, tg, sizeof tg);
-    int nthreads = o->nthreads ? o->nthreads : 1;
-    for (int i = 0; i < nthreads; i++) {
-        size_t n = strlen(th);
-        snprintf(th + n, sizeof th - n, "%s%ld", i ? "," : "", o->nthreads ? o->thread_list[i] : o->threads);
-    }
-    snprintf(reps, sizeof reps, "%ld", o->reps);
-    snprintf(batch, sizeof batch, "%ld", o->batch);
-    /* -ub with -b: llama-bench's physical batch defaults to 512, so a larger
-     * -b alone would run another configuration than ternbench's */
-    char *argv[] = {(char *)path, "-m", (char *)model, "-p", pp, "-n", tg, "-t", th, "-r", reps,
-                    "-b", batch, "-ub", batch, "-o", "json", NULL};
-
-    tb_meter *meter = NULL;
-    tb_sampler *sampler = NULL;
-    tb_error err;
-    const char *meter_kind = NULL;
-    if (tb_meter_open_auto(NULL, &meter, &err) == TB_OK && (sampler = tb_sampler_new(meter, 0))) {
-        meter_kind = tb_meter_kind_name(meter->kind);
-        if (tb_sampler_start(sampler, &err) != TB_OK) {
-            tb_sampler_free(sampler);
-            sampler = NULL;
-        }
-    }
-    int code = -1;
-    double t0 = tb_now();
-    char *text = capture(argv, &code, why, sizeof why);
-    double secs = tb_now() - t0;
-    tb_energy_result er;
-    bool metered = sampler && tb_sampler_stop(sampler, &er, &err) == TB_OK;
-    tb_sampler_free(sampler);
-    tb_meter_close(meter);
-    if (!text)
-        return status(name, path, model, false, why);
-    json_error_t jerr;
-    json_t *rows = code == 0 ? json_loads(text, 0, &jerr) : NULL;
+    char *text = NULL;
+    size_t len = 0;
+    tb_error e;
+    buf[0] = '\0';
+    if (tb_file_read_all(path, 1 << 22, &text, &len, &e) != TB_OK)
+        return;
+    while (len && (text[len - 1] == '\n' || text[len - 1] == ' '))
+        text[--len] = '\0';
+    const char *start = len > cap - 1 ? text + len - (cap - 1) : text;
+    snprintf(buf, cap, "%s", start);
+    for (char *p = buf; *p; p++)
+        if (*p == '\n')
+            *p = ' ';
     free(text);
-    if (code != 0) {
-        snprintf(why, sizeof why, "%s exited with status %d", path, code);
-        return status(name, path, model, false, why);
-    }
-    if (!json_is_array(rows)) {
-        snprintf(why, sizeof why, "%s -o json printed no JSON array (%s)", path,
-                 rows ? "not an array" : jerr.text);
-        json_decref(rows);
-        return status(name, path, model, false, why);
-    }
-    const char *base = strrchr(model, '/') ? strrchr(model, '/') + 1 : model;
-    size_t i;
-    json_t *row;
-    int added = 0;
-    json_array_foreach(rows, i, row) {
-        json_int_t np = json_integer_value(json_object_get(row, "n_prompt"));
-        json_int_t ng = json_integer_value(json_object_get(row, "n_gen"));
-        double x[TB_BENCH_MAX_REPS];
-        int n = tb_json_numbers(json_object_get(row, "samples_ts"), x, TB_BENCH_MAX_REPS);
-        if (n == 0) { /* older llama-bench: per-repetition nanoseconds only */
-            n = tb_json_numbers(json_object_get(row, "samples_ns"), x, TB_BENCH_MAX_REPS);
-            for (int k = 0; k < n; k++)
-                x[k] = x[k] > 0 ? (double)(np + ng) * 1e9 / x[k] : 0;
-        }
-        if (n == 0 && json_is_number(json_object_get(row, "avg_ts")))
-            x[n++] = json_number_value(json_object_get(row, "avg_ts"));
-        if (n == 0)
-            continue;
-        char test[48], mname[160];
-        if (np && ng)
-            snprintf(test, sizeof test, "pp%lld+tg%lld", (long long)np, (long long)ng);
-        else if (np)
-            snprintf(test, sizeof test, "pp%lld", (long long)np);
-        else
-            snprintf(test, sizeof test, "tg%lld", (long long)ng);
-        snprintf(mname, sizeof mname, "peer:%s:%s", name, base);
-        tb_summary s;
-        tb_summarize(x, n, &s);
-        const char *type = json_string_value(json_object_get(row, "model_type"));
-        json_t *r = json_pack("{s:s, s:s, s:s, s:I, s:s, s:o, s:s}", "model", mname, "format",
-                              type ? type : "peer", "test", test, "threads",
-                              json_integer_value(json_object_get(row, "n_threads")), "peer", name,
-                              "tokens_per_s", tb_summary_to_json(&s, x, n), "source",
-                              "llama-bench -o json");
-        if (metered)
-            json_object_set_new(r, "energy_whole_invocation",
-                                json_pack("{s:s, s:f, s:f}", "meter", meter_kind, "joules",
-                                          er.total_j, "seconds", secs));
-        json_object_set_new(r, "energy_unavailable",
-                            json_string(metered ? "measured over the whole llama-bench invocation "
-                                                  "(all its tests), not per test"
-                                                : "no energy meter on this machine"));
-        json_array_append_new(runs, r);
-        added++;
+}
+
+static void read_info(json_t *row, tb_peer_info *info)
+{
+    snprintf(info->build, sizeof info->build, "%s (%lld)", tb_json_str(row, "build_commit"),
+             (long long)json_integer_value(json_object_get(row, "build_number")));
+    snprintf(info->backends, sizeof info->backends, "%s", tb_json_str(row, "backends"));
+    snprintf(info->cpu, sizeof info->cpu, "%s", tb_json_str(row, "cpu_info"));
+    snprintf(info->model_type, sizeof info->model_type, "%s", tb_json_str(row, "model_type"));
+}
+
+/* The timed run of llama-bench's one JSON row: tokens/s from samples_ts (or
+ * samples_ns, which older versions alone print, or avg_ts). */
+static int read_row(const char *text, const char *path, int tokens, tb_peer_sample *out,
+                    tb_peer_info *info, tb_error *err)
+{
+    json_error_t jerr;
+    json_t *rows = json_loads(text, 0, &jerr);
+    json_t *row = json_array_get(rows, 0);
+    int rc = TB_OK;
+    double ts[4], ns[4];
+    int nts = tb_json_numbers(json_object_get(row, "samples_ts"), ts, 4);
+    int nns = tb_json_numbers(json_object_get(row, "samples_ns"), ns, 4);
+    if (!json_is_array(rows) || !json_is_object(row))
+        rc = tb_error_set(err, TB_EINVAL, "%s -o json printed no row (%s)", path,
+                          rows ? "an empty or foreign document" : jerr.text);
+    else if (nts > 0)
+        out->tps = ts[0];
+    else if (nns > 0 && ns[0] > 0)
+        out->tps = tokens * 1e9 / ns[0];
+    else if (json_is_number(json_object_get(row, "avg_ts")))
+        out->tps = json_number_value(json_object_get(row, "avg_ts"));
+    else
+        rc = tb_error_set(err, TB_EINVAL, "%s -o json: a row without samples_ts, samples_ns or avg_ts",
+                          path);
+    if (rc == TB_OK && !(out->tps > 0))
+        rc = tb_error_set(err, TB_EINVAL, "%s -o json: tokens/s %g", path, out->tps);
+    if (rc == TB_OK) {
+        out->seconds = tokens / out->tps;
+        read_info(row, info);
     }
     json_decref(rows);
-    snprintf(why, sizeof why, "%d rows from %s in %.1f s", added, path, secs);
-    return status(name, path, model, added > 0, why);
+    return rc;
+}
+
+int tb_peer_once(const char *path, const char *file, const tb_bench_test *t, int batch, long threads,
+                 tb_peer_sample *out, tb_peer_info *info, tb_error *err)
+{
+    memset(out, 0, sizeof *out);
+    if (access(path, X_OK) != 0)
+        return tb_error_set(err, TB_EINVAL, "%s is not an executable file (%s)", path, strerror(errno));
+    char dir[] = "/tmp/tb_peer_XXXXXX";
+    if (!mkdtemp(dir))
+        return tb_error_set(err, TB_EIO, "cannot make a temporary directory: %s", strerror(errno));
+    char out_path[64], err_path[64], buf[4096], *argv[40];
+    snprintf(out_path, sizeof out_path, "%s/out", dir);
+    snprintf(err_path, sizeof err_path, "%s/err", dir);
+    int argc = tb_peer_args(path, file, t, batch, threads, argv, 38, buf, sizeof buf);
+    double t0 = tb_now();
+    int code = spawn(argv, out_path, err_path, err);
+    out->wall = tb_now() - t0;
+    int rc = code < 0 ? code : TB_OK;
+    if (rc == TB_OK && code != 0) {
+        /* llama-bench prints its loader's message only with -v: run it again so */
+        argv[argc] = "-v";
+        argv[argc + 1] = NULL;
+        spawn(argv, out_path, err_path, err);
+        char tail[700];
+        tail_of(err_path, tail, sizeof tail);
+        rc = tb_error_set(err, TB_EINVAL, "%s exited with status %d on %s: ...%s", path, code, file,
+                          tail[0] ? tail : "(nothing on stderr)");
+    }
+    char *text = NULL;
+    size_t len = 0;
+    if (rc == TB_OK && (rc = tb_file_read_all(out_path, 1 << 22, &text, &len, err)) == TB_OK)
+        rc = read_row(text, path, t->tokens + t->gen, out, info, err);
+    free(text);
+    unlink(out_path);
+    unlink(err_path);
+    rmdir(dir);
+    return rc;
 }

@@ -1,21 +1,51 @@
 /*
- * peer.h - external engines beside ternbench's: runs a user's own llama.cpp or
- * bitnet.cpp `llama-bench` with the same tests, threads, repetitions and
- * batch on a GGUF file, reads its `-o json` output, and turns its rows into
- * runs of the result document (model "peer:NAME:FILE"). The suite never
- * downloads or builds a peer; a missing or failing one is reported, not fatal.
+ * peer.h - external engines beside ternbench's own: a user's llama.cpp or
+ * bitnet.cpp `llama-bench`, run on the same GGUF files as ternbench, one
+ * invocation per repetition and test (`-r 1`, only that test, the same
+ * threads and batch), so that its repetitions interleave with ternbench's in
+ * bench's rounds and the machine's drift falls on every engine alike.
+ *
+ * What is read of a peer: its `-o json` row (tokens/s of the timed run,
+ * which excludes model loading and llama-bench's own warm-up; its build
+ * commit, backends, CPU and model type). What is not: its threads' run-queue
+ * waits (they are not this process's); the share of the CPUs other
+ * processes took meanwhile stands in for them. The suite never downloads or
+ * builds a peer; one that cannot run a file says why (its loader's message,
+ * from a verbose re-run) and the rest goes on.
  */
 #ifndef TB_PEER_H
 #define TB_PEER_H
 
-#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
 
 #include "bench.h"
 
-/* Runs peer NAME at PATH on model (a GGUF path) with o's tests, thread counts,
- * repetitions and batch; appends runs to `runs`; returns a status object
- * {name, path, model, ok, detail} for the document's "peers" list. */
-json_t *tb_peer_run(const char *name, const char *path, const char *model, const tb_bench_opts *o,
-                    json_t *runs);
+/* What a peer says about itself in its JSON rows. */
+typedef struct tb_peer_info {
+    char build[64];            /* build_commit (build_number) */
+    char backends[64];
+    char cpu[160];
+    char model_type[160];      /* e.g. "bitnet 700M I2_S - 2 bpw ternary" */
+} tb_peer_info;
+
+/* One timed repetition of a peer. */
+typedef struct tb_peer_sample {
+    double tps;                /* tokens/s of llama-bench's timed run */
+    double seconds;            /* its duration: the run's tokens / tps */
+    double wall;               /* the whole invocation, load and warm-up included */
+} tb_peer_sample;
+
+/* The llama-bench arguments of one test (its own -p/-n/-pg, -b and -ub
+ * together, -t) into argv (cap entries, NULL-terminated; strings point into
+ * buf); returns argc. */
+int tb_peer_args(const char *path, const char *file, const tb_bench_test *t, int batch, long threads,
+                 char **argv, int cap, char *buf, size_t bufcap);
+
+/* Runs one repetition. TB_OK, or an error whose text says why: the exit
+ * status and the tail of llama-bench's verbose output (its loader's message)
+ * when it failed, or what was wrong with its JSON. */
+int tb_peer_once(const char *path, const char *file, const tb_bench_test *t, int batch, long threads,
+                 tb_peer_sample *out, tb_peer_info *info, tb_error *err);
 
 #endif

@@ -73,21 +73,26 @@ static double history_threshold(const config *c, double *center)
     return -expm1(-t * sqrt(var * (1 + 1.0 / k)));
 }
 
-static void judge(FILE *out, const config *c, double floor, tb_compare_summary *sum)
+static void judge(FILE *out, config *c, double floor, tb_compare_summary *sum)
 {
     sum->compared++;
     sum->counted += c->counted;
     /* pool the baselines' samples for the interval */
+    /* a tainted baseline among several is left out; a tainted one alone, or a
+     * tainted new run, leaves no verdict */
     double pooled[TB_RES_MAX_SAMPLES];
-    int np = 0, nwith = 0;
-    bool tainted = c->cur.tainted;
+    int np = 0, nwith = 0, clean = 0;
+    for (int i = 0; i < c->nbase; i++)
+        clean += !c->base[i].tainted;
+    bool tainted = c->cur.tainted || clean == 0;
     double lost = c->cur.lost;
     for (int i = 0; i < c->nbase; i++) {
+        lost = fmax(lost, c->base[i].lost);
+        if (c->base[i].tainted && clean > 0)
+            c->base[i].n = 0; /* out of the pool and of the history's spread */
         for (int k = 0; k < c->base[i].n && np < TB_RES_MAX_SAMPLES; k++)
             pooled[np++] = c->base[i].x[k];
         nwith += c->base[i].n > 0;
-        tainted |= c->base[i].tainted;
-        lost = fmax(lost, c->base[i].lost);
     }
     tb_ratio q;
     if (c->cost)

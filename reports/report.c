@@ -106,6 +106,7 @@ typedef struct line {
     const tb_rcomp *headline;  /* the preferred ternary format over f16, both with F16 lm_heads */
     const tb_rcomp *strongest; /* the same ternary model over its fastest other baseline */
     const tb_rcomp *practical; /* a ternary model with a quantised lm_head over f16 */
+    const tb_rcomp *claim;     /* the claim itself: one peer's ternary over another's f16 */
 } line;
 
 static int ternary_rank(const char *fmt)
@@ -155,9 +156,7 @@ static int summary_lines(const tb_report *rep, line *lines, int cap)
         if (!in_view(rep, c) || !tb_fmt_ternary(c->a->format) || strcmp(c->b->format, "f16") ||
             strcmp(c->b->embd, "f16") || c->b->peer[0] || c->a->peer[0])
             continue;
-        char size[96];
-        tb_model_size(c->a->model, size, sizeof size);
-        line *l = line_for(lines, &n, cap, c->machine, size, c->a->params);
+        line *l = line_for(lines, &n, cap, c->machine, c->a->size, c->a->params);
         if (!l)
             continue;
         if (strcmp(c->a->embd, "f16")) {
@@ -167,15 +166,23 @@ static int summary_lines(const tb_report *rep, line *lines, int cap)
             l->headline = c;
         }
     }
-    for (int i = 0; i < r->ncomps; i++) { /* the strongest baseline of the headline's model */
+    for (int i = 0; i < r->ncomps; i++) { /* the strongest baseline, any engine's */
         const tb_rcomp *c = &r->comps[i];
         for (int k = 0; k < n; k++) {
             line *l = &lines[k];
-            if (l->headline && c->a == l->headline->a && c->b != l->headline->b &&
-                strcmp(c->b->format, "f16") &&
+            if (l->headline && c->a == l->headline->a && c != l->headline &&
                 (!l->strongest || c->speedup.estimate < l->strongest->speedup.estimate))
                 l->strongest = c;
         }
+    }
+    for (int i = 0; i < r->ncomps; i++) { /* the claim: a peer's ternary over another peer's f16 */
+        const tb_rcomp *c = &r->comps[i];
+        if (!in_view(rep, c) || !c->a->peer[0] || !c->b->peer[0] || !strcmp(c->a->peer, c->b->peer) ||
+            !tb_fmt_ternary(c->a->format) || strcmp(c->b->format, "f16"))
+            continue;
+        line *l = line_for(lines, &n, cap, c->machine, c->a->size, c->a->params);
+        if (l && (!l->claim || ternary_rank(c->a->format) < ternary_rank(l->claim->a->format)))
+            l->claim = c;
     }
     qsort(lines, (size_t)n, sizeof *lines, by_machine_and_size);
     return n;
@@ -315,37 +322,89 @@ static void answer_machine(const tb_report *rep, tb_rout *o, const line *lines, 
     tb_rout_html(o, "</p>\n");
 }
 
+static bool any_claim(const line *lines, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (lines[i].claim)
+            return true;
+    return false;
+}
+
+/* "3.91x [3.80, 4.02] i2_s" and its verdict against pub. */
+static void measured_cells(const tb_rcomp *c, double pub, char *meas, size_t mcap, char *v, size_t vcap)
+{
+    if (!c) {
+        snprintf(meas, mcap, "-");
+        snprintf(v, vcap, "-");
+        return;
+    }
+    tb_ratio_text(&c->speedup, meas, mcap);
+    size_t k = strlen(meas);
+    snprintf(meas + k, mcap - k, " %s", c->a->format);
+    tb_verdict(c, pub, v, vcap);
+}
+
 static void answer_table(const tb_report *rep, tb_rout *o, const line *lines, int n)
 {
-    bool several = rep->r->nmachines > 1;
-    const char *h[] = {"machine", "size", "published", "measured: ternary over f16 [95% CI]",
-                       "verdict", "strongest baseline: ternary over it", "with a quantised lm_head"};
-    tb_rout_table(o, several ? 7 : 6, several ? h : h + 1, several ? "llrllll" : "lrllll");
+    bool several = rep->r->nmachines > 1, peers = any_claim(lines, n);
+    enum { COLS = 10 };
+    const char *h[COLS];
+    char align[COLS + 1];
+    int nc = 0;
+#define COL(text, a) (h[nc] = (text), align[nc++] = (a))
+    if (several)
+        COL("machine", 'l');
+    COL("size", 'l');
+    COL("published", 'r');
+    if (peers) {
+        COL("measured: bitnet.cpp's ternary over llama.cpp's f16 [95% CI]", 'l');
+        COL("verdict", 'l');
+    }
+    COL(peers ? "ternbench: ternary over f16 [95% CI]" : "measured: ternary over f16 [95% CI]", 'l');
+    COL("verdict", 'l');
+    COL(peers ? "ternbench's ternary over the strongest baseline (any engine)"
+              : "strongest baseline: ternary over it", 'l');
+    COL("with a quantised lm_head", 'l');
+#undef COL
+    align[nc] = '\0';
+    tb_rout_table(o, nc, h, align);
     for (int i = 0; i < n; i++) {
         const line *l = &lines[i];
-        if (!l->headline)
+        if (!l->headline && !l->claim)
             continue;
         const tb_rmachine *m = &rep->r->machines[l->machine];
         double pub = tb_published_speedup(m, tb_claim_find(l->size));
-        char p[64] = "-", meas[96], v[200], s[160] = "-", q[160] = "-";
+        char p[64] = "-", meas[96], v[200], cmeas[96], cv[200], s[200] = "-", q[160] = "-";
         if (pub > 0)
             snprintf(p, sizeof p, "%.2fx (%s)", pub, arm(m) ? "ARM" : "x86");
-        tb_ratio_text(&l->headline->speedup, meas, sizeof meas);
-        size_t k = strlen(meas);
-        snprintf(meas + k, sizeof meas - k, " %s", l->headline->a->format);
-        tb_verdict(l->headline, pub, v, sizeof v);
+        measured_cells(l->headline, pub, meas, sizeof meas, v, sizeof v);
+        measured_cells(l->claim, pub, cmeas, sizeof cmeas, cv, sizeof cv);
         if (l->strongest) {
             char t[96];
             tb_ratio_text(&l->strongest->speedup, t, sizeof t);
-            snprintf(s, sizeof s, "%s: %s", l->strongest->b->format, t);
+            snprintf(s, sizeof s, "%s%s%s: %s", l->strongest->b->peer[0] ? l->strongest->b->peer : "",
+                     l->strongest->b->peer[0] ? " " : "", l->strongest->b->format, t);
         }
         if (l->practical) {
             char t[96];
             tb_ratio_text(&l->practical->speedup, t, sizeof t);
             snprintf(q, sizeof q, "%s + %s lm_head: %s", l->practical->a->format, l->practical->a->embd, t);
         }
-        const char *cells[] = {m->label, l->size, p, meas, v, s, q};
-        tb_rout_row(o, several ? 7 : 6, several ? cells : cells + 1);
+        const char *cells[COLS];
+        int k = 0;
+        if (several)
+            cells[k++] = m->label;
+        cells[k++] = l->size;
+        cells[k++] = p;
+        if (peers) {
+            cells[k++] = cmeas;
+            cells[k++] = cv;
+        }
+        cells[k++] = meas;
+        cells[k++] = v;
+        cells[k++] = s;
+        cells[k++] = q;
+        tb_rout_row(o, k, cells);
     }
     tb_rout_table_end(o);
     tb_rout_para(o, "Published: bitnet.cpp over llama.cpp f16 on dummy models, read off its charts "
@@ -356,6 +415,10 @@ static void answer_table(const tb_report *rep, tb_rout *o, const line *lines, in
                     "figure (above, below) or to lie within ±10 % of it (matches); otherwise it is "
                     "inconclusive. \"With a quantised lm_head\" is the practical best: the same ternary "
                     "weights with the tied embedding quantised, over the same f16 baseline.");
+    if (peers)
+        tb_rout_para(o, "With peers, the claim itself is measured too: the peers' own llama-bench "
+                        "runs on the same GGUF files, one invocation per repetition interleaved with "
+                        "ternbench's, the ternary peer's run over the other peer's f16 run.");
 }
 
 static void flagged(const tb_report *rep, tb_rout *o)
@@ -546,6 +609,7 @@ int tb_report_write(json_t *doc, const char *dir, tb_error *err)
     for (int m = 0; m < r.nmachines; m++)
         answer_machine(&rep, &o, lines, n, m);
     answer_table(&rep, &o, lines, n);
+    tb_report_engines(&rep, &o);
     tb_rout_heading(&o, 2, "flagged", "Runs the machine disturbed");
     flagged(&rep, &o);
     tb_rout_heading(&o, 2, "charts", "Charts");

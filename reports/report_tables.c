@@ -44,8 +44,8 @@ void tb_report_speedups(const tb_report *rep, tb_rout *o)
     table(rep, o, 10, h, "lllrllrrrl");
     for (int i = 0; i < r->ncomps; i++) {
         const tb_rcomp *c = &r->comps[i];
-        char size[96], th[16], a[200], b[200], sp[96], pairs[16], pub[32] = "-", v[200] = "-";
-        tb_model_size(c->a->model, size, sizeof size);
+        char th[16], a[200], b[200], sp[96], pairs[16], pub[32] = "-", v[200] = "-";
+        const char *size = c->a->size;
         snprintf(th, sizeof th, "%d", c->a->threads);
         model_text(c->a, a, sizeof a);
         model_text(c->b, b, sizeof b);
@@ -185,8 +185,8 @@ void tb_report_energy(const tb_report *rep, tb_rout *o)
         const tb_rcomp *c = &r->comps[i];
         if (!c->has_energy && !c->has_proxy)
             continue;
-        char size[96], meas[96] = "-", net[96] = "-", proxy[96] = "-", diff[96] = "-", pub[64] = "-";
-        tb_model_size(c->a->model, size, sizeof size);
+        char meas[96] = "-", net[96] = "-", proxy[96] = "-", diff[96] = "-", pub[64] = "-";
+        const char *size = c->a->size;
         if (c->has_energy)
             reduction_text(&c->energy, meas, sizeof meas);
         if (c->has_net)
@@ -252,4 +252,63 @@ void tb_report_machines(const tb_report *rep, tb_rout *o)
     }
     tb_rout_table_end(o);
     tb_rout_details_end(o);
+}
+
+/* Each engine's tokens/s per size and format, side by side (with peers). */
+void tb_report_engines(const tb_report *rep, tb_rout *o)
+{
+    const tb_results *r = rep->r;
+    enum { MAX_PEERS = 6, MAX_ROWS = 128 };
+    const char *peers[MAX_PEERS];
+    int np = 0;
+    for (int i = 0; i < r->nruns; i++) {
+        const char *p = r->runs[i].peer;
+        bool seen = !p[0];
+        for (int k = 0; k < np && !seen; k++)
+            seen = !strcmp(peers[k], p);
+        if (!seen && np < MAX_PEERS)
+            peers[np++] = p;
+    }
+    if (!np)
+        return;
+    const char *h[3 + MAX_PEERS] = {"machine", "size", "format", "ternbench"};
+    char align[4 + MAX_PEERS] = "lllr";
+    for (int k = 0; k < np; k++) {
+        h[4 + k] = peers[k];
+        align[4 + k] = 'r';
+    }
+    align[4 + np] = '\0';
+    char title[160];
+    snprintf(title, sizeof title, "Each engine's tokens/s (%s, %d threads), on the same files",
+             rep->view[0].test, rep->view[0].threads);
+    tb_rout_para(o, title);
+    table(rep, o, 4 + np, h, align);
+    const tb_rrun *done[MAX_ROWS];
+    int nd = 0;
+    for (int i = 0; i < r->nruns && nd < MAX_ROWS; i++) {
+        const tb_rrun *x = &r->runs[i];
+        const tb_mview *v = &rep->view[x->machine];
+        bool seen = false;
+        for (int k = 0; k < nd && !seen; k++)
+            seen = done[k]->machine == x->machine && !strcmp(done[k]->size, x->size) &&
+                   !strcmp(done[k]->format, x->format);
+        if (seen || x->threads != v->threads || strcmp(x->test, v->test))
+            continue;
+        done[nd++] = x;
+        char cell[1 + MAX_PEERS][64];
+        const char *cells[4 + MAX_PEERS] = {machine_label(rep, x->machine), x->size, x->format};
+        for (int e = 0; e <= np; e++) {
+            snprintf(cell[e], sizeof cell[e], "-");
+            for (int k = 0; k < r->nruns; k++) {
+                const tb_rrun *y = &r->runs[k];
+                if (y->machine == x->machine && y->threads == x->threads && !strcmp(y->test, x->test) &&
+                    !strcmp(y->size, x->size) && !strcmp(y->format, x->format) &&
+                    !strcmp(y->peer, e ? peers[e - 1] : "") && y->n > 0)
+                    snprintf(cell[e], sizeof cell[e], "%.2f", y->tps_summary.median);
+            }
+            cells[3 + e] = cell[e];
+        }
+        row(rep, o, 4 + np, cells);
+    }
+    tb_rout_table_end(o);
 }

@@ -265,6 +265,10 @@ static void read_run(tb_results *r, json_t *j, json_t *doc_machine, tb_rrun *run
     run->embd = json_is_string(json_object_get(j, "embd_format")) ? tb_json_str(j, "embd_format") : "f16";
     run->test = tb_json_str(j, "test");
     run->peer = tb_json_str(j, "peer");
+    if (json_is_string(json_object_get(j, "size")))
+        snprintf(run->size, sizeof run->size, "%s", tb_json_str(j, "size"));
+    else
+        tb_model_size(run->model, run->size, sizeof run->size);
     run->threads = (int)json_integer_value(json_object_get(j, "threads"));
     run->tokens = (int)json_integer_value(json_object_get(j, "tokens"));
     json_t *batch = json_object_get(j, "batch");

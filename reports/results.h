@@ -50,6 +50,7 @@ typedef struct tb_rrun {
     json_t *json;
     int machine;               /* index into machines */
     const char *model, *format, *embd, *test, *peer; /* peer: "" for ternbench's own */
+    char size[96];             /* the preset it is ("size"), else from its name */
     int threads, batch, tokens;
     bool batched;              /* a prompt in batches: compute-bound, no roofline */
     double params;             /* 0 when unknown */

@@ -3,8 +3,8 @@
 # errors Release build and its tests, the same tests built with
 # AddressSanitizer + UndefinedBehaviorSanitizer, and the kernels cross-built
 # for aarch64 and tested under qemu-aarch64 (with and without SDOT), a
-# bounded libFuzzer run of the GGUF reader, and the performance gate
-# (ci/gate.sh) against ci/baseline.json.
+# bounded libFuzzer run of the GGUF reader, the performance gate (ci/gate.sh)
+# and a check that it catches slowed builds (ci/gate-selftest.sh).
 # `.ci/run` runs exactly this.
 set -euo pipefail
 
@@ -31,5 +31,8 @@ ctest --test-dir build-aarch64 --output-on-failure -j "$jobs"
 echo "== fuzz (GGUF reader, libFuzzer + ASan/UBSan, 30 s)"
 ci/fuzz.sh 30
 
-echo "== performance gate (ci/gate.sh: 125M i2_s over f16 against ci/baseline.json)"
+echo "== performance gate (ci/gate.sh: counted instructions, and speedups against ci/history)"
 ci/gate.sh "$here/build"
+
+echo "== the gate's power (ci/gate-selftest.sh: builds 5 % and 10 % slower ternary models)"
+ci/gate-selftest.sh "$here/build"

@@ -152,13 +152,16 @@ static void run_bench(script *sc, long reps, double precision, double max_time, 
     tb_machine mach;
     tb_machine_probe(&mach);
     sc->ncpus = mach.cpu.logical_cpus;
-    out->runs = json_array();
-    out->comps = json_array();
-    out->weather = json_array();
-    out->workload = NULL;
+    tb_bench_doc d;
+    tb_bench_doc_init(&d);
     FILE *f = tmpfile();
-    if (tb_bench_run(&o, &mach, f, out->runs, out->comps, &out->workload, out->weather, &err) != TB_OK)
+    if (tb_bench_run(&o, &mach, f, &d, &err) != TB_OK)
         fail_msg("%s", err.text);
+    out->runs = d.runs;
+    out->comps = d.comps;
+    out->weather = d.weather;
+    out->workload = d.workload;
+    json_decref(d.peers);
     rewind(f);
     out->text[fread(out->text, 1, sizeof out->text - 1, f)] = '\0';
     fclose(f);

@@ -154,49 +154,117 @@ static void test_thread_lists_and_pg(void **state)
     free(dir);
 }
 
-/* A stand-in llama-bench: records its arguments and prints llama-bench's -o json rows. */
+/* A stand-in llama-bench: appends its arguments to a log, prints llama-bench's
+ * -o json row for the one test it was given (50 t/s decoding, 200 t/s a
+ * prompt), and fails like a loader on a file whose name has "bad" in it,
+ * telling why only under -v, as llama-bench does. */
+static void fake_llama_bench(const char *script, const char *log)
+{
+    FILE *f = fopen(script, "w");
+    fprintf(f, "#!/bin/sh\necho \"$@\" >> %s\n"
+               "case \"$*\" in *bad*)\n"
+               "  case \"$*\" in *-v*) echo 'llama_model_load: error loading model: unknown model "
+               "architecture: bitnet-b1.58' >&2;; esac\n"
+               "  exit 1;;\nesac\n"
+               "p=0; n=0\n"
+               "while [ $# -gt 0 ]; do case \"$1\" in -p) p=$2; shift;; -n) n=$2; shift;; esac; shift; done\n"
+               "if [ \"$p\" != 0 ]; then ts=200; else ts=50; fi\n"
+               "echo \"[{\\\"build_commit\\\": \\\"abc1234\\\", \\\"build_number\\\": 7, "
+               "\\\"cpu_info\\\": \\\"Fake CPU\\\", \\\"backends\\\": \\\"CPU\\\", "
+               "\\\"model_type\\\": \\\"bitnet 2B I2_S - 2 bpw ternary\\\", \\\"n_threads\\\": 2, "
+               "\\\"n_prompt\\\": $p, \\\"n_gen\\\": $n, \\\"avg_ts\\\": $ts, "
+               "\\\"samples_ts\\\": [$ts]}]\"\n", log);
+    fclose(f);
+    chmod(script, 0755);
+}
+
+/* Peers are engines: one invocation per repetition and test, every test's
+ * flags passed, their rows compared like ternbench's, a peer that cannot run
+ * a file reported with its loader's message before anything is measured. */
 static void test_peer(void **state)
 {
     (void)state;
     char *dir = tb_tmpdir();
-    char script[1200], args[1200], path[1200], missing[1300];
+    char script[1200], args[1200], path[1200], bad[1300], peer[1300];
     snprintf(script, sizeof script, "%s/llama-bench", dir);
     snprintf(args, sizeof args, "%s/args.txt", dir);
     snprintf(path, sizeof path, "%s/r.json", dir);
-    FILE *f = fopen(script, "w");
-    fprintf(f, "#!/bin/sh\necho \"$@\" > %s\n"
-               "echo '[{\"model_filename\": \"m.gguf\", \"model_type\": \"bitnet 2B I2_S - 2 bpw ternary\", "
-               "\"n_threads\": 2, \"n_prompt\": 0, \"n_gen\": 8, \"avg_ts\": 50.0, "
-               "\"samples_ts\": [49.0, 50.0, 51.0]}]'\n", args);
-    fclose(f);
-    chmod(script, 0755);
-    char peer[1300];
+    snprintf(bad, sizeof bad, "%s/bad.gguf", dir);
+    fake_llama_bench(script, args);
+    char cp[2600];
+    snprintf(cp, sizeof cp, "cp %s/bitnet-cpp-tiny/tiny-f16.gguf %s", TB_TEST_DATA, bad);
+    assert_int_equal(system(cp), 0);
     snprintf(peer, sizeof peer, "bitnet.cpp=%s", script);
-    snprintf(missing, sizeof missing, "gone=%s/nonexistent", dir);
-    tb_run_result r = bench("-m", "dummy:125M:i2_s", "-n", "8", "-r", "3", "-t", "2", "--warmup", "1",
-                            "--peer", peer, "--peer", missing, "--peer-model",
-                            TB_TEST_DATA "/bitnet-cpp-tiny/tiny-i2_s.gguf", "--json", path);
-    assert_int_equal(r.status, 0); /* a missing peer is reported, not fatal */
-    assert_non_null(strstr(r.err, "peer gone:"));
-    assert_non_null(strstr(r.out, "| bitnet.cpp | peer:bitnet.cpp:tiny-i2_s.gguf | tg8 | 2 | 50.00 |"));
+    char models[3000];
+    snprintf(models, sizeof models, "%s/bitnet-cpp-tiny/tiny-i2_s.gguf,%s", TB_TEST_DATA, bad);
+    tb_run_result r = bench("-m", models, "-n", "8", "-p", "8", "-b", "4", "-r", "3", "-t", "2",
+                            "--warmup", "1", "--max-lost", "100%", "--peer", peer, "--json", path);
+    assert_int_equal(r.status, 0); /* a peer that cannot run a file is reported, not fatal */
+    assert_non_null(strstr(r.err, "peer bitnet.cpp cannot run"));
+    assert_non_null(strstr(r.err, "unknown model architecture: bitnet-b1.58"));
+    assert_non_null(strstr(r.out, "| peer:bitnet.cpp:tiny-i2_s.gguf | i2_s |"));
+    /* the peer's i2_s compared with ternbench's own f16 twin (bad.gguf is a copy of it) */
+    assert_non_null(strstr(r.out, "| tg8 | 2 | peer:bitnet.cpp:tiny-i2_s.gguf | bad.gguf | "));
     tb_run_free(&r);
+    /* the invocations: a probe per file, then per round tg8 and pp8@b4, each alone */
     FILE *a = fopen(args, "r");
-    char line[2048] = "";
-    assert_non_null(fgets(line, sizeof line, a));
+    char line[2048];
+    int calls = 0, tg = 0, pp = 0;
+    while (fgets(line, sizeof line, a)) {
+        calls++;
+        assert_non_null(strstr(line, "-t 2 -r 1 -o json"));
+        if (strstr(line, "-p 0 -n 8 -b 1 -ub 1"))
+            tg++;
+        if (strstr(line, "-p 8 -n 0 -b 4 -ub 4"))
+            pp++;
+    }
     fclose(a);
-    assert_non_null(strstr(line, "-n 8 -t 2 -r 3"));
-    assert_non_null(strstr(line, "-o json"));
-    assert_non_null(strstr(line, "tiny-i2_s.gguf"));
+    assert_int_equal(tg, 3);
+    assert_int_equal(pp, 3);
+    assert_int_equal(calls, 2 + 1 + 6); /* two probes, one -v re-run, six repetitions */
     json_t *doc = tb_test_json_load(path);
-    json_t *runs = json_object_get(doc, "runs");
-    json_t *last = json_array_get(runs, json_array_size(runs) - 1);
-    assert_string_equal(json_string_value(json_object_get(last, "peer")), "bitnet.cpp");
-    assert_int_equal(json_array_size(json_object_get(json_object_get(last, "tokens_per_s"), "samples")), 3);
+    json_t *runs = json_object_get(doc, "runs"), *peer_run = NULL, *own = NULL;
+    size_t i;
+    json_t *x;
+    json_array_foreach(runs, i, x) {
+        if (!strcmp(json_string_value(json_object_get(x, "model")), "peer:bitnet.cpp:tiny-i2_s.gguf") &&
+            !strcmp(json_string_value(json_object_get(x, "test")), "tg8"))
+            peer_run = x;
+        if (!strcmp(json_string_value(json_object_get(x, "model")), "tiny-i2_s.gguf") &&
+            !strcmp(json_string_value(json_object_get(x, "test")), "tg8"))
+            own = x;
+    }
+    assert_non_null(peer_run);
+    assert_non_null(own);
+    assert_string_equal(json_string_value(json_object_get(peer_run, "peer")), "bitnet.cpp");
+    json_t *samples = json_object_get(json_object_get(peer_run, "tokens_per_s"), "samples");
+    assert_int_equal(json_array_size(samples), 3);
+    assert_double_equal(json_real_value(json_array_get(samples, 0)), 50, 1e-9);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(peer_run, "peer_info"), "build")),
+                        "abc1234 (7)");
+    /* interleaved: the peer's repetition of round k starts after ternbench's of round k
+     * and before ternbench's of round k + 1 */
+    json_t *pa = json_object_get(peer_run, "attempts"), *oa = json_object_get(own, "attempts");
+    for (size_t k = 0; k + 1 < 3; k++) {
+        double p0 = json_real_value(json_object_get(json_array_get(pa, k), "started_s"));
+        double o0 = json_real_value(json_object_get(json_array_get(oa, k), "started_s"));
+        double o1 = json_real_value(json_object_get(json_array_get(oa, k + 1), "started_s"));
+        assert_true(k % 2 ? p0 < o0 : o0 < p0); /* the order reverses every other round */
+        assert_true(p0 < o1);
+    }
     json_t *peers = json_object_get(doc, "peers");
     assert_int_equal(json_array_size(peers), 2);
     assert_true(json_is_true(json_object_get(json_array_get(peers, 0), "ok")));
     assert_true(json_is_false(json_object_get(json_array_get(peers, 1), "ok")));
+    assert_non_null(strstr(json_string_value(json_object_get(json_array_get(peers, 1), "detail")),
+                           "unknown model architecture"));
     json_decref(doc);
+    /* -p 0 skips the prompt test, as in llama-bench */
+    r = bench("-m", TB_TEST_DATA "/bitnet-cpp-tiny/tiny-i2_s.gguf", "-n", "4", "-p", "0", "-r", "1",
+              "--max-lost", "100%");
+    assert_int_equal(r.status, 0);
+    assert_null(strstr(r.out, "| pp"));
+    tb_run_free(&r);
     tb_rmtree(dir);
     free(dir);
 }
@@ -232,6 +300,54 @@ static void test_prompt_file(void **state)
     r = bench("-m", "dummy:125M:i2_s", "--prompt-file", prompt, "-p", "4", "-r", "1");
     assert_int_equal(r.status, 2);
     assert_non_null(strstr(r.err, "has no vocabulary to read --prompt-file"));
+    tb_run_free(&r);
+    tb_rmtree(dir);
+    free(dir);
+}
+
+/* --count instructions: the same build and inputs count the same, run after
+ * run (the deterministic metric the CI gate relies on). Skipped, and said,
+ * where valgrind is not installed. */
+static void test_counted_instructions(void **state)
+{
+    (void)state;
+#ifdef TB_SANITIZED
+    print_message("skipped: an AddressSanitizer build cannot run under valgrind\n");
+    skip();
+#endif
+    if (system("valgrind --version > /dev/null 2>&1") != 0) {
+        print_message("skipped: valgrind is not installed (apt-get install valgrind)\n");
+        skip();
+    }
+    char *dir = tb_tmpdir();
+    double first[2] = {0};
+    for (int k = 0; k < 2; k++) {
+        char path[1200];
+        snprintf(path, sizeof path, "%s/c%d.json", dir, k);
+        tb_run_result r = bench("-m", TB_TEST_DATA "/bitnet-cpp-tiny/tiny-i2_s.gguf", "-n", "4", "-p",
+                                "4", "-r", "1", "-t", "1", "--max-lost", "100%", "--count",
+                                "instructions", "--json", path);
+        assert_int_equal(r.status, 0);
+        tb_run_free(&r);
+        json_t *doc = tb_test_json_load(path);
+        json_t *runs = json_object_get(doc, "runs");
+        assert_int_equal(json_array_size(runs), 2);
+        for (size_t i = 0; i < 2; i++) {
+            json_t *cg = json_object_get(json_object_get(json_array_get(runs, i), "counters"), "callgrind");
+            double ipt = json_real_value(json_object_get(json_object_get(cg, "instructions_per_token"),
+                                                         "median"));
+            assert_true(ipt > 1000);
+            assert_string_equal(json_string_value(json_object_get(cg, "isa")), "avx2");
+            if (k == 0)
+                first[i] = ipt;
+            else
+                assert_double_equal(ipt, first[i], 0); /* exactly */
+        }
+        json_decref(doc);
+    }
+    tb_run_result r = bench("-m", "dummy:125M:i2_s", "--count", "cycles");
+    assert_int_equal(r.status, 2);
+    assert_non_null(strstr(r.err, "--count: 'cycles' is not instructions or cache"));
     tb_run_free(&r);
     tb_rmtree(dir);
     free(dir);
@@ -275,6 +391,7 @@ int main(void)
         cmocka_unit_test(test_peer),
         cmocka_unit_test(test_prompt_file),
         cmocka_unit_test(test_usage_errors),
+        cmocka_unit_test(test_counted_instructions),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
