@@ -24,7 +24,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-#include "meter.h"
+#include "meters.h"
 #include "sources.h"
 #include "tb_file.h"
 

@@ -5,7 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sources.h"
 
 static const char *const kind_names[TB_METER_KIND_COUNT] = {"rapl", "perf-power", "ina219",
                                                             "ina219-i2c"};
@@ -53,22 +52,4 @@ void tb_meter_close(tb_meter *m)
     if (m->ops && m->ops->close)
         m->ops->close(m);
     free(m);
-}
-
-int tb_meter_open_auto(const char *sysfs_root, tb_meter **out, tb_error *err)
-{
-    tb_error e1, e2, e3;
-    if (tb_meter_open_rapl(sysfs_root, out, &e1) == TB_OK)
-        return TB_OK;
-    if (tb_meter_open_perf_power(sysfs_root, NULL, out, &e2) == TB_OK)
-        return TB_OK;
-    if (tb_meter_open_ina219_hwmon(sysfs_root, NULL, out, &e3) == TB_OK)
-        return TB_OK;
-    int code = (e1.code == TB_EPERM || e2.code == TB_EPERM || e3.code == TB_EPERM) ? TB_EPERM
-                                                                                : TB_ENOTSUP;
-    return tb_error_set(err, code,
-                        "no energy meter on this machine.\n  rapl: %s\n  perf-power: %s\n"
-                        "  ina219: %s\n  ina219-i2c: never chosen automatically; "
-                        "use --meter ina219-i2c --i2c-bus N on a board with a wired INA219",
-                        e1.text, e2.text, e3.text);
 }

@@ -12,8 +12,9 @@
  * Some domains lie inside others (RAPL core inside package); `in_total` says
  * which domains add up to the meter's total without double counting.
  *
- * Life cycle: tb_meter_open_*() -> tb_meter_sample() ... -> tb_meter_close().
- * Estimates are not meters: see estimate.h.
+ * Life cycle: tb_meter_open_*() (meters.h) -> tb_meter_sample() ... ->
+ * tb_meter_close(). This header is the interface alone: the back ends build
+ * on it, and meters.h opens them. Estimates are not meters: see estimate.h.
  */
 #ifndef TB_METER_H
 #define TB_METER_H
@@ -89,61 +90,5 @@ void tb_meter_close(tb_meter *m);
 /* Allocates a meter with no domains yet; used by the back ends. */
 tb_meter *tb_meter_new(tb_meter_kind kind, const tb_meter_ops *ops, void *impl);
 int tb_meter_add_domain(tb_meter *m, const char *name, bool in_total);
-
-/* ---- the back ends ---------------------------------------------------- */
-
-/* RAPL through powercap under sysfs_root (NULL: TERNBENCH_SYSFS_ROOT or /sys). */
-int tb_meter_open_rapl(const char *sysfs_root, tb_meter **out, tb_error *err);
-
-/* The perf power PMU. The syscall is injectable for tests (NULL: the real one). */
-typedef struct tb_perf_io {
-    int (*open)(void *ctx, uint32_t type, uint64_t config, int cpu);  /* fd or -errno */
-    int (*read)(void *ctx, int fd, uint64_t *count);                  /* 0 or -errno */
-    void (*close)(void *ctx, int fd);
-    void *ctx;
-} tb_perf_io;
-int tb_meter_open_perf_power(const char *sysfs_root, const tb_perf_io *io, tb_meter **out,
-                             tb_error *err);
-
-/* INA219 behind the hwmon ina2xx driver; device NULL: the first one found. */
-int tb_meter_open_ina219_hwmon(const char *sysfs_root, const char *device, tb_meter **out,
-                               tb_error *err);
-
-/* Register access to an INA219 on a bus; injectable for tests. */
-typedef struct tb_i2c_io {
-    int (*read_reg)(void *ctx, uint8_t reg, uint16_t *value);   /* 0 or -errno */
-    int (*write_reg)(void *ctx, uint8_t reg, uint16_t value);   /* 0 or -errno */
-    void (*close)(void *ctx);
-    void *ctx;
-} tb_i2c_io;
-
-typedef struct tb_ina219_config {
-    double shunt_ohms;        /* e.g. 0.1 on common breakout boards */
-    double max_current_a;     /* the largest current expected, sets the LSB */
-    double bus_volts_max;     /* 16 or 32: the bus voltage range */
-    int adc_samples;          /* averaging: 1, 2, 4, ... 128 */
-} tb_ina219_config;
-
-/* The calibration the datasheet's procedure gives for cfg. */
-typedef struct tb_ina219_calibration {
-    double current_lsb_a;
-    double power_lsb_w;
-    uint16_t calibration;     /* register 0x05 */
-    uint16_t config;          /* register 0x00 */
-    double conversion_s;      /* time for one bus + shunt conversion */
-} tb_ina219_calibration;
-int tb_ina219_calibrate(const tb_ina219_config *cfg, tb_ina219_calibration *cal, tb_error *err);
-
-/* Opens /dev/i2c-BUS (under dev_root, NULL: /dev) at address 0x40-0x4F, or
- * uses io when not NULL. Programs configuration and calibration. */
-int tb_meter_open_ina219_i2c(const char *dev_root, int bus, int address,
-                             const tb_ina219_config *cfg, const tb_i2c_io *io,
-                             tb_meter **out, tb_error *err);
-
-/* Opens the first source that works in the order of preference:
- * rapl, perf-power, ina219 (hwmon). Raw I2C is never opened automatically:
- * writing configuration to an unknown bus device is not safe. On failure err
- * explains every source's problem. */
-int tb_meter_open_auto(const char *sysfs_root, tb_meter **out, tb_error *err);
 
 #endif

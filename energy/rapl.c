@@ -19,7 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "meter.h"
+#include "meters.h"
 #include "sources.h"
 #include "tb_file.h"
 

@@ -8,6 +8,7 @@
 
 #include "cpu.h"
 #include "tb_mem.h"
+#include "tokenizer.h"
 
 const tb_preset tb_presets[] = {
     {"125M", 768, 3072, 11, 12, 12, 32002, TB_ARCH_BITNET},
@@ -358,6 +359,21 @@ int tb_dummy_write(const tb_preset *p, tb_format fmt, tb_format embd, uint64_t s
         rc = tb_gguf_writer_write(w, path, gen_fill, &g, err);
     free(g.scratch);
     free(tensors);
+    return rc;
+}
+
+int tb_dummy_save(const tb_preset *p, tb_format fmt, tb_format embd, uint64_t seed,
+                  const char *tokenizer, const char *path, tb_error *err)
+{
+    tb_gguf_writer *w = tb_gguf_writer_new(32);
+    if (!w)
+        return tb_error_set(err, TB_ENOMEM, "out of memory");
+    /* a vocabulary always: llama.cpp-family tools refuse a model without one */
+    int rc = tokenizer ? tb_tokenizer_import_hf(tokenizer, p->vocab, w, err)
+                       : tb_tokenizer_placeholder(p->vocab, w, err);
+    if (rc == TB_OK)
+        rc = tb_dummy_write(p, fmt, embd, seed, w, path, err);
+    tb_gguf_writer_free(w);
     return rc;
 }
 

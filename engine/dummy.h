@@ -51,6 +51,13 @@ int tb_model_dummy(const tb_preset *p, tb_format fmt, tb_format embd, uint64_t s
 int tb_dummy_write(const tb_preset *p, tb_format fmt, tb_format embd, uint64_t seed,
                    tb_gguf_writer *w, const char *path, tb_error *err);
 
+/* A dummy model as a GGUF file every llama.cpp-family tool opens: the
+ * vocabulary of tokenizer (a Hugging Face tokenizer.json) or, when NULL, a
+ * placeholder SentencePiece vocabulary of the preset's size; then the
+ * weights as tb_dummy_write writes them. */
+int tb_dummy_save(const tb_preset *p, tb_format fmt, tb_format embd, uint64_t seed,
+                  const char *tokenizer, const char *path, tb_error *err);
+
 /* The weight seed `dummy:` specs use. */
 #define TB_DUMMY_SEED 1
 

@@ -320,7 +320,7 @@ static tb_sampler *open_meter(bench *b, tb_meter **meter, tb_error *err)
         b->idle_ok = o->idle_s > 0;
         return NULL;
     }
-    if (tb_meter_open_auto(NULL, meter, err) != TB_OK) {
+    if (tb_meter_open_chosen(&o->meter, meter, err) != TB_OK) {
         snprintf(b->energy_why, sizeof b->energy_why, "%s", err->text);
         one_line(b->energy_why);
         return NULL;
@@ -331,6 +331,11 @@ static tb_sampler *open_meter(bench *b, tb_meter **meter, tb_error *err)
         return NULL;
     }
     b->meter_name = tb_meter_kind_name((*meter)->kind);
+    if (o->idle_given) { /* measured once before (reproduce) */
+        b->idle_w = o->idle_w;
+        b->idle_ok = true;
+        return s;
+    }
     if (o->idle_s <= 0)
         return s;
     fprintf(stderr, "ternbench bench: measuring idle power for %.1f s...\n", o->idle_s);
@@ -348,6 +353,42 @@ static tb_sampler *open_meter(bench *b, tb_meter **meter, tb_error *err)
     one_line(b->idle_why);
     fprintf(stderr, "ternbench bench: warning: %s\n", b->idle_why);
     return s;
+}
+
+int tb_bench_idle(const tb_meter_choice *c, double max_s, double *watts, json_t **doc, tb_error *err)
+{
+    enum { MIN_WINDOWS = 5, MAX_WINDOWS = 120 };
+    tb_meter *m = NULL;
+    int rc = tb_meter_open_chosen(c, &m, err);
+    tb_sampler *s = rc == TB_OK ? tb_sampler_new(m, 0) : NULL;
+    if (rc == TB_OK && !s)
+        rc = tb_error_set(err, TB_ENOMEM, "out of memory");
+    double w[MAX_WINDOWS], mean = 0, lo = 0, hi = 0;
+    bool has = false;
+    int n = 0;
+    double t0 = tb_now();
+    while (rc == TB_OK && n < MAX_WINDOWS) {
+        tb_energy_result r;
+        if ((rc = tb_sampler_start(s, err)) != TB_OK)
+            break;
+        sleep_s(1.0);
+        if ((rc = tb_sampler_stop(s, &r, err)) != TB_OK)
+            break;
+        w[n++] = r.seconds > 0 ? r.total_j / r.seconds : 0;
+        tb_mean_t(w, n, &mean, &lo, &hi, &has);
+        if (n >= MIN_WINDOWS && ((has && mean > 0 && (hi - lo) / 2 <= 0.02 * mean) || tb_now() - t0 >= max_s))
+            break;
+    }
+    if (rc == TB_OK) {
+        *watts = mean;
+        *doc = json_pack("{s:s, s:{s:f, s:o, s:i}, s:f, s:s}", "meter", tb_meter_kind_name(m->kind),
+                         "watts", "mean", mean, "ci", has ? json_pack("[f, f]", lo, hi) : json_null(),
+                         "windows", n, "window_s", 1.0, "method",
+                         "1 s windows until the mean's 95 % t interval is within +-2 %");
+    }
+    tb_sampler_free(s);
+    tb_meter_close(m);
+    return rc;
 }
 
 /* ---- measuring ---- */

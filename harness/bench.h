@@ -10,6 +10,7 @@
 #include <stdio.h>
 
 #include "machine.h"
+#include "meters.h"
 #include "tb_error.h"
 
 enum {
@@ -59,6 +60,9 @@ typedef struct tb_bench_opts {
     int ntests;
     long threads, reps, warmup, seed, batch;
     double idle_s;             /* measure idle power this long first; 0: no net energy */
+    double idle_w;             /* idle power measured before (idle_given): subtracted as is */
+    bool idle_given;
+    tb_meter_choice meter;     /* meter.name NULL: the first that works */
     long thread_list[8];       /* several thread counts, each run in turn (nthreads > 0) */
     int nthreads;
     const char *prompt_file;   /* tokenized by each model's vocabulary; NULL: seeded ids */
@@ -121,6 +125,12 @@ double tb_bench_feed(struct tb_model *m, const int *ids, int n, int batch, int g
  * out and adds to doc (ternbench.result/2). doc->workload is replaced. */
 int tb_bench_run(const tb_bench_opts *o, const tb_machine *mach, FILE *out, tb_bench_doc *doc,
                  tb_error *err);
+
+/* Idle power with the meter c chooses: 1 s windows, at least five, until the
+ * mean's 95 % interval is within +-2 % or max_s seconds are spent. TB_OK with
+ * *watts and *doc ({meter, watts: {mean, ci, windows}, window_s}); an error
+ * when there is no meter (nothing to subtract: no net energy). */
+int tb_bench_idle(const tb_meter_choice *c, double max_s, double *watts, json_t **doc, tb_error *err);
 
 /* The ternbench.result/2 document around doc's parts (steals them; doc is
  * left empty); settings describes how they were measured, or NULL. */

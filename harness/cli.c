@@ -1,6 +1,8 @@
 /* cli.c - helpers every command uses to parse and reject its arguments. */
 #include "cli.h"
 
+#include "meters.h"
+
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
@@ -82,6 +84,32 @@ int tb_cli_trust_option(const char *cmd, int code, const char *arg, tb_bench_opt
         return tb_cli_parse_int(cmd, "--retries", arg, 0, TB_BENCH_MAX_RETRIES, &o->retries);
     default: return tb_cli_usage_error(cmd, "unknown option");
     }
+}
+
+int tb_cli_meter_option(const char *cmd, int code, const char *arg, tb_meter_choice *c)
+{
+    long n = 0;
+    int rc = TB_EXIT_OK;
+    switch (code) {
+    case TB_CLI_METER: c->name = arg; break;
+    case TB_CLI_SYSFS_ROOT: c->sysfs_root = arg; break;
+    case TB_CLI_I2C_BUS: rc = tb_cli_parse_int(cmd, "--i2c-bus", arg, 0, 1023, &c->i2c_bus); break;
+    case TB_CLI_I2C_ADDRESS:
+        rc = tb_cli_parse_int(cmd, "--i2c-address", arg, 0x40, 0x4f, &c->i2c_address);
+        break;
+    case TB_CLI_SHUNT_OHMS:
+        rc = tb_cli_parse_double(cmd, "--shunt-ohms", arg, 1e-5, 100, &c->ina.shunt_ohms);
+        break;
+    case TB_CLI_MAX_CURRENT:
+        rc = tb_cli_parse_double(cmd, "--max-current", arg, 1e-4, 100, &c->ina.max_current_a);
+        break;
+    case TB_CLI_ADC_SAMPLES:
+        rc = tb_cli_parse_int(cmd, "--adc-samples", arg, 1, 128, &n);
+        c->ina.adc_samples = (int)n;
+        break;
+    default: rc = tb_cli_usage_error(cmd, "unknown option");
+    }
+    return rc;
 }
 
 int tb_cli_parse_kv(const char *cmd, const char *text, tb_kv_type *out)

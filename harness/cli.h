@@ -67,6 +67,30 @@ enum { TB_CLI_TRUST_FIRST = 400, TB_CLI_PRECISION = TB_CLI_TRUST_FIRST, TB_CLI_M
     "                     tainted and gets no verdict (default 3)\n"
 int tb_cli_trust_option(const char *cmd, int code, const char *arg, tb_bench_opts *o);
 
+/* The energy meter options `energy`, `bench` and `reproduce` share, the same
+ * way: TB_CLI_METER_OPTIONS, TB_CLI_METER_HELP, tb_cli_meter_option() for
+ * the codes between TB_CLI_METER_FIRST and TB_CLI_METER_LAST; call
+ * tb_cli_meter_done() after parsing. */
+enum { TB_CLI_METER_FIRST = 420, TB_CLI_METER = TB_CLI_METER_FIRST, TB_CLI_SYSFS_ROOT, TB_CLI_I2C_BUS,
+       TB_CLI_I2C_ADDRESS, TB_CLI_SHUNT_OHMS, TB_CLI_MAX_CURRENT, TB_CLI_ADC_SAMPLES,
+       TB_CLI_METER_LAST = TB_CLI_ADC_SAMPLES };
+#define TB_CLI_METER_OPTIONS                                                                      \
+    {"meter", required_argument, NULL, TB_CLI_METER},                                             \
+        {"sysfs-root", required_argument, NULL, TB_CLI_SYSFS_ROOT},                               \
+        {"i2c-bus", required_argument, NULL, TB_CLI_I2C_BUS},                                     \
+        {"i2c-address", required_argument, NULL, TB_CLI_I2C_ADDRESS},                             \
+        {"shunt-ohms", required_argument, NULL, TB_CLI_SHUNT_OHMS},                               \
+        {"max-current", required_argument, NULL, TB_CLI_MAX_CURRENT},                             \
+        {"adc-samples", required_argument, NULL, TB_CLI_ADC_SAMPLES}
+#define TB_CLI_METER_HELP                                                                         \
+    "  --meter M          rapl | perf-power | ina219 | ina219-i2c (default: the first that\n"     \
+    "                     works of rapl, perf-power, ina219; raw I2C only on request)\n"          \
+    "  --sysfs-root DIR   read powercap/hwmon/event_source below DIR (TERNBENCH_SYSFS_ROOT)\n"    \
+    "  INA219 on raw I2C: --i2c-bus N (1) --i2c-address A (0x40) --shunt-ohms R (0.1)\n"          \
+    "                     --max-current A (3.2) --adc-samples N (1: 12-bit, ~1.1 ms)\n"
+struct tb_meter_choice;
+int tb_cli_meter_option(const char *cmd, int code, const char *arg, struct tb_meter_choice *c);
+
 /* The commands, each in its own cmd_*.c file. */
 int tb_cmd_info(int argc, char **argv);
 int tb_cmd_energy(int argc, char **argv);

@@ -41,6 +41,7 @@ static void help(void)
            "                     seeded ids (GGUF models with a vocabulary; repeated when\n"
            "                     shorter than the longest test)\n"
            "  --idle SECONDS     with an energy meter: measure idle power first, report net J/token\n"
+           TB_CLI_METER_HELP
            "  --count WHAT       also count each model's instructions per token under valgrind\n"
            "                     (instructions; cache: with simulated last-level misses): one\n"
            "                     thread, AVX2 kernels, exact; what `gate` compares tightly\n"
@@ -73,7 +74,7 @@ static int parse(int argc, char **argv, tb_bench_opts *o, const char **json, cha
         {"prompt-file", required_argument, NULL, O_PROMPT_FILE},
         {"peer", required_argument, NULL, O_PEER}, {"peer-model", required_argument, NULL, O_PEER_MODEL},
         {"idle", required_argument, NULL, O_IDLE},
-        TB_CLI_TRUST_OPTIONS, {"count", required_argument, NULL, O_COUNT},
+        TB_CLI_TRUST_OPTIONS, TB_CLI_METER_OPTIONS, {"count", required_argument, NULL, O_COUNT},
         {"help", no_argument, NULL, 'h'}, {0, 0, 0, 0}};
     const char *cmd = "bench";
     int rc = TB_EXIT_OK;
@@ -164,9 +165,12 @@ static int parse(int argc, char **argv, tb_bench_opts *o, const char **json, cha
         case O_IDLE: rc = tb_cli_parse_double(cmd, "--idle", optarg, 0, 3600, &o->idle_s); break;
         case 'h': help(); return -1;
         default:
-            if (c < TB_CLI_TRUST_FIRST || c > TB_CLI_TRUST_LAST)
+            if (c >= TB_CLI_METER_FIRST && c <= TB_CLI_METER_LAST)
+                rc = tb_cli_meter_option(cmd, c, optarg, &o->meter);
+            else if (c >= TB_CLI_TRUST_FIRST && c <= TB_CLI_TRUST_LAST)
+                rc = tb_cli_trust_option(cmd, c, optarg, o);
+            else
                 return tb_cli_bad_option(cmd, argv, optind, optopt, c);
-            rc = tb_cli_trust_option(cmd, c, optarg, o);
         }
     }
     if (rc != TB_EXIT_OK)
@@ -189,7 +193,8 @@ int tb_cmd_bench(int argc, char **argv)
         if (!strcmp(argv[i], "-pg"))
             argv[i] = "--pg";
     tb_bench_opts o = {.threads = tb_cpu_usable(NULL, 0), .reps = TB_BENCH_DEFAULT_REPS, .warmup = 8,
-                       .seed = 1, .batch = 512, .retries = -1, .max_time = 600};
+                       .seed = 1, .batch = 512, .retries = -1, .max_time = 600,
+                       .meter = tb_meter_choice_default()};
     const char *json = NULL;
     char models_buf[2048];
     int rc = parse(argc, argv, &o, &json, models_buf, sizeof models_buf);

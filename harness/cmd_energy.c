@@ -24,7 +24,7 @@
 
 #include "cli.h"
 #include "estimate.h"
-#include "meter.h"
+#include "meters.h"
 #include "sampler.h"
 #include "stats.h"
 #include "tb_file.h"
@@ -34,14 +34,11 @@ extern char **environ;
 enum { MAX_REPS = 1000 };
 
 typedef struct energy_opts {
-    const char *meter;          /* NULL: auto */
+    tb_meter_choice m;          /* m.name: a meter, an estimate, or NULL: the first that works */
     long reps;
     double idle_s;
     double interval_ms;         /* 0: the meter's default */
     const char *json_path;
-    const char *sysfs_root;
-    long i2c_bus, i2c_address;
-    tb_ina219_config ina;
     tb_estimate_model est;
     bool est_set[3];            /* idle, core, proxy watts given */
     char **cmd;
@@ -59,18 +56,13 @@ static void help(void)
 {
     printf("usage: ternbench energy [options] -- CMD [ARGS...]\n\n"
            "Runs CMD and reports the energy it took, like `perf stat -e power/...`.\n\n"
-           "  --meter M           rapl | perf-power | ina219 | ina219-i2c | estimate |\n"
-           "                      estimate:bitnet-proxy (default: the first that works of\n"
-           "                      rapl, perf-power, ina219; raw I2C and estimates only on request)\n"
+           TB_CLI_METER_HELP
+           "                     (or estimate | estimate:bitnet-proxy: labelled estimates)\n"
            "  -r, --repetitions N run CMD N times (default 1)\n"
            "  --idle SECONDS      measure idle power for SECONDS first; report net energy\n"
            "  --interval-ms MS    sampling interval (default: 5 ms RAPL, 50 ms perf-power,\n"
            "                      the conversion time for INA219)\n"
            "  --json FILE         write every run as JSON (atomically)\n"
-           "  --sysfs-root DIR    read powercap/hwmon/event_source below DIR instead of /sys\n"
-           "                      (also TERNBENCH_SYSFS_ROOT)\n"
-           "  INA219 on raw I2C:  --i2c-bus N (1) --i2c-address A (0x40) --shunt-ohms R (0.1)\n"
-           "                      --max-current A (3.2) --adc-samples N (1: 12-bit, ~1.1 ms)\n"
            "  estimates:          --est-idle-watts W (10) --est-core-watts W (10) per busy CPU;\n"
            "                      --est-proxy-watts W (200) for estimate:bitnet-proxy\n"
            "  -h, --help          this text\n\n"
@@ -79,52 +71,31 @@ static void help(void)
 
 static int parse(int argc, char **argv, energy_opts *o)
 {
-    enum { O_METER = 256, O_IDLE, O_INTERVAL, O_JSON, O_SYSFS, O_BUS, O_ADDR, O_SHUNT,
-           O_MAXI, O_ADC, O_EIDLE, O_ECORE, O_EPROXY };
+    enum { O_IDLE = 256, O_INTERVAL, O_JSON, O_EIDLE, O_ECORE, O_EPROXY };
     static const struct option opts[] = {
-        {"meter", required_argument, NULL, O_METER},
+        TB_CLI_METER_OPTIONS,
         {"repetitions", required_argument, NULL, 'r'},
         {"idle", required_argument, NULL, O_IDLE},
         {"interval-ms", required_argument, NULL, O_INTERVAL},
         {"json", required_argument, NULL, O_JSON},
-        {"sysfs-root", required_argument, NULL, O_SYSFS},
-        {"i2c-bus", required_argument, NULL, O_BUS},
-        {"i2c-address", required_argument, NULL, O_ADDR},
-        {"shunt-ohms", required_argument, NULL, O_SHUNT},
-        {"max-current", required_argument, NULL, O_MAXI},
-        {"adc-samples", required_argument, NULL, O_ADC},
         {"est-idle-watts", required_argument, NULL, O_EIDLE},
         {"est-core-watts", required_argument, NULL, O_ECORE},
         {"est-proxy-watts", required_argument, NULL, O_EPROXY},
         {"help", no_argument, NULL, 'h'},
         {0, 0, 0, 0}};
     const char *cmd = "energy";
-    long adc = 1;
     int rc = TB_EXIT_OK;
     opterr = 0;
     optind = 1;
     /* '+': stop at the first non-option, so CMD's own options stay CMD's. */
     for (int c; rc == TB_EXIT_OK && (c = getopt_long(argc, argv, "+:r:h", opts, NULL)) != -1;) {
         switch (c) {
-        case O_METER: o->meter = optarg; break;
         case 'r': rc = tb_cli_parse_int(cmd, "-r", optarg, 1, MAX_REPS, &o->reps); break;
         case O_IDLE: rc = tb_cli_parse_double(cmd, "--idle", optarg, 0, 3600, &o->idle_s); break;
         case O_INTERVAL:
             rc = tb_cli_parse_double(cmd, "--interval-ms", optarg, 0.1, 10000, &o->interval_ms);
             break;
         case O_JSON: o->json_path = optarg; break;
-        case O_SYSFS: o->sysfs_root = optarg; break;
-        case O_BUS: rc = tb_cli_parse_int(cmd, "--i2c-bus", optarg, 0, 1023, &o->i2c_bus); break;
-        case O_ADDR:
-            rc = tb_cli_parse_int(cmd, "--i2c-address", optarg, 0x40, 0x4f, &o->i2c_address);
-            break;
-        case O_SHUNT:
-            rc = tb_cli_parse_double(cmd, "--shunt-ohms", optarg, 1e-5, 100, &o->ina.shunt_ohms);
-            break;
-        case O_MAXI:
-            rc = tb_cli_parse_double(cmd, "--max-current", optarg, 1e-4, 100, &o->ina.max_current_a);
-            break;
-        case O_ADC: rc = tb_cli_parse_int(cmd, "--adc-samples", optarg, 1, 128, &adc); break;
         case O_EIDLE:
             rc = tb_cli_parse_double(cmd, "--est-idle-watts", optarg, 0, 1e5, &o->est.idle_w);
             o->est_set[0] = true;
@@ -138,12 +109,14 @@ static int parse(int argc, char **argv, energy_opts *o)
             o->est_set[2] = true;
             break;
         case 'h': help(); return -1;
-        default: return tb_cli_bad_option(cmd, argv, optind, optopt, c);
+        default:
+            if (c < TB_CLI_METER_FIRST || c > TB_CLI_METER_LAST)
+                return tb_cli_bad_option(cmd, argv, optind, optopt, c);
+            rc = tb_cli_meter_option(cmd, c, optarg, &o->m);
         }
     }
     if (rc != TB_EXIT_OK)
         return rc;
-    o->ina.adc_samples = (int)adc;
     if (optind >= argc)
         return tb_cli_usage_error(cmd, "no command to measure: put it after '--', "
                                        "e.g. ternbench energy -- sleep 1");
@@ -168,21 +141,11 @@ static bool is_estimate(const char *meter, tb_estimate_kind *kind)
 
 static int open_meter(const energy_opts *o, tb_meter **m, tb_error *err)
 {
-    if (!o->meter)
-        return tb_meter_open_auto(o->sysfs_root, m, err);
-    tb_meter_kind k;
-    if (tb_meter_kind_parse(o->meter, &k) != TB_OK)
-        return tb_error_set(err, TB_EINVAL, "--meter %s: unknown meter; use rapl, perf-power, "
-                            "ina219, ina219-i2c, estimate or estimate:bitnet-proxy", o->meter);
-    switch (k) {
-    case TB_METER_RAPL: return tb_meter_open_rapl(o->sysfs_root, m, err);
-    case TB_METER_PERF_POWER: return tb_meter_open_perf_power(o->sysfs_root, NULL, m, err);
-    case TB_METER_INA219: return tb_meter_open_ina219_hwmon(o->sysfs_root, NULL, m, err);
-    case TB_METER_INA219_I2C:
-        return tb_meter_open_ina219_i2c(NULL, (int)o->i2c_bus, (int)o->i2c_address, &o->ina,
-                                        NULL, m, err);
-    default: return tb_error_set(err, TB_EINVAL, "--meter %s: not a meter", o->meter);
-    }
+    int rc = tb_meter_open_chosen(&o->m, m, err);
+    if (rc == TB_EINVAL && o->m.name && !strstr(err->text, "estimate"))
+        tb_error_set(err, TB_EINVAL, "--meter %s: unknown meter; use rapl, perf-power, ina219, "
+                     "ina219-i2c, estimate or estimate:bitnet-proxy", o->m.name);
+    return rc;
 }
 
 static double timeval_s(struct timeval tv)
@@ -387,8 +350,7 @@ static int write_json(const energy_opts *o, const run_record *runs, int n, const
 
 int tb_cmd_energy(int argc, char **argv)
 {
-    energy_opts o = {.reps = 1, .i2c_bus = 1, .i2c_address = 0x40,
-                     .ina = {.shunt_ohms = 0.1, .max_current_a = 3.2, .bus_volts_max = 32}};
+    energy_opts o = {.m = tb_meter_choice_default(), .reps = 1};
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     tb_estimate_kind ekind = TB_ESTIMATE_LINEAR;
     o.est = tb_estimate_default(ekind, (int)cpus);
@@ -402,7 +364,7 @@ int tb_cmd_energy(int argc, char **argv)
     tb_meter *m = NULL;
     const char *label;
     char unavailable[1024] = "";
-    bool estimate = is_estimate(o.meter, &ekind);
+    bool estimate = is_estimate(o.m.name, &ekind);
     if (estimate) {
         tb_estimate_model d = tb_estimate_default(ekind, (int)cpus);
         if (!o.est_set[0]) o.est.idle_w = d.idle_w;
@@ -412,7 +374,7 @@ int tb_cmd_energy(int argc, char **argv)
         label = tb_estimate_label(ekind);
     } else if (open_meter(&o, &m, &err) == TB_OK) {
         label = tb_meter_kind_name(m->kind);
-    } else if (!o.meter && err.code != TB_EINVAL) {
+    } else if (!o.m.name && err.code != TB_EINVAL) {
         /* auto-discovery found nothing: measure time only and say why */
         snprintf(unavailable, sizeof unavailable, "%s", err.text);
         label = "none";

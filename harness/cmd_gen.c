@@ -80,19 +80,17 @@ int tb_cmd_gen(int argc, char **argv)
                         tb_format_parse(embd_name, &embd, &err) != TB_OK))
         return tb_cli_usage_error("gen", "%s", err.text);
 
-    tb_gguf_writer *w = tb_gguf_writer_new(32);
-    if (!w) {
-        fprintf(stderr, "ternbench gen: out of memory\n");
-        return TB_EXIT_FAIL;
-    }
     double t0 = tb_now();
-    /* a vocabulary always: llama.cpp-family tools refuse a model without one */
-    rc = tokenizer ? tb_tokenizer_import_hf(tokenizer, vocab_only ? 0 : p->vocab, w, &err)
-                   : tb_tokenizer_placeholder(p->vocab, w, &err);
-    if (rc == TB_OK)
-        rc = vocab_only ? tb_gguf_writer_write(w, out, NULL, NULL, &err)
-                        : tb_dummy_write(p, fmt, embd, (uint64_t)seed, w, out, &err);
-    tb_gguf_writer_free(w);
+    if (vocab_only) {
+        tb_gguf_writer *w = tb_gguf_writer_new(32);
+        rc = !w ? tb_error_set(&err, TB_ENOMEM, "out of memory")
+                : tb_tokenizer_import_hf(tokenizer, 0, w, &err);
+        if (rc == TB_OK)
+            rc = tb_gguf_writer_write(w, out, NULL, NULL, &err);
+        tb_gguf_writer_free(w);
+    } else {
+        rc = tb_dummy_save(p, fmt, embd, (uint64_t)seed, tokenizer, out, &err);
+    }
     if (rc != TB_OK) {
         fprintf(stderr, "ternbench gen: %s\n", err.text);
         return rc == TB_ENOMEM || rc == TB_EIO ? TB_EXIT_FAIL : TB_EXIT_USAGE;

@@ -17,6 +17,7 @@
 #include "cli.h"
 #include "cpu.h"
 #include "dummy.h"
+#include "gguf.h"
 #include "report.h"
 #include "tb_file.h"
 
@@ -33,7 +34,14 @@ static void help(void)
            "                   pp(4N) in one batch (default 32)\n"
            "  -r R             repetitions, the least (default 6)\n"
            "  --out DIR        where to write (default out)\n"
+           "  --peer NAME=PATH also run a llama-bench (bitnet.cpp's or llama.cpp's) beside\n"
+           "                   ternbench: the models are then written once as GGUF files\n"
+           "                   (DIR/models) and every engine runs the same files, interleaved;\n"
+           "                   the report measures the published claim itself (repeatable)\n"
            TB_CLI_TRUST_HELP
+           TB_CLI_METER_HELP
+           "                   (with a meter, idle power is measured once first and subtracted\n"
+           "                   for net energy; bitnet.cpp's proxy is always computed beside it)\n"
            "                   (reproduce's defaults: --precision 5%% --max-time 120 per size)\n"
            "  --quick          125M and 350M, five formats, -n 16 -p 16: about a minute\n"
            "  -h, --help       this text\n");
@@ -65,9 +73,10 @@ static int parse_threads(const char *cmd, const char *text, ropts *o)
 
 static int parse(int argc, char **argv, ropts *o)
 {
-    enum { O_SIZES = 256, O_FORMATS, O_OUT, O_QUICK };
+    enum { O_SIZES = 256, O_FORMATS, O_OUT, O_QUICK, O_PEER };
     static const struct option opts[] = {
         {"sizes", required_argument, NULL, O_SIZES}, {"formats", required_argument, NULL, O_FORMATS},
+        {"peer", required_argument, NULL, O_PEER}, TB_CLI_METER_OPTIONS,
         {"threads", required_argument, NULL, 't'}, {"out", required_argument, NULL, O_OUT},
         {"quick", no_argument, NULL, O_QUICK}, {"help", no_argument, NULL, 'h'},
         TB_CLI_TRUST_OPTIONS, {0, 0, 0, 0}};
@@ -86,19 +95,58 @@ static int parse(int argc, char **argv, ropts *o)
             o->n = o->p = 16;
             break;
         case 't': rc = parse_threads(cmd, optarg, o); break;
+        case O_PEER: {
+            char *eq = strchr(optarg, '=');
+            if (!eq || eq == optarg || !eq[1])
+                rc = tb_cli_usage_error(cmd, "--peer: '%s' is not NAME=/path/to/llama-bench", optarg);
+            else if (o->trust.npeers == TB_BENCH_MAX_PEERS)
+                rc = tb_cli_usage_error(cmd, "--peer: at most %d peers", TB_BENCH_MAX_PEERS);
+            else {
+                *eq = '\0';
+                o->trust.peer_names[o->trust.npeers] = optarg;
+                o->trust.peer_paths[o->trust.npeers++] = eq + 1;
+            }
+            break;
+        }
         case 'n': rc = tb_cli_parse_int(cmd, "-n", optarg, 1, 1024, &o->n); break;
         case 'p': rc = tb_cli_parse_int(cmd, "-p", optarg, 1, 1024, &o->p); break;
         case 'r': rc = tb_cli_parse_int(cmd, "-r", optarg, 1, TB_BENCH_MAX_REPS, &o->trust.reps); break;
         case 'h': help(); return -1;
         default:
-            if (c < TB_CLI_TRUST_FIRST || c > TB_CLI_TRUST_LAST)
+            if (c >= TB_CLI_METER_FIRST && c <= TB_CLI_METER_LAST)
+                rc = tb_cli_meter_option(cmd, c, optarg, &o->trust.meter);
+            else if (c >= TB_CLI_TRUST_FIRST && c <= TB_CLI_TRUST_LAST)
+                rc = tb_cli_trust_option(cmd, c, optarg, &o->trust);
+            else
                 return tb_cli_bad_option(cmd, argv, optind, optopt, c);
-            rc = tb_cli_trust_option(cmd, c, optarg, &o->trust);
         }
     }
     if (rc == TB_EXIT_OK && optind < argc)
         rc = tb_cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
     return rc;
+}
+
+/* The dummy model as a file at path, written unless a file there already
+ * holds it (ternbench.preset and the weights' bytes match). */
+static int model_file(const tb_preset *p, tb_format f, const char *path)
+{
+    tb_gguf *g;
+    tb_error err;
+    if (tb_gguf_open(path, &g, &err) == TB_OK) {
+        char preset[16] = "";
+        tb_error ignored;
+        bool same = tb_gguf_get_str(g, "ternbench.preset", preset, sizeof preset, &ignored) == TB_OK &&
+                    !strcmp(preset, p->name) && g->size >= tb_preset_bytes(p, f);
+        tb_gguf_close(g);
+        if (same)
+            return TB_EXIT_OK;
+    }
+    fprintf(stderr, "ternbench reproduce: writing %s\n", path);
+    if (tb_dummy_save(p, f, TB_FMT_F16, TB_DUMMY_SEED, NULL, path, &err) != TB_OK) {
+        fprintf(stderr, "ternbench reproduce: %s\n", err.text);
+        return TB_EXIT_USAGE;
+    }
+    return TB_EXIT_OK;
 }
 
 static int write_doc(json_t *doc, const char *path, tb_error *err)
@@ -116,7 +164,8 @@ int tb_cmd_reproduce(int argc, char **argv)
     ropts o = {.sizes = "125M,350M,700M,2B4T", .formats = "i2_s,tl2,tq2_0,f16,q8_0,q4_0",
                .out = "out", .threads = {tb_cpu_usable(NULL, 0)}, .nthreads = 1, .n = 32,
                .p = 32, .trust = {.reps = TB_BENCH_DEFAULT_REPS, .precision = 0.05,
-                                  .max_time = 120, .retries = -1}};
+                                  .max_time = 120, .retries = -1,
+                                  .meter = tb_meter_choice_default()}};
     int rc = parse(argc, argv, &o);
     if (rc < 0)
         return TB_EXIT_OK;
@@ -139,7 +188,10 @@ int tb_cmd_reproduce(int argc, char **argv)
         if (tb_format_parse(formats[i], &f, &err) != TB_OK)
             return tb_cli_usage_error("reproduce", "--formats: %s", err.text);
     }
-    if (mkdir(o.out, 0755) != 0 && errno != EEXIST) {
+    char models[1100];
+    snprintf(models, sizeof models, "%s/models", o.out);
+    if ((mkdir(o.out, 0755) != 0 && errno != EEXIST) ||
+        (o.trust.npeers && mkdir(models, 0755) != 0 && errno != EEXIST)) {
         fprintf(stderr, "ternbench reproduce: cannot create %s: %s\n", o.out, strerror(errno));
         return TB_EXIT_USAGE;
     }
@@ -149,7 +201,15 @@ int tb_cmd_reproduce(int argc, char **argv)
         return TB_EXIT_USAGE;
     tb_bench_doc parts;
     tb_bench_doc_init(&parts);
-    json_t *skipped = json_array();
+    json_t *skipped = json_array(), *idle = NULL;
+    /* idle power once, with the meter every size will use */
+    if (tb_bench_idle(&o.trust.meter, 30, &o.trust.idle_w, &idle, &err) == TB_OK) {
+        o.trust.idle_given = true;
+        fprintf(stderr, "ternbench reproduce: idle power %.2f W (%s)\n", o.trust.idle_w,
+                json_string_value(json_object_get(idle, "meter")));
+    } else {
+        idle = json_pack("{s:s}", "unavailable", err.text);
+    }
     for (int si = 0; si < ns && rc == TB_EXIT_OK; si++) {
         const tb_preset *p = tb_preset_find(sizes[si]);
         tb_bench_opts b = o.trust;
@@ -159,7 +219,7 @@ int tb_cmd_reproduce(int argc, char **argv)
         b.batch = 512;
         b.nthreads = o.nthreads;
         memcpy(b.thread_list, o.threads, sizeof b.thread_list);
-        char specs[16][64];
+        char specs[16][1200];
         uint64_t need = 0;
         for (int fi = 0; fi < nf; fi++) {
             tb_format f;
@@ -168,6 +228,17 @@ int tb_cmd_reproduce(int argc, char **argv)
             snprintf(specs[fi], sizeof specs[fi], "dummy:%s:%s", sizes[si], formats[fi]);
             b.specs[b.nmodels++] = specs[fi];
         }
+        /* with peers, every engine runs the same files (tl2 has no GGUF type: ternbench's alone) */
+        for (int fi = 0; fi < nf && b.npeers && rc == TB_EXIT_OK; fi++) {
+            tb_format f;
+            tb_format_parse(formats[fi], &f, &err);
+            if (f == TB_FMT_TL2)
+                continue;
+            snprintf(specs[fi], sizeof specs[fi], "%s/models/%s-%s.gguf", o.out, sizes[si], formats[fi]);
+            rc = model_file(p, f, specs[fi]);
+        }
+        if (rc != TB_EXIT_OK)
+            break;
         if (mach.cpu.mem_available_bytes && need > mach.cpu.mem_available_bytes / 10 * 8) {
             char why[256];
             snprintf(why, sizeof why, "%s: its %d formats need %.1f GB together; %.1f GB is available",
@@ -198,10 +269,12 @@ int tb_cmd_reproduce(int argc, char **argv)
             fprintf(stderr, "ternbench reproduce: nothing could be measured\n");
         tb_bench_doc_free(&parts);
         json_decref(skipped);
+        json_decref(idle);
         return TB_EXIT_USAGE;
     }
     json_t *doc = tb_result_document(&mach, &parts, &o.trust);
     json_object_set_new(doc, "skipped", skipped);
+    json_object_set_new(doc, "idle", idle);
     char path[1100];
     snprintf(path, sizeof path, "%s/results.json", o.out);
     if (write_doc(doc, path, &err) != TB_OK || tb_report_write(doc, o.out, &err) != TB_OK) {

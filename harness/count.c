@@ -76,12 +76,7 @@ static int model_file(const char *spec, const char *dir, char *path, size_t cap,
         return TB_OK;
     }
     snprintf(path, cap, "%s/model.gguf", dir);
-    tb_gguf_writer *w = tb_gguf_writer_new(32);
-    if (!w)
-        return tb_error_set(err, TB_ENOMEM, "out of memory");
-    int rc = tb_dummy_write(p, fmt, embd, TB_DUMMY_SEED, w, path, err);
-    tb_gguf_writer_free(w);
-    return rc;
+    return tb_dummy_save(p, fmt, embd, TB_DUMMY_SEED, NULL, path, err);
 }
 
 /* What callgrind's dump file says: the test index of its trigger (-1: not

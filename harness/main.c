@@ -11,6 +11,7 @@
 #include "build_info.h"
 #include "cli.h"
 #include "count.h"
+#include "docs_pages.h"
 
 static const tb_command commands[] = {
     {"info", "describe this machine: CPU, ISA, counters, energy meters, tools", tb_cmd_info},
@@ -32,6 +33,32 @@ static const tb_command commands[] = {
 };
 static const int command_count = sizeof commands / sizeof commands[0];
 
+/* The docs/commands page that describes a command. */
+static const char *page_of(const char *cmd)
+{
+    static const char *const pages[][2] = {
+        {"report", "reproduce"}, {"gate", "compare"}, {"history", "compare"}, {"merge", "compare"},
+        {"gen", "models"},       {"convert", "models"}, {"tokenize", "models"}, {"generate", "models"},
+    };
+    for (size_t i = 0; i < sizeof pages / sizeof pages[0]; i++)
+        if (!strcmp(cmd, pages[i][0]))
+            return pages[i][1];
+    return cmd;
+}
+
+/* `ternbench help CMD`: the command's page of docs/commands/. */
+static int help_page(const char *cmd)
+{
+    const char *page = page_of(cmd);
+    for (int i = 0; i < tb_doc_page_count; i++)
+        if (!strcmp(tb_doc_pages[i].name, page)) {
+            fputs(tb_doc_pages[i].text, stdout);
+            return TB_EXIT_OK;
+        }
+    return tb_cli_usage_error(NULL, "help: no page for '%s' (see 'ternbench --help' for the "
+                              "commands)", cmd);
+}
+
 static void print_help(FILE *out)
 {
     fprintf(out,
@@ -42,7 +69,8 @@ static void print_help(FILE *out)
             "commands:\n");
     for (int i = 0; i < command_count; i++)
         fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
-    fprintf(out, "\n'ternbench <command> --help' describes a command's options.\n");
+    fprintf(out, "\n'ternbench <command> --help' lists a command's options; 'ternbench help <command>'\n"
+                 "prints its page of the reference (docs/commands/).\n");
 }
 
 int main(int argc, char **argv)
@@ -52,6 +80,8 @@ int main(int argc, char **argv)
         return TB_EXIT_USAGE;
     }
     const char *word = argv[1];
+    if (strcmp(word, "help") == 0 && argc > 2)
+        return help_page(argv[2]);
     if (strcmp(word, "--help") == 0 || strcmp(word, "-h") == 0 || strcmp(word, "help") == 0) {
         print_help(stdout);
         return TB_EXIT_OK;

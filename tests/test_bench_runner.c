@@ -14,8 +14,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <pthread.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include "bench.h"
+#include "report.h"
 #include "stats.h"
+#include "tb_time.h"
 
 enum { REPS = 5 };
 
@@ -346,6 +352,165 @@ static void test_rounds_until_precise(void **state)
     free_outcome(&out);
 }
 
+/* ---- energy: a fake RAPL package driven by this process's own CPU use ---- */
+
+/* Package power = IDLE_W + CPU_W per CPU this process keeps busy, integrated
+ * into a fake powercap tree's energy_uj every 2 ms by a thread: a meter whose
+ * truth is known. The fake engine spins one CPU for the ternary model and
+ * two for its baseline, for the same time: measured energy then differs from
+ * bitnet.cpp's proxy (200 W x CPU time / CPUs) by a known amount. */
+#define IDLE_W 5.0
+#define CPU_W 10.0
+#define SPIN_S 0.15
+
+typedef struct fake_rapl {
+    char *root, path[1200], tmp[1200];
+    volatile int stop;
+    pthread_t thread;
+} fake_rapl;
+
+static double self_cpu(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_utime.tv_sec + ru.ru_utime.tv_usec * 1e-6 + ru.ru_stime.tv_sec + ru.ru_stime.tv_usec * 1e-6;
+}
+
+static void *rapl_main(void *arg)
+{
+    fake_rapl *f = arg;
+    double uj = 0, t = tb_now(), cpu = self_cpu();
+    while (!f->stop) {
+        usleep(2000);
+        double t1 = tb_now(), c1 = self_cpu();
+        uj += (IDLE_W * (t1 - t) + CPU_W * (c1 - cpu)) * 1e6;
+        t = t1;
+        cpu = c1;
+        FILE *o = fopen(f->tmp, "w");
+        fprintf(o, "%.0f\n", uj);
+        fclose(o);
+        rename(f->tmp, f->path);
+    }
+    return NULL;
+}
+
+static void spin_for(double s)
+{
+    double t0 = tb_now();
+    volatile double x = 0;
+    while (tb_now() - t0 < s)
+        x += 1;
+}
+
+static void *spin_thread(void *arg)
+{
+    spin_for(*(double *)arg);
+    return NULL;
+}
+
+static double spin_run(void *ctx, int model, int test, int round, int attempt)
+{
+    (void)ctx;
+    (void)test;
+    (void)round;
+    (void)attempt;
+    double s = SPIN_S, t0 = tb_now();
+    pthread_t helper;
+    if (model == 1) /* the baseline keeps two CPUs busy */
+        pthread_create(&helper, NULL, spin_thread, &s);
+    spin_for(s);
+    if (model == 1)
+        pthread_join(helper, NULL);
+    return tb_now() - t0;
+}
+
+static void test_energy_measured_beside_the_proxy(void **state)
+{
+    (void)state;
+    fake_rapl f = {.root = tb_tmpdir()};
+    tb_write(f.root, "class/powercap/intel-rapl/enabled", "1\n");
+    tb_write(f.root, "class/powercap/intel-rapl:0/name", "package-0\n");
+    tb_write(f.root, "class/powercap/intel-rapl:0/max_energy_range_uj", "262143328850\n");
+    tb_write(f.root, "class/powercap/intel-rapl:0/energy_uj", "0\n");
+    snprintf(f.path, sizeof f.path, "%s/class/powercap/intel-rapl:0/energy_uj", f.root);
+    snprintf(f.tmp, sizeof f.tmp, "%s.tmp", f.path);
+    pthread_create(&f.thread, NULL, rapl_main, &f);
+    tb_bench_hooks hooks = {.run = spin_run};
+    tb_bench_opts o = {.specs = {"dummy:125M:i2_s", "dummy:125M:f16"}, .nmodels = 2, .threads = 1,
+                       .reps = 4, .warmup = 1, .seed = 1, .batch = 512, .retries = -1,
+                       .max_lost = 1.0, .hooks = &hooks, .meter = tb_meter_choice_default()};
+    o.meter.sysfs_root = f.root;
+    tb_error err;
+    assert_int_equal(tb_bench_add_tests(&o, "4", false, &err), TB_OK);
+    tb_machine mach;
+    tb_machine_probe(&mach);
+    tb_bench_doc d;
+    tb_bench_doc_init(&d);
+    FILE *out = tmpfile();
+    if (tb_bench_run(&o, &mach, out, &d, &err) != TB_OK)
+        fail_msg("%s", err.text);
+    fclose(out);
+    f.stop = 1;
+    pthread_join(f.thread, NULL);
+    /* joules of a run: IDLE_W x time + CPU_W x CPU time (15 W for the ternary run
+     * and 25 W for the baseline on a quiet machine: a reduction of 40 % measured
+     * against the proxy's 1 - 1/2 = 50 %). What the model predicts from the
+     * runs' own times and CPU times, pair by pair: */
+    double want_m = 0, want_p = 0, lt[2][8], lc[2][8];
+    for (int m = 0; m < 2; m++) {
+        json_t *run = json_array_get(d.runs, (size_t)m);
+        json_t *tps = json_object_get(json_object_get(run, "tokens_per_s"), "samples");
+        json_t *cpu = json_object_get(json_object_get(json_object_get(run, "counters"), "cpu_seconds"),
+                                      "samples");
+        for (int r = 0; r < 4; r++) {
+            lt[m][r] = 4 / json_real_value(json_array_get(tps, (size_t)r));
+            lc[m][r] = json_real_value(json_array_get(cpu, (size_t)r));
+        }
+    }
+    for (int r = 0; r < 4; r++) {
+        want_m += log((IDLE_W * lt[0][r] + CPU_W * lc[0][r]) / (IDLE_W * lt[1][r] + CPU_W * lc[1][r])) / 4;
+        want_p += log(lc[0][r] / lc[1][r]) / 4;
+    }
+    want_m = 1 - exp(want_m);
+    want_p = 1 - exp(want_p);
+    json_t *c = json_array_get(d.comps, 0);
+    double measured = json_real_value(json_object_get(json_object_get(c, "energy_reduction"), "estimate"));
+    print_message("fake RAPL: measured reduction %.1f %% (the power model: %.1f %%; proxy %.1f %%)\n",
+                  100 * measured, 100 * want_m, 100 * want_p);
+    assert_double_equal(measured, want_m, 0.03);
+    json_t *doc = tb_result_document(&mach, &d, &o);
+    char *dir = tb_tmpdir();
+    if (tb_report_write(doc, dir, &err) != TB_OK)
+        fail_msg("%s", err.text);
+    char path[1300], text[1 << 16];
+    snprintf(path, sizeof path, "%s/report.md", dir);
+    FILE *md = fopen(path, "r");
+    text[fread(text, 1, sizeof text - 1, md)] = '\0';
+    fclose(md);
+    char *row = strstr(text, "| 125M | tg4 | i2_s | f16 | ");
+    assert_non_null(row);
+    double m = 0, p = 0, diff = 0;
+    assert_int_equal(sscanf(row, "| 125M | tg4 | i2_s | f16 | %lf%%", &m), 1);
+    char *cells[16];
+    int n = 0;
+    for (char *q = row; *q && *q != '\n' && n < 16; q++)
+        if (*q == '|')
+            cells[n++] = q + 1;
+    assert_true(n >= 10);
+    assert_int_equal(sscanf(cells[6], " %lf%%", &p), 1);   /* bitnet.cpp's method */
+    assert_int_equal(sscanf(cells[7], " %lf pts", &diff), 1); /* measured - method */
+    print_message("report: measured %.1f %%, method %.1f %%, difference %+.1f points (model: %+.1f)\n",
+                  m, p, diff, 100 * (want_m - want_p));
+    assert_double_equal(p, 100 * want_p, 0.5);
+    assert_double_equal(diff, 100 * (want_m - want_p), 3);
+    assert_true(diff < -3); /* the proxy overstates the saving of the run that used fewer CPUs */
+    json_decref(doc);
+    tb_rmtree(dir);
+    free(dir);
+    tb_rmtree(f.root);
+    free(f.root);
+}
+
 /* The machine description records the transparent-huge-page mode, which
  * moves decode speed (dummy weights ask for huge pages). */
 static void test_thp_mode(void **state)
@@ -394,6 +559,7 @@ int main(void)
         cmocka_unit_test(test_disturbed_tries_are_redone),
         cmocka_unit_test(test_a_busy_run_is_tainted),
         cmocka_unit_test(test_rounds_until_precise),
+        cmocka_unit_test(test_energy_measured_beside_the_proxy),
         cmocka_unit_test(test_thp_mode),
         cmocka_unit_test(test_test_names),
     };

@@ -89,7 +89,7 @@ static void test_energy_with_a_meter(void **state)
     snprintf(env, sizeof env, "TERNBENCH_SYSFS_ROOT=%s", dir);
     snprintf(path, sizeof path, "%s/r.json", dir);
     bench_env[0] = env;
-    /* 64 tokens: at ~500 t/s (i2_s since the fourth session) 32 timed only ~60 ms,
+    /* 64 tokens: at ~500 t/s (i2_s since 2026-11-25) 32 timed only ~60 ms,
      * which leaves the 10 % bound below little room for a scheduling delay */
     tb_run_result r = bench("-m", "dummy:125M:i2_s,dummy:125M:q8_0", "-n", "64", "-r", "3",
                             "--warmup", "1", "--idle", "0.1", "--max-lost", "100%", "--json", path);

@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "estimate.h"
-#include "meter.h"
+#include "meters.h"
 #include "sampler.h"
 
 static char *root;
