@@ -680,14 +680,34 @@ static bool precise_enough(bench *b)
 
 /* Rounds of every test on every model, the order reversed every other
  * round, until the repetitions (and the precision, when asked) are reached. */
+/* A progress line on a terminal (nothing when stderr is not one): what runs,
+ * the round, the time spent and, while the least rounds are not done, the
+ * time they still need. */
+static void progress(const bench *b, double elapsed, bool done)
+{
+    const tb_bench_opts *o = b->o;
+    if (o->hooks || !isatty(2))
+        return;
+    char left[64] = "";
+    if (!done && b->rounds < o->reps && b->rounds > 0)
+        snprintf(left, sizeof left, ", ~%.0f s left", elapsed / b->rounds * (o->reps - b->rounds));
+    else if (!done && o->precision > 0)
+        snprintf(left, sizeof left, ", until +-%.0f %% (%.0f s at most)", 100 * o->precision, o->max_time);
+    fprintf(stderr, "\r\033[K%s%s%ld thread%s: round %d of %s%ld, %.0f s%s%s", o->progress ? o->progress : "",
+            o->progress ? ", " : "", b->threads, b->threads == 1 ? "" : "s", b->rounds,
+            o->precision > 0 ? "at least " : "", o->reps, elapsed, left, done ? "\n" : "");
+}
+
+/* Rounds of every test on every engine, the order reversed every other
+ * round, until the repetitions (and the precision, when asked) are reached. */
 static int measure(bench *b, tb_bandwidth *bw, tb_sampler *sampler, tb_error *err)
 {
     const tb_bench_opts *o = b->o;
-    bool tty = isatty(2) && !o->hooks;
-    double t0 = bench_now(b);
+    double t0 = bench_now(b), el = 0;
     int max_rounds = o->precision > 0 ? TB_BENCH_MAX_REPS : (int)o->reps;
     for (b->rounds = 0; b->rounds < max_rounds;) {
         int round = b->rounds;
+        progress(b, el, false);
         for (int t = 0; t < o->ntests; t++)
             for (int k = 0; k < b->nengines; k++) {
                 int i = round % 2 ? b->nengines - 1 - k : k;
@@ -695,16 +715,12 @@ static int measure(bench *b, tb_bandwidth *bw, tb_sampler *sampler, tb_error *er
                     return err->code;
             }
         b->rounds++;
-        double el = bench_now(b) - t0;
-        if (tty)
-            fprintf(stderr, "\r  round %d%s%ld, %.0f s elapsed   ", b->rounds,
-                    o->precision > 0 ? " (until precise), minimum " : " of ", o->reps, el);
+        el = bench_now(b) - t0;
         if (b->rounds >= o->reps && o->precision > 0 &&
             (precise_enough(b) || (o->max_time > 0 && el >= o->max_time)))
             break;
     }
-    if (tty)
-        fprintf(stderr, "\n");
+    progress(b, el, true);
     return TB_OK;
 }
 

@@ -257,6 +257,9 @@ int tb_cmd_reproduce(int argc, char **argv)
         snprintf(list, sizeof list, "%ld", 4 * o.p);
         tb_bench_add_tests(&b, list, true, &err); /* batched */
         tb_bench_name_tests(&b);
+        char where[64];
+        snprintf(where, sizeof where, "ternbench reproduce: %s (%d of %d)", sizes[si], si + 1, ns);
+        b.progress = where;
         printf("\n## %s\n\n", sizes[si]);
         fflush(stdout);
         if (tb_bench_run(&b, &mach, stdout, &parts, &err) != TB_OK) {

@@ -139,6 +139,8 @@ static void gather(const tb_report *rep, chart *tokens, chart *roof, chart *spee
     for (int i = 0; i < r->nruns; i++) {
         const tb_rrun *run = &r->runs[i];
         double b = run->params / 1e9;
+        if (run->n == 0) /* nothing kept (a tainted run): no point */
+            continue;
         if (in_view(rep, run)) {
             add(series_for(tokens, rep, run), b, run->tps_summary.median, 0, 0);
             json_t *rf = json_object_get(run->json, "roofline_fraction");
@@ -173,7 +175,7 @@ static void gather(const tb_report *rep, chart *tokens, chart *roof, chart *spee
     for (int i = 0; i < r->ncomps; i++) {
         const tb_rcomp *c = &r->comps[i];
         if (!in_view(rep, c->a) || strcmp(c->b->format, "f16") || strcmp(c->b->embd, "f16") ||
-            !tb_fmt_ternary(c->a->format))
+            !tb_fmt_ternary(c->a->format) || c->npairs == 0)
             continue;
         const tb_ratio *q = &c->speedup;
         add(series_for(speed, rep, c->a), c->a->params / 1e9, q->estimate, q->has_ci ? q->lo : q->estimate,
@@ -230,8 +232,9 @@ static void write_script(FILE *gp, const tb_report *rep, const chart *sp, const 
                 (i % 6) + 4, i / 6 + 1);
     fprintf(gp, "set style line 20 lc rgb '#000000' lw 2 dt 2 pt 1\n"
                 "set style line 21 lc rgb '#777777' lw 2 dt 3 pt 2\n");
-    static const char *const terms[2][2] = {{"pngcairo size 900,540 font ',10'", "png"},
-                                            {"svg size 900,540 dynamic font 'sans,10'", "svg"}};
+    /* noenhanced: i2_s is a name, not i2 with a subscript s */
+    static const char *const terms[2][2] = {{"pngcairo noenhanced size 900,540 font ',10'", "png"},
+                                            {"svg noenhanced size 900,540 dynamic font 'sans,10'", "svg"}};
     const char *test = rep->r->nmachines ? rep->view[0].test : "tg";
     for (int t = 0; t < 2; t++) {
         fprintf(gp, "\nset terminal %s\nset logscale x\nset xlabel 'parameters (billions)'\n", terms[t][0]);

@@ -53,7 +53,9 @@ bool tb_test_comparable(const tb_rrun *run)
 
 void tb_ratio_text(const tb_ratio *q, char *buf, size_t cap)
 {
-    if (q->has_ci)
+    if (q->n == 0)
+        snprintf(buf, cap, "- (no repetition kept)");
+    else if (q->has_ci)
         snprintf(buf, cap, "%.2fx [%.2f, %.2f]", q->estimate, q->lo, q->hi);
     else
         snprintf(buf, cap, "%.2fx (n = %d, no interval)", q->estimate, q->n);
@@ -256,11 +258,17 @@ static void answer_machine(const tb_report *rep, tb_rout *o, const line *lines, 
     double lo = INFINITY, hi = 0, plo = INFINITY, phi = 0, slo = INFINITY, shi = 0;
     int verdicts[5] = {0}; /* above, below, matches, inconclusive, none */
     const char *fmt = NULL, *strongest = NULL, *first = NULL, *last = NULL;
-    int sizes = 0;
+    int sizes = 0, empty = 0;
     for (int i = 0; i < n; i++) {
         const line *l = &lines[i];
         if (l->machine != m || !l->headline)
             continue;
+        double pub = tb_published_speedup(mach, tb_claim_find(l->size));
+        if (l->headline->npairs == 0) { /* nothing kept: a verdict of "busy", no figure */
+            empty++;
+            verdicts[3] += pub > 0;
+            continue;
+        }
         sizes++;
         first = first ? first : l->size;
         last = l->size;
@@ -268,7 +276,6 @@ static void answer_machine(const tb_report *rep, tb_rout *o, const line *lines, 
         double e = l->headline->speedup.estimate;
         lo = fmin(lo, e);
         hi = fmax(hi, e);
-        double pub = tb_published_speedup(mach, tb_claim_find(l->size));
         if (pub > 0) {
             plo = fmin(plo, pub);
             phi = fmax(phi, pub);
@@ -288,8 +295,11 @@ static void answer_machine(const tb_report *rep, tb_rout *o, const line *lines, 
     if (rep->r->nmachines > 1)
         w += snprintf(text + w, sizeof text - w, "%s: ", mach->label);
     if (!sizes) {
-        snprintf(text + w, sizeof text - w, "no ternary model was measured beside an f16 twin, so "
-                 "there is no speedup to set beside the published one.");
+        snprintf(text + w, sizeof text - w, "%s", empty
+                 ? "no speedup could be measured: the machine was busy in every repetition (see the "
+                   "runs below); run again on a quiet machine."
+                 : "no ternary model was measured beside an f16 twin, so there is no speedup to set "
+                   "beside the published one.");
         tb_rout_para(o, text);
         return;
     }

@@ -84,7 +84,10 @@ void tb_report_tokens(const tb_report *rep, tb_rout *o)
         snprintf(batch, sizeof batch, "%d", x->batch);
         snprintf(th, sizeof th, "%d", x->threads);
         tb_ci_text(&x->tps_summary, 2, ci, sizeof ci);
-        snprintf(tps, sizeof tps, "%.2f %s", x->tps_summary.median, ci);
+        if (x->n)
+            snprintf(tps, sizeof tps, "%.2f %s", x->tps_summary.median, ci);
+        else
+            snprintf(tps, sizeof tps, "- (no repetition kept)");
         json_t *rf = json_object_get(x->json, "roofline_fraction");
         if (json_is_object(rf))
             snprintf(roof, sizeof roof, "%.0f%%", 100 * json_number_value(json_object_get(rf, "median")));

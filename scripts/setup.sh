@@ -8,7 +8,9 @@
 # Environment: TB_SKIP_APT=1 skips the package step (for machines where the
 # packages are present or managed by someone else). TB_SETUP_AARCH64=1 also
 # enables Debian's arm64 architecture and installs libcmocka-dev:arm64, which
-# the aarch64 cross build's tests (run under qemu-aarch64) link against.
+# the aarch64 cross build's tests (run under qemu-aarch64) link against;
+# TB_SETUP_BROWSER=1 installs Debian's chromium, in which a test renders the
+# report.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -21,6 +23,9 @@ packages=(build-essential cmake ninja-build pkg-config git
 
 if [ "${TB_SETUP_AARCH64:-0}" = 1 ]; then
   packages+=(libcmocka-dev:arm64)
+fi
+if [ "${TB_SETUP_BROWSER:-0}" = 1 ]; then # the report's check in a real browser
+  packages+=(chromium)
 fi
 
 missing=()
