@@ -348,75 +348,79 @@ static int write_json(const energy_opts *o, const run_record *runs, int n, const
     return rc;
 }
 
-int tb_cmd_energy(int argc, char **argv)
-{
-    energy_opts o = {.m = tb_meter_choice_default(), .reps = 1};
-    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    tb_estimate_kind ekind = TB_ESTIMATE_LINEAR;
-    o.est = tb_estimate_default(ekind, (int)cpus);
-    int rc = parse(argc, argv, &o);
-    if (rc < 0)
-        return TB_EXIT_OK; /* --help */
-    if (rc != TB_EXIT_OK)
-        return rc;
-
-    tb_error err;
-    tb_meter *m = NULL;
+/* Everything one `energy` run holds. */
+typedef struct erun {
+    energy_opts o;
+    tb_estimate_kind ekind;
+    bool estimate;             /* a labelled estimate instead of a meter */
+    tb_meter *m;               /* NULL: an estimate, or no meter at all */
     const char *label;
-    char unavailable[1024] = "";
-    bool estimate = is_estimate(o.m.name, &ekind);
-    if (estimate) {
-        tb_estimate_model d = tb_estimate_default(ekind, (int)cpus);
-        if (!o.est_set[0]) o.est.idle_w = d.idle_w;
-        if (!o.est_set[1]) o.est.core_w = d.core_w;
-        if (!o.est_set[2]) o.est.proxy_w = d.proxy_w;
-        o.est.kind = ekind;
-        label = tb_estimate_label(ekind);
-    } else if (open_meter(&o, &m, &err) == TB_OK) {
-        label = tb_meter_kind_name(m->kind);
-    } else if (!o.m.name && err.code != TB_EINVAL) {
-        /* auto-discovery found nothing: measure time only and say why */
-        snprintf(unavailable, sizeof unavailable, "%s", err.text);
-        label = "none";
+    char unavailable[1024];    /* why no meter was found */
+    tb_energy_result idle_res, *idle;
+    run_record *runs;
+    int done, exit_status;
+} erun;
+
+/* The meter (or estimate) to measure with; TB_EXIT_USAGE when the one asked
+ * for cannot be opened. Without one found automatically, time alone. */
+static int choose_meter(erun *e, long cpus)
+{
+    tb_error err;
+    e->estimate = is_estimate(e->o.m.name, &e->ekind);
+    if (e->estimate) {
+        tb_estimate_model d = tb_estimate_default(e->ekind, (int)cpus);
+        if (!e->o.est_set[0]) e->o.est.idle_w = d.idle_w;
+        if (!e->o.est_set[1]) e->o.est.core_w = d.core_w;
+        if (!e->o.est_set[2]) e->o.est.proxy_w = d.proxy_w;
+        e->o.est.kind = e->ekind;
+        e->label = tb_estimate_label(e->ekind);
+    } else if (open_meter(&e->o, &e->m, &err) == TB_OK) {
+        e->label = tb_meter_kind_name(e->m->kind);
+    } else if (!e->o.m.name && err.code != TB_EINVAL) {
+        snprintf(e->unavailable, sizeof e->unavailable, "%s", err.text);
+        e->label = "none";
         fprintf(stderr, "ternbench energy: %s\n  => measuring time only; --meter estimate gives a "
                         "labelled estimate\n\n", err.text);
     } else {
         fprintf(stderr, "ternbench energy: %s\n", err.text);
         return TB_EXIT_USAGE;
     }
+    return TB_EXIT_OK;
+}
 
-    double interval_s = o.interval_ms / 1000.0;
-    tb_energy_result idle_res, *idle = NULL;
-    if (o.idle_s > 0 && m) {
-        fprintf(stderr, "ternbench energy: measuring idle power for %.1f s...\n", o.idle_s);
-        if (measure_idle(m, interval_s, o.idle_s, &idle_res, &err) != TB_OK) {
+static int measure_idle_first(erun *e)
+{
+    tb_error err;
+    if (e->o.idle_s > 0 && e->m) {
+        fprintf(stderr, "ternbench energy: measuring idle power for %.1f s...\n", e->o.idle_s);
+        if (measure_idle(e->m, e->o.interval_ms / 1000.0, e->o.idle_s, &e->idle_res, &err) != TB_OK) {
             fprintf(stderr, "ternbench energy: idle baseline: %s\n", err.text);
-            tb_meter_close(m);
             return TB_EXIT_USAGE;
         }
-        idle = &idle_res;
-    } else if (o.idle_s > 0) {
+        e->idle = &e->idle_res;
+    } else if (e->o.idle_s > 0) {
         fprintf(stderr, "ternbench energy: --idle ignored: %s\n",
-                estimate ? "an estimate's idle share is its --est-idle-watts parameter"
-                         : "there is no meter to measure idle power with");
+                e->estimate ? "an estimate's idle share is its --est-idle-watts parameter"
+                            : "there is no meter to measure idle power with");
     }
+    return TB_EXIT_OK;
+}
 
-    run_record *runs = calloc((size_t)o.reps, sizeof *runs);
-    tb_sampler *s = m ? tb_sampler_new(m, interval_s) : NULL;
-    if (!runs || (m && !s)) {
-        free(runs);
-        tb_sampler_free(s);
-        tb_meter_close(m);
+/* Runs the command --repetitions times, each inside the sampler's window. */
+static int run_all(erun *e)
+{
+    tb_error err;
+    tb_sampler *s = e->m ? tb_sampler_new(e->m, e->o.interval_ms / 1000.0) : NULL;
+    if (e->m && !s) {
         fprintf(stderr, "ternbench energy: out of memory\n");
         return TB_EXIT_USAGE;
     }
-    int exit_status = 0, done = 0;
-    rc = TB_OK;
-    for (int i = 0; i < o.reps && rc == TB_OK; i++) {
-        run_record *r = &runs[i];
+    int rc = TB_OK;
+    for (int i = 0; i < e->o.reps && rc == TB_OK; i++) {
+        run_record *r = &e->runs[i];
         if (s && (rc = tb_sampler_start(s, &err)) != TB_OK)
             break;
-        int crc = run_command(o.cmd, r, &err);
+        int crc = run_command(e->o.cmd, r, &err);
         if (s) {
             tb_error serr;
             int src = tb_sampler_stop(s, &r->e, &serr);
@@ -428,60 +432,61 @@ int tb_cmd_energy(int argc, char **argv)
         }
         if ((rc = crc) != TB_OK)
             break;
-        if (estimate)
-            r->est_j = tb_estimate_joules(&o.est, r->seconds, r->cpu_s, &r->est_idle_j);
+        if (e->estimate)
+            r->est_j = tb_estimate_joules(&e->o.est, r->seconds, r->cpu_s, &r->est_idle_j);
         if (r->status != 0)
-            exit_status = r->status;
-        done++;
+            e->exit_status = r->status;
+        e->done++;
     }
     tb_sampler_free(s);
     if (rc != TB_OK) {
         fprintf(stderr, "ternbench energy: %s\n", err.text);
-        free(runs);
-        tb_meter_close(m);
         return TB_EXIT_USAGE;
     }
+    return TB_EXIT_OK;
+}
 
-    /* The report, perf-stat style, on stderr. */
-    FILE *f = stderr;
-    fprintf(f, "\n Energy of '%s", o.cmd[0]);
-    for (char **a = o.cmd + 1; *a; a++)
-        fprintf(f, " %s", *a);
-    fprintf(f, "' (%d run%s):\n\n", done, done == 1 ? "" : "s");
+static void print_meter(const erun *e, FILE *f)
+{
+    const tb_meter *m = e->m;
     if (m) {
-        fprintf(f, "  meter      %s, %s; sampled every %.2f ms\n", label, m->source,
-                runs[0].e.interval_s * 1e3);
+        fprintf(f, "  meter      %s, %s; sampled every %.2f ms\n", e->label, m->source,
+                e->runs[0].e.interval_s * 1e3);
         fprintf(f, "  domains   ");
         for (int d = 0; d < m->ndomains; d++)
             fprintf(f, " %s%s", m->domain[d].name, m->domain[d].in_total ? "" : " (inside another, not added)");
         fprintf(f, "\n");
-        if (idle)
+        if (e->idle)
             fprintf(f, "  idle       %.3f W over %.2f s (subtracted for net joules)\n",
-                    idle_total_watts(idle), idle->seconds);
-    } else if (estimate) {
-        if (ekind == TB_ESTIMATE_LINEAR)
+                    idle_total_watts(e->idle), e->idle->seconds);
+    } else if (e->estimate) {
+        if (e->ekind == TB_ESTIMATE_LINEAR)
             fprintf(f, "  meter      ESTIMATE, not a measurement: %.1f W idle + %.1f W per busy "
-                       "CPU x CPU time\n", o.est.idle_w, o.est.core_w);
+                       "CPU x CPU time\n", e->o.est.idle_w, e->o.est.core_w);
         else
             fprintf(f, "  meter      ESTIMATE, not a measurement: bitnet.cpp's proxy, %.0f W x CPU "
-                       "utilisation (%d CPUs)\n", o.est.proxy_w, o.est.cpus);
+                       "utilisation (%d CPUs)\n", e->o.est.proxy_w, e->o.est.cpus);
     } else {
         fprintf(f, "  meter      none: joules <not measured> (see above)\n");
     }
+}
+
+static void print_runs(const erun *e, FILE *f)
+{
     fprintf(f, "\n  %4s %10s %10s %12s %12s %10s %6s\n", "run", "seconds", "cpu s", "joules",
             "net J", "watts", "exit");
-    for (int i = 0; i < done; i++) {
-        const run_record *r = &runs[i];
+    for (int i = 0; i < e->done; i++) {
+        const run_record *r = &e->runs[i];
         fprintf(f, "  %4d %10.4f %10.4f", i + 1, r->seconds, r->cpu_s);
         if (r->have_energy) {
             double w = r->e.seconds > 0 ? r->e.total_j / r->e.seconds : 0;
             fprintf(f, " %12.4f", r->e.total_j);
-            if (idle)
-                fprintf(f, " %12.4f", r->e.total_j - idle_total_watts(idle) * r->e.seconds);
+            if (e->idle)
+                fprintf(f, " %12.4f", r->e.total_j - idle_total_watts(e->idle) * r->e.seconds);
             else
                 fprintf(f, " %12s", "-");
             fprintf(f, " %10.3f", w);
-        } else if (estimate) {
+        } else if (e->estimate) {
             fprintf(f, " %11.4f~ %11.4f~ %9.3f~", r->est_j, r->est_j - r->est_idle_j,
                     r->seconds > 0 ? r->est_j / r->seconds : 0);
         } else {
@@ -494,32 +499,72 @@ int tb_cmd_energy(int argc, char **argv)
                 fprintf(f, "       warning: %s", warn);
         }
     }
-    if (estimate)
+    if (e->estimate)
         fprintf(f, "  (~ marks estimated values)\n");
+}
+
+static void print_medians(const erun *e, FILE *f)
+{
+    int done = e->done;
     fprintf(f, "\n  median over %d run%s:\n", done, done == 1 ? "" : "s");
     double *x = malloc((size_t)done * sizeof *x);
-    if (x) {
-        print_summary_line(f, "seconds", "s", (column(runs, done, 0, idle, x), x), done);
-        if (m || estimate) {
-            print_summary_line(f, estimate ? "joules~" : "joules", "J",
-                               (column(runs, done, 1, idle, x), x), done);
-            if (idle || estimate)
-                print_summary_line(f, estimate ? "net J~" : "net J", "J",
-                                   (column(runs, done, 2, idle, x), x), done);
-            print_summary_line(f, estimate ? "watts~" : "watts", "W",
-                               (column(runs, done, 3, idle, x), x), done);
-        }
-        free(x);
+    if (!x)
+        return;
+    print_summary_line(f, "seconds", "s", (column(e->runs, done, 0, e->idle, x), x), done);
+    if (e->m || e->estimate) {
+        print_summary_line(f, e->estimate ? "joules~" : "joules", "J",
+                           (column(e->runs, done, 1, e->idle, x), x), done);
+        if (e->idle || e->estimate)
+            print_summary_line(f, e->estimate ? "net J~" : "net J", "J",
+                               (column(e->runs, done, 2, e->idle, x), x), done);
+        print_summary_line(f, e->estimate ? "watts~" : "watts", "W",
+                           (column(e->runs, done, 3, e->idle, x), x), done);
     }
-    fprintf(f, "\n");
+    free(x);
+}
 
-    if (o.json_path &&
-        write_json(&o, runs, done, label, m != NULL, m, idle, unavailable[0] ? unavailable : NULL,
-                   &err) != TB_OK) {
-        fprintf(stderr, "ternbench energy: %s\n", err.text);
-        exit_status = exit_status ? exit_status : TB_EXIT_USAGE;
+/* The report, perf-stat style, on stderr. */
+static void report(const erun *e)
+{
+    FILE *f = stderr;
+    fprintf(f, "\n Energy of '%s", e->o.cmd[0]);
+    for (char **a = e->o.cmd + 1; *a; a++)
+        fprintf(f, " %s", *a);
+    fprintf(f, "' (%d run%s):\n\n", e->done, e->done == 1 ? "" : "s");
+    print_meter(e, f);
+    print_runs(e, f);
+    print_medians(e, f);
+    fprintf(f, "\n");
+}
+
+/* The walk: options -> the meter (or estimate) -> idle power -> the runs ->
+ * the report -> the document. */
+int tb_cmd_energy(int argc, char **argv)
+{
+    erun e = {.o = {.m = tb_meter_choice_default(), .reps = 1}, .ekind = TB_ESTIMATE_LINEAR};
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    e.o.est = tb_estimate_default(e.ekind, (int)cpus);
+    int rc = parse(argc, argv, &e.o);
+    if (rc < 0)
+        return TB_EXIT_OK; /* --help */
+    if (rc != TB_EXIT_OK)
+        return rc;
+    if ((rc = choose_meter(&e, cpus)) == TB_EXIT_OK && (rc = measure_idle_first(&e)) == TB_EXIT_OK) {
+        e.runs = calloc((size_t)e.o.reps, sizeof *e.runs);
+        rc = e.runs ? run_all(&e) : TB_EXIT_USAGE;
     }
-    free(runs);
-    tb_meter_close(m);
-    return exit_status;
+    if (rc == TB_EXIT_OK) {
+        report(&e);
+        tb_error err;
+        if (e.o.json_path &&
+            write_json(&e.o, e.runs, e.done, e.label, e.m != NULL, e.m, e.idle,
+                       e.unavailable[0] ? e.unavailable : NULL, &err) != TB_OK) {
+            fprintf(stderr, "ternbench energy: %s\n", err.text);
+            e.exit_status = e.exit_status ? e.exit_status : TB_EXIT_USAGE;
+        }
+        rc = e.exit_status;
+    }
+    free(e.runs);
+    tb_meter_close(e.m);
+    return rc;
 }

@@ -206,6 +206,180 @@ static double fork_join_us(tb_pool *pool)
     return tb_median(t, 2000) * 1e6;
 }
 
+/* Everything one `kernels` run holds. */
+typedef struct krun {
+    const kopts *o;
+    tb_machine mach;
+    tb_isa isas[TB_ISA_COUNT];
+    int nisa;
+    tb_pool *pool;
+    tb_bandwidth *bw;
+    json_t *results;
+    double bw_sum;
+    int bw_n;
+    bool interleaved;          /* some i2_s row ran on interleaved rows */
+} krun;
+
+/* The ISAs to time: the selected one, every one the CPU runs, or --isa's. */
+static int choose_isas(krun *k)
+{
+    const char *isa = k->o->isa;
+    if (!isa) {
+        k->isas[k->nisa++] = k->mach.isa;
+    } else if (!strcmp(isa, "all")) {
+        for (int i = 0; i < TB_ISA_COUNT; i++)
+            if (tb_isa_supported((tb_isa)i, k->mach.cpu.features))
+                k->isas[k->nisa++] = (tb_isa)i;
+    } else {
+        tb_error err;
+        if (tb_isa_select(k->mach.cpu.features, isa, &k->isas[0], &err) != TB_OK)
+            return tb_cli_usage_error("kernels", "--isa: %s", err.text + strlen("TERNBENCH_ISA="));
+        k->nisa = 1;
+    }
+    return TB_EXIT_OK;
+}
+
+static void print_row(const krun *k, const char *fmt, tb_isa used, const char *op, int m, int kk,
+                      const tb_act *a, const measurement *r)
+{
+    if (!k->o->json) {
+        printf("| %-6s | %-6s | %s | %6d | %5d | %5d | %9.3f | %6.1f | %6.1f | %7.1f%% |\n", fmt,
+               tb_isa_name(used), op, m, kk, a->n, r->seconds * 1e3, r->gbps, r->gops, 100 * r->fraction);
+        fflush(stdout);
+    }
+}
+
+static json_t *row_json(const krun *k, const char *fmt, tb_isa used, const char *op, int interleave,
+                        int m, int kk, const tb_act *a, const measurement *r, size_t wbytes)
+{
+    return json_pack("{s:s, s:s, s:s, s:i, s:i, s:i, s:i, s:i, s:f, s:f, s:f, s:f, s:f, s:I, s:i}",
+                     "format", fmt, "isa", tb_isa_name(used), "op", op, "interleave", interleave, "m", m,
+                     "k", kk, "batch", a->n, "threads", (int)k->o->threads, "seconds", r->seconds,
+                     "gbps", r->gbps, "gops", r->gops, "roofline_fraction", r->fraction,
+                     "bandwidth_gbps", r->bw, "weight_bytes", (json_int_t)wbytes, "calls", r->calls);
+}
+
+/* Times format f on an m x kk shape on every ISA chosen (each variant once:
+ * an ISA without its own kernel falls back to one already timed). */
+static int time_format(krun *k, tb_format f, int m, int kk, const float *src, const float *x, float *y)
+{
+    const kopts *o = k->o;
+    const tb_format_traits *tr = tb_format_get(f);
+    tb_error err;
+    size_t wbytes = tb_format_bytes(f, m, kk);
+    int ncopies = o->do_gemv ? (int)((GEMV_FOOTPRINT + wbytes - 1) / wbytes) : 1;
+    uint8_t *buf = tb_alloc_streamed(wbytes * (size_t)ncopies); /* as the engine holds weights */
+    tb_matrix *copies = calloc((size_t)ncopies, sizeof *copies);
+    tb_act a1 = {0}, an = {0};
+    bool ok = buf && copies && tb_act_alloc(&a1, tr->act, 1, kk, &err) == TB_OK &&
+              tb_act_alloc(&an, tr->act, (int)o->batch, kk, &err) == TB_OK;
+    if (ok) {
+        tr->quantize(src, m, kk, buf, &err);
+        for (int c = 0; c < ncopies; c++) {
+            if (c)
+                memcpy(buf + (size_t)c * wbytes, buf, wbytes);
+            tb_matrix_init(&copies[c], f, m, kk, buf + (size_t)c * wbytes, wbytes, &err);
+        }
+        tb_act_quantize(&a1, x, 1);
+        tb_act_quantize(&an, x, (int)o->batch);
+    }
+    tb_isa done[TB_ISA_COUNT];
+    int ndone = 0;
+    for (int i = 0; i < k->nisa && ok; i++) {
+        tb_isa used;
+        tb_gemm_fn fn = tb_gemm_select(f, k->isas[i], &used);
+        bool dup = false;
+        for (int d = 0; d < ndone; d++)
+            dup |= done[d] == used;
+        if (dup)
+            continue;
+        done[ndone++] = used;
+        /* as the engine lays the rows out for this ISA (the ISAs come in
+         * ascending order, and every kernel reads either layout) */
+        for (int c = 0; c < ncopies && tb_matrix_preferred_interleave(&copies[c], used); c++)
+            if (tb_i2s_interleave(&copies[c], (uint8_t *)copies[c].data, &err) != TB_OK)
+                break;
+        k->interleaved |= copies[0].interleave != 0;
+        for (int op = 0; op < 2; op++) {
+            if ((op == 0 && !o->do_gemv) || (op == 1 && !o->do_gemm))
+                continue;
+            const tb_act *a = op == 0 ? &a1 : &an;
+            measurement r = measure(k->pool, k->bw, fn, copies, op == 0 ? ncopies : 1, a, y, o->min_time,
+                                    wbytes);
+            k->bw_sum += r.bw;
+            k->bw_n++;
+            const char *opname = op == 0 ? "gemv" : "gemm";
+            print_row(k, tr->name, used, opname, m, kk, a, &r);
+            json_array_append_new(k->results, row_json(k, tr->name, used, opname, copies[0].interleave,
+                                                       m, kk, a, &r, wbytes));
+        }
+    }
+    if (!ok)
+        fprintf(stderr, "ternbench kernels: out of memory for %s %dx%d\n", tr->name, m, kk);
+    tb_act_free(&a1);
+    tb_act_free(&an);
+    free(copies);
+    free(buf);
+    return ok ? TB_EXIT_OK : TB_EXIT_USAGE;
+}
+
+/* One shape: ternary weights (scale 0.5, exact in every format, as the dummy
+ * models' baseline twins hold) and normal activations, every format on it. */
+static int time_shape(krun *k, int m, int kk)
+{
+    const kopts *o = k->o;
+    size_t nval = (size_t)m * kk;
+    int nx = (int)o->batch;
+    float *src = malloc(nval * sizeof *src), *x = malloc((size_t)nx * kk * sizeof *x);
+    float *y = malloc((size_t)nx * m * sizeof *y);
+    int rc = src && x && y ? TB_EXIT_OK : TB_EXIT_USAGE;
+    if (rc != TB_EXIT_OK)
+        fprintf(stderr, "ternbench kernels: out of memory for shape %dx%d\n", m, kk);
+    for (size_t i = 0; rc == TB_EXIT_OK && i < nval; i++)
+        src[i] = (float)((int)(rnd_unit() * 3) - 1) * 0.5f;
+    for (size_t i = 0; rc == TB_EXIT_OK && i < (size_t)nx * kk; i++)
+        x[i] = (float)(rnd_unit() * 2 - 1);
+    for (int f = 0; f < TB_FMT_COUNT && rc == TB_EXIT_OK; f++) {
+        const tb_format_traits *tr = tb_format_get((tb_format)f);
+        if (!o->fmt_on[f])
+            continue;
+        if (kk % tr->block || (tr->act == TB_ACT_I8 && kk % 128)) {
+            fprintf(stderr, "ternbench kernels: %s skipped for %dx%d: k must be a multiple of %d\n",
+                    tr->name, m, kk, tr->act == TB_ACT_I8 && tr->block < 128 ? 128 : tr->block);
+            continue;
+        }
+        rc = time_format(k, (tb_format)f, m, kk, src, x, y);
+    }
+    free(src);
+    free(x);
+    free(y);
+    return rc;
+}
+
+static void finish(krun *k, double triad, double readbw, double fj)
+{
+    double mean = k->bw_n ? k->bw_sum / k->bw_n : readbw;
+    if (k->o->json) {
+        json_t *doc = json_pack("{s:s, s:s, s:s, s:i, s:f, s:f, s:f, s:f, s:O}", "schema",
+                                "ternbench.kernels/1", "cpu", k->mach.cpu.model, "isa_selected",
+                                tb_isa_name(k->mach.isa), "threads", (int)k->o->threads,
+                                "bandwidth_gbps", mean, "bandwidth_start_gbps", triad,
+                                "bandwidth_read_gbps", readbw, "pool_fork_join_us", fj, "results",
+                                k->results);
+        json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        fputc('\n', stdout);
+        json_decref(doc);
+        return;
+    }
+    printf("\nroofline = weight GB/s / the read-only stream's GB/s probed just before and "
+           "after each row (mean %.1f GB/s).\n", mean);
+    if (k->interleaved)
+        printf("i2_s on avx2/avx512: rows interleaved in fours, as the engine lays them out "
+               "for those ISAs at load (tb_i2s_interleave).\n");
+}
+
+/* The walk: options -> ISAs -> the pool and the bandwidth probe -> every
+ * shape, format and ISA -> the table or the document. */
 int tb_cmd_kernels(int argc, char **argv)
 {
     kopts o = {.threads = tb_cpu_usable(NULL, 0), .batch = 128, .do_gemv = true,
@@ -219,178 +393,35 @@ int tb_cmd_kernels(int argc, char **argv)
         return TB_EXIT_OK;
     if (rc != TB_EXIT_OK)
         return rc;
-
-    tb_machine mach;
-    if (tb_machine_probe_for("kernels", &mach) != 0)
+    krun k = {.o = &o};
+    if (tb_machine_probe_for("kernels", &k.mach) != 0)
         return TB_EXIT_USAGE;
-    tb_isa isas[TB_ISA_COUNT];
-    int nisa = 0;
-    if (!o.isa) {
-        isas[nisa++] = mach.isa;
-    } else if (!strcmp(o.isa, "all")) {
-        for (int i = 0; i < TB_ISA_COUNT; i++)
-            if (tb_isa_supported((tb_isa)i, mach.cpu.features))
-                isas[nisa++] = (tb_isa)i;
-    } else {
-        tb_error err;
-        if (tb_isa_select(mach.cpu.features, o.isa, &isas[0], &err) != TB_OK)
-            return tb_cli_usage_error("kernels", "--isa: %s", err.text + strlen("TERNBENCH_ISA="));
-        nisa = 1;
-    }
-
+    if ((rc = choose_isas(&k)) != TB_EXIT_OK)
+        return rc;
     tb_error err;
-    tb_pool *pool;
-    tb_bandwidth *bw;
-    if (tb_pool_create((int)o.threads, o.pin, &pool, &err) != TB_OK) {
+    if (tb_pool_create((int)o.threads, o.pin, &k.pool, &err) != TB_OK ||
+        tb_bandwidth_new(64u << 20, &k.bw, &err) != TB_OK) {
         fprintf(stderr, "ternbench kernels: %s\n", err.text);
+        tb_pool_destroy(k.pool);
         return TB_EXIT_USAGE;
     }
-    if (tb_bandwidth_new(64u << 20, &bw, &err) != TB_OK) {
-        fprintf(stderr, "ternbench kernels: %s\n", err.text);
-        tb_pool_destroy(pool);
-        return TB_EXIT_USAGE;
-    }
-    double triad = tb_bandwidth_triad(bw, pool, 5), readbw = tb_bandwidth_read(bw, pool, 5);
-    double fj = fork_join_us(pool);
+    double triad = tb_bandwidth_triad(k.bw, k.pool, 5), readbw = tb_bandwidth_read(k.bw, k.pool, 5);
+    double fj = fork_join_us(k.pool);
     if (!o.json)
         printf("ternbench kernels: %s, %ld thread%s%s; STREAM triad %.1f GB/s, read %.1f GB/s; "
                "pool fork/join %.2f us\n\n"
                "| format | isa    | op   |      m |     k | batch |   time ms |   GB/s |  GOP/s | roofline |\n"
                "| ------ | ------ | ---- | -----: | ----: | ----: | --------: | -----: | -----: | -------: |\n",
-               mach.cpu.model, o.threads, o.threads == 1 ? "" : "s", o.pin ? " pinned" : "", triad,
+               k.mach.cpu.model, o.threads, o.threads == 1 ? "" : "s", o.pin ? " pinned" : "", triad,
                readbw, fj);
     fflush(stdout);
-
-    json_t *results = json_array();
-    double bw_sum = 0;
-    bool interleaved = false; /* some i2_s row ran on interleaved rows */
-    int bw_n = 0;
-    rc = TB_EXIT_OK;
-    for (int s = 0; s < o.nshapes && rc == TB_EXIT_OK; s++) {
-        int m = o.shapes[s].m, k = o.shapes[s].k;
-        size_t nval = (size_t)m * k;
-        float *src = malloc(nval * sizeof *src);
-        int nx = (int)o.batch;
-        float *x = malloc((size_t)nx * k * sizeof *x);
-        float *y = malloc((size_t)nx * m * sizeof *y);
-        if (!src || !x || !y) {
-            fprintf(stderr, "ternbench kernels: out of memory for shape %dx%d\n", m, k);
-            free(src); free(x); free(y);
-            rc = TB_EXIT_USAGE;
-            break;
-        }
-        /* Ternary weights (scale 0.5, exact in every format) for every format,
-         * as the dummy models' baseline twins hold; normal activations. */
-        for (size_t i = 0; i < nval; i++)
-            src[i] = (float)((int)(rnd_unit() * 3) - 1) * 0.5f;
-        for (size_t i = 0; i < (size_t)nx * k; i++)
-            x[i] = (float)(rnd_unit() * 2 - 1);
-        for (int f = 0; f < TB_FMT_COUNT && rc == TB_EXIT_OK; f++) {
-            const tb_format_traits *tr = tb_format_get((tb_format)f);
-            if (!o.fmt_on[f])
-                continue;
-            if (k % tr->block || (tr->act == TB_ACT_I8 && k % 128)) {
-                fprintf(stderr, "ternbench kernels: %s skipped for %dx%d: k must be a multiple of %d\n",
-                        tr->name, m, k, tr->act == TB_ACT_I8 && tr->block < 128 ? 128 : tr->block);
-                continue;
-            }
-            size_t wbytes = tb_format_bytes((tb_format)f, m, k);
-            int ncopies = o.do_gemv ? (int)((GEMV_FOOTPRINT + wbytes - 1) / wbytes) : 1;
-            uint8_t *buf = tb_alloc_streamed(wbytes * (size_t)ncopies); /* as the engine holds weights */
-            tb_matrix *copies = calloc((size_t)ncopies, sizeof *copies);
-            tb_act a1, an;
-            bool ok = buf && copies && tb_act_alloc(&a1, tr->act, 1, k, &err) == TB_OK;
-            ok = ok && tb_act_alloc(&an, tr->act, nx, k, &err) == TB_OK;
-            if (!ok) {
-                fprintf(stderr, "ternbench kernels: out of memory for %s %dx%d\n", tr->name, m, k);
-                free(buf);
-                free(copies);
-                rc = TB_EXIT_USAGE;
-                break;
-            }
-            tr->quantize(src, m, k, buf, &err);
-            for (int c = 0; c < ncopies; c++) {
-                if (c)
-                    memcpy(buf + (size_t)c * wbytes, buf, wbytes);
-                tb_matrix_init(&copies[c], (tb_format)f, m, k, buf + (size_t)c * wbytes, wbytes, &err);
-            }
-            tb_act_quantize(&a1, x, 1);
-            tb_act_quantize(&an, x, nx);
-            tb_isa done[TB_ISA_COUNT];
-            int ndone = 0;
-            for (int i = 0; i < nisa; i++) {
-                tb_isa used;
-                tb_gemm_fn fn = tb_gemm_select((tb_format)f, isas[i], &used);
-                bool dup = false;
-                for (int d = 0; d < ndone; d++)
-                    dup |= done[d] == used;
-                if (dup)
-                    continue;
-                done[ndone++] = used;
-                /* as the engine lays the rows out for this ISA (the ISAs come in
-                 * ascending order, and every kernel reads either layout) */
-                for (int c = 0; c < ncopies && tb_matrix_preferred_interleave(&copies[c], used); c++)
-                    if (tb_i2s_interleave(&copies[c], (uint8_t *)copies[c].data, &err) != TB_OK)
-                        break;
-                interleaved |= copies[0].interleave != 0;
-                for (int op = 0; op < 2; op++) {
-                    if ((op == 0 && !o.do_gemv) || (op == 1 && !o.do_gemm))
-                        continue;
-                    const tb_act *a = op == 0 ? &a1 : &an;
-                    measurement r = measure(pool, bw, fn, copies, op == 0 ? ncopies : 1, a, y,
-                                            o.min_time, wbytes);
-                    bw_sum += r.bw;
-                    bw_n++;
-                    const char *opname = op == 0 ? "gemv" : "gemm";
-                    if (!o.json) {
-                        printf("| %-6s | %-6s | %s | %6d | %5d | %5d | %9.3f | %6.1f | %6.1f | %7.1f%% |\n",
-                               tr->name, tb_isa_name(used), opname, m, k, a->n, r.seconds * 1e3,
-                               r.gbps, r.gops, 100 * r.fraction);
-                        fflush(stdout);
-                    }
-                    json_array_append_new(
-                        results,
-                        json_pack("{s:s, s:s, s:s, s:i, s:i, s:i, s:i, s:i, s:f, s:f, s:f, s:f, s:f, s:I, s:i}",
-                                  "format", tr->name, "isa", tb_isa_name(used), "op", opname,
-                                  "interleave", copies[0].interleave, "m", m,
-                                  "k", k, "batch", a->n, "threads", (int)o.threads, "seconds",
-                                  r.seconds, "gbps", r.gbps, "gops", r.gops, "roofline_fraction",
-                                  r.fraction, "bandwidth_gbps", r.bw, "weight_bytes",
-                                  (json_int_t)wbytes, "calls", r.calls));
-                }
-            }
-            tb_act_free(&a1);
-            tb_act_free(&an);
-            free(copies);
-            free(buf);
-        }
-        free(src);
-        free(x);
-        free(y);
-    }
-    if (rc == TB_EXIT_OK) {
-        if (o.json) {
-            json_t *doc = json_pack("{s:s, s:s, s:s, s:i, s:f, s:f, s:f, s:f, s:o}", "schema",
-                                    "ternbench.kernels/1", "cpu", mach.cpu.model, "isa_selected",
-                                    tb_isa_name(mach.isa), "threads", (int)o.threads,
-                                    "bandwidth_gbps", bw_n ? bw_sum / bw_n : readbw,
-                                    "bandwidth_start_gbps", triad, "bandwidth_read_gbps", readbw,
-                                    "pool_fork_join_us", fj, "results", results);
-            json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-            fputc('\n', stdout);
-            json_decref(doc);
-        } else {
-            json_decref(results);
-            printf("\nroofline = weight GB/s / the read-only stream's GB/s probed just before and "
-                   "after each row (mean %.1f GB/s).\n", bw_n ? bw_sum / bw_n : readbw);
-            if (interleaved)
-                printf("i2_s on avx2/avx512: rows interleaved in fours, as the engine lays them out "
-                       "for those ISAs at load (tb_i2s_interleave).\n");
-        }
-    } else {
-        json_decref(results);
-    }
-    tb_bandwidth_free(bw);
-    tb_pool_destroy(pool);
+    k.results = json_array();
+    for (int s = 0; s < o.nshapes && rc == TB_EXIT_OK; s++)
+        rc = time_shape(&k, o.shapes[s].m, o.shapes[s].k);
+    if (rc == TB_EXIT_OK)
+        finish(&k, triad, readbw, fj);
+    json_decref(k.results);
+    tb_bandwidth_free(k.bw);
+    tb_pool_destroy(k.pool);
     return rc;
 }
