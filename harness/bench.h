@@ -81,6 +81,7 @@ typedef struct tb_bench_opts {
     const char *peer_names[TB_BENCH_MAX_PEERS], *peer_paths[TB_BENCH_MAX_PEERS];
     int npeers;
     const char *progress;      /* what the terminal's progress line calls this run, or NULL */
+    const char *label;         /* the machine's name (--label), or NULL */
     const tb_bench_hooks *hooks; /* NULL: the real engine and meters */
 } tb_bench_opts;
 

@@ -82,6 +82,11 @@ int tb_cli_trust_option(const char *cmd, int code, const char *arg, tb_bench_opt
     case TB_CLI_MAX_LOST: return tb_cli_parse_percent(cmd, "--max-lost", arg, 0.1, 100, &o->max_lost);
     case TB_CLI_RETRIES:
         return tb_cli_parse_int(cmd, "--retries", arg, 0, TB_BENCH_MAX_RETRIES, &o->retries);
+    case TB_CLI_LABEL:
+        if (!arg[0] || strlen(arg) >= 64)
+            return tb_cli_usage_error(cmd, "--label: '%s' is not a name of 1 to 63 characters", arg);
+        o->label = arg;
+        return TB_EXIT_OK;
     default: return tb_cli_usage_error(cmd, "unknown option");
     }
 }

@@ -51,12 +51,13 @@ int tb_cli_parse_kv(const char *cmd, const char *text, tb_kv_type *out);
  * their help, and tb_cli_trust_option() for the codes between
  * TB_CLI_TRUST_FIRST and TB_CLI_TRUST_LAST. */
 enum { TB_CLI_TRUST_FIRST = 400, TB_CLI_PRECISION = TB_CLI_TRUST_FIRST, TB_CLI_MAX_TIME,
-       TB_CLI_MAX_LOST, TB_CLI_RETRIES, TB_CLI_TRUST_LAST = TB_CLI_RETRIES };
+       TB_CLI_MAX_LOST, TB_CLI_RETRIES, TB_CLI_LABEL, TB_CLI_TRUST_LAST = TB_CLI_LABEL };
 #define TB_CLI_TRUST_OPTIONS                                                                      \
     {"precision", required_argument, NULL, TB_CLI_PRECISION},                                     \
         {"max-time", required_argument, NULL, TB_CLI_MAX_TIME},                                   \
         {"max-lost", required_argument, NULL, TB_CLI_MAX_LOST},                                   \
-        {"retries", required_argument, NULL, TB_CLI_RETRIES}
+        {"retries", required_argument, NULL, TB_CLI_RETRIES},                                     \
+        {"label", required_argument, NULL, TB_CLI_LABEL}
 #define TB_CLI_TRUST_HELP                                                                         \
     "  --precision P      add rounds until every speedup's 95%% interval is within\n"            \
     "                     +-P (e.g. 2%%) of its estimate, or --max-time runs out\n"              \
@@ -64,7 +65,9 @@ enum { TB_CLI_TRUST_FIRST = 400, TB_CLI_PRECISION = TB_CLI_TRUST_FIRST, TB_CLI_M
     "  --max-lost P       redo a repetition that lost more than P of its time to the\n"          \
     "                     hypervisor (steal) or to other processes (default 5%%)\n"              \
     "  --retries N        redo at most N repetitions per run; past that the run is\n"            \
-    "                     tainted and gets no verdict (default 3)\n"
+    "                     tainted and gets no verdict (default 3)\n"                             \
+    "  --label NAME       this machine's name in the document (a fleet's host name): what\n"    \
+    "                     reports of several machines tell them apart by\n"
 int tb_cli_trust_option(const char *cmd, int code, const char *arg, tb_bench_opts *o);
 
 /* The energy meter options `energy`, `bench` and `reproduce` share, the same

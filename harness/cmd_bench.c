@@ -205,6 +205,7 @@ int tb_cmd_bench(int argc, char **argv)
     tb_machine mach;
     if (tb_machine_probe_for("bench", &mach) != 0)
         return TB_EXIT_USAGE;
+    snprintf(mach.label, sizeof mach.label, "%s", o.label ? o.label : "");
     tb_bench_doc parts;
     tb_bench_doc_init(&parts);
     tb_error err;

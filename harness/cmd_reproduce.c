@@ -199,6 +199,7 @@ int tb_cmd_reproduce(int argc, char **argv)
     tb_machine mach;
     if (tb_machine_probe_for("reproduce", &mach) != 0)
         return TB_EXIT_USAGE;
+    snprintf(mach.label, sizeof mach.label, "%s", o.trust.label ? o.trust.label : "");
     tb_bench_doc parts;
     tb_bench_doc_init(&parts);
     json_t *skipped = json_array(), *idle = NULL;

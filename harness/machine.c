@@ -130,9 +130,12 @@ json_t *tb_machine_to_json(const tb_machine *m)
                               "libpfm4", TB_BUILT_WITH_LIBPFM);
     json_t *tools = json_pack("{s:{s:b, s:s}}", "gnuplot", "present", m->gnuplot,
                               m->gnuplot ? "version" : "reason", m->gnuplot_version);
-    return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o}", "cpu", cpu_json(m), "isa", isa_json(m),
-                     "counters", counters_json(m), "energy", energy_json(m), "tools", tools,
-                     "build", build);
+    json_t *j = json_pack("{s:o, s:o, s:o, s:o, s:o, s:o}", "cpu", cpu_json(m), "isa", isa_json(m),
+                          "counters", counters_json(m), "energy", energy_json(m), "tools", tools,
+                          "build", build);
+    if (m->label[0]) /* a fleet's name for it: what reports tell machines apart by */
+        json_object_set_new(j, "label", json_string(m->label));
+    return j;
 }
 
 static void print_gib(FILE *out, uint64_t bytes)

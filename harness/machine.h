@@ -28,6 +28,7 @@ typedef struct tb_machine {
     char kernel[128];           /* uname -sr */
     char governor[32];          /* cpufreq governor of cpu0, "" if none */
     char thp[16];               /* transparent huge pages: always/madvise/never, "" if unknown */
+    char label[64];             /* what the user calls this machine (--label), "" if unnamed */
     tb_counters_report counters;
     tb_energy_source energy[TB_MACHINE_MAX_SOURCES];
     int energy_count;

@@ -207,11 +207,8 @@ static int add_machine(tb_results *r, json_t *m)
     x->host = tb_json_str(cpu, "hostname");
     x->isa = tb_json_str(json_object_get(m, "isa"), "selected");
     const char *label = tb_json_str(m, "label");
-    if (label[0])
-        snprintf(x->label, sizeof x->label, "%s", label);
-    else
-        snprintf(x->label, sizeof x->label, "%s (%s, %s)", x->host[0] ? x->host : "machine", x->cpu,
-                 x->isa);
+    snprintf(x->label, sizeof x->label, "%s (%s, %s)", label[0] ? label : x->host[0] ? x->host : "machine",
+             x->cpu, x->isa);
     return r->nmachines++;
 }
 

@@ -10,7 +10,8 @@
 # enables Debian's arm64 architecture and installs libcmocka-dev:arm64, which
 # the aarch64 cross build's tests (run under qemu-aarch64) link against;
 # TB_SETUP_BROWSER=1 installs Debian's chromium, in which a test renders the
-# report.
+# report; TB_SETUP_FLEET=1 installs ansible-core and slurm-wlm, with which
+# tests run the fleet playbook and the Slurm scripts on this machine.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -26,6 +27,9 @@ if [ "${TB_SETUP_AARCH64:-0}" = 1 ]; then
 fi
 if [ "${TB_SETUP_BROWSER:-0}" = 1 ]; then # the report's check in a real browser
   packages+=(chromium)
+fi
+if [ "${TB_SETUP_FLEET:-0}" = 1 ]; then # the fleet's tests: Ansible, and a one-node Slurm
+  packages+=(ansible-core slurm-wlm)
 fi
 
 missing=()

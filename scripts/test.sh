@@ -13,7 +13,7 @@ cd "$here"
 jobs=$(nproc)
 
 echo "== build (Release, -Werror)"
-TB_SETUP_AARCH64=1 TB_SETUP_BROWSER=1 scripts/setup.sh "$here/build" -DCMAKE_BUILD_TYPE=Release -DTB_WERROR=ON
+TB_SETUP_AARCH64=1 TB_SETUP_BROWSER=1 TB_SETUP_FLEET=1 scripts/setup.sh "$here/build" -DCMAKE_BUILD_TYPE=Release -DTB_WERROR=ON
 echo "== tests (Release)"
 ctest --test-dir build --output-on-failure -j "$jobs"
 
