@@ -34,6 +34,9 @@ static void help(void)
            "                   pp(4N) in one batch (default 32)\n"
            "  -r R             repetitions, the least (default 6)\n"
            "  --out DIR        where to write (default out)\n"
+           "  --lm-head FMT    also run the first ternary format with its tied lm_head in FMT\n"
+           "                   (q8_0 by default; q6_k, q4_0; none: not): the practical best,\n"
+           "                   reported beside the like-for-like F16 figure\n"
            "  --peer NAME=PATH also run a llama-bench (bitnet.cpp's or llama.cpp's) beside\n"
            "                   ternbench: the models are then written once as GGUF files\n"
            "                   (DIR/models) and every engine runs the same files, interleaved;\n"
@@ -48,7 +51,7 @@ static void help(void)
 }
 
 typedef struct ropts {
-    char sizes[256], formats[256], out[1024];
+    char sizes[256], formats[256], out[1024], lm_head[16];
     long threads[8];
     int nthreads;
     long n, p;
@@ -73,12 +76,13 @@ static int parse_threads(const char *cmd, const char *text, ropts *o)
 
 static int parse(int argc, char **argv, ropts *o)
 {
-    enum { O_SIZES = 256, O_FORMATS, O_OUT, O_QUICK, O_PEER };
+    enum { O_SIZES = 256, O_FORMATS, O_OUT, O_QUICK, O_PEER, O_LM_HEAD };
     static const struct option opts[] = {
         {"sizes", required_argument, NULL, O_SIZES}, {"formats", required_argument, NULL, O_FORMATS},
         {"peer", required_argument, NULL, O_PEER}, TB_CLI_METER_OPTIONS,
         {"threads", required_argument, NULL, 't'}, {"out", required_argument, NULL, O_OUT},
         {"quick", no_argument, NULL, O_QUICK}, {"help", no_argument, NULL, 'h'},
+        {"lm-head", required_argument, NULL, O_LM_HEAD},
         TB_CLI_TRUST_OPTIONS, {0, 0, 0, 0}};
     const char *cmd = "reproduce";
     int rc = TB_EXIT_OK;
@@ -89,6 +93,7 @@ static int parse(int argc, char **argv, ropts *o)
         case O_SIZES: snprintf(o->sizes, sizeof o->sizes, "%s", optarg); break;
         case O_FORMATS: snprintf(o->formats, sizeof o->formats, "%s", optarg); break;
         case O_OUT: snprintf(o->out, sizeof o->out, "%s", optarg); break;
+        case O_LM_HEAD: snprintf(o->lm_head, sizeof o->lm_head, "%s", optarg); break;
         case O_QUICK:
             snprintf(o->sizes, sizeof o->sizes, "125M,350M");
             snprintf(o->formats, sizeof o->formats, "i2_s,tq2_0,f16,q8_0,q4_0");
@@ -162,7 +167,7 @@ static int write_doc(json_t *doc, const char *path, tb_error *err)
 int tb_cmd_reproduce(int argc, char **argv)
 {
     ropts o = {.sizes = "125M,350M,700M,2B4T", .formats = "i2_s,tl2,tq2_0,f16,q8_0,q4_0",
-               .out = "out", .threads = {tb_cpu_usable(NULL, 0)}, .nthreads = 1, .n = 32,
+               .out = "out", .lm_head = "q8_0", .threads = {tb_cpu_usable(NULL, 0)}, .nthreads = 1, .n = 32,
                .p = 32, .trust = {.reps = TB_BENCH_DEFAULT_REPS, .precision = 0.05,
                                   .max_time = 120, .retries = -1,
                                   .meter = tb_meter_choice_default()}};
@@ -183,11 +188,19 @@ int tb_cmd_reproduce(int argc, char **argv)
     for (int i = 0; i < ns; i++)
         if (!tb_preset_find(sizes[i]))
             return tb_cli_usage_error("reproduce", "--sizes: unknown preset '%s'", sizes[i]);
+    const char *practical = NULL; /* the first ternary format: run with the quantised lm_head too */
     for (int i = 0; i < nf; i++) {
         tb_format f;
         if (tb_format_parse(formats[i], &f, &err) != TB_OK)
             return tb_cli_usage_error("reproduce", "--formats: %s", err.text);
+        if (!practical && tb_format_get(f)->ternary)
+            practical = formats[i];
     }
+    tb_format lm_head = TB_FMT_F16;
+    if (!strcmp(o.lm_head, "none") || !strcmp(o.lm_head, "f16"))
+        practical = NULL;
+    else if (tb_format_parse(o.lm_head, &lm_head, &err) != TB_OK || tb_embd_format_check(lm_head, &err) != TB_OK)
+        return tb_cli_usage_error("reproduce", "--lm-head: %s", err.text);
     char models[1100];
     snprintf(models, sizeof models, "%s/models", o.out);
     if ((mkdir(o.out, 0755) != 0 && errno != EEXIST) ||
@@ -220,7 +233,7 @@ int tb_cmd_reproduce(int argc, char **argv)
         b.batch = 512;
         b.nthreads = o.nthreads;
         memcpy(b.thread_list, o.threads, sizeof b.thread_list);
-        char specs[16][1200];
+        char specs[17][1200];
         uint64_t need = 0;
         for (int fi = 0; fi < nf; fi++) {
             tb_format f;
@@ -228,6 +241,13 @@ int tb_cmd_reproduce(int argc, char **argv)
             need += tb_preset_bytes(p, f);
             snprintf(specs[fi], sizeof specs[fi], "dummy:%s:%s", sizes[si], formats[fi]);
             b.specs[b.nmodels++] = specs[fi];
+        }
+        if (practical && b.nmodels < TB_BENCH_MAX_MODELS) { /* the practical best: ternary, quantised lm_head */
+            tb_format f;
+            tb_format_parse(practical, &f, &err);
+            need += tb_preset_bytes(p, f);
+            snprintf(specs[16], sizeof specs[16], "dummy:%s:%s:%s", sizes[si], practical, o.lm_head);
+            b.specs[b.nmodels++] = specs[16];
         }
         /* with peers, every engine runs the same files (tl2 has no GGUF type: ternbench's alone) */
         for (int fi = 0; fi < nf && b.npeers && rc == TB_EXIT_OK; fi++) {

@@ -393,7 +393,8 @@ static void test_reproduce_end_to_end(void **state)
     json_t *doc = tb_test_json_load(path);
     tb_error err;
     assert_int_equal(tb_result_validate(doc, &err), TB_OK);
-    assert_int_equal(json_array_size(json_object_get(doc, "runs")), 6); /* 2 formats x 3 tests */
+    /* 2 formats and the practical best (i2_s with a q8_0 lm_head) x 3 tests */
+    assert_int_equal(json_array_size(json_object_get(doc, "runs")), 9);
     const char *created = json_string_value(json_object_get(doc, "created"));
     assert_non_null(created);
     assert_int_equal(strlen(created), 20); /* 2026-11-25T16:23:05Z */
@@ -403,7 +404,9 @@ static void test_reproduce_end_to_end(void **state)
     assert_non_null(md);
     assert_non_null(strstr(md, measured));
     json_decref(doc);
-    assert_non_null(strstr(md, "| 125M | 2.37x (x86) |")); /* the published 125M x86 figure */
+    char *row = strstr(md, "| 125M | 2.37x (x86) |"); /* the published 125M x86 figure */
+    assert_non_null(row);
+    assert_non_null(strstr(row, "i2_s + q8_0 lm_head: ")); /* the practical best beside it */
     /* the report command renders the same document */
     char *argv2[] = {TB_BINARY, "report", path, "-o", dir, NULL};
     tb_run(&r, argv2, NULL);
