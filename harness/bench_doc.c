@@ -266,8 +266,11 @@ static json_t *comparison_json(bench *b, int x, int y, int t, FILE *out, double 
         snprintf(ci, sizeof ci, "[%.2f, %.2f]", q.lo, q.hi);
         snprintf(pm, sizeof pm, "±%.1f%%", 100 * q.half_width);
     }
-    fprintf(out, "| %s | %ld | %s | %s | %.2fx | %s | %s | %d | %s |\n", b->o->tests[t].name,
-            b->threads, b->engines[x].name, b->engines[y].name, q.estimate, ci, pm, n,
+    char est[32] = "-";
+    if (n)
+        snprintf(est, sizeof est, "%.2fx", q.estimate);
+    fprintf(out, "| %s | %ld | %s | %s | %s | %s | %s | %d | %s |\n", b->o->tests[t].name,
+            b->threads, b->engines[x].name, b->engines[y].name, est, ci, pm, n,
             tainted ? "tainted: no verdict" : "");
     json_t *c = json_pack("{s:s, s:i, s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:b, s:f}",
                           "test", b->o->tests[t].name, "batch",

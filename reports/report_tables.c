@@ -207,15 +207,21 @@ void tb_report_energy(const tb_report *rep, tb_rout *o)
             else
                 snprintf(diff, sizeof diff, "%+.1f pts", 100 * mean);
         }
-        bool f16 = !strcmp(c->b->format, "f16") && tb_test_comparable(c->a);
+        bool f16 = !strcmp(c->b->format, "f16") && tb_test_comparable(c->a) && !strcmp(c->a->embd, "f16") &&
+                   !strcmp(c->b->embd, "f16"); /* the claim was like for like */
         const tb_claim *cl = tb_claim_find(size);
         bool isarm = !strcmp(r->machines[c->machine].arch, "aarch64");
         if (f16 && cl && !strcmp(size, "700M"))
             snprintf(pub, sizeof pub, "%s", isarm ? "55.4% (M2 Ultra)" : "71.9% (i7-13700H)");
         else if (f16)
             snprintf(pub, sizeof pub, "band %s", isarm ? "55.4-70.0%" : "71.9-82.2%");
-        const char *cells[] = {machine_label(rep, c->machine), size, c->a->test, c->a->format,
-                               c->b->format, meas, net, proxy, diff, pub};
+        char a[96];
+        if (strcmp(c->a->embd, "f16"))
+            snprintf(a, sizeof a, "%s (%s lm_head)", c->a->format, c->a->embd);
+        else
+            snprintf(a, sizeof a, "%s", c->a->format);
+        const char *cells[] = {machine_label(rep, c->machine), size, c->a->test, a, c->b->format, meas,
+                               net, proxy, diff, pub};
         row(rep, o, 10, cells);
     }
     tb_rout_table_end(o);
