@@ -134,3 +134,21 @@ int tb_path_join(char *buf, size_t cap, const char *dir, const char *name)
     int n = snprintf(buf, cap, "%s/%s", dir, name);
     return (n < 0 || (size_t)n >= cap) ? TB_EINVAL : TB_OK;
 }
+
+void tb_file_tail(const char *path, char *buf, size_t cap)
+{
+    char *text = NULL;
+    size_t len = 0;
+    tb_error e;
+    buf[0] = '\0';
+    if (tb_file_read_all(path, 1 << 22, &text, &len, &e) != TB_OK)
+        return;
+    while (len && (text[len - 1] == '\n' || text[len - 1] == ' '))
+        text[--len] = '\0';
+    const char *start = len > cap - 1 ? text + len - (cap - 1) : text;
+    snprintf(buf, cap, "%s", start);
+    for (char *p = buf; *p; p++)
+        if (*p == '\n')
+            *p = ' ';
+    free(text);
+}

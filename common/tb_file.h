@@ -23,6 +23,11 @@ int tb_file_read_text(const char *path, char *buf, size_t cap, tb_error *err);
  * the caller frees; *len excludes the NUL. */
 int tb_file_read_all(const char *path, size_t max, char **out, size_t *len, tb_error *err);
 
+/* The end of a text file (a log) on one line, for an error message: its last
+ * cap-1 bytes, trailing blanks dropped and newlines as spaces; "" when the
+ * file cannot be read. */
+void tb_file_tail(const char *path, char *buf, size_t cap);
+
 /* Reads a file holding one unsigned decimal integer (sysfs style). */
 int tb_file_read_u64(const char *path, uint64_t *out, tb_error *err);
 

@@ -114,23 +114,6 @@ static int read_dump(const char *path, double *ir, double *ll)
     return test;
 }
 
-/* The last lines of a log, for an error message. */
-static void tail_of(const char *path, char *buf, size_t cap)
-{
-    char *text = NULL;
-    size_t len = 0;
-    tb_error e;
-    buf[0] = '\0';
-    if (tb_file_read_all(path, 1 << 20, &text, &len, &e) != TB_OK)
-        return;
-    const char *start = len > cap - 1 ? text + len - (cap - 1) : text;
-    snprintf(buf, cap, "%s", start);
-    for (char *p = buf; *p; p++)
-        if (*p == '\n')
-            *p = ' ';
-    free(text);
-}
-
 void tb_count_model(const char *spec, const tb_bench_opts *o, const int *ids, int max_tokens,
                     tb_count_kind kind, tb_count_result *out)
 {
@@ -183,7 +166,7 @@ void tb_count_model(const char *spec, const tb_bench_opts *o, const int *ids, in
     waitpid(pid, &status, 0);
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
         char tail[300];
-        tail_of(log, tail, sizeof tail);
+        tb_file_tail(log, tail, sizeof tail);
         snprintf(out->why, sizeof out->why, "valgrind --tool=callgrind failed on %s: %s", spec, tail);
         remove_dir(dir);
         return;
