@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# gate-selftest.sh - proves the counted gate's power: builds ternbench twice
-# more with ternary models made slower on purpose (-DTB_TEST_SLOWDOWN=5 and
-# 10: that share of their tokens computed twice, a test-only option compiled
-# out of every other build), and checks that gate 1 of ci/gate.sh fails both
-# and passed the unmodified build (whose count.json ci/gate.sh left in
-# BUILD_DIR).
+# gate-selftest.sh - proves the gates' power: builds ternbench twice more
+# with ternary models made slower on purpose (-DTB_TEST_SLOWDOWN=5 and 10:
+# that share of their tokens computed twice, a test-only option compiled out
+# of every other build), and checks that gate 1 of ci/gate.sh (counted)
+# fails both and passed the unmodified build (whose count.json ci/gate.sh
+# left in BUILD_DIR), and that the A/B gate (gate 3, timed) fails the 10 %
+# slower build run against the unmodified one. ci/gate-power.sh measures the
+# A/B gate's false alarms and catches over many runs.
 #
 #   ci/gate-selftest.sh [BUILD_DIR]        (default build; run ci/gate.sh first)
 set -euo pipefail
@@ -39,3 +41,20 @@ for pct in 5 10; do
   echo "gate-selftest: $pct % slower caught:"
   grep -E "REGRESSION" "$slow/count.json.gate.txt" | sed 's/^/  /'
 done
+
+echo "gate-selftest: the A/B gate, the 10 % slower build against the unmodified one"
+set +e
+"$here/ci/gate-ab.sh" "$build-slow10/ternbench" "$build/ternbench" "$build-slow10/ab" 5% > /dev/null
+rc=$?
+set -e
+if [ "$rc" = 0 ] && grep -q "inconclusive: tainted" "$build-slow10/ab/ab.gate.txt"; then
+  echo "gate-selftest: the A/B gate's power not checked: the machine disturbed both runs (tainted)"
+  exit 0
+fi
+if [ "$rc" != 1 ]; then
+  echo "gate-selftest: the A/B gate did not catch the 10 % slower build (exit $rc):" >&2
+  cat "$build-slow10/ab/ab.gate.txt" >&2
+  exit 1
+fi
+echo "gate-selftest: 10 % slower caught by the A/B gate:"
+grep -E "REGRESSION" "$build-slow10/ab/ab.gate.txt" | sed 's/^/  /'

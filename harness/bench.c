@@ -77,6 +77,8 @@ bool bench_same_shape(const tb_model *a, const tb_model *b)
 bool bench_compares(const bench *b, int x, int y)
 {
     const engine *a = &b->engines[x], *c = &b->engines[y];
+    if (a->ternbench || c->ternbench) /* A/B: this build over the other, model by model */
+        return !a->peer && c->ternbench && a->index == c->index;
     if (!bench_model_ternary(a->model) || bench_model_ternary(c->model) ||
         !bench_same_shape(a->model, c->model))
         return false;
@@ -168,10 +170,10 @@ static int open_models(bench *b, tb_error *err)
     return TB_OK;
 }
 
-/* Ternbench on every model, then every peer on every model that is a file:
- * each peer first runs the file once (one decoded token), so that one that
- * cannot run it says so, with its loader's message, before anything is
- * measured. */
+/* Ternbench on every model, then every peer on every model that is a file
+ * (a ternbench peer: every model): each peer first runs the model once (one
+ * decoded token), so that one that cannot run it says so, with its
+ * loader's message, before anything is measured. */
 static void add_engines(bench *b, json_t *peers)
 {
     const tb_bench_opts *o = b->o;
@@ -183,9 +185,10 @@ static void add_engines(bench *b, json_t *peers)
         e->index = i;
     }
     tb_bench_test probe = {.name = "tg1", .tokens = 1};
-    for (int p = 0; p < o->npeers; p++)
+    for (int p = 0; p < o->npeers; p++) {
+        bool ternbench = tb_peer_is_ternbench(o->peer_paths[p]);
         for (int i = 0; i < o->nmodels; i++) {
-            if (!strncmp(o->specs[i], "dummy:", 6))
+            if (!ternbench && !strncmp(o->specs[i], "dummy:", 6))
                 continue;
             engine *e = &b->engines[b->nengines];
             memset(e, 0, sizeof *e);
@@ -195,11 +198,13 @@ static void add_engines(bench *b, json_t *peers)
             e->index = i;
             e->peer = o->peer_names[p];
             e->peer_path = o->peer_paths[p];
+            e->ternbench = ternbench;
             e->file = o->specs[i];
             fprintf(stderr, "ternbench bench: can %s run %s?\n", e->peer, e->file);
             tb_peer_sample ps;
             tb_error err;
-            bool ok = tb_peer_once(e->peer_path, e->file, &probe, 1, o->threads, &ps, &e->info, &err) == TB_OK;
+            bool ok = tb_peer_once(e->peer_path, ternbench, e->file, &probe, 1, o->threads, &ps, &e->info,
+                                   &err) == TB_OK;
             json_t *st = json_pack("{s:s, s:s, s:s, s:b}", "name", e->peer, "path", e->peer_path,
                                    "file", e->file, "ok", ok);
             if (ok) {
@@ -217,6 +222,7 @@ static void add_engines(bench *b, json_t *peers)
             else
                 json_decref(st);
         }
+    }
 }
 
 /* A prompt file as model m's vocabulary tokenizes it (with its BOS), repeated
@@ -459,7 +465,7 @@ static void time_peer(bench *b, tb_bandwidth *bw, engine *e, int t, sample *s, t
     tb_usage_now(&s->u0, NULL, 0);
     double busy0 = tb_file_read_text("/proc/stat", text, sizeof text, NULL) > 0 ? tb_proc_stat_busy(text) : -1;
     tb_peer_sample ps;
-    if (tb_peer_once(e->peer_path, e->file, tt, tb_bench_test_batch(tt, b->o->batch), b->threads, &ps,
+    if (tb_peer_once(e->peer_path, e->ternbench, e->file, tt, tb_bench_test_batch(tt, b->o->batch), b->threads, &ps,
                      &e->info, err) != TB_OK) {
         e->failed = true;
         snprintf(e->why, sizeof e->why, "%s", err->text);

@@ -67,7 +67,8 @@ typedef struct engine {
     int index;                /* of the model: its row of ids */
     const char *peer;         /* the peer's name, or NULL for ternbench */
     const char *peer_path;
-    const char *file;         /* the GGUF file a peer runs */
+    bool ternbench;           /* the peer is another build of ternbench */
+    const char *file;         /* the GGUF file (or dummy model) a peer runs */
     tb_peer_info info;
     bool failed;              /* a peer that stopped working: no more tries */
     char why[600];
@@ -117,7 +118,9 @@ bool bench_same_shape(const tb_model *a, const tb_model *b);
 /* Which pairs are compared: a ternary engine over a baseline engine of the
  * same shape, when both are the same engine, or the baseline is f16 (the
  * published claim: bitnet.cpp's ternary over llama.cpp's f16), or the
- * ternary one is ternbench's (its ternary over every engine's baselines). */
+ * ternary one is ternbench's (its ternary over every engine's baselines).
+ * With another build of ternbench as a peer, that peer's runs are compared
+ * only as the base of this build's run of the same model (A/B). */
 bool bench_compares(const bench *b, int x, int y);
 
 /* The model's preset (dummy or a file ternbench wrote), else "". */

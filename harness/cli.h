@@ -110,5 +110,6 @@ int tb_cmd_gen(int argc, char **argv);
 int tb_cmd_tokenize(int argc, char **argv);
 int tb_cmd_generate(int argc, char **argv);
 int tb_cmd_convert(int argc, char **argv);
+int tb_cmd_llama_bench(int argc, char **argv);
 
 #endif

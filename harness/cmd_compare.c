@@ -57,7 +57,7 @@ static int list_history(const char *cmd, const char *dir, char **paths, int cap,
 static void help_compare(bool gate)
 {
     if (gate)
-        printf("usage: ternbench gate (--baseline BASE.json... | --history DIR) NEW.json\n"
+        printf("usage: ternbench gate (--baseline BASE.json... | --history DIR | --ab) NEW.json\n"
                "                      [--max-regression 5%%] [--max-counted-regression 1%%]\n"
                "                      [--ratios-only]\n\n"
                "Exits 1 only when a regression beyond the threshold is clear (the 95%% interval\n"
@@ -69,10 +69,16 @@ static void help_compare(bool gate)
                "With several baselines (--baseline repeated, or every .json in --history DIR,\n"
                "e.g. the main branch's last runs), each metric's threshold is raised to what\n"
                "the baselines' spread needs: the 99.9 %% prediction bound for one more run.\n"
+               "With --ab, no baseline: NEW.json is one bench run of this build beside another\n"
+               "build of ternbench (bench --peer base=OLD/ternbench), and each model's paired\n"
+               "ratio this/other is judged; the drift between runs does not enter it.\n"
                "A figure with one repetition, or a run the machine disturbed, gets no verdict.\n");
     else
-        printf("usage: ternbench compare BASE.json NEW.json [--max-regression 5%%]\n\n"
-               "A table of every configuration's change (new / base) with its 95%% interval.\n");
+        printf("usage: ternbench compare BASE.json NEW.json [--max-regression 5%%]\n"
+               "       ternbench compare --ab NEW.json\n\n"
+               "A table of every configuration's change (new / base) with its 95%% interval;\n"
+               "with --ab, this build over the other build of ternbench that NEW.json ran\n"
+               "beside it (bench --peer NAME=OTHER/ternbench).\n");
 }
 
 /* compare and gate share everything but the exit status */
@@ -84,7 +90,7 @@ static int run_compare(int argc, char **argv, bool gate)
         {"baseline", required_argument, NULL, 'b'}, {"history", required_argument, NULL, 'H'},
         {"max-regression", required_argument, NULL, 'x'},
         {"max-counted-regression", required_argument, NULL, 'c'},
-        {"ratios-only", no_argument, NULL, 'R'},
+        {"ratios-only", no_argument, NULL, 'R'}, {"ab", no_argument, NULL, 'a'},
         {"help", no_argument, NULL, 'h'}, {0, 0, 0, 0}};
     char *paths[MAX_BASES];
     bool owned[MAX_BASES] = {false};
@@ -113,13 +119,17 @@ static int run_compare(int argc, char **argv, bool gate)
             rc = tb_cli_parse_percent(cmd, "--max-counted-regression", optarg, 0, 99, &o.max_counted);
             break;
         case 'R': o.ratios_only = true; break;
+        case 'a': o.ab = true; break;
         case 'h': help_compare(gate); return TB_EXIT_OK;
         default: rc = tb_cli_bad_option(cmd, argv, optind, optopt, c);
         }
     }
-    if (rc == TB_EXIT_OK && gate && (!nbase || optind != argc - 1))
+    if (rc == TB_EXIT_OK && o.ab && nbase)
+        rc = tb_cli_usage_error(cmd, "--ab takes no baseline: give one NEW.json, a bench run with "
+                                "another build of ternbench as a peer");
+    if (rc == TB_EXIT_OK && gate && !o.ab && (!nbase || optind != argc - 1))
         rc = tb_cli_usage_error(cmd, "give --baseline BASE.json (or --history DIR) and one NEW.json");
-    if (rc == TB_EXIT_OK && !gate && !nbase) {
+    if (rc == TB_EXIT_OK && !gate && !nbase && !o.ab) {
         if (optind != argc - 2)
             rc = tb_cli_usage_error(cmd, "give BASE.json NEW.json");
         else

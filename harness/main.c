@@ -29,6 +29,7 @@ static const tb_command commands[] = {
     {"convert", "rewrite a GGUF model's weights in another format", tb_cmd_convert},
     {"gen", "write a dummy model (or a vocabulary) as a GGUF file", tb_cmd_gen},
     {"energy", "run a command and measure the energy it takes (RAPL, perf, INA219)", tb_cmd_energy},
+    {"llama-bench", "llama.cpp's llama-bench command line over ternbench's engine", tb_cmd_llama_bench},
     {"count-run", "(internal) what `bench --count` runs under valgrind", tb_cmd_count_run},
 };
 static const int command_count = sizeof commands / sizeof commands[0];
@@ -39,6 +40,7 @@ static const char *page_of(const char *cmd)
     static const char *const pages[][2] = {
         {"report", "reproduce"}, {"gate", "compare"}, {"history", "compare"}, {"merge", "compare"},
         {"gen", "models"},       {"convert", "models"}, {"tokenize", "models"}, {"generate", "models"},
+        {"llama-bench", "bench"},
     };
     for (size_t i = 0; i < sizeof pages / sizeof pages[0]; i++)
         if (!strcmp(cmd, pages[i][0]))
@@ -68,7 +70,7 @@ static void print_help(FILE *out)
             "(BitNet b1.58) LLM takes than the same model in fp16/int8/int4.\n\n"
             "commands:\n");
     for (int i = 0; i < command_count; i++)
-        fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+        fprintf(out, "  %-12s %s\n", commands[i].name, commands[i].summary);
     fprintf(out, "\n'ternbench <command> --help' lists a command's options; 'ternbench help <command>'\n"
                  "prints its page of the reference (docs/commands/).\n");
 }

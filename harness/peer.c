@@ -17,8 +17,8 @@
 
 extern char **environ;
 
-int tb_peer_args(const char *path, const char *file, const tb_bench_test *t, int batch, long threads,
-                 char **argv, int cap, char *buf, size_t bufcap)
+int tb_peer_args(const char *path, bool ternbench, const char *file, const tb_bench_test *t, int batch,
+                 long threads, char **argv, int cap, char *buf, size_t bufcap)
 {
     int n = 0;
     size_t used = 0;
@@ -31,6 +31,8 @@ int tb_peer_args(const char *path, const char *file, const tb_bench_test *t, int
         }                                                                                         \
     } while (0)
     ARG("%s", path);
+    if (ternbench) /* another build of ternbench: its llama-bench command */
+        ARG("llama-bench");
     ARG("-m");
     ARG("%s", file);
     if (t->gen) { /* a prompt then generation: llama-bench's -pg, and nothing else */
@@ -81,25 +83,6 @@ static int spawn(char *const argv[], const char *out, const char *errpath, tb_er
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
-/* The last lines of a file, on one line. */
-static void tail_of(const char *path, char *buf, size_t cap)
-{
-    char *text = NULL;
-    size_t len = 0;
-    tb_error e;
-    buf[0] = '\0';
-    if (tb_file_read_all(path, 1 << 22, &text, &len, &e) != TB_OK)
-        return;
-    while (len && (text[len - 1] == '\n' || text[len - 1] == ' '))
-        text[--len] = '\0';
-    const char *start = len > cap - 1 ? text + len - (cap - 1) : text;
-    snprintf(buf, cap, "%s", start);
-    for (char *p = buf; *p; p++)
-        if (*p == '\n')
-            *p = ' ';
-    free(text);
-}
-
 static void read_info(json_t *row, tb_peer_info *info)
 {
     snprintf(info->build, sizeof info->build, "%s (%lld)", tb_json_str(row, "build_commit"),
@@ -143,8 +126,25 @@ static int read_row(const char *text, const char *path, int tokens, tb_peer_samp
     return rc;
 }
 
-int tb_peer_once(const char *path, const char *file, const tb_bench_test *t, int batch, long threads,
-                 tb_peer_sample *out, tb_peer_info *info, tb_error *err)
+bool tb_peer_is_ternbench(const char *path)
+{
+    char dir[] = "/tmp/tb_peer_XXXXXX", out[64], errpath[64], text[64] = "";
+    if (access(path, X_OK) != 0 || !mkdtemp(dir))
+        return false;
+    snprintf(out, sizeof out, "%s/out", dir);
+    snprintf(errpath, sizeof errpath, "%s/err", dir);
+    char *argv[] = {(char *)path, "--version", NULL};
+    tb_error err;
+    bool is = spawn(argv, out, errpath, &err) == 0 && tb_file_read_text(out, text, sizeof text, NULL) > 0 &&
+              !strncmp(text, "ternbench ", 10);
+    unlink(out);
+    unlink(errpath);
+    rmdir(dir);
+    return is;
+}
+
+int tb_peer_once(const char *path, bool ternbench, const char *file, const tb_bench_test *t, int batch,
+                 long threads, tb_peer_sample *out, tb_peer_info *info, tb_error *err)
 {
     memset(out, 0, sizeof *out);
     if (access(path, X_OK) != 0)
@@ -155,7 +155,7 @@ int tb_peer_once(const char *path, const char *file, const tb_bench_test *t, int
     char out_path[64], err_path[64], buf[4096], *argv[40];
     snprintf(out_path, sizeof out_path, "%s/out", dir);
     snprintf(err_path, sizeof err_path, "%s/err", dir);
-    int argc = tb_peer_args(path, file, t, batch, threads, argv, 38, buf, sizeof buf);
+    int argc = tb_peer_args(path, ternbench, file, t, batch, threads, argv, 38, buf, sizeof buf);
     double t0 = tb_now();
     int code = spawn(argv, out_path, err_path, err);
     out->wall = tb_now() - t0;
@@ -166,7 +166,7 @@ int tb_peer_once(const char *path, const char *file, const tb_bench_test *t, int
         argv[argc + 1] = NULL;
         spawn(argv, out_path, err_path, err);
         char tail[700];
-        tail_of(err_path, tail, sizeof tail);
+        tb_file_tail(err_path, tail, sizeof tail);
         rc = tb_error_set(err, TB_EINVAL, "%s exited with status %d on %s: ...%s", path, code, file,
                           tail[0] ? tail : "(nothing on stderr)");
     }

@@ -12,6 +12,10 @@
  * processes took meanwhile stands in for them. The suite never downloads or
  * builds a peer; one that cannot run a file says why (its loader's message,
  * from a verbose re-run) and the rest goes on.
+ *
+ * A peer may be another build of ternbench: it is run as `ternbench
+ * llama-bench` (the same command line), runs dummy models too, and is
+ * compared with this build model by model (an A/B run of two builds).
  */
 #ifndef TB_PEER_H
 #define TB_PEER_H
@@ -36,16 +40,19 @@ typedef struct tb_peer_sample {
     double wall;               /* the whole invocation, load and warm-up included */
 } tb_peer_sample;
 
+/* Whether path is a ternbench binary (its --version says so). */
+bool tb_peer_is_ternbench(const char *path);
+
 /* The llama-bench arguments of one test (its own -p/-n/-pg, -b and -ub
  * together, -t) into argv (cap entries, NULL-terminated; strings point into
- * buf); returns argc. */
-int tb_peer_args(const char *path, const char *file, const tb_bench_test *t, int batch, long threads,
-                 char **argv, int cap, char *buf, size_t bufcap);
+ * buf), after `llama-bench` for a ternbench peer; returns argc. */
+int tb_peer_args(const char *path, bool ternbench, const char *file, const tb_bench_test *t, int batch,
+                 long threads, char **argv, int cap, char *buf, size_t bufcap);
 
 /* Runs one repetition. TB_OK, or an error whose text says why: the exit
  * status and the tail of llama-bench's verbose output (its loader's message)
  * when it failed, or what was wrong with its JSON. */
-int tb_peer_once(const char *path, const char *file, const tb_bench_test *t, int batch, long threads,
-                 tb_peer_sample *out, tb_peer_info *info, tb_error *err);
+int tb_peer_once(const char *path, bool ternbench, const char *file, const tb_bench_test *t, int batch,
+                 long threads, tb_peer_sample *out, tb_peer_info *info, tb_error *err);
 
 #endif

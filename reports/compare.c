@@ -73,6 +73,44 @@ static double history_threshold(const config *c, double *center)
     return -expm1(-t * sqrt(var * (1 + 1.0 / k)));
 }
 
+/* The verdict on one configuration: change (new/base) with its interval q,
+ * against the threshold thr (history: thr came from the baselines' spread,
+ * and change must pass it too); exact counts need no interval. */
+static void decide(FILE *out, const config *c, const tb_ratio *q, double change, double thr,
+                   bool history, bool exact, bool tainted, double lost, tb_compare_summary *sum)
+{
+    char ci[64] = "-", v[160];
+    if (q->has_ci)
+        snprintf(ci, sizeof ci, "[%+.1f%%, %+.1f%%]", 100 * (q->lo - 1), 100 * (q->hi - 1));
+    else if (exact)
+        snprintf(ci, sizeof ci, "exact (counted)");
+    if (tainted) {
+        snprintf(v, sizeof v, "inconclusive: tainted (the machine took %.0f %% of a repetition; "
+                 "its retries ran out)", 100 * lost);
+        sum->inconclusive++;
+    } else if (!q->has_ci && !exact) {
+        snprintf(v, sizeof v, "inconclusive (n = %d): no interval, no verdict", q->n);
+        sum->inconclusive++;
+    } else {
+        double lo = exact ? change : q->lo, hi = exact ? change : q->hi;
+        bool below = hi < 1 - thr && (!history || (change < 1 - thr && hi < 1));
+        bool above = lo > 1 + thr && (!history || change > 1 + thr);
+        if (below) {
+            snprintf(v, sizeof v, "REGRESSION (beyond the threshold%s)",
+                     exact ? "" : ", the whole interval below it");
+            sum->regressions++;
+        } else if (above) {
+            snprintf(v, sizeof v, "improvement");
+            sum->improvements++;
+        } else if (lo > 1 - thr || exact) {
+            snprintf(v, sizeof v, "no regression beyond the threshold");
+        } else {
+            snprintf(v, sizeof v, "no clear regression (the interval reaches above the threshold)");
+        }
+    }
+    row(out, c, change, ci, thr, v);
+}
+
 static void judge(FILE *out, config *c, double floor, tb_compare_summary *sum)
 {
     sum->compared++;
@@ -105,40 +143,8 @@ static void judge(FILE *out, config *c, double floor, tb_compare_summary *sum)
         double g = geomean(c->cur.x, c->cur.n);
         change = c->cost ? center / g : g / center;
     }
-    char ci[64] = "-", v[160];
     bool exact = c->counted && constant(c->cur.x, c->cur.n) && constant(pooled, np);
-    if (q.has_ci)
-        snprintf(ci, sizeof ci, "[%+.1f%%, %+.1f%%]", 100 * (q.lo - 1), 100 * (q.hi - 1));
-    else if (exact)
-        snprintf(ci, sizeof ci, "exact (counted)");
-    if (tainted) {
-        snprintf(v, sizeof v, "inconclusive: tainted (the machine took %.0f %% of a repetition; "
-                 "its retries ran out)", 100 * lost);
-        sum->inconclusive++;
-    } else if (!q.has_ci && !exact) {
-        snprintf(v, sizeof v, "inconclusive (n = %d): no interval, no verdict",
-                 c->cur.n < np ? c->cur.n : np);
-        sum->inconclusive++;
-    } else {
-        /* exact counts need no interval; else the interval must clear the threshold
-         * (and, against a history, the change must pass the spread's threshold too) */
-        double lo = exact ? change : q.lo, hi = exact ? change : q.hi;
-        bool below = hi < 1 - thr && (nwith < 2 || (change < 1 - thr && hi < 1));
-        bool above = lo > 1 + thr && (nwith < 2 || change > 1 + thr);
-        if (below) {
-            snprintf(v, sizeof v, "REGRESSION (beyond the threshold%s)",
-                     exact ? "" : ", the whole interval below it");
-            sum->regressions++;
-        } else if (above) {
-            snprintf(v, sizeof v, "improvement");
-            sum->improvements++;
-        } else if (lo > 1 - thr || exact) {
-            snprintf(v, sizeof v, "no regression beyond the threshold");
-        } else {
-            snprintf(v, sizeof v, "no clear regression (the interval reaches above the threshold)");
-        }
-    }
-    row(out, c, change, ci, thr, v);
+    decide(out, c, &q, change, thr, nwith >= 2, exact, tainted, lost, sum);
 }
 
 /* ---- finding a configuration in each document ---- */
@@ -263,6 +269,27 @@ static void compare_runs(const ctx *x, bool counted)
     }
 }
 
+/* A/B: this build over another build of ternbench (bench --peer
+ * NAME=OTHER/ternbench), model by model, from the repetitions of one run
+ * paired by round: no baseline document, so no drift between documents. */
+static void compare_ab(const ctx *x)
+{
+    for (int i = 0; i < x->cur->ncomps; i++) {
+        const tb_rcomp *c = &x->cur->comps[i];
+        char other[400]; /* the peer's run of the same model, as bench names it */
+        snprintf(other, sizeof other, "peer:%s:%s", c->b->peer, c->a->model);
+        if (c->a->peer[0] || !c->b->peer[0] || strcmp(c->b->model, other))
+            continue;
+        config cf = {.metric = "speed, this build / the other"};
+        snprintf(cf.what, sizeof cf.what, "%s%s%s over %s's, %s, %d threads",
+                 x->cur->nmachines > 1 ? x->cur->machines[c->machine].label : "",
+                 x->cur->nmachines > 1 ? ": " : "", c->a->model, c->b->peer, c->a->test, c->a->threads);
+        x->sum->compared++;
+        decide(x->out, &cf, &c->speedup, c->speedup.estimate, x->o->max_regression, false, false,
+               c->tainted, c->lost_share, x->sum);
+    }
+}
+
 /* Names, per kind, the run of a document that lost the largest share (above
  * 5 %) of a repetition's time to others. */
 static void note_lost_time(FILE *out, const char *which, const tb_results *r)
@@ -275,7 +302,7 @@ static void note_lost_time(FILE *out, const char *which, const tb_results *r)
         return;
     char what[400];
     describe_run(r, worst, what, sizeof what);
-    fprintf(out, "lost time in the %s document: %s lost %.0f %% of its time %s in a repetition%s\n",
+    fprintf(out, "lost time in %s: %s lost %.0f %% of its time %s in a repetition%s\n",
             which, what, 100 * worst->lost_share,
             !strcmp(worst->lost_kind, "steal") ? "to the hypervisor (steal)" : "waiting for a CPU",
             worst->tainted ? " and ran out of retries: no verdict on it"
@@ -287,9 +314,10 @@ int tb_compare_docs(json_t *const *bases, int nbases, json_t *cur, const tb_comp
                     FILE *out, tb_compare_summary *sum, tb_error *err)
 {
     memset(sum, 0, sizeof *sum);
-    if (nbases < 1 || nbases > MAX_BASES)
-        return tb_error_set(err, TB_EINVAL, "give 1 to %d baseline documents", MAX_BASES);
-    tb_results *base = calloc((size_t)nbases, sizeof *base), now;
+    if (o->ab ? nbases != 0 : nbases < 1 || nbases > MAX_BASES)
+        return tb_error_set(err, TB_EINVAL, o->ab ? "A/B takes no baseline document"
+                                                  : "give 1 to %d baseline documents", MAX_BASES);
+    tb_results *base = calloc((size_t)(nbases ? nbases : 1), sizeof *base), now;
     if (!base)
         return tb_error_set(err, TB_ENOMEM, "out of memory");
     int rc = tb_results_read(cur, &now, err);
@@ -304,12 +332,21 @@ int tb_compare_docs(json_t *const *bases, int nbases, json_t *cur, const tb_comp
         fprintf(out, "| configuration | metric | change | 95%% CI | threshold | verdict |\n"
                      "| --- | --- | ---: | --- | ---: | --- |\n");
         ctx x = {base, nbases, &now, o, out, sum};
-        compare_speedups(&x);
-        bool absolute = sum->same_machine && !o->ratios_only;
-        if (absolute)
-            compare_runs(&x, false);
-        compare_runs(&x, true);
-        fprintf(out, "\n%d configuration%s compared against %d baseline document%s%s; %s\n",
+        bool absolute = sum->same_machine && !o->ratios_only && !o->ab;
+        if (o->ab) {
+            compare_ab(&x);
+        } else {
+            compare_speedups(&x);
+            if (absolute)
+                compare_runs(&x, false);
+            compare_runs(&x, true);
+        }
+        if (o->ab)
+            fprintf(out, "\n%d configuration%s compared: this build over the other build of ternbench, "
+                         "interleaved in one run, paired by round\n", sum->compared,
+                    sum->compared == 1 ? "" : "s");
+        else
+            fprintf(out, "\n%d configuration%s compared against %d baseline document%s%s; %s\n",
                 sum->compared, sum->compared == 1 ? "" : "s", nbases, nbases == 1 ? "" : "s",
                 nbases > 1 ? " (thresholds: the given one, or more where the baselines' spread "
                              "needs it)" : "",
@@ -317,17 +354,26 @@ int tb_compare_docs(json_t *const *bases, int nbases, json_t *cur, const tb_comp
                 : sum->same_machine ? "same machine, but --ratios-only: speedups only"
                                     : "different machines: speedups only (absolute tokens/s are "
                                       "not comparable across machines)");
-        if (!sum->counted)
+        if (!sum->counted && !o->ab)
             fprintf(out, "instructions per token: not compared (no run has counted instructions, "
                          "with the same ISA, in both documents)\n");
         if (sum->inconclusive)
             fprintf(out, "inconclusive: %d configuration%s without a verdict (too few repetitions, "
                          "or runs the machine disturbed)\n", sum->inconclusive,
                     sum->inconclusive == 1 ? "" : "s");
-        for (int k = 0; k < nbases; k++)
-            note_lost_time(out, nbases == 1 ? "baseline" : "a baseline", &base[k]);
-        note_lost_time(out, "new", &now);
-        if (sum->compared == 0)
+        for (int k = 0; k < nbases; k++) {
+            char which[64];
+            if (nbases == 1)
+                snprintf(which, sizeof which, "the baseline document");
+            else
+                snprintf(which, sizeof which, "baseline document %d of %d", k + 1, nbases);
+            note_lost_time(out, which, &base[k]);
+        }
+        note_lost_time(out, "the new document", &now);
+        if (sum->compared == 0 && o->ab)
+            rc = tb_error_set(err, TB_EINVAL, "the document holds no A/B comparison (run bench with "
+                              "--peer NAME=OTHER/ternbench, another build of ternbench)");
+        else if (sum->compared == 0)
             rc = tb_error_set(err, TB_EINVAL, "the documents share no configuration (same "
                               "machine, models, tests, batch and threads) to compare");
     }

@@ -26,6 +26,12 @@
  * run, so that the weather seen between those runs is not called a
  * regression; the threshold given is then the least one used.
  *
+ * A/B (ab): one document, no baseline. bench ran this build and another
+ * build of ternbench (as a peer) interleaved, round by round; each model's
+ * paired ratio this/other, with its interval, is judged against the
+ * threshold. The machine's drift falls on both builds alike, so the
+ * threshold need not allow for it.
+ *
  * No verdict is drawn where there is nothing to draw it from: a figure with
  * one repetition ("inconclusive (n = 1)") or a run the machine disturbed
  * ("inconclusive: tainted").
@@ -43,6 +49,9 @@ typedef struct tb_compare_opts {
     double max_regression;     /* timed metrics (speedups, tokens/s) */
     double max_counted;        /* counted metrics (instructions per token) */
     bool ratios_only;          /* never absolute tokens/s */
+    bool ab;                   /* no baselines: the new document's comparisons of this build
+                                * over another build of ternbench, run as a peer in the same
+                                * run (bench --peer NAME=OTHER/ternbench) */
 } tb_compare_opts;
 
 typedef struct tb_compare_summary {
@@ -55,7 +64,8 @@ typedef struct tb_compare_summary {
 } tb_compare_summary;
 
 /* Prints one line per configuration to out (a markdown table) and the notes
- * under it; bases[0..nbases) are the baseline documents (one, or a history). */
+ * under it; bases[0..nbases) are the baseline documents (one, or a history;
+ * none with ab). */
 int tb_compare_docs(json_t *const *bases, int nbases, json_t *cur, const tb_compare_opts *o,
                     FILE *out, tb_compare_summary *sum, tb_error *err);
 

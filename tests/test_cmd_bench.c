@@ -209,8 +209,12 @@ static void test_peer(void **state)
     /* the invocations: a probe per file, then per round tg8 and pp8@b4, each alone */
     FILE *a = fopen(args, "r");
     char line[2048];
-    int calls = 0, tg = 0, pp = 0;
+    int calls = 0, tg = 0, pp = 0, asked = 0;
     while (fgets(line, sizeof line, a)) {
+        if (!strcmp(line, "--version\n")) { /* is it another build of ternbench? once */
+            asked++;
+            continue;
+        }
         calls++;
         assert_non_null(strstr(line, "-t 2 -r 1 -o json"));
         if (strstr(line, "-p 0 -n 8 -b 1 -ub 1"))
@@ -221,6 +225,7 @@ static void test_peer(void **state)
     fclose(a);
     assert_int_equal(tg, 3);
     assert_int_equal(pp, 3);
+    assert_int_equal(asked, 1);
     assert_int_equal(calls, 2 + 1 + 6); /* two probes, one -v re-run, six repetitions */
     json_t *doc = tb_test_json_load(path);
     json_t *runs = json_object_get(doc, "runs"), *peer_run = NULL, *own = NULL;
@@ -267,6 +272,84 @@ static void test_peer(void **state)
     tb_run_free(&r);
     tb_rmtree(dir);
     free(dir);
+}
+
+/* Another build of ternbench as a peer (here: this very binary) runs through
+ * `ternbench llama-bench`, dummy models included; the only comparisons are
+ * this build over that one, model by model (A/B), and gate --ab judges them. */
+static void test_ternbench_peer(void **state)
+{
+    (void)state;
+    char *dir = tb_tmpdir();
+    char path[1200], peer[1300], models[3000];
+    snprintf(path, sizeof path, "%s/ab.json", dir);
+    snprintf(peer, sizeof peer, "base=%s", TB_BINARY);
+    snprintf(models, sizeof models, "%s/bitnet-cpp-tiny/tiny-i2_s.gguf,%s/bitnet-cpp-tiny/tiny-f16.gguf",
+             TB_TEST_DATA, TB_TEST_DATA);
+    tb_run_result r = bench("-m", models, "-n", "8", "-p", "8", "-r", "3", "-t", "1", "--warmup", "1",
+                            "--max-lost", "100%", "--peer", peer, "--json", path);
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "| peer:base:tiny-i2_s.gguf | i2_s |"));
+    assert_non_null(strstr(r.out, "| tg8 | 1 | tiny-i2_s.gguf | peer:base:tiny-i2_s.gguf | "));
+    assert_non_null(strstr(r.out, "| pp8 | 1 | tiny-f16.gguf | peer:base:tiny-f16.gguf | "));
+    /* this build's own i2_s over its f16 as ever; never one build's over the other's f16 */
+    assert_non_null(strstr(r.out, "| tg8 | 1 | tiny-i2_s.gguf | tiny-f16.gguf | "));
+    assert_null(strstr(r.out, "| tiny-i2_s.gguf | peer:base:tiny-f16.gguf |"));
+    tb_run_free(&r);
+    json_t *doc = tb_test_json_load(path);
+    assert_int_equal(json_array_size(json_object_get(doc, "comparisons")), 4 + 2);
+    json_decref(doc);
+    r = tb_run_ternbench(NULL, "gate", "--ab", path, "--max-regression", "50%", NULL);
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "| tiny-i2_s.gguf over base's, tg8, 1 threads | "));
+    assert_non_null(strstr(r.out, "4 configurations compared: this build over the other build"));
+    assert_non_null(strstr(r.out, "gate: pass"));
+    tb_run_free(&r);
+    tb_rmtree(dir);
+    free(dir);
+}
+
+/* llama-bench's command line over ternbench's engine: its JSON rows, and its
+ * errors with exit status 2. */
+static void test_llama_bench_command(void **state)
+{
+    (void)state;
+    const char *model = TB_TEST_DATA "/bitnet-cpp-tiny/tiny-i2_s.gguf";
+    tb_run_result r = tb_run_ternbench(NULL, "llama-bench", "-m", model, "-p", "8", "-n", "4", "-r", "2",
+                                       "-t", "1", "-o", "json", NULL);
+    assert_int_equal(r.status, 0);
+    json_error_t jerr;
+    json_t *rows = json_loads(r.out, 0, &jerr);
+    assert_non_null(rows);
+    assert_int_equal(json_array_size(rows), 2);
+    json_t *pp = json_array_get(rows, 0), *tg = json_array_get(rows, 1);
+    assert_int_equal(json_integer_value(json_object_get(pp, "n_prompt")), 8);
+    assert_int_equal(json_integer_value(json_object_get(pp, "n_gen")), 0);
+    assert_int_equal(json_integer_value(json_object_get(tg, "n_gen")), 4);
+    assert_int_equal(json_array_size(json_object_get(tg, "samples_ts")), 2);
+    assert_true(json_real_value(json_object_get(tg, "avg_ts")) > 0);
+    assert_non_null(strstr(json_string_value(json_object_get(tg, "backends")), "ternbench "));
+    json_decref(rows);
+    tb_run_free(&r);
+    struct { const char *a, *b, *want; } cases[] = {
+        {"-o", "xml", "-o xml: give md or json"},
+        {"-r", "0", "-r"},
+        {"-pg", "8", "-pg: '8' is not P,N"},
+        {"-m", "/nonexistent.gguf", "/nonexistent.gguf"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        r = !strcmp(cases[i].a, "-m")
+                ? tb_run_ternbench(NULL, "llama-bench", cases[i].a, cases[i].b, "-n", "1", "-p", "0", NULL)
+                : tb_run_ternbench(NULL, "llama-bench", "-m", model, cases[i].a, cases[i].b, NULL);
+        assert_int_equal(r.status, 2);
+        if (!strstr(r.err, cases[i].want))
+            fail_msg("'%s %s': stderr lacks \"%s\": %s", cases[i].a, cases[i].b, cases[i].want, r.err);
+        tb_run_free(&r);
+    }
+    r = tb_run_ternbench(NULL, "llama-bench", "-p", "8", NULL);
+    assert_int_equal(r.status, 2);
+    assert_non_null(strstr(r.err, "no model"));
+    tb_run_free(&r);
 }
 
 /* --prompt-file: each model reads the file with its own vocabulary; the
@@ -389,6 +472,8 @@ int main(void)
         cmocka_unit_test(test_energy_with_a_meter),
         cmocka_unit_test(test_thread_lists_and_pg),
         cmocka_unit_test(test_peer),
+        cmocka_unit_test(test_ternbench_peer),
+        cmocka_unit_test(test_llama_bench_command),
         cmocka_unit_test(test_prompt_file),
         cmocka_unit_test(test_usage_errors),
         cmocka_unit_test(test_counted_instructions),

@@ -83,6 +83,67 @@ static char *save(const char *dir, const char *name, json_t *d)
     return p;
 }
 
+/* A bench document of this build beside another build of ternbench run as
+ * its peer "base" on the same dummy model; this build's samples scaled by
+ * `slow`. */
+static json_t *ab_doc(double slow)
+{
+    double own[5] = {80, 82, 79, 81, 80}, other[5] = {81, 80, 80, 82, 79};
+    json_t *a = json_array(), *b = json_array();
+    for (int i = 0; i < 5; i++) {
+        json_array_append_new(a, json_real(own[i] * slow));
+        json_array_append_new(b, json_real(other[i]));
+    }
+    json_t *runs = json_pack(
+        "[{s:s, s:s, s:s, s:i, s:{s:f, s:n, s:o}, s:s}, "
+        "{s:s, s:s, s:s, s:i, s:{s:f, s:n, s:o}, s:s, s:s, s:{s:s}}]",
+        "model", "dummy:125M:i2_s", "format", "i2_s", "test", "tg32", "threads", 2, "tokens_per_s",
+        "median", 80 * slow, "ci95", "samples", a, "energy_unavailable", "none",
+        "model", "peer:base:dummy:125M:i2_s", "format", "i2_s", "test", "tg32", "threads", 2,
+        "tokens_per_s", "median", 80.0, "ci95", "samples", b, "energy_unavailable", "a peer", "peer",
+        "base", "peer_info", "file", "dummy:125M:i2_s");
+    json_t *comps = json_pack("[{s:s, s:i, s:s, s:s, s:s, s:s, s:{s:f, s:n}, s:n}]", "test", "tg32",
+                              "threads", 2, "model", "dummy:125M:i2_s", "baseline_model",
+                              "peer:base:dummy:125M:i2_s", "format", "i2_s", "baseline_format", "i2_s",
+                              "speedup", "median", slow, "ci95", "energy_reduction");
+    return json_pack("{s:s, s:{s:{s:s, s:s, s:i, s:I}}, s:o, s:o}", "schema", "ternbench.result/1",
+                     "machine", "cpu", "model", "Test CPU", "hostname", "h", "logical_cpus", 2,
+                     "memory_bytes", (json_int_t)1 << 34, "runs", runs, "comparisons", comps);
+}
+
+/* --ab: one document, this build over the other build in the same run. */
+static void test_ab_gate(void **state)
+{
+    (void)state;
+    char *dir = tb_tmpdir();
+    char *same = save(dir, "same.json", ab_doc(1.0));
+    char *slow = save(dir, "slow.json", ab_doc(0.85));
+    char *plain = save(dir, "plain.json", doc(1.0, "h"));
+    tb_run_result r = tb_run_ternbench(NULL, "gate", "--ab", same, NULL);
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "| dummy:125M:i2_s over base's, tg32, 2 threads | "));
+    assert_non_null(strstr(r.out, "gate: pass"));
+    tb_run_free(&r);
+    r = tb_run_ternbench(NULL, "gate", "--ab", slow, "--max-regression", "5%", NULL);
+    assert_int_equal(r.status, 1); /* 15 % slower, the whole interval below -5 % */
+    assert_non_null(strstr(r.out, "REGRESSION"));
+    tb_run_free(&r);
+    r = tb_run_ternbench(NULL, "compare", "--ab", slow, NULL);
+    assert_int_equal(r.status, 0); /* compare reports; only gate fails */
+    assert_non_null(strstr(r.out, "REGRESSION"));
+    tb_run_free(&r);
+    r = tb_run_ternbench(NULL, "gate", "--ab", plain, NULL);
+    assert_int_equal(r.status, 2);
+    assert_non_null(strstr(r.err, "no A/B comparison"));
+    tb_run_free(&r);
+    r = tb_run_ternbench(NULL, "gate", "--ab", "--baseline", plain, same, NULL);
+    assert_int_equal(r.status, 2);
+    assert_non_null(strstr(r.err, "--ab takes no baseline"));
+    tb_run_free(&r);
+    tb_rmtree(dir);
+    free(dir);
+}
+
 static void test_gate_exit_statuses(void **state)
 {
     (void)state;
@@ -134,7 +195,8 @@ static void test_machines_decide_what_is_compared(void **state)
     tb_compare_summary sum;
     tb_error err;
     FILE *devnull = fopen("/dev/null", "w");
-    tb_compare_opts o = {0.05, 0.01, false}, ratios = {0.05, 0.01, true};
+    tb_compare_opts o = {.max_regression = 0.05, .max_counted = 0.01},
+                    ratios = {.max_regression = 0.05, .max_counted = 0.01, .ratios_only = true};
     assert_int_equal(tb_compare_docs(&a, 1, b, &o, devnull, &sum, &err), TB_OK);
     assert_true(sum.same_machine);
     assert_int_equal(sum.compared, 3); /* the speedup and both runs' tokens/s */
@@ -393,6 +455,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gate_exit_statuses),
+        cmocka_unit_test(test_ab_gate),
         cmocka_unit_test(test_machines_decide_what_is_compared),
         cmocka_unit_test(test_lost_time_is_named),
         cmocka_unit_test(test_instructions_per_token),
