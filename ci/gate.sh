@@ -64,8 +64,8 @@ if [ -z "$base" ]; then
     git -C "$here" archive "$commit" | tar -x -C "$src"
     rm -rf "$build-base" # its cache names the last source folder
     cmake -S "$src" -B "$build-base" -G Ninja -DCMAKE_BUILD_TYPE=Release -DTB_BUILD_TESTS=OFF \
-      > "$build-base.log" 2>&1 && cmake --build "$build-base" --target ternbench >> "$build-base.log" 2>&1 \
-      || { echo "gate 3/3: the base ($ref, ${commit:0:7}) did not build: see $build-base.log" >&2; exit 2; }
+      > "$build/gate-base.log" 2>&1 && cmake --build "$build-base" --target ternbench >> "$build/gate-base.log" 2>&1 \
+      || { echo "gate 3/3: the base ($ref, ${commit:0:7}) did not build: see $build/gate-base.log" >&2; exit 2; }
     base="$build-base/ternbench"
     echo "base: $ref (${commit:0:7}), built in $build-base"
   else

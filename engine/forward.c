@@ -23,6 +23,7 @@
 
 #include "model.h"
 #include "softmax.h"
+#include "tb_time.h"
 
 static void rmsnorm(float *out, const float *x, const float *w, int n, float eps)
 {
@@ -84,10 +85,22 @@ static tb_act *act_for(tb_model *m, const tb_matrix *w)
     return w->k == m->cfg.dim ? &m->rs.act_dim[kind] : &m->rs.act_ffn[kind];
 }
 
+/* With a profile kept (rs.profile), adds the time since *t to phase p and
+ * starts the next phase's clock; else nothing. */
+static void lap(tb_model *m, tb_phase p, double *t)
+{
+    if (!m->rs.profile)
+        return;
+    double now = tb_now();
+    m->rs.profile[p] += now - *t;
+    *t = now;
+}
+
 /* Y = X W^T for `tokens` rows of X, for each of nw matrices that share the
- * input (q, k, v; gate, up). One token is a GEMV, several a GEMM. */
+ * input (q, k, v; gate, up). One token is a GEMV, several a GEMM. The
+ * profile's clock t: quantisation, then phase p. */
 static void linear(tb_model *m, const float *x, int tokens, int nw, const tb_matrix *const *w,
-                   float *const *y)
+                   float *const *y, tb_phase p, double *t)
 {
     tb_act *done[4] = {NULL};
     int ndone = 0;
@@ -99,8 +112,10 @@ static void linear(tb_model *m, const float *x, int tokens, int nw, const tb_mat
         if (!have) { /* quantize x once per activation kind */
             tb_act_quantize(a, x, tokens);
             done[ndone++] = a;
+            lap(m, TB_PHASE_QUANT, t);
         }
         tb_pool_gemm(m->pool, tb_gemm_select(w[i]->fmt, m->isa, NULL), w[i], a, y[i]);
+        lap(m, p, t);
     }
 }
 
@@ -266,18 +281,21 @@ static const float *forward(tb_model *m, const int *tokens, int n, float *all)
     int pos0 = s->pos, dim = c->dim, kv_dim = c->kv_heads * c->head_dim;
     if (n < 1 || n > s->max_batch || pos0 + n > c->ctx)
         return NULL;
+    double clock = s->profile ? tb_now() : 0;
     for (int t = 0; t < n; t++) {
         if (tokens[t] < 0 || tokens[t] >= c->vocab)
             return NULL;
         tb_format_get(m->embd.fmt)->dequantize_row(&m->embd, tokens[t], s->x + (size_t)t * dim);
     }
+    lap(m, TB_PHASE_EMBED, &clock);
 
     for (int l = 0; l < c->layers; l++) {
         const tb_layer *L = &m->layers[l];
         /* attention */
         rmsnorm_rows(s->xb, s->x, L->attn_norm, n, dim, c->eps);
+        lap(m, TB_PHASE_NORM, &clock);
         linear(m, s->xb, n, 3, (const tb_matrix *const[]){&L->wq, &L->wk, &L->wv},
-               (float *const[]){s->q, s->k, s->v});
+               (float *const[]){s->q, s->k, s->v}, TB_PHASE_QKV, &clock);
         for (int t = 0; t < n; t++) {
             float *kt = s->k + (size_t)t * kv_dim, *vt = s->v + (size_t)t * kv_dim;
             bool neox = c->arch != TB_ARCH_LLAMA;
@@ -286,36 +304,50 @@ static const float *forward(tb_model *m, const int *tokens, int n, float *all)
             cache_store(m, s->kcache, l, pos0 + t, kt);
             cache_store(m, s->vcache, l, pos0 + t, vt);
         }
+        lap(m, TB_PHASE_ROPE_KV, &clock);
         attn_job job = {m, l, pos0, n};
         tb_pool_for(m->pool, c->heads, 1, attention_heads, &job);
+        lap(m, TB_PHASE_ATTN, &clock);
         if (L->attn_sub_norm)
             rmsnorm_rows(s->xb, s->xb, L->attn_sub_norm, n, dim, c->eps);
-        linear(m, s->xb, n, 1, (const tb_matrix *const[]){&L->wo}, (float *const[]){s->xb2});
+        lap(m, TB_PHASE_NORM, &clock);
+        linear(m, s->xb, n, 1, (const tb_matrix *const[]){&L->wo}, (float *const[]){s->xb2}, TB_PHASE_O,
+               &clock);
         add_into(s->x, s->xb2, (size_t)n * dim);
+        lap(m, TB_PHASE_ELEMENTWISE, &clock);
 
         /* feed-forward: gated, relu^2 (bitnet-b1.58) or SiLU (bitnet, llama) */
         rmsnorm_rows(s->xb, s->x, L->ffn_norm, n, dim, c->eps);
+        lap(m, TB_PHASE_NORM, &clock);
         linear(m, s->xb, n, 2, (const tb_matrix *const[]){&L->gate, &L->up},
-               (float *const[]){s->hb, s->hb2});
+               (float *const[]){s->hb, s->hb2}, TB_PHASE_GATE_UP, &clock);
         size_t nf = (size_t)n * c->ffn;
         if (c->arch == TB_ARCH_BITNET_B158)
             relu2_gate(s->hb, s->hb2, nf);
         else
             silu_gate(s->hb, s->hb2, nf);
+        lap(m, TB_PHASE_ELEMENTWISE, &clock);
         if (L->ffn_sub_norm)
             rmsnorm_rows(s->hb, s->hb, L->ffn_sub_norm, n, c->ffn, c->eps);
-        linear(m, s->hb, n, 1, (const tb_matrix *const[]){&L->down}, (float *const[]){s->xb2});
+        lap(m, TB_PHASE_NORM, &clock);
+        linear(m, s->hb, n, 1, (const tb_matrix *const[]){&L->down}, (float *const[]){s->xb2},
+               TB_PHASE_DOWN, &clock);
         add_into(s->x, s->xb2, (size_t)n * dim);
+        lap(m, TB_PHASE_ELEMENTWISE, &clock);
     }
     s->pos += n;
     if (all) { /* every token's logits: one GEMM over the batch */
         rmsnorm_rows(s->x, s->x, m->output_norm, n, dim, c->eps);
-        linear(m, s->x, n, 1, (const tb_matrix *const[]){&m->lm_head}, (float *const[]){all});
+        lap(m, TB_PHASE_NORM, &clock);
+        linear(m, s->x, n, 1, (const tb_matrix *const[]){&m->lm_head}, (float *const[]){all},
+               TB_PHASE_LM_HEAD, &clock);
         return all;
     }
     /* logits of the last token only, as llama.cpp computes for a prompt */
     float *last = s->x + (size_t)(n - 1) * dim;
     rmsnorm(last, last, m->output_norm, dim, c->eps);
-    linear(m, last, 1, 1, (const tb_matrix *const[]){&m->lm_head}, (float *const[]){s->logits});
+    lap(m, TB_PHASE_NORM, &clock);
+    linear(m, last, 1, 1, (const tb_matrix *const[]){&m->lm_head}, (float *const[]){s->logits},
+           TB_PHASE_LM_HEAD, &clock);
     return s->logits;
 }

@@ -364,6 +364,31 @@ static size_t matrix_bytes(const tb_matrix *w)
     return tb_format_bytes(w->fmt, w->rows, w->k);
 }
 
+const char *tb_phase_name(tb_phase p)
+{
+    static const char *const names[TB_PHASES] = {
+        "embedding", "norms", "activation quantisation", "qkv", "rope and kv store", "attention",
+        "o", "gate and up", "elementwise", "down", "lm_head"};
+    return p >= 0 && p < TB_PHASES ? names[p] : "?";
+}
+
+size_t tb_phase_weight_bytes(const tb_model *m, tb_phase p)
+{
+    size_t bytes = 0;
+    for (int l = 0; l < m->cfg.layers; l++) {
+        const tb_layer *L = &m->layers[l];
+        if (p == TB_PHASE_QKV)
+            bytes += matrix_bytes(&L->wq) + matrix_bytes(&L->wk) + matrix_bytes(&L->wv);
+        else if (p == TB_PHASE_O)
+            bytes += matrix_bytes(&L->wo);
+        else if (p == TB_PHASE_GATE_UP)
+            bytes += matrix_bytes(&L->gate) + matrix_bytes(&L->up);
+        else if (p == TB_PHASE_DOWN)
+            bytes += matrix_bytes(&L->down);
+    }
+    return p == TB_PHASE_LM_HEAD ? matrix_bytes(&m->lm_head) : bytes;
+}
+
 int tb_model_finish(tb_model *m, int threads, tb_kv_type kv, tb_error *err)
 {
     m->weight_bytes = matrix_bytes(&m->lm_head);

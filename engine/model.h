@@ -41,6 +41,24 @@ typedef struct tb_layer {
 
 typedef enum tb_kv_type { TB_KV_F16, TB_KV_F32 } tb_kv_type;
 
+/* The phases of a forward pass, for a profile of where a token's time goes
+ * (tb_run_state.profile). A weight phase's time includes the pool's fork and
+ * join around its GEMVs. */
+typedef enum tb_phase {
+    TB_PHASE_EMBED,                  /* the token's embedding row */
+    TB_PHASE_NORM,                   /* RMS norms and sub-norms */
+    TB_PHASE_QUANT,                  /* activations quantised for the weights' kernels */
+    TB_PHASE_QKV,                    /* weights: q, k, v */
+    TB_PHASE_ROPE_KV,                /* rotary embedding, the KV cache's store */
+    TB_PHASE_ATTN,                   /* attention over the cache */
+    TB_PHASE_O,                      /* weights: o */
+    TB_PHASE_GATE_UP,                /* weights: gate, up */
+    TB_PHASE_ELEMENTWISE,            /* the FFN's gate, the residual adds */
+    TB_PHASE_DOWN,                   /* weights: down */
+    TB_PHASE_LM_HEAD,                /* weights: the lm_head (logits) */
+    TB_PHASES
+} tb_phase;
+
 typedef struct tb_run_state {
     int max_batch;                   /* tokens per forward call the buffers hold */
     /* per token (max_batch rows each): */
@@ -51,6 +69,7 @@ typedef struct tb_run_state {
     tb_kv_type kv_type;
     void *kcache, *vcache;           /* layers x kv_heads x ctx x head_dim, f16 or f32 */
     int pos;                         /* tokens in the cache */
+    double *profile;                 /* when set: seconds added per tb_phase */
 } tb_run_state;
 
 typedef struct tb_model {
@@ -73,6 +92,12 @@ typedef struct tb_model {
     size_t weight_bytes;             /* bytes of all weights read per token */
     double params;                   /* weights in the projections and the embedding */
 } tb_model;
+
+/* The phase's name in tables and documents: "qkv", "attention", ... */
+const char *tb_phase_name(tb_phase p);
+
+/* Bytes of weights phase p reads per token (0 for phases without weights). */
+size_t tb_phase_weight_bytes(const tb_model *m, tb_phase p);
 
 /* The kernel format a GGML type id stands for in a file of bitnet.cpp's family
  * (bitnet_file) or another; false where ternbench has none. */

@@ -730,6 +730,31 @@ static int measure(bench *b, tb_bandwidth *bw, tb_sampler *sampler, tb_error *er
     return TB_OK;
 }
 
+/* --profile: one more run of each of ternbench's tests, after the measured
+ * ones, with a clock around each phase of the forward pass (tb_phase); per
+ * token. Apart from the measured runs, so that its clocks cost them nothing. */
+static void profile_cells(bench *b)
+{
+    const tb_bench_opts *o = b->o;
+    for (int i = 0; i < b->nengines; i++) {
+        const engine *e = &b->engines[i];
+        for (int t = 0; t < o->ntests && !e->peer; t++) {
+            const tb_bench_test *tt = &o->tests[t];
+            cell *c = &b->cells[i * o->ntests + t];
+            int tokens = tt->tokens + tt->gen;
+            memset(c->profile, 0, sizeof c->profile);
+            e->model->rs.profile = c->profile;
+            double s = tb_bench_feed(e->model, b->ids + (size_t)e->index * b->max_tokens, tt->tokens,
+                                     tb_bench_test_batch(tt, o->batch), tt->gen);
+            e->model->rs.profile = NULL;
+            c->profiled = s > 0;
+            c->profile_s = s / tokens;
+            for (int p = 0; p < TB_PHASES; p++)
+                c->profile[p] /= tokens;
+        }
+    }
+}
+
 static void warn_oversubscribed(const bench *b)
 {
     const tb_cpu_info *cpu = &b->mach->cpu;
@@ -825,8 +850,11 @@ int tb_bench_run(const tb_bench_opts *o, const tb_machine *mach, FILE *out, tb_b
         memset(b.cells, 0, (size_t)b.nengines * o->ntests * sizeof *b.cells);
         if (!o->hooks)
             warm_up(&b);
-        if ((rc = measure(&b, bw, sampler, err)) == TB_OK)
+        if ((rc = measure(&b, bw, sampler, err)) == TB_OK) {
+            if (o->profile && !o->hooks)
+                profile_cells(&b);
             bench_report_threads(&b, out, doc);
+        }
     }
     if (rc == TB_OK) {
         json_decref(doc->workload);

@@ -76,6 +76,7 @@ typedef struct tb_bench_opts {
      * max_time seconds (0: no limit) or TB_BENCH_MAX_REPS rounds are spent. */
     double precision, max_time;
     int count;                 /* tb_count_kind: also count instructions under valgrind */
+    bool profile;              /* one more run of each test timing each phase of a token */
     /* Peers: external llama-bench binaries (NAME=PATH), each run on every GGUF
      * file among specs, interleaved with ternbench's runs (peer.h). */
     const char *peer_names[TB_BENCH_MAX_PEERS], *peer_paths[TB_BENCH_MAX_PEERS];

@@ -194,6 +194,14 @@ static json_t *run_json(const bench *b, int i, int t)
     else
         json_object_set_new(run, "energy_unavailable", json_string(b->energy_why));
     json_object_set_new(run, "params", json_real(m->params));
+    if (c->profiled) {
+        json_t *ph = json_object();
+        for (int p = 0; p < TB_PHASES; p++)
+            json_object_set_new(ph, tb_phase_name(p), json_real(c->profile[p]));
+        json_object_set_new(run, "profile", json_pack("{s:s, s:f, s:o}", "source",
+                                                      "one more run with a clock around each phase",
+                                                      "seconds_per_token", c->profile_s, "phases", ph));
+    }
     json_object_set_new(run, "counters", counters_json(b, c, tokens));
     if (e->peer) {
         json_object_set_new(run, "peer", json_string(e->peer));
@@ -364,10 +372,45 @@ static void gather_losses(bench *b)
         }
 }
 
+/* --profile: where a token's time went, phase by phase, and each weight
+ * phase's bytes over its time against the run's roof. */
+static void profile_table(const bench *b, FILE *out)
+{
+    fprintf(out, "\nprofile: one more run of each test with a clock around each phase; per token "
+                 "(a weight phase includes the pool's fork and join)\n\n"
+                 "| model | test | phase | us/token | share | weights GB/s | of the roof |\n"
+                 "| --- | --- | --- | ---: | ---: | ---: | ---: |\n");
+    for (int i = 0; i < b->nengines; i++) {
+        for (int t = 0; t < b->o->ntests; t++) {
+            const cell *c = &b->cells[i * b->o->ntests + t];
+            if (!c->profiled)
+                continue;
+            double roof = c->n ? tb_median(c->roof, c->n) : 0, rest = c->profile_s;
+            for (int p = 0; p <= TB_PHASES; p++) {
+                double s = p < TB_PHASES ? c->profile[p] : rest;
+                size_t bytes = p < TB_PHASES ? tb_phase_weight_bytes(b->engines[i].model, p) : 0;
+                char gbps[32] = "", frac[32] = "";
+                if (bytes && s > 0 && !batched(b, t)) {
+                    snprintf(gbps, sizeof gbps, "%.1f", bytes / s / 1e9);
+                    if (roof > 0)
+                        snprintf(frac, sizeof frac, "%.0f%%", 100 * bytes / s / 1e9 / roof);
+                }
+                if (p < TB_PHASES)
+                    rest -= s;
+                fprintf(out, "| %s | %s | %s | %.1f | %.1f%% | %s | %s |\n", b->engines[i].name,
+                        b->o->tests[t].name, p < TB_PHASES ? tb_phase_name(p) : "(outside the phases)",
+                        1e6 * s, 100 * s / c->profile_s, gbps, frac);
+            }
+        }
+    }
+}
+
 void bench_report_threads(bench *b, FILE *out, tb_bench_doc *doc)
 {
     double gap = 0;
     runs_table(b, out, doc->runs);
+    if (b->o->profile)
+        profile_table(b, out);
     comparisons_table(b, out, doc->comps, &gap);
     json_array_append_new(doc->weather, weather_json(b, gap));
     gather_losses(b);

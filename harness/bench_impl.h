@@ -55,6 +55,8 @@ typedef struct cell {
     attempt tries[TB_BENCH_MAX_REPS + TB_BENCH_MAX_RETRIES];
     int ntries, redone;       /* attempts, and those redone */
     bool tainted;             /* a disturbed attempt after the retries ran out */
+    bool profiled;            /* --profile: seconds per token by phase, from one more run */
+    double profile[TB_PHASES], profile_s; /* profile_s: the whole run's, per token */
     double taint_share;       /* the largest share lost by an attempt not kept */
     int taint_kind;
 } cell;

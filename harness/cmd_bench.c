@@ -45,6 +45,10 @@ static void help(void)
            "  --count WHAT       also count each model's instructions per token under valgrind\n"
            "                     (instructions; cache: with simulated last-level misses): one\n"
            "                     thread, AVX2 kernels, exact; what `gate` compares tightly\n"
+           "  --profile          after measuring, one more run of each test with a clock\n"
+           "                     around each phase of a token (norms, quantisation, each\n"
+           "                     weight group, attention, lm_head): where the time goes,\n"
+           "                     and each weight phase's GB/s against the roof\n"
            "  --json FILE        write the result document (ternbench.result/1) atomically\n"
            "  --peer NAME=PATH   also run an external llama-bench (llama.cpp's or bitnet.cpp's)\n"
            "                     on every GGUF file among -m: one invocation per repetition and\n"
@@ -65,7 +69,7 @@ static int add_tests(const char *cmd, const char *list, bool prompt, tb_bench_op
 static int parse(int argc, char **argv, tb_bench_opts *o, const char **json, char *models_buf,
                  size_t cap)
 {
-    enum { O_WARM = 256, O_SEED, O_JSON, O_PEER, O_PEER_MODEL, O_IDLE, O_PROMPT_FILE, O_COUNT };
+    enum { O_WARM = 256, O_SEED, O_JSON, O_PEER, O_PEER_MODEL, O_IDLE, O_PROMPT_FILE, O_COUNT, O_PROFILE };
     static const struct option opts[] = {
         {"model", required_argument, NULL, 'm'}, {"threads", required_argument, NULL, 't'},
         {"batch", required_argument, NULL, 'b'}, {"pg", required_argument, NULL, 'G'},
@@ -75,6 +79,7 @@ static int parse(int argc, char **argv, tb_bench_opts *o, const char **json, cha
         {"peer", required_argument, NULL, O_PEER}, {"peer-model", required_argument, NULL, O_PEER_MODEL},
         {"idle", required_argument, NULL, O_IDLE},
         TB_CLI_TRUST_OPTIONS, TB_CLI_METER_OPTIONS, {"count", required_argument, NULL, O_COUNT},
+        {"profile", no_argument, NULL, O_PROFILE},
         {"help", no_argument, NULL, 'h'}, {0, 0, 0, 0}};
     const char *cmd = "bench";
     int rc = TB_EXIT_OK;
@@ -134,6 +139,7 @@ static int parse(int argc, char **argv, tb_bench_opts *o, const char **json, cha
         case O_WARM: rc = tb_cli_parse_int(cmd, "--warmup", optarg, 0, 4096, &o->warmup); break;
         case O_SEED: rc = tb_cli_parse_int(cmd, "--seed", optarg, 0, 1L << 30, &o->seed); break;
         case O_PROMPT_FILE: o->prompt_file = optarg; break;
+        case O_PROFILE: o->profile = true; break;
         case O_COUNT: {
             tb_count_kind k;
             tb_error e;

@@ -352,6 +352,44 @@ static void test_llama_bench_command(void **state)
     tb_run_free(&r);
 }
 
+/* --profile: one more run of each test timed phase by phase; the phases
+ * account for the run's time per token, and the weight phases carry GB/s. */
+static void test_profile(void **state)
+{
+    (void)state;
+    char *dir = tb_tmpdir();
+    char path[1200];
+    snprintf(path, sizeof path, "%s/p.json", dir);
+    tb_run_result r = bench("-m", TB_TEST_DATA "/bitnet-cpp-tiny/tiny-i2_s.gguf", "-n", "8", "-p", "8", "-r", "2",
+                            "-t", "1", "--max-lost", "100%", "--profile", "--json", path);
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "| tiny-i2_s.gguf | tg8 | gate and up | "));
+    assert_non_null(strstr(r.out, "| tiny-i2_s.gguf | pp8 | lm_head | "));
+    tb_run_free(&r);
+    json_t *doc = tb_test_json_load(path);
+    size_t i;
+    json_t *run;
+    int seen = 0;
+    json_array_foreach(json_object_get(doc, "runs"), i, run) {
+        json_t *prof = json_object_get(run, "profile");
+        assert_non_null(prof);
+        double whole = json_real_value(json_object_get(prof, "seconds_per_token")), sum = 0;
+        const char *name;
+        json_t *v;
+        json_object_foreach(json_object_get(prof, "phases"), name, v) {
+            assert_true(json_real_value(v) >= 0);
+            sum += json_real_value(v);
+            seen++;
+        }
+        assert_true(whole > 0);
+        assert_true(sum <= whole * (1 + 1e-9) && sum > 0.9 * whole);
+    }
+    assert_int_equal(seen, 2 * 11); /* both tests, every phase */
+    json_decref(doc);
+    tb_rmtree(dir);
+    free(dir);
+}
+
 /* --prompt-file: each model reads the file with its own vocabulary; the
  * document records each model's token count and hash. bitnet.cpp's tiny
  * files carry a byte-level SentencePiece vocabulary: BOS, then the text with
@@ -474,6 +512,7 @@ int main(void)
         cmocka_unit_test(test_peer),
         cmocka_unit_test(test_ternbench_peer),
         cmocka_unit_test(test_llama_bench_command),
+        cmocka_unit_test(test_profile),
         cmocka_unit_test(test_prompt_file),
         cmocka_unit_test(test_usage_errors),
         cmocka_unit_test(test_counted_instructions),
