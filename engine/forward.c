@@ -97,12 +97,14 @@ static void lap(tb_model *m, tb_phase p, double *t)
 }
 
 /* Y = X W^T for `tokens` rows of X, for each of nw matrices that share the
- * input (q, k, v; gate, up). One token is a GEMV, several a GEMM. The
- * profile's clock t: quantisation, then phase p. */
+ * input (q, k, v; gate, up), in one parallel-for. One token is a GEMV,
+ * several a GEMM. The profile's clock t: quantisation, then phase p. */
 static void linear(tb_model *m, const float *x, int tokens, int nw, const tb_matrix *const *w,
                    float *const *y, tb_phase p, double *t)
 {
-    tb_act *done[4] = {NULL};
+    tb_act *done[TB_POOL_GEMM_MAX] = {NULL};
+    const tb_act *acts[TB_POOL_GEMM_MAX];
+    tb_gemm_fn fns[TB_POOL_GEMM_MAX];
     int ndone = 0;
     for (int i = 0; i < nw; i++) {
         tb_act *a = act_for(m, w[i]);
@@ -112,11 +114,13 @@ static void linear(tb_model *m, const float *x, int tokens, int nw, const tb_mat
         if (!have) { /* quantize x once per activation kind */
             tb_act_quantize(a, x, tokens);
             done[ndone++] = a;
-            lap(m, TB_PHASE_QUANT, t);
         }
-        tb_pool_gemm(m->pool, tb_gemm_select(w[i]->fmt, m->isa, NULL), w[i], a, y[i]);
-        lap(m, p, t);
+        acts[i] = a;
+        fns[i] = tb_gemm_select(w[i]->fmt, m->isa, NULL);
     }
+    lap(m, TB_PHASE_QUANT, t);
+    tb_pool_gemm_n(m->pool, nw, fns, w, acts, y);
+    lap(m, p, t);
 }
 
 /* Rotary embedding: NeoX style rotates pairs (i, i + d/2) of each head, the

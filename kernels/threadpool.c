@@ -289,6 +289,40 @@ static void gemm_chunk(void *ctx, int begin, int end, int thread)
     j->fn(j->w, j->a, j->y, j->w->rows, begin, end);
 }
 
+/* Several products as one range of 32-row chunks: product i holds chunks
+ * [first[i], first[i + 1]). */
+typedef struct gemm_set {
+    int n;
+    gemm_job job[TB_POOL_GEMM_MAX];
+    int first[TB_POOL_GEMM_MAX + 1];
+} gemm_set;
+
+static void gemm_set_chunk(void *ctx, int begin, int end, int thread)
+{
+    (void)thread;
+    const gemm_set *s = ctx;
+    for (int i = 0; i < s->n; i++) {
+        int b = begin > s->first[i] ? begin : s->first[i];
+        int e = end < s->first[i + 1] ? end : s->first[i + 1];
+        if (b >= e)
+            continue;
+        const gemm_job *j = &s->job[i];
+        int r1 = (e - s->first[i]) * 32;
+        j->fn(j->w, j->a, j->y, j->w->rows, (b - s->first[i]) * 32, r1 < j->w->rows ? r1 : j->w->rows);
+    }
+}
+
+void tb_pool_gemm_n(tb_pool *p, int n, const tb_gemm_fn *fn, const tb_matrix *const *w,
+                    const tb_act *const *a, float *const *y)
+{
+    gemm_set s = {.n = n < TB_POOL_GEMM_MAX ? n : TB_POOL_GEMM_MAX};
+    for (int i = 0; i < s.n; i++) {
+        s.job[i] = (gemm_job){fn[i], w[i], a[i], y[i]};
+        s.first[i + 1] = s.first[i] + (w[i]->rows + 31) / 32;
+    }
+    tb_pool_for(p, s.first[s.n], 1, gemm_set_chunk, &s);
+}
+
 void tb_pool_gemm(tb_pool *p, tb_gemm_fn fn, const tb_matrix *w, const tb_act *a, float *y)
 {
     /* Chunks in multiples of 32 rows: whole register tiles of every kernel,

@@ -38,4 +38,12 @@ void tb_pool_for(tb_pool *p, int n, int grain, tb_task_fn fn, void *ctx);
 /* y (a->n x w->rows, token-major) = w x a, rows split across the pool. */
 void tb_pool_gemm(tb_pool *p, tb_gemm_fn fn, const tb_matrix *w, const tb_act *a, float *y);
 
+enum { TB_POOL_GEMM_MAX = 4 };
+
+/* n (at most TB_POOL_GEMM_MAX) products y[i] = w[i] x a[i] in one
+ * parallel-for over all their rows (q, k and v; gate and up): the pool's
+ * fork and join once instead of n times. Each row as tb_pool_gemm computes it. */
+void tb_pool_gemm_n(tb_pool *p, int n, const tb_gemm_fn *fn, const tb_matrix *const *w,
+                    const tb_act *const *a, float *const *y);
+
 #endif

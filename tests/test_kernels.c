@@ -664,6 +664,20 @@ static void test_pool(void **state)
             tb_pool_gemm(p, fn, &w, &a, got);
             assert_memory_equal(got, ref, sizeof(float) * n * rows);
         }
+        /* three products in one parallel-for (301, 40 and 301 rows of one
+         * weight matrix viewed shorter): each row as alone */
+        tb_matrix w40 = w;
+        w40.rows = 40;
+        float *y[3] = {calloc((size_t)n * rows, sizeof(float)), calloc((size_t)n * 40, sizeof(float)),
+                       calloc((size_t)n * rows, sizeof(float))};
+        tb_pool_gemm_n(p, 3, (const tb_gemm_fn[]){fn, fn, fn}, (const tb_matrix *const[]){&w, &w40, &w},
+                       (const tb_act *const[]){&a, &a, &a}, y);
+        assert_memory_equal(y[0], ref, sizeof(float) * n * rows);
+        assert_memory_equal(y[2], ref, sizeof(float) * n * rows);
+        for (int t = 0; t < n; t++)
+            assert_memory_equal(y[1] + (size_t)t * 40, ref + (size_t)t * rows, sizeof(float) * 40);
+        for (int i = 0; i < 3; i++)
+            free(y[i]);
         check_cover(p, threads, false);
         check_cover(p, threads, true);
         tb_pool_destroy(p);
