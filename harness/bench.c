@@ -738,7 +738,9 @@ static void profile_cells(bench *b)
     const tb_bench_opts *o = b->o;
     for (int i = 0; i < b->nengines; i++) {
         const engine *e = &b->engines[i];
-        for (int t = 0; t < o->ntests && !e->peer; t++) {
+        if (e->peer)
+            continue;
+        for (int t = 0; t < o->ntests; t++) {
             const tb_bench_test *tt = &o->tests[t];
             cell *c = &b->cells[i * o->ntests + t];
             int tokens = tt->tokens + tt->gen;

@@ -117,6 +117,23 @@ int tb_cli_meter_option(const char *cmd, int code, const char *arg, tb_meter_cho
     return rc;
 }
 
+int tb_cli_add_pg(const char *cmd, const char *text, tb_bench_opts *o)
+{
+    const char *comma = strchr(text, ',');
+    char prompt[32];
+    long pp = 0, tg = 0;
+    if (!comma || (size_t)(comma - text) >= sizeof prompt)
+        return tb_cli_usage_error(cmd, "-pg: '%s' is not P,N", text);
+    snprintf(prompt, sizeof prompt, "%.*s", (int)(comma - text), text);
+    int rc = tb_cli_parse_int(cmd, "-pg", prompt, 1, 4096, &pp);
+    if (rc == TB_EXIT_OK)
+        rc = tb_cli_parse_int(cmd, "-pg", comma + 1, 1, 4096, &tg);
+    tb_error e;
+    if (rc == TB_EXIT_OK && tb_bench_add_pg(o, (int)pp, (int)tg, &e) != TB_OK)
+        rc = tb_cli_usage_error(cmd, "%s", e.text);
+    return rc;
+}
+
 int tb_cli_parse_kv(const char *cmd, const char *text, tb_kv_type *out)
 {
     if (!strcmp(text, "f16"))

@@ -43,6 +43,10 @@ int tb_cli_parse_int(const char *cmd, const char *opt, const char *text, long mi
 int tb_cli_parse_percent(const char *cmd, const char *opt, const char *text, double min,
                          double max, double *out);
 
+/* -pg P,N (llama-bench's prompt-then-generate test) added to o's tests,
+ * else a usage error naming the value. */
+int tb_cli_add_pg(const char *cmd, const char *text, tb_bench_opts *o);
+
 /* --kv: "f16" or "f32" into *out, else a usage error naming the value. */
 int tb_cli_parse_kv(const char *cmd, const char *text, tb_kv_type *out);
 

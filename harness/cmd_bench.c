@@ -118,23 +118,10 @@ static int parse(int argc, char **argv, tb_bench_opts *o, const char **json, cha
             break;
         }
         case 'b': rc = tb_cli_parse_int(cmd, "--batch", optarg, 1, 4096, &o->batch); break;
-        case 'G': {
-            char *comma = strchr(optarg, ',');
-            long pp, tg;
-            if (!comma)
-                rc = tb_cli_usage_error(cmd, "-pg: '%s' is not P,N", optarg);
-            else {
-                *comma = '\0';
-                rc = tb_cli_parse_int(cmd, "-pg", optarg, 1, 4096, &pp);
-                if (rc == TB_EXIT_OK)
-                    rc = tb_cli_parse_int(cmd, "-pg", comma + 1, 1, 4096, &tg);
-                tb_error e;
-                if (rc == TB_EXIT_OK && tb_bench_add_pg(o, (int)pp, (int)tg, &e) != TB_OK)
-                    rc = tb_cli_usage_error(cmd, "%s", e.text);
-                have_n = true; /* a pg test replaces the default tg */
-            }
+        case 'G':
+            rc = tb_cli_add_pg(cmd, optarg, o);
+            have_n = true; /* a pg test replaces the default tg */
             break;
-        }
         case 'r': rc = tb_cli_parse_int(cmd, "-r", optarg, 1, TB_BENCH_MAX_REPS, &o->reps); break;
         case O_WARM: rc = tb_cli_parse_int(cmd, "--warmup", optarg, 0, 4096, &o->warmup); break;
         case O_SEED: rc = tb_cli_parse_int(cmd, "--seed", optarg, 0, 1L << 30, &o->seed); break;

@@ -21,7 +21,7 @@
 #include "cli.h"
 #include "model.h"
 #include "machine.h"
-#include "tb_time.h"
+#include "stats.h"
 
 static void help(void)
 {
@@ -47,6 +47,7 @@ typedef struct lb_opts {
     tb_bench_opts tests;       /* the tests, parsed as bench parses them */
     long batch, ubatch, threads, reps;
     bool json, verbose;
+    int max_tokens, max_batch; /* over the tests: what the model is opened for */
 } lb_opts;
 
 static int parse(int argc, char **argv, lb_opts *o)
@@ -70,19 +71,7 @@ static int parse(int argc, char **argv, lb_opts *o)
                 rc = tb_cli_usage_error(cmd, "-%c: %s", c, err.text);
             *(c == 'p' ? &have_p : &have_n) = true;
             break;
-        case O_PG: {
-            long pp = 0, tg = 0;
-            char *comma = strchr(optarg, ',');
-            if (!comma)
-                rc = tb_cli_usage_error(cmd, "-pg: '%s' is not P,N", optarg);
-            else if ((rc = tb_cli_parse_int(cmd, "-pg", comma + 1, 1, 4096, &tg)) == TB_EXIT_OK) {
-                *comma = '\0';
-                rc = tb_cli_parse_int(cmd, "-pg", optarg, 1, 4096, &pp);
-            }
-            if (rc == TB_EXIT_OK && tb_bench_add_pg(&o->tests, (int)pp, (int)tg, &err) != TB_OK)
-                rc = tb_cli_usage_error(cmd, "%s", err.text);
-            break;
-        }
+        case O_PG: rc = tb_cli_add_pg(cmd, optarg, &o->tests); break;
         case 'b': rc = tb_cli_parse_int(cmd, "-b", optarg, 1, 1 << 20, &o->batch); break;
         case O_UB: rc = tb_cli_parse_int(cmd, "-ub", optarg, 1, 1 << 20, &o->ubatch); break;
         case 't': rc = tb_cli_parse_int(cmd, "-t", optarg, 1, 1024, &o->threads); break;
@@ -112,25 +101,30 @@ static int parse(int argc, char **argv, lb_opts *o)
         return tb_cli_usage_error(cmd, "no test left to run (-p 0 and -n 0): give a token count");
     o->tests.batch = o->batch < o->ubatch ? o->batch : o->ubatch;
     tb_bench_name_tests(&o->tests);
+    o->max_tokens = o->max_batch = 1;
+    for (int i = 0; i < o->tests.ntests; i++) {
+        const tb_bench_test *t = &o->tests.tests[i];
+        if (t->tokens + t->gen > o->max_tokens)
+            o->max_tokens = t->tokens + t->gen;
+        if (tb_bench_test_batch(t, o->tests.batch) > o->max_batch)
+            o->max_batch = tb_bench_test_batch(t, o->tests.batch);
+    }
     return TB_EXIT_OK;
 }
 
-/* What one test measured: seconds per repetition. */
+/* What one test measured: nanoseconds per repetition. */
 typedef struct lb_row {
     const tb_bench_test *t;
     double ns[1000];
     int n;
 } lb_row;
 
-static double mean_sd(const double *x, int n, double *sd)
+/* The row's tokens/s per repetition into ts, and their mean and spread. */
+static void rates(const lb_row *row, double *ts, tb_summary *s)
 {
-    double m = 0, v = 0;
-    for (int i = 0; i < n; i++)
-        m += x[i] / n;
-    for (int i = 0; i < n; i++)
-        v += (x[i] - m) * (x[i] - m);
-    *sd = n > 1 ? sqrt(v / (n - 1)) : 0;
-    return m;
+    for (int k = 0; k < row->n; k++)
+        ts[k] = (row->t->tokens + row->t->gen) * 1e9 / row->ns[k];
+    tb_summarize(ts, row->n, s);
 }
 
 static void print_json(const lb_opts *o, const tb_machine *mach, const tb_model *m, const lb_row *rows,
@@ -139,15 +133,15 @@ static void print_json(const lb_opts *o, const tb_machine *mach, const tb_model 
     json_t *out = json_array();
     for (int r = 0; r < nrows; r++) {
         const tb_bench_test *t = rows[r].t;
-        int tokens = t->tokens + t->gen;
-        double ts[1000], sd_ns, sd_ts;
+        double ts[1000];
+        tb_summary ns, tps;
+        tb_summarize(rows[r].ns, rows[r].n, &ns);
+        rates(&rows[r], ts, &tps);
         json_t *sns = json_array(), *sts = json_array();
         for (int k = 0; k < rows[r].n; k++) {
-            ts[k] = tokens * 1e9 / rows[r].ns[k];
             json_array_append_new(sns, json_integer((json_int_t)llround(rows[r].ns[k])));
             json_array_append_new(sts, json_real(ts[k]));
         }
-        double avg_ns = mean_sd(rows[r].ns, rows[r].n, &sd_ns), avg_ts = mean_sd(ts, rows[r].n, &sd_ts);
         char backends[64], type[160];
         snprintf(backends, sizeof backends, "ternbench %s", tb_isa_name(mach->isa));
         snprintf(type, sizeof type, "%s %s", m->preset[0] ? m->preset : m->name,
@@ -162,8 +156,8 @@ static void print_json(const lb_opts *o, const tb_machine *mach, const tb_model 
                            "n_threads", (json_int_t)o->threads, "n_prompt",
                            (json_int_t)(t->prompt ? t->tokens : 0), "n_gen",
                            (json_int_t)(t->prompt ? t->gen : t->tokens), "avg_ns",
-                           (json_int_t)llround(avg_ns), "stddev_ns", (json_int_t)llround(sd_ns),
-                           "avg_ts", avg_ts, "stddev_ts", sd_ts, "samples_ns", sns,
+                           (json_int_t)llround(ns.mean), "stddev_ns", (json_int_t)llround(ns.stddev),
+                           "avg_ts", tps.mean, "stddev_ts", tps.stddev, "samples_ns", sns,
                            "samples_ts", sts));
     }
     char *text = json_dumps(out, JSON_INDENT(2));
@@ -179,14 +173,13 @@ static void print_md(const lb_opts *o, const tb_machine *mach, const tb_model *m
     printf("| model | size | backend | threads | test | t/s |\n"
            "| --- | ---: | --- | ---: | ---: | ---: |\n");
     for (int r = 0; r < nrows; r++) {
-        const tb_bench_test *t = rows[r].t;
-        double ts[1000], sd;
-        for (int k = 0; k < rows[r].n; k++)
-            ts[k] = (t->tokens + t->gen) * 1e9 / rows[r].ns[k];
-        double avg = mean_sd(ts, rows[r].n, &sd);
+        double ts[1000];
+        tb_summary tps;
+        rates(&rows[r], ts, &tps);
         printf("| %s %s | %.2f MiB | ternbench %s | %ld | %s | %.2f ± %.2f |\n",
                m->preset[0] ? m->preset : m->name, tb_format_get(m->layers[0].wq.fmt)->name,
-               (double)m->weight_bytes / (1 << 20), tb_isa_name(mach->isa), o->threads, t->name, avg, sd);
+               (double)m->weight_bytes / (1 << 20), tb_isa_name(mach->isa), o->threads, rows[r].t->name,
+               tps.mean, tps.stddev);
     }
     printf("\nbuild: %s (ternbench %s)\n", tb_build_git_commit(), TB_VERSION);
 }
@@ -196,14 +189,10 @@ static void print_md(const lb_opts *o, const tb_machine *mach, const tb_model *m
 static int run_tests(const lb_opts *o, tb_model *m, lb_row *rows)
 {
     const tb_bench_opts *to = &o->tests;
-    int max_tokens = 1;
-    for (int i = 0; i < to->ntests; i++)
-        if (to->tests[i].tokens + to->tests[i].gen > max_tokens)
-            max_tokens = to->tests[i].tokens + to->tests[i].gen;
-    int *ids = malloc((size_t)max_tokens * sizeof *ids);
+    int *ids = malloc((size_t)o->max_tokens * sizeof *ids);
     if (!ids)
         return TB_ENOMEM;
-    tb_bench_tokens(ids, max_tokens, 1, m->cfg.vocab);
+    tb_bench_tokens(ids, o->max_tokens, 1, m->cfg.vocab);
     int rc = TB_OK;
     for (int i = 0; i < to->ntests && rc == TB_OK; i++) {
         const tb_bench_test *t = &to->tests[i];
@@ -233,21 +222,13 @@ int tb_cmd_llama_bench(int argc, char **argv)
     tb_machine mach;
     if ((rc = tb_machine_probe_for("llama-bench", &mach)) != TB_EXIT_OK)
         return rc;
-    int max_tokens = 1, max_batch = 1;
-    for (int i = 0; i < o.tests.ntests; i++) {
-        const tb_bench_test *t = &o.tests.tests[i];
-        if (t->tokens + t->gen > max_tokens)
-            max_tokens = t->tokens + t->gen;
-        if (tb_bench_test_batch(t, o.tests.batch) > max_batch)
-            max_batch = tb_bench_test_batch(t, o.tests.batch);
-    }
     tb_model *m = NULL;
     tb_error err;
     if (o.verbose)
         fprintf(stderr, "ternbench llama-bench: loading %s (%s kernels, %ld threads)\n", o.model,
                 tb_isa_name(mach.isa), o.threads);
-    if (tb_model_open(o.model, (int)o.threads, mach.isa, max_tokens, TB_KV_F16, &m, &err) != TB_OK ||
-        tb_model_set_batch(m, max_batch, &err) != TB_OK) {
+    if (tb_model_open(o.model, (int)o.threads, mach.isa, o.max_tokens, TB_KV_F16, &m, &err) != TB_OK ||
+        tb_model_set_batch(m, o.max_batch, &err) != TB_OK) {
         fprintf(stderr, "ternbench llama-bench: %s\n", err.text);
         tb_model_free(m);
         return TB_EXIT_USAGE;

@@ -126,20 +126,39 @@ static int read_row(const char *text, const char *path, int tokens, tb_peer_samp
     return rc;
 }
 
+/* A temporary directory for one child's stdout and stderr. */
+typedef struct scratch {
+    char dir[24], out[64], err[64];
+} scratch;
+
+static int scratch_open(scratch *s, tb_error *err)
+{
+    snprintf(s->dir, sizeof s->dir, "/tmp/tb_peer_XXXXXX");
+    if (!mkdtemp(s->dir))
+        return tb_error_set(err, TB_EIO, "cannot make a temporary directory: %s", strerror(errno));
+    snprintf(s->out, sizeof s->out, "%s/out", s->dir);
+    snprintf(s->err, sizeof s->err, "%s/err", s->dir);
+    return TB_OK;
+}
+
+static void scratch_close(const scratch *s)
+{
+    unlink(s->out);
+    unlink(s->err);
+    rmdir(s->dir);
+}
+
 bool tb_peer_is_ternbench(const char *path)
 {
-    char dir[] = "/tmp/tb_peer_XXXXXX", out[64], errpath[64], text[64] = "";
-    if (access(path, X_OK) != 0 || !mkdtemp(dir))
-        return false;
-    snprintf(out, sizeof out, "%s/out", dir);
-    snprintf(errpath, sizeof errpath, "%s/err", dir);
-    char *argv[] = {(char *)path, "--version", NULL};
+    scratch s;
     tb_error err;
-    bool is = spawn(argv, out, errpath, &err) == 0 && tb_file_read_text(out, text, sizeof text, NULL) > 0 &&
+    char text[64] = "";
+    if (access(path, X_OK) != 0 || scratch_open(&s, &err) != TB_OK)
+        return false;
+    char *argv[] = {(char *)path, "--version", NULL};
+    bool is = spawn(argv, s.out, s.err, &err) == 0 && tb_file_read_text(s.out, text, sizeof text, NULL) > 0 &&
               !strncmp(text, "ternbench ", 10);
-    unlink(out);
-    unlink(errpath);
-    rmdir(dir);
+    scratch_close(&s);
     return is;
 }
 
@@ -149,34 +168,31 @@ int tb_peer_once(const char *path, bool ternbench, const char *file, const tb_be
     memset(out, 0, sizeof *out);
     if (access(path, X_OK) != 0)
         return tb_error_set(err, TB_EINVAL, "%s is not an executable file (%s)", path, strerror(errno));
-    char dir[] = "/tmp/tb_peer_XXXXXX";
-    if (!mkdtemp(dir))
-        return tb_error_set(err, TB_EIO, "cannot make a temporary directory: %s", strerror(errno));
-    char out_path[64], err_path[64], buf[4096], *argv[40];
-    snprintf(out_path, sizeof out_path, "%s/out", dir);
-    snprintf(err_path, sizeof err_path, "%s/err", dir);
+    scratch s;
+    int rc = scratch_open(&s, err);
+    if (rc != TB_OK)
+        return rc;
+    char buf[4096], *argv[40];
     int argc = tb_peer_args(path, ternbench, file, t, batch, threads, argv, 38, buf, sizeof buf);
     double t0 = tb_now();
-    int code = spawn(argv, out_path, err_path, err);
+    int code = spawn(argv, s.out, s.err, err);
     out->wall = tb_now() - t0;
-    int rc = code < 0 ? code : TB_OK;
+    rc = code < 0 ? code : TB_OK;
     if (rc == TB_OK && code != 0) {
         /* llama-bench prints its loader's message only with -v: run it again so */
         argv[argc] = "-v";
         argv[argc + 1] = NULL;
-        spawn(argv, out_path, err_path, err);
+        spawn(argv, s.out, s.err, err);
         char tail[700];
-        tb_file_tail(err_path, tail, sizeof tail);
+        tb_file_tail(s.err, tail, sizeof tail);
         rc = tb_error_set(err, TB_EINVAL, "%s exited with status %d on %s: ...%s", path, code, file,
                           tail[0] ? tail : "(nothing on stderr)");
     }
     char *text = NULL;
     size_t len = 0;
-    if (rc == TB_OK && (rc = tb_file_read_all(out_path, 1 << 22, &text, &len, err)) == TB_OK)
+    if (rc == TB_OK && (rc = tb_file_read_all(s.out, 1 << 22, &text, &len, err)) == TB_OK)
         rc = read_row(text, path, t->tokens + t->gen, out, info, err);
     free(text);
-    unlink(out_path);
-    unlink(err_path);
-    rmdir(dir);
+    scratch_close(&s);
     return rc;
 }
