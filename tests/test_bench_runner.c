@@ -505,7 +505,10 @@ static void test_energy_measured_beside_the_proxy(void **state)
                   m, p, diff, 100 * want_d);
     assert_double_equal(p, 100 * want_p, 0.5);
     assert_double_equal(diff, 100 * want_d, 3);
-    assert_true(diff < -3); /* the proxy overstates the saving of the run that used fewer CPUs */
+    /* the proxy overstates the saving of the run that used fewer CPUs: by
+     * about 10 points on a quiet machine, by as little as 3 (model and report
+     * alike) when other work stretches the runs' wall time (the idle term) */
+    assert_true(want_d < 0 && diff < 0);
     json_decref(doc);
     tb_rmtree(dir);
     free(dir);
