@@ -30,7 +30,9 @@ typedef enum tb_gguf_type {
 
 /* GGML tensor types ternbench knows the size of. */
 enum {
-    TB_GGML_F32 = 0, TB_GGML_F16 = 1, TB_GGML_Q4_0 = 2, TB_GGML_Q8_0 = 8, TB_GGML_Q6_K = 14,
+    TB_GGML_F32 = 0, TB_GGML_F16 = 1, TB_GGML_Q4_0 = 2, TB_GGML_Q8_0 = 8, TB_GGML_Q2_K = 10,
+    TB_GGML_Q3_K = 11, TB_GGML_Q4_K = 12, TB_GGML_Q5_K = 13, TB_GGML_Q6_K = 14, TB_GGML_IQ4_NL = 20,
+    TB_GGML_IQ4_XS = 23,
     TB_GGML_BF16 = 30, TB_GGML_TQ1_0 = 34, TB_GGML_TQ2_0 = 35,
     TB_GGML_I2_S = 36, /* bitnet.cpp's fork only */
 };

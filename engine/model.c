@@ -12,6 +12,8 @@ static const struct { tb_format fmt; uint32_t ggml; } ggml_types[] = {
     {TB_FMT_F32, TB_GGML_F32}, {TB_FMT_F16, TB_GGML_F16}, {TB_FMT_BF16, TB_GGML_BF16},
     {TB_FMT_Q8_0, TB_GGML_Q8_0}, {TB_FMT_Q4_0, TB_GGML_Q4_0}, {TB_FMT_TQ1_0, TB_GGML_TQ1_0},
     {TB_FMT_TQ2_0, TB_GGML_TQ2_0}, {TB_FMT_I2_S, TB_GGML_I2_S}, {TB_FMT_Q6_K, TB_GGML_Q6_K},
+    {TB_FMT_Q2_K, TB_GGML_Q2_K}, {TB_FMT_Q3_K, TB_GGML_Q3_K}, {TB_FMT_Q4_K, TB_GGML_Q4_K},
+    {TB_FMT_Q5_K, TB_GGML_Q5_K}, {TB_FMT_IQ4_NL, TB_GGML_IQ4_NL}, {TB_FMT_IQ4_XS, TB_GGML_IQ4_XS},
 };
 
 bool tb_ggml_type_format(uint32_t type, bool bitnet_file, tb_format *f)

@@ -102,7 +102,8 @@ size_t tb_phase_weight_bytes(const tb_model *m, tb_phase p);
 /* The kernel format a GGML type id stands for in a file of bitnet.cpp's family
  * (bitnet_file) or another; false where ternbench has none. */
 bool tb_ggml_type_format(uint32_t type, bool bitnet_file, tb_format *f);
-#define TB_READABLE_TYPES "F32, F16, BF16, Q8_0, Q4_0, Q6_K, TQ1_0, TQ2_0, I2_S"
+#define TB_READABLE_TYPES                                                                    \
+    "F32, F16, BF16, Q8_0, Q4_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS, TQ1_0, TQ2_0, I2_S"
 /* The GGML type id a file stores format f as; TB_EINVAL with the way out where
  * there is none (tl2 is built in memory; I2_S, id 36, exists in bitnet files only). */
 int tb_format_file_type(tb_format f, bool bitnet_file, uint32_t *type, tb_error *err);

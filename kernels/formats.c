@@ -142,16 +142,16 @@ static int q_q8_0(const float *src, int rows, int k, uint8_t *dst, tb_error *err
 }
 
 /* One Q6_K block the way llama.cpp's reference quantiser sets it up: each
- * 16-value sub-block's scale maps its largest magnitude to -32 (sign kept),
- * the scales are quantised to int8 against the largest, then each value is
- * rounded against its quantised scale (llama.cpp also refines each sub-block's
- * scale by a least-squares search; this does not, so its bytes can differ). */
+ * 16-value sub-block's scale from a least-squares search weighted by x^2
+ * (tb_fit_scale_sym), the scales quantised to int8 against the largest, then
+ * each value rounded against its quantised scale. */
 static void q6_K_block(const float *x, tb_block_q6_K *b)
 {
-    float sc[16];
+    float sc[16], w[16];
     for (int s = 0; s < 16; s++) {
-        float vmax = max_magnitude(x + 16 * s, 16);
-        sc[s] = vmax != 0 ? vmax / -32.0f : 0;
+        for (int i = 0; i < 16; i++)
+            w[i] = x[16 * s + i] * x[16 * s + i];
+        sc[s] = tb_fit_scale_sym(x + 16 * s, w, 16, 32);
     }
     float max_scale = max_magnitude(sc, 16);
     memset(b, 0, sizeof *b);
@@ -488,6 +488,9 @@ static void dq_tl2(const tb_matrix *w, int r, float *y)
     {[TB_ISA_SCALAR] = tb_gemm_##name##_scalar, [TB_ISA_AVX2] = X86(tb_gemm_##name##_avx2), \
      [TB_ISA_AVX512] = X86(tb_gemm_##name##_avx512), [TB_ISA_NEON] = ARM(tb_gemm_##name##_neon)}
 
+/* The K-quants and IQ4 formats: AVX2 kernels (the AVX-512 machines run them too) */
+#define KGEMMS(name) {[TB_ISA_SCALAR] = tb_gemm_##name##_scalar}
+
 static const tb_format_traits table[TB_FMT_COUNT] = {
     [TB_FMT_F32] = {"f32", 1, 4, false, TB_ACT_F32, q_f32, dq_f32, GEMMS(f32)},
     [TB_FMT_F16] = {"f16", 1, 2, false, TB_ACT_F32, q_f16, dq_f16, GEMMS(f16)},
@@ -504,6 +507,18 @@ static const tb_format_traits table[TB_FMT_COUNT] = {
     [TB_FMT_Q6_K] = {"q6_k", TB_QK_K, sizeof(tb_block_q6_K), false, TB_ACT_Q8_K, q_q6_K, dq_q6_K,
                      {[TB_ISA_SCALAR] = tb_gemm_q6_k_scalar, [TB_ISA_AVX2] = X86(tb_gemm_q6_k_avx2),
                       [TB_ISA_AVX512] = X86(tb_gemm_q6_k_avx512), [TB_ISA_NEON] = ARM(tb_gemm_q6_k_neon)}},
+    [TB_FMT_Q2_K] = {"q2_k", TB_QK_K, sizeof(tb_block_q2_K), false, TB_ACT_Q8_K, tb_quantize_q2_K,
+                     tb_dequantize_q2_K, KGEMMS(q2_k)},
+    [TB_FMT_Q3_K] = {"q3_k", TB_QK_K, sizeof(tb_block_q3_K), false, TB_ACT_Q8_K, tb_quantize_q3_K,
+                     tb_dequantize_q3_K, KGEMMS(q3_k)},
+    [TB_FMT_Q4_K] = {"q4_k", TB_QK_K, sizeof(tb_block_q4_K), false, TB_ACT_Q8_K, tb_quantize_q4_K,
+                     tb_dequantize_q4_K, KGEMMS(q4_k)},
+    [TB_FMT_Q5_K] = {"q5_k", TB_QK_K, sizeof(tb_block_q5_K), false, TB_ACT_Q8_K, tb_quantize_q5_K,
+                     tb_dequantize_q5_K, KGEMMS(q5_k)},
+    [TB_FMT_IQ4_NL] = {"iq4_nl", TB_QK4_NL, sizeof(tb_block_iq4_nl), false, TB_ACT_Q8_0,
+                       tb_quantize_iq4_nl, tb_dequantize_iq4_nl, KGEMMS(iq4_nl)},
+    [TB_FMT_IQ4_XS] = {"iq4_xs", TB_QK_K, sizeof(tb_block_iq4_xs), false, TB_ACT_Q8_K,
+                       tb_quantize_iq4_xs, tb_dequantize_iq4_xs, KGEMMS(iq4_xs)},
     /* block/bytes describe the average (20 bytes per 96 weights); the layout is tiled */
     [TB_FMT_TL2] = {"tl2", 128, 0, true, TB_ACT_I8_LUT, q_tl2, dq_tl2,
                     {[TB_ISA_SCALAR] = tb_gemm_tl2_scalar, [TB_ISA_AVX2] = X86(tb_gemm_tl2_avx2),

@@ -25,10 +25,13 @@
  *                    Rows pad to a multiple of 32 and columns to one of 3 with
  *                    zeros; after the tiles, a float32 scale and 28 zero bytes.
  *                    20 bytes per 96 weights                            (1.67 bits)
+ *   q6_k, q2_k, q3_k, q4_k, q5_k, iq4_nl, iq4_xs
+ *                    llama.cpp's K-quants and 4-bit non-linear formats, bit for
+ *                    bit (layouts below)                     (6.56 ... 2.63 bits)
  * Activations, quantised once per token and shared by every row:
  *   TB_ACT_F32       f32/f16/bf16 weights multiply float activations
- *   TB_ACT_Q8_0      q8_0/q4_0 weights: llama.cpp's q8_0 blocks
- *   TB_ACT_Q8_K      q6_k weights: llama.cpp's q8_K blocks (256 values, float
+ *   TB_ACT_Q8_0      q8_0/q4_0/iq4_nl weights: llama.cpp's q8_0 blocks
+ *   TB_ACT_Q8_K      K-quant and iq4_xs weights: llama.cpp's q8_K blocks (256 values, float
  *                    d = max / -127 for the value of largest magnitude, int8
  *                    codes and their sums per 16)
  *   TB_ACT_I8        ternary weights (W1.58A8): per-token absmax int8,
@@ -67,6 +70,12 @@ typedef enum tb_format {
     TB_FMT_TQ1_0,
     TB_FMT_TL2,
     TB_FMT_Q6_K,
+    TB_FMT_Q2_K,
+    TB_FMT_Q3_K,
+    TB_FMT_Q4_K,
+    TB_FMT_Q5_K,
+    TB_FMT_IQ4_NL,
+    TB_FMT_IQ4_XS,
     TB_FMT_COUNT
 } tb_format;
 
@@ -114,6 +123,68 @@ static inline int tb_q6_K_code(const tb_block_q6_K *b, int v)
 static inline int tb_q6_K_scale_index(int v)
 {
     return v / 16; /* = 8h + 2q + l / 16 */
+}
+
+/* The other K-quants and the IQ4 formats, as llama.cpp lays them out. In a
+ * 256-value block, value v lies in half n = v / 128, quarter j = (v % 128) / 32,
+ * at l = v % 32 (Q2_K, Q3_K), or in sub-block v / 32 (Q4_K, Q5_K, IQ4_XS).
+ *   Q2_K   w = d (sc & 15) u - dmin (sc >> 4), u = qs[32n + l] >> 2j & 3,
+ *          sc = scales[v / 16]                                        (2.63 bits)
+ *   Q3_K   w = d (s - 32) (u - 4), u = (qs[32n + l] >> 2j & 3) | 4 if bit
+ *          4n + j of hmask[l] is set, s = the 6-bit scale v / 16 (tb_q3_K_scale)
+ *                                                                      (3.44 bits)
+ *   Q4_K   w = d sc u - dmin m, u = nibble (v % 64 < 32 ? low : high) of
+ *          qs[32 (v / 64) + v % 32]; sc, m the 6-bit pair of sub-block v / 32
+ *          (tb_k4_scale_min)                                           (4.5 bits)
+ *   Q5_K   as Q4_K with u | 16 if bit v / 32 of qh[v % 32] is set       (5.5 bits)
+ *   IQ4_NL 32 values: w = d tb_iq4_values[u], u = nibble (v < 16 ? low : high)
+ *          of qs[v % 16]                                               (4.5 bits)
+ *   IQ4_XS 256 values, eight IQ4_NL-like sub-blocks sharing d, each with a
+ *          6-bit scale s (tb_iq4_xs_scale): w = d (s - 32) tb_iq4_values[u] (4.25 bits) */
+typedef struct { uint8_t scales[16]; uint8_t qs[64]; tb_f16 d, dmin; } tb_block_q2_K;
+static_assert(sizeof(tb_block_q2_K) == 84, "q2_K block is 84 bytes");
+typedef struct { uint8_t hmask[32]; uint8_t qs[64]; uint8_t scales[12]; tb_f16 d; } tb_block_q3_K;
+static_assert(sizeof(tb_block_q3_K) == 110, "q3_K block is 110 bytes");
+typedef struct { tb_f16 d, dmin; uint8_t scales[12]; uint8_t qs[128]; } tb_block_q4_K;
+static_assert(sizeof(tb_block_q4_K) == 144, "q4_K block is 144 bytes");
+typedef struct { tb_f16 d, dmin; uint8_t scales[12]; uint8_t qh[32]; uint8_t qs[128]; } tb_block_q5_K;
+static_assert(sizeof(tb_block_q5_K) == 176, "q5_K block is 176 bytes");
+#define TB_QK4_NL 32
+typedef struct { tb_f16 d; uint8_t qs[TB_QK4_NL / 2]; } tb_block_iq4_nl;
+static_assert(sizeof(tb_block_iq4_nl) == 18, "iq4_nl block is 18 bytes");
+typedef struct { tb_f16 d; uint16_t scales_h; uint8_t scales_l[4]; uint8_t qs[TB_QK_K / 2]; } tb_block_iq4_xs;
+static_assert(sizeof(tb_block_iq4_xs) == 136, "iq4_xs block is 136 bytes");
+
+/* The sixteen levels of IQ4_NL and IQ4_XS. */
+extern const int8_t tb_iq4_values[16];
+
+/* Q4_K/Q5_K: the 6-bit scale and min of sub-block j (0..7) in the 12 bytes:
+ * j < 4 in the low 6 bits of bytes j and j + 4; otherwise the low and high
+ * nibbles of byte j + 4, topped by the high 2 bits of bytes j - 4 and j. */
+static inline void tb_k4_scale_min(const uint8_t *q, int j, int *sc, int *m)
+{
+    if (j < 4) {
+        *sc = q[j] & 63;
+        *m = q[j + 4] & 63;
+    } else {
+        *sc = (q[j + 4] & 0xf) | (q[j - 4] >> 6) << 4;
+        *m = (q[j + 4] >> 4) | (q[j] >> 6) << 4;
+    }
+}
+
+/* Q3_K: scale i (0..15) as stored, 0..63 (the value is this - 32): its low 4
+ * bits are nibble i / 8 of byte i % 8, its high 2 bits field i / 4 of byte
+ * 8 + i % 4. */
+static inline int tb_q3_K_scale(const uint8_t *s, int i)
+{
+    int lo = i < 8 ? s[i] & 0xf : s[i - 8] >> 4;
+    return lo | ((s[8 + i % 4] >> (2 * (i / 4))) & 3) << 4;
+}
+
+/* IQ4_XS: sub-block ib's scale as stored, 0..63 (the value is this - 32). */
+static inline int tb_iq4_xs_scale(const tb_block_iq4_xs *b, int ib)
+{
+    return ((b->scales_l[ib / 2] >> (4 * (ib % 2))) & 0xf) | ((b->scales_h >> (2 * ib)) & 3) << 4;
 }
 
 #define TB_I2S_BLOCK 128     /* values per 32-byte i2_s block */

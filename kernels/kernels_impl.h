@@ -117,6 +117,25 @@ void tb_gemm_q6_k_avx512(const tb_matrix *, const tb_act *, float *, int, int, i
 void tb_gemm_q6_k_avx2(const tb_matrix *, const tb_act *, float *, int, int, int);
 void tb_gemm_q6_k_neon(const tb_matrix *, const tb_act *, float *, int, int, int);
 
+/* The scale s of a sub-block x[0..n) ~ s * l, l integer in -nmax..nmax-1,
+ * that minimises the w-weighted squared error over trial scales (kquants.c). */
+float tb_fit_scale_sym(const float *x, const float *w, int n, int nmax);
+
+/* kquants.c: llama.cpp's Q2_K, Q3_K, Q4_K, Q5_K, IQ4_NL, IQ4_XS */
+#define TB_DECLARE_KQUANT(name, gemm)                                                          \
+    int tb_quantize_##name(const float *, int, int, uint8_t *, tb_error *);                    \
+    void tb_dequantize_##name(const tb_matrix *, int, float *);                               \
+    void tb_gemm_##gemm##_scalar(const tb_matrix *, const tb_act *, float *, int, int, int);  \
+    void tb_gemm_##gemm##_avx2(const tb_matrix *, const tb_act *, float *, int, int, int);    \
+    void tb_gemm_##gemm##_avx512(const tb_matrix *, const tb_act *, float *, int, int, int);  \
+    void tb_gemm_##gemm##_neon(const tb_matrix *, const tb_act *, float *, int, int, int);
+TB_DECLARE_KQUANT(q2_K, q2_k)
+TB_DECLARE_KQUANT(q3_K, q3_k)
+TB_DECLARE_KQUANT(q4_K, q4_k)
+TB_DECLARE_KQUANT(q5_K, q5_k)
+TB_DECLARE_KQUANT(iq4_nl, iq4_nl)
+TB_DECLARE_KQUANT(iq4_xs, iq4_xs)
+
 /* The body of a tl2 GEMM around an ISA's tile routine TILES(tile, luts,
  * groups, out, T), which sums T <= 4 tokens' lookups for one 32-row tile:
  * tokens go 4 at a time (a constant T keeps the accumulators in registers). */

@@ -180,11 +180,18 @@ static void test_round_trips(void **state)
         tb_matrix w;
         uint8_t *buf = quantize((tb_format)f, t, rows, k, &w);
         /* lossless except q8_0 (d = amax/127 rounded to f16), q4_0 (levels -8..7
-         * with d = max/-8: the far end clips by one step) and q6_k (levels
-         * -32..31, the same clipping, plus int8 sub-block scales that clip at
-         * 127 when the opposite sign holds the maximum: up to two steps) */
+         * with d = max/-8: the far end clips by one step), q6_k (levels -32..31,
+         * int8 sub-block scales against the largest: a few hundredths of a
+         * step), q3_k (6-bit scales: an eighth of a step), q4_k/q5_k (the
+         * 6-bit scales and mins in f16), iq4 (the non-uniform levels:
+         * 1 and 113 of 127 leave 0 and 0.75 about a fifteenth off), q2_k (its fit
+         * weighs each value by |x|, as llama.cpp's does: zeros weigh nothing
+         * and land a third of the range away) */
         double tol = f == TB_FMT_Q8_0 ? 0.75 / 127 : f == TB_FMT_Q4_0 ? 0.75 / 8 * 1.001
-                   : f == TB_FMT_Q6_K ? 0.75 / 16 : 0;
+                   : f == TB_FMT_Q6_K ? 0.75 / 128 : f == TB_FMT_Q3_K ? 0.75 / 32
+                   : f == TB_FMT_Q4_K || f == TB_FMT_Q5_K ? 0.75 / 2048
+                   : f == TB_FMT_IQ4_NL || f == TB_FMT_IQ4_XS ? 0.75 / 14
+                   : f == TB_FMT_Q2_K ? 0.75 / 3 : 0;
         for (int r = 0; r < rows; r++) {
             tb_format_get((tb_format)f)->dequantize_row(&w, r, out);
             for (int i = 0; i < k; i++)
@@ -761,7 +768,7 @@ static void test_dispatch_and_validation(void **state)
     tb_error err;
     assert_int_equal(tb_format_parse("tq2_0", &f, &err), TB_OK);
     assert_int_equal(f, TB_FMT_TQ2_0);
-    assert_int_equal(tb_format_parse("q5_k", &f, &err), TB_EINVAL);
+    assert_int_equal(tb_format_parse("q5_1", &f, &err), TB_EINVAL);
     assert_non_null(strstr(err.text, "i2_s"));
     tb_matrix w;
     uint8_t dummy[64] = {0};
@@ -774,6 +781,8 @@ static void test_dispatch_and_validation(void **state)
     assert_int_equal(tb_matrix_init(&w, TB_FMT_I2_S, 1, 128, dummy, 64, &err), TB_EINVAL);
     assert_int_equal(tb_format_bytes(TB_FMT_Q4_0, 2, 64), 2 * 2 * 18);
     assert_int_equal(tb_format_bytes(TB_FMT_TQ1_0, 1, 256), 54);
+    assert_int_equal(tb_format_bytes(TB_FMT_Q4_K, 3, 512), 3 * 2 * 144);
+    assert_int_equal(tb_format_bytes(TB_FMT_IQ4_NL, 1, 64), 2 * 18);
 }
 
 int main(void)

@@ -69,14 +69,20 @@ static void act_round(tb_format fmt, float *x, int n)
     }
 }
 
-static void matvec(const float *w, const float *x, float *y, int rows, int k)
+/* y = W x, x rounded first as the kernels of fmt round it. */
+static void matvec(tb_format fmt, const float *w, const float *x, float *y, int rows, int k)
 {
+    float *xr = malloc((size_t)k * sizeof *xr);
+    memcpy(xr, x, (size_t)k * sizeof *xr);
+    act_round(fmt, xr, k);
+    x = xr;
     for (int r = 0; r < rows; r++) {
         double acc = 0;
         for (int i = 0; i < k; i++)
             acc += (double)w[(size_t)r * k + i] * x[i];
         y[r] = (float)acc;
     }
+    free(xr);
 }
 
 static void norm(float *out, const float *x, const float *w, int n, float eps)
@@ -110,13 +116,15 @@ static void reference(const tb_model *m, float *out)
     int dim = c->dim, hd = c->head_dim, kvd = c->kv_heads * hd, ffn = c->ffn;
     float *embd = dequant(&m->embd), *head = dequant(&m->lm_head);
     float *w[64][7];
+    tb_format f[64][7]; /* a llama.cpp mix gives each matrix its own format */
     for (int l = 0; l < c->layers; l++) {
         const tb_layer *L = &m->layers[l];
         const tb_matrix *mats[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->gate, &L->up, &L->down};
-        for (int i = 0; i < 7; i++)
+        for (int i = 0; i < 7; i++) {
             w[l][i] = dequant(mats[i]);
+            f[l][i] = mats[i]->fmt;
+        }
     }
-    tb_format fmt = m->layers[0].wq.fmt;
     float *x = malloc(dim * sizeof *x), *n1 = malloc(dim * sizeof *x), *q = malloc(dim * sizeof *x);
     float *att = malloc(dim * sizeof *x), *o = malloc(dim * sizeof *x);
     float *g = malloc(ffn * sizeof *x), *u = malloc(ffn * sizeof *x);
@@ -129,10 +137,9 @@ static void reference(const tb_model *m, float *out)
             const tb_layer *L = &m->layers[l];
             float *k = kc + ((size_t)l * NTOK + p) * kvd, *v = vc + ((size_t)l * NTOK + p) * kvd;
             norm(n1, x, L->attn_norm, dim, c->eps);
-            act_round(fmt, n1, dim);
-            matvec(w[l][0], n1, q, dim, dim);
-            matvec(w[l][1], n1, k, kvd, dim);
-            matvec(w[l][2], n1, v, kvd, dim);
+            matvec(f[l][0], w[l][0], n1, q, dim, dim);
+            matvec(f[l][1], w[l][1], n1, k, kvd, dim);
+            matvec(f[l][2], w[l][2], n1, v, kvd, dim);
             rotate(q, c->heads, hd, p, c->rope_base, neox);
             rotate(k, c->kv_heads, hd, p, c->rope_base, neox);
             for (int h = 0; h < c->heads; h++) {
@@ -156,14 +163,12 @@ static void reference(const tb_model *m, float *out)
             }
             if (L->attn_sub_norm)
                 norm(att, att, L->attn_sub_norm, dim, c->eps);
-            act_round(fmt, att, dim);
-            matvec(w[l][3], att, o, dim, dim);
+            matvec(f[l][3], w[l][3], att, o, dim, dim);
             for (int i = 0; i < dim; i++)
                 x[i] += o[i];
             norm(n1, x, L->ffn_norm, dim, c->eps);
-            act_round(fmt, n1, dim);
-            matvec(w[l][4], n1, g, ffn, dim);
-            matvec(w[l][5], n1, u, ffn, dim);
+            matvec(f[l][4], w[l][4], n1, g, ffn, dim);
+            matvec(f[l][5], w[l][5], n1, u, ffn, dim);
             for (int i = 0; i < ffn; i++) {
                 double a = g[i];
                 g[i] = (float)(c->arch == TB_ARCH_BITNET_B158 ? (a > 0 ? a * a : 0) * u[i]
@@ -171,14 +176,12 @@ static void reference(const tb_model *m, float *out)
             }
             if (L->ffn_sub_norm)
                 norm(g, g, L->ffn_sub_norm, ffn, c->eps);
-            act_round(fmt, g, ffn);
-            matvec(w[l][6], g, o, dim, ffn);
+            matvec(f[l][6], w[l][6], g, o, dim, ffn);
             for (int i = 0; i < dim; i++)
                 x[i] += o[i];
         }
         norm(n1, x, m->output_norm, dim, c->eps);
-        act_round(m->lm_head.fmt, n1, dim);
-        matvec(head, n1, out + (size_t)p * c->vocab, c->vocab, dim);
+        matvec(m->lm_head.fmt, head, n1, out + (size_t)p * c->vocab, c->vocab, dim);
     }
     for (int l = 0; l < c->layers; l++)
         for (int i = 0; i < 7; i++)
@@ -236,7 +239,8 @@ static void test_engine_matches_reference(void **state)
     static const struct { tb_format fmt; double tol; } formats[] = {
         {TB_FMT_F32, 1e-4}, {TB_FMT_F16, 1e-4}, {TB_FMT_BF16, 1e-4}, {TB_FMT_Q8_0, 2e-2},
         {TB_FMT_Q4_0, 2e-2}, {TB_FMT_I2_S, 2e-2}, {TB_FMT_TQ2_0, 2e-2}, {TB_FMT_TQ1_0, 2e-2},
-        {TB_FMT_TL2, 2e-2}, {TB_FMT_Q6_K, 2e-2},
+        {TB_FMT_TL2, 2e-2}, {TB_FMT_Q6_K, 2e-2}, {TB_FMT_Q2_K, 2e-2}, {TB_FMT_Q3_K, 2e-2},
+        {TB_FMT_Q4_K, 2e-2}, {TB_FMT_Q5_K, 2e-2}, {TB_FMT_IQ4_NL, 2e-2}, {TB_FMT_IQ4_XS, 2e-2},
     };
     tb_cpu_info cpu;
     tb_cpu_detect(&cpu);
@@ -287,11 +291,53 @@ static void test_ternary_formats_agree(void **state)
     }
 }
 
+/* Files quantised by llama.cpp itself (tests/data/llamacpp-kquants: a tiny
+ * llama in nine mixes of K-quant and IQ4 types, each tensor in the type the
+ * mix gives it): the engine's logits against the reference forward pass
+ * over the same file, on every ISA the CPU has. */
+static void test_llama_cpp_mixes(void **state)
+{
+    (void)state;
+    static const char *mixes[] = {"Q2_K",   "Q3_K_M", "Q4_K_S", "Q4_K_M", "Q5_K_S",
+                                  "Q5_K_M", "Q6_K",   "IQ4_NL", "IQ4_XS"};
+    tb_cpu_info cpu;
+    tb_cpu_detect(&cpu);
+    for (size_t i = 0; i < sizeof mixes / sizeof mixes[0]; i++) {
+        char path[512];
+        snprintf(path, sizeof path, "%s/llamacpp-kquants/tiny-llama-%s.gguf", TB_TEST_DATA, mixes[i]);
+        tb_model *m;
+        tb_error err;
+        if (tb_model_load(path, 1, TB_ISA_SCALAR, 32, TB_KV_F32, &m, &err) != TB_OK)
+            fail_msg("%s", err.text);
+        size_t n = (size_t)NTOK * m->cfg.vocab;
+        float *ref = malloc(n * sizeof *ref), *got = malloc(n * sizeof *got);
+        reference(m, ref);
+        tb_model_free(m);
+        for (int isa = 0; isa < TB_ISA_COUNT; isa++) {
+            tb_isa chosen;
+            if (tb_isa_select(cpu.features, tb_isa_name((tb_isa)isa), &chosen, &err) != TB_OK)
+                continue;
+            if (tb_model_load(path, 2, chosen, 32, TB_KV_F32, &m, &err) != TB_OK)
+                fail_msg("%s", err.text);
+            for (int t = 0; t < NTOK; t++)
+                memcpy(got + (size_t)t * m->cfg.vocab, tb_model_forward(m, tokens[t]),
+                       m->cfg.vocab * sizeof *got);
+            tb_model_free(m);
+            double e = rel_error(got, ref, n);
+            print_message("%-6s %-6s: %.2e (tolerance 2e-02)\n", mixes[i], tb_isa_name(chosen), e);
+            assert_true(e < 2e-2);
+        }
+        free(ref);
+        free(got);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_engine_matches_reference),
         cmocka_unit_test(test_ternary_formats_agree),
+        cmocka_unit_test(test_llama_cpp_mixes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
