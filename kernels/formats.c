@@ -488,8 +488,10 @@ static void dq_tl2(const tb_matrix *w, int r, float *y)
     {[TB_ISA_SCALAR] = tb_gemm_##name##_scalar, [TB_ISA_AVX2] = X86(tb_gemm_##name##_avx2), \
      [TB_ISA_AVX512] = X86(tb_gemm_##name##_avx512), [TB_ISA_NEON] = ARM(tb_gemm_##name##_neon)}
 
-/* The K-quants and IQ4 formats: AVX2 kernels (the AVX-512 machines run them too) */
-#define KGEMMS(name) {[TB_ISA_SCALAR] = tb_gemm_##name##_scalar}
+/* The K-quants and IQ4 formats: no NEON kernels yet (scalar serves) */
+#define KGEMMS(name)                                                                     \
+    {[TB_ISA_SCALAR] = tb_gemm_##name##_scalar, [TB_ISA_AVX2] = X86(tb_gemm_##name##_avx2), \
+     [TB_ISA_AVX512] = X86(tb_gemm_##name##_avx512)}
 
 static const tb_format_traits table[TB_FMT_COUNT] = {
     [TB_FMT_F32] = {"f32", 1, 4, false, TB_ACT_F32, q_f32, dq_f32, GEMMS(f32)},
