@@ -38,6 +38,53 @@ static role role_of(const tb_gguf_tensor *t)
                ? PROJECTION : KEEP;
 }
 
+static const struct { const char *name; tb_mix mix; tb_format base; } mixes[] = {
+    {"q2_k_mix", TB_MIX_Q2_K, TB_FMT_Q2_K},     {"q3_k_s", TB_MIX_Q3_K_S, TB_FMT_Q3_K},
+    {"q3_k_m", TB_MIX_Q3_K_M, TB_FMT_Q3_K},     {"q3_k_l", TB_MIX_Q3_K_L, TB_FMT_Q3_K},
+    {"q4_k_s", TB_MIX_Q4_K_S, TB_FMT_Q4_K},     {"q4_k_m", TB_MIX_Q4_K_M, TB_FMT_Q4_K},
+    {"q5_k_s", TB_MIX_Q5_K_S, TB_FMT_Q5_K},     {"q5_k_m", TB_MIX_Q5_K_M, TB_FMT_Q5_K},
+};
+
+bool tb_mix_parse(const char *name, tb_mix *mix, tb_format *base)
+{
+    for (size_t i = 0; i < sizeof mixes / sizeof mixes[0]; i++)
+        if (!strcmp(name, mixes[i].name)) {
+            *mix = mixes[i].mix;
+            *base = mixes[i].base;
+            return true;
+        }
+    return false;
+}
+
+/* llama.cpp's rule for the layers that get more bits in the _M mixes: the
+ * first and last eighth, and every third layer between. */
+static bool more_bits(int layer, int layers)
+{
+    return layer < layers / 8 || layer >= 7 * layers / 8 || (layer - layers / 8) % 3 == 2;
+}
+
+tb_format tb_mix_format(tb_mix mix, tb_format base, const char *tensor, int layer, int layers, int gqa)
+{
+    bool v = !strcmp(tensor, "attn_v.weight"), down = !strcmp(tensor, "ffn_down.weight");
+    bool out = !strcmp(tensor, "attn_output.weight");
+    switch (mix) {
+    case TB_MIX_Q2_K:
+        return v ? (gqa >= 4 ? TB_FMT_Q4_K : TB_FMT_Q3_K) : down || out ? TB_FMT_Q3_K : base;
+    case TB_MIX_Q3_K_M:
+        return v ? (layer < 2 ? TB_FMT_Q5_K : TB_FMT_Q4_K)
+             : down ? (layer < layers / 16 ? TB_FMT_Q5_K : TB_FMT_Q4_K) : out ? TB_FMT_Q4_K : base;
+    case TB_MIX_Q3_K_L:
+        return v || down || out ? TB_FMT_Q5_K : base;
+    case TB_MIX_Q4_K_S:
+        return (v && layer < 4) || (down && layer < layers / 8) ? TB_FMT_Q5_K : base;
+    case TB_MIX_Q4_K_M:
+    case TB_MIX_Q5_K_M:
+        return (v || down) && more_bits(layer, layers) ? TB_FMT_Q6_K : base;
+    default:
+        return base;
+    }
+}
+
 /* Whether every nonzero value has one magnitude. */
 static bool ternary_valued(const float *w, size_t n)
 {
@@ -98,19 +145,59 @@ static int fill(void *ctx, int i, uint8_t *dst, size_t size, tb_error *err)
 }
 
 /* Decides each tensor's fate; refuses up front what cannot be written. */
+/* A mix's shape facts: layers and query heads per KV head, from the
+ * architecture's metadata (1 layer and no GQA where the file lacks them). */
+static void mix_shape(const tb_gguf *g, int *layers, int *gqa)
+{
+    char arch[64], key[128];
+    uint32_t n = 1, heads = 1, kv = 1;
+    tb_error ignore;
+    *layers = 1;
+    *gqa = 1;
+    if (tb_gguf_get_str(g, "general.architecture", arch, sizeof arch, &ignore) != TB_OK)
+        return;
+    snprintf(key, sizeof key, "%s.block_count", arch);
+    if (tb_gguf_get_u32(g, key, &n, &ignore) == TB_OK)
+        *layers = (int)n;
+    snprintf(key, sizeof key, "%s.attention.head_count", arch);
+    tb_gguf_get_u32(g, key, &heads, &ignore);
+    snprintf(key, sizeof key, "%s.attention.head_count_kv", arch);
+    if (tb_gguf_get_u32(g, key, &kv, &ignore) != TB_OK)
+        kv = heads;
+    *gqa = kv ? (int)(heads / kv) : 1;
+}
+
+/* The format a tensor of role r goes to. */
+static tb_format target(const tb_convert_opts *o, const tb_gguf_tensor *t, role r, bool tied,
+                        int layers, int gqa)
+{
+    if (r == EMBEDDING) {
+        if (o->embd_set)
+            return o->embd;
+        /* a mix: the output matrix in q6_k, an untied embedding in the base */
+        return !strcmp(t->name, "output.weight") || tied ? TB_FMT_Q6_K : o->fmt;
+    }
+    int layer = atoi(t->name + 4);
+    const char *rest = strchr(t->name + 4, '.');
+    return tb_mix_format(o->mix, o->fmt, rest ? rest + 1 : "", layer, layers, gqa);
+}
+
 static int make_plan(const tb_gguf *g, const tb_convert_opts *o, plan *p, size_t *scratch_n,
                      tb_error *err)
 {
-    uint32_t type, embd_type = 0;
+    uint32_t type;
     if (tb_format_file_type(o->fmt, g->bitnet_types, &type, err) != TB_OK)
         return tb_error_prefix(err, "%s", g->path);
     if (o->embd_set && (tb_embd_format_check(o->embd, err) != TB_OK ||
-                        tb_format_file_type(o->embd, g->bitnet_types, &embd_type, err) != TB_OK))
+                        tb_format_file_type(o->embd, g->bitnet_types, &type, err) != TB_OK))
         return tb_error_prefix(err, "--embd-format %s", tb_format_get(o->embd)->name);
+    int layers, gqa;
+    mix_shape(g, &layers, &gqa);
+    bool tied = !tb_gguf_tensor_find(g, "output.weight");
     for (uint64_t i = 0; i < g->n_tensors; i++) {
         const tb_gguf_tensor *t = &g->tensors[i];
         p[i] = (plan){t, role_of(t), TB_FMT_F32, TB_FMT_F32, t->type};
-        if (p[i].role == EMBEDDING && !o->embd_set)
+        if (p[i].role == EMBEDDING && !o->embd_set && o->mix == TB_MIX_NONE)
             p[i].role = KEEP;
         if (p[i].role == KEEP)
             continue;
@@ -118,8 +205,9 @@ static int make_plan(const tb_gguf *g, const tb_convert_opts *o, plan *p, size_t
             return tb_error_set(err, TB_EINVAL, "%s: tensor %s is %s, which ternbench cannot read "
                                 "(it reads " TB_READABLE_TYPES ")", g->path,
                                 t->name, t->type_name);
-        p[i].to = p[i].role == PROJECTION ? o->fmt : o->embd;
-        p[i].type = p[i].role == PROJECTION ? type : embd_type;
+        p[i].to = target(o, t, p[i].role, tied, layers, gqa);
+        if (tb_format_file_type(p[i].to, g->bitnet_types, &p[i].type, err) != TB_OK)
+            return tb_error_prefix(err, "%s: tensor %s", g->path, t->name);
         const tb_format_traits *tr = tb_format_get(p[i].to);
         bool int8 = tr->act != TB_ACT_F32 && tr->act != TB_ACT_Q8_0;
         if (t->ne[0] % (uint64_t)tr->block || (int8 && t->ne[0] % 128))

@@ -21,8 +21,24 @@
 #include "formats.h"
 #include "tb_error.h"
 
+/* llama.cpp's quantisation mixes (llama-quantize's names): a base format for
+ * the projections, some of them raised by tensor and layer, and the output
+ * matrix (the embedding when it is tied) in q6_k. */
+typedef enum tb_mix {
+    TB_MIX_NONE, /* every projection in the one format */
+    TB_MIX_Q2_K, TB_MIX_Q3_K_S, TB_MIX_Q3_K_M, TB_MIX_Q3_K_L, TB_MIX_Q4_K_S, TB_MIX_Q4_K_M,
+    TB_MIX_Q5_K_S, TB_MIX_Q5_K_M,
+} tb_mix;
+
+/* "q4_k_m" -> TB_MIX_Q4_K_M and its base q4_k; false for a name that is no mix. */
+bool tb_mix_parse(const char *name, tb_mix *mix, tb_format *base);
+/* The format a mix gives projection `tensor` (its name after "blk.N.") of
+ * layer `layer` of `layers`, in a model with `gqa` query heads per KV head. */
+tb_format tb_mix_format(tb_mix mix, tb_format base, const char *tensor, int layer, int layers, int gqa);
+
 typedef struct tb_convert_opts {
-    tb_format fmt;              /* the projections' format */
+    tb_format fmt;              /* the projections' format (a mix: its base) */
+    tb_mix mix;
     bool embd_set;              /* false: keep the embedding/output types */
     tb_format embd;
     bool force;                 /* ternarise non-ternary matrices */

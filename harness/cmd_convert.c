@@ -18,8 +18,13 @@ static void help(void)
            "the embedding and output matrices in E; norms, metadata and the vocabulary are\n"
            "copied. Ternary-valued weights convert to ternary formats losslessly.\n\n"
            "  --format F         i2_s (bitnet architectures), tq2_0, tq1_0, f16, bf16, f32,\n"
-           "                     q8_0, q6_k, q4_0\n"
-           "  --embd-format E    f16, bf16, f32, q8_0, q6_k, q4_0 (default: keep the file's)\n"
+           "                     q8_0, q6_k, q5_k, q4_k, q3_k, q2_k, iq4_xs, iq4_nl, q4_0;\n"
+           "                     or one of llama-quantize's mixes: q5_k_m, q5_k_s, q4_k_m,\n"
+           "                     q4_k_s, q3_k_l, q3_k_m, q3_k_s, q2_k_mix (its Q2_K): some\n"
+           "                     projections get a larger type by tensor and layer as\n"
+           "                     llama.cpp gives them, the output matrix q6_k\n"
+           "  --embd-format E    f16, bf16, f32 or a non-ternary quantised format (default:\n"
+           "                     keep the file's; a mix: q6_k)\n"
            "  --force            ternarise weights that are not ternary-valued (BitNet's\n"
            "                     absmean rule; accuracy is lost, a warning says where)\n"
            "  -o, --output FILE  where to write (atomically)\n"
@@ -50,8 +55,9 @@ int tb_cmd_convert(int argc, char **argv)
     if (argc - optind != 1 || !out || !format)
         return tb_cli_usage_error("convert", "give one input file, -o OUT and --format F");
     tb_error err;
-    if (tb_format_parse(format, &o.fmt, &err) != TB_OK)
-        return tb_cli_usage_error("convert", "--format: %s", err.text);
+    if (!tb_mix_parse(format, &o.mix, &o.fmt) && tb_format_parse(format, &o.fmt, &err) != TB_OK)
+        return tb_cli_usage_error("convert", "--format: %s, or a mix (q5_k_m, q5_k_s, q4_k_m, "
+                                  "q4_k_s, q3_k_l, q3_k_m, q3_k_s, q2_k_mix)", err.text);
     if (embd) {
         o.embd_set = true;
         if (tb_format_parse(embd, &o.embd, &err) != TB_OK)

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "convert.h"
 #include "formats.h"
 #include "tb_file.h"
 #include "gguf.h"
@@ -180,11 +181,53 @@ static void test_quantiser_beside_llama_cpp(void **state)
     json_decref(index);
 }
 
+/* convert's mixes give each tensor the type llama-quantize gives it (the
+ * plain formats with --embd-format q6_k, as llama.cpp puts a tied output). */
+static void test_mixes_match_llama_quantize(void **state)
+{
+    (void)state;
+    static const struct { const char *mix, *ours; } cases[] = {
+        {"Q2_K", "q2_k_mix"}, {"Q3_K_M", "q3_k_m"}, {"Q4_K_S", "q4_k_s"}, {"Q4_K_M", "q4_k_m"},
+        {"Q5_K_S", "q5_k_s"}, {"Q5_K_M", "q5_k_m"}, {"Q6_K", "q6_k"},     {"IQ4_NL", "iq4_nl"},
+        {"IQ4_XS", "iq4_xs"},
+    };
+    char *dir = tb_tmpdir(), out[1100];
+    snprintf(out, sizeof out, "%s/mix.gguf", dir);
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        tb_convert_opts o = {0};
+        if (!tb_mix_parse(cases[c].ours, &o.mix, &o.fmt)) {
+            tb_error perr;
+            assert_int_equal(tb_format_parse(cases[c].ours, &o.fmt, &perr), TB_OK);
+            o.embd_set = true;
+            o.embd = TB_FMT_Q6_K;
+        }
+        tb_convert_report rep;
+        tb_error err;
+        if (tb_convert(DIR "/tiny-llama-f16.gguf", out, &o, &rep, &err) != TB_OK)
+            fail_msg("%s: %s", cases[c].ours, err.text);
+        tb_gguf *theirs = open_mix(cases[c].mix), *ours;
+        assert_int_equal(tb_gguf_open(out, &ours, &err), TB_OK);
+        assert_int_equal(ours->n_tensors, theirs->n_tensors);
+        for (uint64_t i = 0; i < theirs->n_tensors; i++) {
+            const tb_gguf_tensor *t = &theirs->tensors[i], *u = tb_gguf_tensor_find(ours, t->name);
+            assert_non_null(u);
+            if (u->type != t->type)
+                fail_msg("%s: %s is %s, llama-quantize made it %s", cases[c].ours, t->name,
+                         u->type_name, t->type_name);
+        }
+        tb_gguf_close(ours);
+        tb_gguf_close(theirs);
+    }
+    tb_rmtree(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_dequantisation_matches_llama_cpp),
         cmocka_unit_test(test_quantiser_beside_llama_cpp),
+        cmocka_unit_test(test_mixes_match_llama_quantize),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
