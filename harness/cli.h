@@ -103,6 +103,7 @@ int tb_cmd_info(int argc, char **argv);
 int tb_cmd_energy(int argc, char **argv);
 int tb_cmd_kernels(int argc, char **argv);
 int tb_cmd_logits(int argc, char **argv);
+int tb_cmd_perplexity(int argc, char **argv);
 int tb_cmd_bench(int argc, char **argv);
 int tb_cmd_reproduce(int argc, char **argv);
 int tb_cmd_report(int argc, char **argv);

@@ -24,6 +24,7 @@ static const tb_command commands[] = {
     {"bench", "llama-bench-style runs of several models, interleaved, with speedups", tb_cmd_bench},
     {"kernels", "micro-benchmark the GEMV/GEMM kernels against the memory roofline", tb_cmd_kernels},
     {"logits", "print a model's logits for a token sequence (to check against other engines)", tb_cmd_logits},
+    {"perplexity", "a model's perplexity over a text, and its KL divergence from a base (llama-perplexity)", tb_cmd_perplexity},
     {"generate", "stream a model's continuation of a prompt, with tokens/s", tb_cmd_generate},
     {"tokenize", "print the token ids of a text (llama.cpp's tokenize)", tb_cmd_tokenize},
     {"convert", "rewrite a GGUF model's weights in another format", tb_cmd_convert},
@@ -39,7 +40,7 @@ static const char *page_of(const char *cmd)
 {
     static const char *const pages[][2] = {
         {"report", "reproduce"}, {"gate", "compare"}, {"history", "compare"}, {"merge", "compare"},
-        {"gen", "models"},       {"convert", "models"}, {"tokenize", "models"}, {"generate", "models"},
+        {"gen", "models"},       {"convert", "models"}, {"perplexity", "models"}, {"tokenize", "models"}, {"generate", "models"},
         {"llama-bench", "bench"},
     };
     for (size_t i = 0; i < sizeof pages / sizeof pages[0]; i++)

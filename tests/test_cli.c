@@ -77,7 +77,8 @@ static void test_model_commands(void **state)
 {
     (void)state;
     const char *cmds[] = {"gen", "convert", "tokenize", "generate", "logits", "bench", "kernels",
-                          "reproduce", "energy", "report", "compare", "gate", "merge", "info"};
+                          "reproduce", "energy", "report", "compare", "gate", "merge", "info",
+                          "perplexity"};
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
         tb_run_result r = tb_run_ternbench(NULL, cmds[i], "--help", NULL);
         char want[64];
@@ -101,6 +102,10 @@ static void test_model_commands(void **state)
         {{"generate", "-m", trunc, "-p", "hi", NULL}, "truncated.gguf"},
         {{"generate", "-m", trunc, "-p", "hi", "--temp", "nan", NULL}, "--temp"},
         {{"generate", "-m", trunc, "-p", "hi", "-n", "-5", NULL}, "--n-predict"},
+        {{"perplexity", "-m", trunc, "-f", trunc, NULL}, "truncated.gguf"},
+        {{"perplexity", "-m", trunc, "--kl-divergence", NULL}, "--kl-divergence-base"},
+        {{"perplexity", "-m", trunc, "-f", trunc, "-c", "2", NULL}, "-c"},
+        {{"convert", trunc, "-o", "y.gguf", "--format", "q4_k_x", NULL}, "or a mix"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         const char **a = bad[i].argv;
