@@ -11,19 +11,19 @@
 #include "tokenizer.h"
 
 const tb_preset tb_presets[] = {
-    {"125M", 768, 3072, 11, 12, 12, 32002, TB_ARCH_BITNET},
-    {"350M", 1024, 3072, 24, 16, 16, 32002, TB_ARCH_BITNET},
-    {"700M", 1536, 4096, 24, 16, 16, 32002, TB_ARCH_BITNET},
-    {"1B", 2048, 3584, 24, 32, 32, 32002, TB_ARCH_BITNET},
-    {"1.5B", 1536, 9216, 28, 32, 32, 32002, TB_ARCH_BITNET},
-    {"2.7B", 3072, 7680, 24, 32, 32, 32002, TB_ARCH_BITNET},
-    {"3.8B", 3840, 8192, 24, 32, 32, 32002, TB_ARCH_BITNET},
-    {"7B", 4096, 12032, 32, 32, 32, 32002, TB_ARCH_BITNET},
-    {"13B", 5120, 13824, 40, 40, 40, 32002, TB_ARCH_BITNET},
-    {"30B", 6656, 16384, 60, 52, 52, 32002, TB_ARCH_BITNET},
-    {"70B", 8192, 24576, 80, 64, 64, 32002, TB_ARCH_BITNET},
-    {"100B", 8192, 45568, 72, 64, 64, 32002, TB_ARCH_BITNET},
-    {"2B4T", 2560, 6912, 30, 20, 5, 128256, TB_ARCH_BITNET_B158},
+    {"125M", 768, 3072, 11, 12, 12, 32002, TB_ARCH_BITNET, 0},
+    {"350M", 1024, 3072, 24, 16, 16, 32002, TB_ARCH_BITNET, 0},
+    {"700M", 1536, 4096, 24, 16, 16, 32002, TB_ARCH_BITNET, 0},
+    {"1B", 2048, 3584, 24, 32, 32, 32002, TB_ARCH_BITNET, 0},
+    {"1.5B", 1536, 9216, 28, 32, 32, 32002, TB_ARCH_BITNET, 0},
+    {"2.7B", 3072, 7680, 24, 32, 32, 32002, TB_ARCH_BITNET, 0},
+    {"3.8B", 3840, 8192, 24, 32, 32, 32002, TB_ARCH_BITNET, 0},
+    {"7B", 4096, 12032, 32, 32, 32, 32002, TB_ARCH_BITNET, 0},
+    {"13B", 5120, 13824, 40, 40, 40, 32002, TB_ARCH_BITNET, 0},
+    {"30B", 6656, 16384, 60, 52, 52, 32002, TB_ARCH_BITNET, 0},
+    {"70B", 8192, 24576, 80, 64, 64, 32002, TB_ARCH_BITNET, 0},
+    {"100B", 8192, 45568, 72, 64, 64, 32002, TB_ARCH_BITNET, 0},
+    {"2B4T", 2560, 6912, 30, 20, 5, 128256, TB_ARCH_BITNET_B158, 0},
 };
 const int tb_preset_count = sizeof tb_presets / sizeof tb_presets[0];
 
@@ -51,8 +51,8 @@ const tb_preset *tb_preset_require(const char *name, tb_error *err)
 
 uint64_t tb_preset_bytes(const tb_preset *p, tb_format fmt)
 {
-    int hd = p->dim / p->heads, kv = p->kv_heads * hd;
-    uint64_t layer = tb_format_bytes(fmt, p->dim, p->dim) * 2 + tb_format_bytes(fmt, kv, p->dim) * 2 +
+    int hd = tb_preset_head_dim(p), kv = p->kv_heads * hd, q = p->heads * hd;
+    uint64_t layer = tb_format_bytes(fmt, q, p->dim) * 2 + tb_format_bytes(fmt, kv, p->dim) * 2 +
                      tb_format_bytes(fmt, p->ffn, p->dim) * 2 + tb_format_bytes(fmt, p->dim, p->ffn);
     return layer * (uint64_t)p->layers + tb_format_bytes(TB_FMT_F16, p->vocab, p->dim);
 }
@@ -109,11 +109,11 @@ static int synth_embedding(int vocab, int dim, uint64_t seed, tb_format fmt, uin
 /* The tensors of a preset, in the order their seeds are drawn. Norm weights
  * are all ones. Both the in-memory model and `gen` (which streams the
  * tensors to a file) walk this list, so they hold the same weights. */
-typedef enum { T_EMBD, T_NORM, T_MATRIX } tensor_kind;
+typedef enum { T_EMBD, T_NORM, T_BIAS, T_MATRIX } tensor_kind;
 
 /* where a tensor goes in the model: the output norm, or a layer's field */
-enum { S_EMBD, S_OUTPUT_NORM, S_ATTN_NORM, S_ATTN_SUB_NORM, S_FFN_NORM, S_FFN_SUB_NORM, S_Q, S_K,
-       S_V, S_O, S_GATE, S_UP, S_DOWN };
+enum { S_EMBD, S_OUTPUT_NORM, S_ATTN_NORM, S_ATTN_SUB_NORM, S_FFN_NORM, S_FFN_SUB_NORM, S_Q_NORM,
+       S_K_NORM, S_BQ, S_BK, S_BV, S_Q, S_K, S_V, S_O, S_GATE, S_UP, S_DOWN };
 
 typedef struct dummy_tensor {
     char name[48];
@@ -125,8 +125,8 @@ typedef struct dummy_tensor {
 
 static dummy_tensor *plan(const tb_preset *p, uint64_t seed, int *count)
 {
-    int hd = p->dim / p->heads, kv_dim = p->kv_heads * hd;
-    dummy_tensor *t = calloc(2 + (size_t)p->layers * 11, sizeof *t);
+    int hd = tb_preset_head_dim(p), kv_dim = p->kv_heads * hd, q_dim = p->heads * hd;
+    dummy_tensor *t = calloc(2 + (size_t)p->layers * 14, sizeof *t);
     if (!t)
         return NULL;
     int n = 0;
@@ -138,14 +138,22 @@ static dummy_tensor *plan(const tb_preset *p, uint64_t seed, int *count)
             {"attn_norm", S_ATTN_NORM}, {"attn_sub_norm", S_ATTN_SUB_NORM},
             {"ffn_norm", S_FFN_NORM}, {"ffn_sub_norm", S_FFN_SUB_NORM}};
         for (int i = 0; i < 4; i++) {
-            if (p->arch == TB_ARCH_LLAMA && (i == 1 || i == 3))
-                continue; /* llama has no sub-norms */
+            if (!tb_arch_bitnet(p->arch) && (i == 1 || i == 3))
+                continue; /* only BitNet has sub-norms */
             t[n] = (dummy_tensor){"", T_NORM, 1, i == 3 ? p->ffn : p->dim, 0, l, norms[i].slot};
             snprintf(t[n++].name, sizeof t->name, "blk.%d.%s.weight", l, norms[i].name);
         }
+        for (int i = 0; p->arch == TB_ARCH_QWEN3 && i < 2; i++) { /* per-head norms: all ones */
+            t[n] = (dummy_tensor){"", T_NORM, 1, hd, 0, l, S_Q_NORM + i};
+            snprintf(t[n++].name, sizeof t->name, "blk.%d.attn_%c_norm.weight", l, "qk"[i]);
+        }
+        for (int i = 0; p->arch == TB_ARCH_QWEN2 && i < 3; i++) { /* biases: small, seeded */
+            t[n] = (dummy_tensor){"", T_BIAS, 1, i ? kv_dim : q_dim, next(&s), l, S_BQ + i};
+            snprintf(t[n++].name, sizeof t->name, "blk.%d.attn_%c.bias", l, "qkv"[i]);
+        }
         struct { const char *name; int rows, k; } mats[] = {
-            {"attn_q", p->dim, p->dim}, {"attn_k", kv_dim, p->dim}, {"attn_v", kv_dim, p->dim},
-            {"attn_output", p->dim, p->dim}, {"ffn_gate", p->ffn, p->dim},
+            {"attn_q", q_dim, p->dim}, {"attn_k", kv_dim, p->dim}, {"attn_v", kv_dim, p->dim},
+            {"attn_output", p->dim, q_dim}, {"ffn_gate", p->ffn, p->dim},
             {"ffn_up", p->ffn, p->dim}, {"ffn_down", p->dim, p->ffn}};
         for (int i = 0; i < 7; i++) {
             t[n] = (dummy_tensor){"", T_MATRIX, mats[i].rows, mats[i].k, next(&s), l, S_Q + i};
@@ -160,7 +168,8 @@ static size_t tensor_bytes(const dummy_tensor *t, tb_format fmt, tb_format embd)
 {
     switch (t->kind) {
     case T_EMBD: return tb_format_bytes(embd, t->rows, t->k);
-    case T_NORM: return (size_t)t->k * sizeof(float);
+    case T_NORM:
+    case T_BIAS: return (size_t)t->k * sizeof(float);
     default: return tb_format_bytes(fmt, t->rows, t->k);
     }
 }
@@ -174,6 +183,12 @@ static int synth(const dummy_tensor *t, tb_format fmt, tb_format embd, uint8_t *
         for (int i = 0; i < t->k; i++)
             ((float *)(void *)dst)[i] = 1.0f;
         return TB_OK;
+    case T_BIAS: { /* uniform in [-0.05, 0.05) */
+        uint64_t st = t->seed;
+        for (int i = 0; i < t->k; i++)
+            ((float *)(void *)dst)[i] = (float)((double)(next(&st) >> 11) / 9007199254740992.0 - 0.5) * 0.1f;
+        return TB_OK;
+    }
     default: return synth_matrix(fmt, t->rows, t->k, t->seed, dst, scratch, err);
     }
 }
@@ -195,15 +210,18 @@ static int check_fit(const tb_preset *p, tb_format fmt, tb_format embd, tb_error
 
 static void set_config(const tb_preset *p, int ctx_len, tb_config *c)
 {
+    static const char *const names[] = {[TB_ARCH_BITNET_B158] = "bitnet-b1.58", [TB_ARCH_BITNET] = "bitnet",
+                                        [TB_ARCH_LLAMA] = "llama", [TB_ARCH_QWEN2] = "qwen2",
+                                        [TB_ARCH_QWEN3] = "qwen3"};
     c->arch = p->arch;
-    snprintf(c->arch_name, sizeof c->arch_name, "%s",
-             p->arch == TB_ARCH_BITNET ? "bitnet" : p->arch == TB_ARCH_LLAMA ? "llama" : "bitnet-b1.58");
+    snprintf(c->arch_name, sizeof c->arch_name, "%s", names[p->arch]);
     c->dim = p->dim;
     c->ffn = p->ffn;
     c->layers = p->layers;
     c->heads = p->heads;
     c->kv_heads = p->kv_heads;
-    c->head_dim = p->dim / p->heads;
+    c->head_dim = tb_preset_head_dim(p);
+    c->q_dim = c->heads * c->head_dim;
     c->vocab = p->vocab;
     c->ctx = ctx_len > 0 ? ctx_len : 4096;
     c->rope_base = p->arch == TB_ARCH_BITNET_B158 ? 500000.0f : 10000.0f;
@@ -230,6 +248,11 @@ static int attach(tb_model *m, const dummy_tensor *t, tb_format fmt, tb_format e
     case S_ATTN_SUB_NORM: L->attn_sub_norm = vec; return TB_OK;
     case S_FFN_NORM: L->ffn_norm = vec; return TB_OK;
     case S_FFN_SUB_NORM: L->ffn_sub_norm = vec; return TB_OK;
+    case S_Q_NORM: L->q_norm = vec; return TB_OK;
+    case S_K_NORM: L->k_norm = vec; return TB_OK;
+    case S_BQ: L->bq = vec; return TB_OK;
+    case S_BK: L->bk = vec; return TB_OK;
+    case S_BV: L->bv = vec; return TB_OK;
     default: break;
     }
     tb_matrix *mats[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->gate, &L->up, &L->down};
@@ -314,7 +337,9 @@ int tb_dummy_write(const tb_preset *p, tb_format fmt, tb_format embd, uint64_t s
     int rc = check_fit(p, fmt, embd, err);
     if (rc != TB_OK)
         return rc;
-    bool bitnet = p->arch != TB_ARCH_LLAMA;
+    /* a llama of I2_S weights is a file of bitnet.cpp's family, as its
+     * Falcon3 and Llama3 1.58-bit models are */
+    bool bitnet = tb_arch_bitnet(p->arch) || (p->arch == TB_ARCH_LLAMA && fmt == TB_FMT_I2_S);
     uint32_t type, embd_type;
     if (tb_format_file_type(fmt, bitnet, &type, err) != TB_OK ||
         tb_format_file_type(embd, bitnet, &embd_type, err) != TB_OK)
@@ -338,6 +363,10 @@ int tb_dummy_write(const tb_preset *p, tb_format fmt, tb_format embd, uint64_t s
     ARCH_U32("attention.head_count_kv", c.kv_heads)
     ARCH_U32("vocab_size", c.vocab)
     ARCH_U32("rope.dimension_count", c.head_dim)
+    if (c.q_dim != c.dim) {
+        ARCH_U32("attention.key_length", c.head_dim)
+        ARCH_U32("attention.value_length", c.head_dim)
+    }
 #undef ARCH_U32
     snprintf(key, sizeof key, "%s.rope.freq_base", a);
     tb_gguf_writer_f32(w, key, c.rope_base);
@@ -351,9 +380,10 @@ int tb_dummy_write(const tb_preset *p, tb_format fmt, tb_format embd, uint64_t s
         rc = tb_error_set(err, TB_ENOMEM, "out of memory");
     for (int i = 0; rc == TB_OK && i < n; i++) {
         const dummy_tensor *t = &tensors[i];
-        uint32_t tt = t->kind == T_EMBD ? embd_type : t->kind == T_NORM ? TB_GGML_F32 : type;
+        bool vec = t->kind == T_NORM || t->kind == T_BIAS;
+        uint32_t tt = t->kind == T_EMBD ? embd_type : vec ? TB_GGML_F32 : type;
         uint64_t ne[2] = {(uint64_t)t->k, (uint64_t)t->rows};
-        tb_gguf_writer_tensor(w, t->name, tt, bitnet, t->kind == T_NORM ? 1 : 2, ne);
+        tb_gguf_writer_tensor(w, t->name, tt, bitnet, vec ? 1 : 2, ne);
     }
     if (rc == TB_OK)
         rc = tb_gguf_writer_write(w, path, gen_fill, &g, err);

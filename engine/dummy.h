@@ -26,7 +26,14 @@ typedef struct tb_preset {
     const char *name;
     int dim, ffn, layers, heads, kv_heads, vocab;
     tb_arch arch;
+    int head_dim;               /* 0: dim / heads */
 } tb_preset;
+
+/* The preset's head size (its own, or dim / heads). */
+static inline int tb_preset_head_dim(const tb_preset *p)
+{
+    return p->head_dim ? p->head_dim : p->dim / p->heads;
+}
 
 extern const tb_preset tb_presets[];
 extern const int tb_preset_count;

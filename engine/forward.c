@@ -8,7 +8,9 @@
  *               m = rmsnorm(x)          h = relu(Wgate m)^2 * (Wup m)
  *               x += Wdown subnorm(h)
  *   (legacy bitnet: silu(Wgate m) * (Wup m); llama: the same without the
- *   sub-norms, and RoPE on adjacent pairs instead of NeoX's halves)
+ *   sub-norms, and RoPE on adjacent pairs instead of NeoX's halves; qwen2:
+ *   llama with biases on q, k, v and NeoX RoPE; qwen3: llama with each head
+ *   of q and k RMS-normed before NeoX RoPE)
  *   logits = lm_head rmsnorm(x)
  *
  * The weight format hides behind linear(): it quantizes the input the way the
@@ -82,7 +84,8 @@ static void silu_gate(float *restrict g, const float *restrict up, size_t n)
 static tb_act *act_for(tb_model *m, const tb_matrix *w)
 {
     tb_act_kind kind = tb_format_get(w->fmt)->act;
-    return w->k == m->cfg.dim ? &m->rs.act_dim[kind] : &m->rs.act_ffn[kind];
+    return w->k == m->cfg.dim ? &m->rs.act_dim[kind]
+         : w->k == m->cfg.ffn ? &m->rs.act_ffn[kind] : &m->rs.act_q[kind];
 }
 
 /* With a profile kept (rs.profile), adds the time since *t to phase p and
@@ -179,8 +182,8 @@ static void attention_heads(void *ctx, int h0, int h1, int thread)
     for (int h = h0; h < h1; h++)
     for (int tok = 0; tok < j->tokens; tok++) {
         int pos = j->pos0 + tok;
-        float *q = s->q + (size_t)tok * c->dim + h * hd, *att = s->att + (size_t)h * c->ctx;
-        float *out = s->xb + (size_t)tok * c->dim + h * hd;
+        float *q = s->q + (size_t)tok * c->q_dim + h * hd, *att = s->att + (size_t)h * c->ctx;
+        float *out = s->xb + (size_t)tok * c->q_dim + h * hd;
         size_t off = cache_at(c, j->layer, h / group, 0);
         if (f16) {
             for (int i = 0; i < hd; i++) /* q as f16 (q is not needed after this) */
@@ -301,9 +304,18 @@ static const float *forward(tb_model *m, const int *tokens, int n, float *all)
         linear(m, s->xb, n, 3, (const tb_matrix *const[]){&L->wq, &L->wk, &L->wv},
                (float *const[]){s->q, s->k, s->v}, TB_PHASE_QKV, &clock);
         for (int t = 0; t < n; t++) {
-            float *kt = s->k + (size_t)t * kv_dim, *vt = s->v + (size_t)t * kv_dim;
+            float *qt = s->q + (size_t)t * c->q_dim, *kt = s->k + (size_t)t * kv_dim, *vt = s->v + (size_t)t * kv_dim;
+            if (L->bq) { /* qwen2 */
+                add_into(qt, L->bq, (size_t)c->q_dim);
+                add_into(kt, L->bk, (size_t)kv_dim);
+                add_into(vt, L->bv, (size_t)kv_dim);
+            }
+            if (L->q_norm) { /* qwen3: each head of q and k normalised */
+                rmsnorm_rows(qt, qt, L->q_norm, c->heads, c->head_dim, c->eps);
+                rmsnorm_rows(kt, kt, L->k_norm, c->kv_heads, c->head_dim, c->eps);
+            }
             bool neox = c->arch != TB_ARCH_LLAMA;
-            rope(s->q + (size_t)t * dim, c->heads, c->head_dim, pos0 + t, c->rope_base, neox);
+            rope(qt, c->heads, c->head_dim, pos0 + t, c->rope_base, neox);
             rope(kt, c->kv_heads, c->head_dim, pos0 + t, c->rope_base, neox);
             cache_store(m, s->kcache, l, pos0 + t, kt);
             cache_store(m, s->vcache, l, pos0 + t, vt);

@@ -298,6 +298,18 @@ static int parse_tensors(cursor *c, tb_gguf *g)
             return rc;
         int block;
         size_t bytes;
+        /* Upstream llama.cpp has never written id 36 to a file (it named a
+         * layout repacked in memory): a tensor of that type makes this a
+         * file of bitnet.cpp's family whatever its architecture (its llama
+         * files of Falcon3 and Llama3 1.58-bit models), where 36 is I2_S. */
+        if (t->type == TB_GGML_I2_S && !g->bitnet_types) {
+            for (uint64_t j = 0; j < i; j++)
+                if (g->tensors[j].type > TB_GGML_I2_S)
+                    return fail(c, at, "tensor %s: I2_S (bitnet.cpp's id 36) after tensor %s of "
+                                "upstream type %u: a file mixing the two families", t->name,
+                                g->tensors[j].name, g->tensors[j].type);
+            g->bitnet_types = true;
+        }
         if (!tb_ggml_type_info(t->type, g->bitnet_types, &block, &bytes, &t->type_name))
             return fail(c, at, "tensor %s: GGML type %u is not one this build knows%s", t->name,
                         t->type, g->bitnet_types && t->type >= 36

@@ -117,16 +117,20 @@ static int read_config(tb_gguf *g, tb_config *c, tb_error *err)
         c->arch = TB_ARCH_BITNET;
     else if (!strcmp(c->arch_name, "llama"))
         c->arch = TB_ARCH_LLAMA;
+    else if (!strcmp(c->arch_name, "qwen2"))
+        c->arch = TB_ARCH_QWEN2;
+    else if (!strcmp(c->arch_name, "qwen3"))
+        c->arch = TB_ARCH_QWEN3;
     else
-        return tb_error_set(err, TB_EINVAL, "%s: architecture '%s' is not supported yet "
-                            "(supported: bitnet-b1.58, bitnet-25, bitnet, llama)", g->path,
-                            c->arch_name);
+        return tb_error_set(err, TB_EINVAL, "%s: architecture '%s' is not supported (supported: "
+                            "bitnet-b1.58, bitnet-25, bitnet, llama, qwen2, qwen3; bitnet.cpp's "
+                            "Falcon3 and Llama3 1.58-bit files are llama)", g->path, c->arch_name);
     if (c->arch == TB_ARCH_BITNET && tb_gguf_tensor_find(g, "blk.0.attn_q.scale"))
         return tb_error_set(err, TB_EINVAL, "%s: tensor blk.0.attn_q.scale: per-tensor scale "
                             "tensors of legacy bitnet files are not supported yet; convert the "
                             "model with bitnet.cpp to I2_S (scale inside the tensor)", g->path);
     const char *a = c->arch_name;
-    uint32_t dim, ffn, layers, heads, kv_heads, ctx, vocab = 0;
+    uint32_t dim, ffn, layers, heads, kv_heads, ctx, vocab = 0, key_len, value_len;
     if ((rc = arch_u32(g, a, "embedding_length", &dim, true, 0, err)) ||
         (rc = arch_u32(g, a, "feed_forward_length", &ffn, true, 0, err)) ||
         (rc = arch_u32(g, a, "block_count", &layers, true, 0, err)) ||
@@ -134,14 +138,20 @@ static int read_config(tb_gguf *g, tb_config *c, tb_error *err)
         (rc = arch_u32(g, a, "attention.head_count_kv", &kv_heads, false, heads, err)) ||
         (rc = arch_u32(g, a, "context_length", &ctx, false, 4096, err)) ||
         (rc = arch_f32(g, a, "rope.freq_base", &c->rope_base, 10000.0f, err)) ||
-        (rc = arch_f32(g, a, "attention.layer_norm_rms_epsilon", &c->eps, 1e-5f, err)))
+        (rc = arch_f32(g, a, "attention.layer_norm_rms_epsilon", &c->eps, 1e-5f, err)) ||
+        (rc = arch_u32(g, a, "attention.key_length", &key_len, false, 0, err)) ||
+        (rc = arch_u32(g, a, "attention.value_length", &value_len, false, key_len, err)))
         return rc;
+    if (key_len != value_len || key_len > 1024 || key_len % 2)
+        return tb_error_set(err, TB_EINVAL, "%s: attention.key_length %u and value_length %u: "
+                            "ternbench needs one even head size up to 1024 for both", g->path,
+                            key_len, value_len);
     const tb_gguf_tensor *embd = tb_gguf_tensor_find(g, "token_embd.weight");
     if (!embd || embd->n_dims != 2)
         return tb_error_set(err, TB_EINVAL, "%s: tensor token_embd.weight is missing", g->path);
     vocab = (uint32_t)embd->ne[1];
     if (dim == 0 || dim > 65536 || ffn == 0 || ffn > 262144 || layers == 0 || layers > 1024 ||
-        heads == 0 || kv_heads == 0 || dim % heads || heads % kv_heads || (dim / heads) % 2 ||
+        heads == 0 || kv_heads == 0 || (!key_len && (dim % heads || (dim / heads) % 2)) || heads % kv_heads ||
         vocab == 0 || vocab > (1u << 24))
         return tb_error_set(err, TB_EINVAL, "%s: inconsistent shapes: dim %u, ffn %u, layers %u, "
                             "heads %u, kv heads %u, vocab %u (dim must split into an even head "
@@ -152,7 +162,8 @@ static int read_config(tb_gguf *g, tb_config *c, tb_error *err)
     c->layers = (int)layers;
     c->heads = (int)heads;
     c->kv_heads = (int)kv_heads;
-    c->head_dim = (int)(dim / heads);
+    c->head_dim = (int)(key_len ? key_len : dim / heads);
+    c->q_dim = c->heads * c->head_dim;
     c->vocab = (int)vocab;
     c->ctx = (int)(ctx ? ctx : 4096);
     return TB_OK;
@@ -177,6 +188,7 @@ static void free_batch(tb_run_state *s)
     for (int kind = 0; kind < TB_ACT_KINDS; kind++) {
         tb_act_free(&s->act_dim[kind]);
         tb_act_free(&s->act_ffn[kind]);
+        tb_act_free(&s->act_q[kind]);
     }
 }
 
@@ -191,9 +203,9 @@ int tb_model_set_batch(tb_model *m, int n, tb_error *err)
     int kv_dim = c->kv_heads * c->head_dim;
     bool ok = true;
     s->x = zalloc(rows * c->dim * f, &ok);
-    s->xb = zalloc(rows * c->dim * f, &ok);
+    s->xb = zalloc(rows * (c->q_dim > c->dim ? c->q_dim : c->dim) * f, &ok); /* also attention's out */
     s->xb2 = zalloc(rows * c->dim * f, &ok);
-    s->q = zalloc(rows * c->dim * f, &ok);
+    s->q = zalloc(rows * c->q_dim * f, &ok);
     s->k = zalloc(rows * kv_dim * f, &ok);
     s->v = zalloc(rows * kv_dim * f, &ok);
     s->hb = zalloc(rows * c->ffn * f, &ok);
@@ -206,6 +218,8 @@ int tb_model_set_batch(tb_model *m, int n, tb_error *err)
         int rc = tb_act_alloc(&s->act_dim[kind], (tb_act_kind)kind, n, c->dim, err);
         if (rc == TB_OK)
             rc = tb_act_alloc(&s->act_ffn[kind], (tb_act_kind)kind, n, c->ffn, err);
+        if (rc == TB_OK && c->q_dim != c->dim && c->q_dim != c->ffn)
+            rc = tb_act_alloc(&s->act_q[kind], (tb_act_kind)kind, n, c->q_dim, err);
         if (rc == TB_ENOMEM || (rc != TB_OK && (kind == TB_ACT_F32 || kind == TB_ACT_Q8_0)))
             return rc;
     }
@@ -275,21 +289,30 @@ int tb_model_load(const char *path, int threads, tb_isa isa, int ctx_len, tb_kv_
         snprintf(n, sizeof n, "blk.%d." suffix ".weight", l);            \
         rc = get_matrix(m->gguf, n, rows, k, &L->field, err);            \
     }
-#define VEC(field, suffix, len)                                          \
+#define VEC(field, name, len)                                            \
     if (rc == TB_OK) {                                                   \
-        snprintf(n, sizeof n, "blk.%d." suffix ".weight", l);            \
+        snprintf(n, sizeof n, "blk.%d." name "%s", l, strchr(name, '.') ? "" : ".weight"); \
         rc = get_vector(m->gguf, n, len, &L->field, err);                \
     }
         VEC(attn_norm, "attn_norm", c->dim)
         VEC(ffn_norm, "ffn_norm", c->dim)
-        if (c->arch != TB_ARCH_LLAMA) {
+        if (tb_arch_bitnet(c->arch)) {
             VEC(attn_sub_norm, "attn_sub_norm", c->dim)
             VEC(ffn_sub_norm, "ffn_sub_norm", c->ffn)
         }
-        MAT(wq, "attn_q", c->dim, c->dim)
+        if (c->arch == TB_ARCH_QWEN2) {
+            VEC(bq, "attn_q.bias", c->q_dim)
+            VEC(bk, "attn_k.bias", kv_dim)
+            VEC(bv, "attn_v.bias", kv_dim)
+        }
+        if (c->arch == TB_ARCH_QWEN3) {
+            VEC(q_norm, "attn_q_norm.weight", c->head_dim)
+            VEC(k_norm, "attn_k_norm.weight", c->head_dim)
+        }
+        MAT(wq, "attn_q", c->q_dim, c->dim)
         MAT(wk, "attn_k", kv_dim, c->dim)
         MAT(wv, "attn_v", kv_dim, c->dim)
-        MAT(wo, "attn_output", c->dim, c->dim)
+        MAT(wo, "attn_output", c->dim, c->q_dim)
         MAT(gate, "ffn_gate", c->ffn, c->dim)
         MAT(up, "ffn_up", c->ffn, c->dim)
         MAT(down, "ffn_down", c->dim, c->ffn)

@@ -14,7 +14,15 @@
  *                                   tensors are refused
  *   llama                           llama.cpp's llama: SwiGLU FFN, no sub-norms,
  *                                   GQA, RoPE on adjacent pairs (the converter
- *                                   permutes Q and K for it), lm_head tied or not
+ *                                   permutes Q and K for it), lm_head tied or not;
+ *                                   with ternary weights, bitnet.cpp's Falcon3 and
+ *                                   Llama3 1.58-bit files
+ *   qwen2                           llama's graph with biases on q, k and v and
+ *                                   NeoX RoPE
+ *   qwen3                           llama's graph with an RMS norm over each
+ *                                   head of q and k before RoPE (NeoX), and heads
+ *                                   that need not divide the width
+ *                                   (attention.key_length)
  */
 #ifndef TB_MODEL_H
 #define TB_MODEL_H
@@ -25,17 +33,26 @@
 #include "gguf.h"
 #include "threadpool.h"
 
-typedef enum tb_arch { TB_ARCH_BITNET_B158, TB_ARCH_BITNET, TB_ARCH_LLAMA } tb_arch;
+typedef enum tb_arch { TB_ARCH_BITNET_B158, TB_ARCH_BITNET, TB_ARCH_LLAMA, TB_ARCH_QWEN2, TB_ARCH_QWEN3 } tb_arch;
+
+/* The BitNet architectures (sub-norms, bitnet.cpp's type ids). */
+static inline bool tb_arch_bitnet(tb_arch a)
+{
+    return a == TB_ARCH_BITNET_B158 || a == TB_ARCH_BITNET;
+}
 
 typedef struct tb_config {
     tb_arch arch;
     char arch_name[32];
     int dim, ffn, layers, heads, kv_heads, head_dim, vocab, ctx;
+    int q_dim;                       /* heads x head_dim: dim, except in some qwen3 */
     float rope_base, eps;
 } tb_config;
 
 typedef struct tb_layer {
     const float *attn_norm, *attn_sub_norm, *ffn_norm, *ffn_sub_norm; /* sub-norms: NULL in llama */
+    const float *bq, *bk, *bv;       /* qwen2's biases, else NULL */
+    const float *q_norm, *k_norm;    /* qwen3's per-head norms (head_dim), else NULL */
     tb_matrix wq, wk, wv, wo, gate, up, down;
 } tb_layer;
 
@@ -66,6 +83,7 @@ typedef struct tb_run_state {
     float *att;                      /* heads x ctx attention scores */
     float *logits;                   /* vocab: the last token's */
     tb_act act_dim[TB_ACT_KINDS], act_ffn[TB_ACT_KINDS]; /* per activation kind, k = dim and ffn */
+    tb_act act_q[TB_ACT_KINDS];      /* k = q_dim where that is neither (attn_output) */
     tb_kv_type kv_type;
     void *kcache, *vcache;           /* layers x kv_heads x ctx x head_dim, f16 or f32 */
     int pos;                         /* tokens in the cache */

@@ -175,23 +175,27 @@ static void test_gen_round_trip(void **state)
 {
     (void)state;
     const tb_preset presets[] = {
-        {"tiny-b158", 256, 512, 2, 4, 2, 1000, TB_ARCH_BITNET_B158},
-        {"tiny-legacy", 256, 768, 2, 4, 4, 1000, TB_ARCH_BITNET},
-        {"tiny-llama", 256, 512, 2, 4, 1, 1000, TB_ARCH_LLAMA},
+        {"tiny-b158", 256, 512, 2, 4, 2, 1000, TB_ARCH_BITNET_B158, 0},
+        {"tiny-legacy", 256, 768, 2, 4, 4, 1000, TB_ARCH_BITNET, 0},
+        {"tiny-llama", 256, 512, 2, 4, 1, 1000, TB_ARCH_LLAMA, 0},
+        {"tiny-qwen2", 256, 512, 2, 4, 2, 1000, TB_ARCH_QWEN2, 0},
+        {"tiny-qwen3", 256, 512, 2, 4, 2, 1000, TB_ARCH_QWEN3, 128},
     };
     const tb_format formats[] = {TB_FMT_I2_S, TB_FMT_TQ2_0, TB_FMT_F16, TB_FMT_Q4_0};
     char *dir = tb_tmpdir();
     char path[1200];
     snprintf(path, sizeof path, "%s/dummy.gguf", dir);
     const int tokens[] = {1, 500, 999, 7, 42};
-    for (size_t p = 0; p < 3; p++)
+    for (size_t p = 0; p < sizeof presets / sizeof presets[0]; p++)
         for (size_t f = 0; f < 4; f++) {
             tb_error err;
             tb_gguf_writer *w = tb_gguf_writer_new(32);
             int rc = tb_dummy_write(&presets[p], formats[f], TB_FMT_F16, 3, w, path, &err);
             tb_gguf_writer_free(w);
-            if (presets[p].arch == TB_ARCH_LLAMA && formats[f] == TB_FMT_I2_S) {
-                assert_int_equal(rc, TB_EINVAL); /* type 36 means I2_S only in bitnet files */
+            bool qwen = presets[p].arch == TB_ARCH_QWEN2 || presets[p].arch == TB_ARCH_QWEN3;
+            if (qwen && formats[f] == TB_FMT_I2_S) {
+                /* type 36 means I2_S only in bitnet.cpp's family: its bitnet and llama files */
+                assert_int_equal(rc, TB_EINVAL);
                 assert_non_null(strstr(err.text, "write tq2_0"));
                 continue;
             }
@@ -203,7 +207,11 @@ static void test_gen_round_trip(void **state)
             if (tb_model_load(path, 1, best_isa(), 64, TB_KV_F16, &file, &err) != TB_OK)
                 fail_msg("%s", err.text);
             assert_int_equal(file->cfg.arch, presets[p].arch);
-            assert_true((file->layers[0].attn_sub_norm == NULL) == (presets[p].arch == TB_ARCH_LLAMA));
+            assert_true((file->layers[0].attn_sub_norm == NULL) == !tb_arch_bitnet(presets[p].arch));
+            assert_true((file->layers[0].bq != NULL) == (presets[p].arch == TB_ARCH_QWEN2));
+            assert_true((file->layers[0].q_norm != NULL) == (presets[p].arch == TB_ARCH_QWEN3));
+            assert_int_equal(file->layers[0].wq.fmt, formats[f]);
+            assert_int_equal(file->cfg.q_dim, mem->cfg.q_dim);
             assert_int_equal(file->cfg.kv_heads, presets[p].kv_heads);
             assert_true(file->cfg.rope_base == mem->cfg.rope_base);
             for (size_t t = 0; t < sizeof tokens / sizeof tokens[0]; t++) {
@@ -231,7 +239,7 @@ static void test_gen_round_trip(void **state)
 static void test_generate_is_deterministic(void **state)
 {
     (void)state;
-    const tb_preset p = {"tiny-chat", 256, 512, 2, 4, 2, 259, TB_ARCH_BITNET_B158};
+    const tb_preset p = {"tiny-chat", 256, 512, 2, 4, 2, 259, TB_ARCH_BITNET_B158, 0};
     const char *tokens[259];
     int32_t types[259];
     static char names[256][8];
@@ -312,7 +320,7 @@ static void logits_of(const char *spec, int vocab, int n, float *out)
 static void test_convert(void **state)
 {
     (void)state;
-    const tb_preset p = {"tiny-conv", 256, 512, 2, 4, 2, 300, TB_ARCH_BITNET_B158};
+    const tb_preset p = {"tiny-conv", 256, 512, 2, 4, 2, 300, TB_ARCH_BITNET_B158, 0};
     char *dir = tb_tmpdir(), f16[1200], i2s[1200], tq[1200], q4[1200], out[1200];
     snprintf(f16, sizeof f16, "%s/f16.gguf", dir);
     snprintf(i2s, sizeof i2s, "%s/i2s.gguf", dir);

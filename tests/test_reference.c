@@ -113,7 +113,7 @@ static void rotate(float *v, int heads, int hd, int pos, float base, bool neox)
 static void reference(const tb_model *m, float *out)
 {
     const tb_config *c = &m->cfg;
-    int dim = c->dim, hd = c->head_dim, kvd = c->kv_heads * hd, ffn = c->ffn;
+    int dim = c->dim, hd = c->head_dim, kvd = c->kv_heads * hd, ffn = c->ffn, qd = c->q_dim;
     float *embd = dequant(&m->embd), *head = dequant(&m->lm_head);
     float *w[64][7];
     tb_format f[64][7]; /* a llama.cpp mix gives each matrix its own format */
@@ -125,8 +125,8 @@ static void reference(const tb_model *m, float *out)
             f[l][i] = mats[i]->fmt;
         }
     }
-    float *x = malloc(dim * sizeof *x), *n1 = malloc(dim * sizeof *x), *q = malloc(dim * sizeof *x);
-    float *att = malloc(dim * sizeof *x), *o = malloc(dim * sizeof *x);
+    float *x = malloc(dim * sizeof *x), *n1 = malloc(dim * sizeof *x), *q = malloc(qd * sizeof *x);
+    float *att = malloc((qd > dim ? qd : dim) * sizeof *x), *o = malloc(dim * sizeof *x);
     float *g = malloc(ffn * sizeof *x), *u = malloc(ffn * sizeof *x);
     float *kc = malloc((size_t)c->layers * NTOK * kvd * sizeof *x);
     float *vc = malloc((size_t)c->layers * NTOK * kvd * sizeof *x);
@@ -137,9 +137,19 @@ static void reference(const tb_model *m, float *out)
             const tb_layer *L = &m->layers[l];
             float *k = kc + ((size_t)l * NTOK + p) * kvd, *v = vc + ((size_t)l * NTOK + p) * kvd;
             norm(n1, x, L->attn_norm, dim, c->eps);
-            matvec(f[l][0], w[l][0], n1, q, dim, dim);
+            matvec(f[l][0], w[l][0], n1, q, qd, dim);
             matvec(f[l][1], w[l][1], n1, k, kvd, dim);
             matvec(f[l][2], w[l][2], n1, v, kvd, dim);
+            for (int i = 0; L->bq && i < qd; i++) /* qwen2 */
+                q[i] += L->bq[i];
+            for (int i = 0; L->bq && i < kvd; i++) {
+                k[i] += L->bk[i];
+                v[i] += L->bv[i];
+            }
+            for (int h = 0; L->q_norm && h < c->heads; h++) /* qwen3 */
+                norm(q + h * hd, q + h * hd, L->q_norm, hd, c->eps);
+            for (int h = 0; L->k_norm && h < c->kv_heads; h++)
+                norm(k + h * hd, k + h * hd, L->k_norm, hd, c->eps);
             rotate(q, c->heads, hd, p, c->rope_base, neox);
             rotate(k, c->kv_heads, hd, p, c->rope_base, neox);
             for (int h = 0; h < c->heads; h++) {
@@ -163,7 +173,7 @@ static void reference(const tb_model *m, float *out)
             }
             if (L->attn_sub_norm)
                 norm(att, att, L->attn_sub_norm, dim, c->eps);
-            matvec(f[l][3], w[l][3], att, o, dim, dim);
+            matvec(f[l][3], w[l][3], att, o, dim, qd);
             for (int i = 0; i < dim; i++)
                 x[i] += o[i];
             norm(n1, x, L->ffn_norm, dim, c->eps);
@@ -193,9 +203,11 @@ static void reference(const tb_model *m, float *out)
 /* ---- the comparisons ---- */
 
 static const tb_preset presets[] = {
-    {"b158", 256, 512, 2, 4, 2, 300, TB_ARCH_BITNET_B158},
-    {"legacy", 256, 768, 2, 4, 4, 300, TB_ARCH_BITNET},
-    {"llama", 256, 512, 2, 4, 1, 300, TB_ARCH_LLAMA},
+    {"b158", 256, 512, 2, 4, 2, 300, TB_ARCH_BITNET_B158, 0},
+    {"legacy", 256, 768, 2, 4, 4, 300, TB_ARCH_BITNET, 0},
+    {"llama", 256, 512, 2, 4, 1, 300, TB_ARCH_LLAMA, 0},
+    {"qwen2", 256, 512, 2, 4, 2, 300, TB_ARCH_QWEN2, 0},
+    {"qwen3", 256, 512, 2, 4, 2, 300, TB_ARCH_QWEN3, 128}, /* heads of 128: q is 512 wide */
 };
 
 static void engine_logits(const tb_preset *p, tb_format fmt, tb_isa isa, int threads, tb_kv_type kv,
