@@ -480,7 +480,7 @@ static void test_usage_errors(void **state)
     struct { const char *a, *b, *want; } cases[] = {
         {"-n", "-1", "-n: '-1' is not a token count"},
         {"-m", "dummy:9Q", "unknown preset '9Q'"},
-        {"-m", "dummy:125M:q5_k", "unknown format 'q5_k'"},
+        {"-m", "dummy:125M:q5_1", "unknown format 'q5_1'"},
         {"-m", "/nonexistent.gguf", "/nonexistent.gguf"},
         {"-r", "x", "-r: 'x' is not an integer"},
         {"-pg", "32", "-pg: '32' is not P,N"},

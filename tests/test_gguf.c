@@ -343,14 +343,27 @@ static void test_forged_headers(void **state)
     while (h.n % 32)
         h.b[h.n++] = 0;
     expect_error(&h, "run past the end of the file");
-    /* ids 36-39 outside a bitnet architecture are upstream's */
+    /* ids 37-39 outside a bitnet architecture are upstream's (37, 38: never
+     * in files); 36 marks a file of bitnet.cpp's family, where 39 is TL2 */
     header(&h, 3, 1, 0);
     str(&h, "t");
     u32(&h, 1);
     u64(&h, 128);
-    u32(&h, TB_GGML_I2_S);
+    u32(&h, 37);
     u64(&h, 0);
-    expect_error(&h, "GGML type 36 is not one this build knows");
+    expect_error(&h, "GGML type 37 is not one this build knows");
+    header(&h, 3, 2, 0);
+    str(&h, "m");
+    u32(&h, 1);
+    u64(&h, 32);
+    u32(&h, 39); /* upstream's MXFP4 */
+    u64(&h, 0);
+    str(&h, "t");
+    u32(&h, 1);
+    u64(&h, 128);
+    u32(&h, TB_GGML_I2_S);
+    u64(&h, 32);
+    expect_error(&h, "a file mixing the two families");
 }
 
 static uint64_t u64_of(const tb_gguf *g, const char *key)
