@@ -12,12 +12,6 @@
 #include "kernels_impl.h"
 #include "tiles.h"
 
-/* F16C's conversion: the same value as tb_f16_to_f32, in one instruction. */
-INLINE float f16(tb_f16 h)
-{
-    return _cvtsh_ss(h);
-}
-
 INLINE __m256i hsum_pairs(__m256i v16)
 {
     return _mm256_madd_epi16(v16, _mm256_set1_epi16(1));
@@ -29,14 +23,6 @@ INLINE int32_t hsum_i32(__m256i v)
     s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
     s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
     return _mm_cvtsi128_si32(s);
-}
-
-INLINE float hsum_ps(__m256 v)
-{
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
 }
 
 /* ---- ternary ---- */

@@ -19,12 +19,6 @@
 #include "kernels_impl.h"
 #include "tiles.h"
 
-/* F16C's conversion: the same value as tb_f16_to_f32, in one instruction. */
-INLINE float f16(tb_f16 h)
-{
-    return _cvtsh_ss(h);
-}
-
 /* The one-token paths, defined below with the note on why they differ. */
 static void i2s_gemv(const tb_matrix *w, const tb_act *a, float *y, int r0, int r1);
 static void i2s_gemv4(const tb_matrix *w, const tb_act *a, float *y, int r0, int r1);

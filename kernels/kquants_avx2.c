@@ -16,19 +16,6 @@
 #include "kernels_impl.h"
 #include "tiles.h"
 
-INLINE float f16(tb_f16 h)
-{
-    return _cvtsh_ss(h);
-}
-
-INLINE float hsum_ps(__m256 v)
-{
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
-
 INLINE __m256i load(const void *p)
 {
     return _mm256_loadu_si256((const __m256i *)p);

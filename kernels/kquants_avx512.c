@@ -18,11 +18,6 @@
 #include "kernels_impl.h"
 #include "tiles.h"
 
-INLINE float f16(tb_f16 h)
-{
-    return _cvtsh_ss(h);
-}
-
 INLINE __m256i load256(const void *p)
 {
     return _mm256_loadu_si256((const __m256i *)p);
