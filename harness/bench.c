@@ -154,10 +154,13 @@ static int open_models(bench *b, tb_error *err)
             max_batch = tb_bench_test_batch(t, o->batch);
     }
     b->min_vocab = 1 << 30;
+    int ctx = b->max_tokens; /* --quality's chunks run in the same cache */
+    if (o->quality && (o->quality_ctx ? o->quality_ctx : 512) > ctx)
+        ctx = o->quality_ctx ? (int)o->quality_ctx : 512;
     for (int i = 0; i < o->nmodels; i++) {
         fprintf(stderr, "ternbench bench: loading %s...\n", o->specs[i]);
         double t0 = tb_now();
-        if (tb_model_open(o->specs[i], (int)o->threads, b->mach->isa, b->max_tokens, TB_KV_F16,
+        if (tb_model_open(o->specs[i], (int)o->threads, b->mach->isa, ctx, TB_KV_F16,
                           &b->models[i], err) != TB_OK)
             return err->code;
         if (tb_model_set_batch(b->models[i], max_batch, err) != TB_OK)
@@ -225,37 +228,54 @@ static void add_engines(bench *b, json_t *peers)
     }
 }
 
+int bench_text_tokens(const tb_model *m, const char *path, const char *opt, bool bos, int **ids,
+                      int *n, int *bos_id, tb_error *err)
+{
+    *ids = NULL;
+    *n = 0;
+    if (!m->gguf)
+        return tb_error_set(err, TB_EINVAL, "%s has no vocabulary to read %s %s with: use GGUF "
+                            "models with one (`ternbench gen --tokenizer ...`)", m->name, opt, path);
+    char *text = NULL;
+    size_t len;
+    tb_tokenizer *t = NULL;
+    int rc = tb_file_read_all(path, (size_t)1 << 30, &text, &len, err);
+    if (rc == TB_OK)
+        rc = tb_tokenizer_load(m->gguf, NULL, &t, err);
+    if (rc == TB_OK)
+        rc = tb_tokenizer_encode(t, text, len, bos && tb_tokenizer_add_bos(t), false, ids, n, err);
+    if (rc == TB_OK && bos_id)
+        *bos_id = tb_tokenizer_add_bos(t) ? tb_tokenizer_bos(t) : -1;
+    if (rc == TB_OK && *n == 0)
+        rc = tb_error_set(err, TB_EINVAL, "%s %s: no tokens in it", opt, path);
+    for (int i = 0; rc == TB_OK && i < *n; i++)
+        if ((*ids)[i] >= m->cfg.vocab)
+            rc = tb_error_set(err, TB_EINVAL, "token %d is outside the model's %d embeddings",
+                              (*ids)[i], m->cfg.vocab);
+    free(text);
+    tb_tokenizer_free(t);
+    if (rc != TB_OK) {
+        free(*ids);
+        *ids = NULL;
+        return tb_error_prefix(err, "%s", m->name);
+    }
+    return TB_OK;
+}
+
 /* A prompt file as model m's vocabulary tokenizes it (with its BOS), repeated
  * to n tokens when shorter; *file_n is its own length in tokens. */
 static int prompt_tokens(const char *path, const tb_model *m, int *ids, int n, int *file_n,
                          tb_error *err)
 {
-    if (!m->gguf)
-        return tb_error_set(err, TB_EINVAL, "%s has no vocabulary to read --prompt-file %s with: "
-                            "use GGUF models with one (`ternbench gen --tokenizer ...`)", m->name,
-                            path);
-    char *text = NULL;
-    size_t len;
-    tb_tokenizer *t = NULL;
-    int *got = NULL, count = 0;
-    int rc = tb_file_read_all(path, (size_t)1 << 26, &text, &len, err);
-    if (rc == TB_OK)
-        rc = tb_tokenizer_load(m->gguf, NULL, &t, err);
-    if (rc == TB_OK)
-        rc = tb_tokenizer_encode(t, text, len, tb_tokenizer_add_bos(t), false, &got, &count, err);
-    if (rc == TB_OK && count == 0)
-        rc = tb_error_set(err, TB_EINVAL, "--prompt-file %s: no tokens in it", path);
-    for (int i = 0; rc == TB_OK && i < count; i++)
-        if (got[i] >= m->cfg.vocab)
-            rc = tb_error_set(err, TB_EINVAL, "%s: token %d is outside the model's %d embeddings",
-                              m->name, got[i], m->cfg.vocab);
-    for (int i = 0; rc == TB_OK && i < n; i++)
+    int *got, count;
+    int rc = bench_text_tokens(m, path, "--prompt-file", true, &got, &count, NULL, err);
+    if (rc != TB_OK)
+        return rc;
+    for (int i = 0; i < n; i++)
         ids[i] = got[i % count];
     *file_n = count;
     free(got);
-    free(text);
-    tb_tokenizer_free(t);
-    return rc == TB_OK ? rc : tb_error_prefix(err, "%s", m->name);
+    return TB_OK;
 }
 
 void tb_bench_tokens(int *ids, int n, long seed, int vocab)
@@ -861,6 +881,8 @@ int tb_bench_run(const tb_bench_opts *o, const tb_machine *mach, FILE *out, tb_b
     if (rc == TB_OK) {
         json_decref(doc->workload);
         doc->workload = describe_workload(&b, out);
+        if (o->quality && !o->hooks)
+            bench_quality(&b, out, doc);
         bench_report_notes(&b, out);
     }
     tb_sampler_free(sampler);
@@ -879,6 +901,7 @@ void tb_bench_doc_init(tb_bench_doc *d)
     d->comps = json_array();
     d->weather = json_array();
     d->peers = json_array();
+    d->quality = json_array();
     d->workload = NULL;
 }
 
@@ -888,6 +911,7 @@ void tb_bench_doc_free(tb_bench_doc *d)
     json_decref(d->comps);
     json_decref(d->weather);
     json_decref(d->peers);
+    json_decref(d->quality);
     json_decref(d->workload);
     memset(d, 0, sizeof *d);
 }
@@ -949,6 +973,9 @@ json_t *tb_result_document(const tb_machine *mach, tb_bench_doc *doc, const tb_b
                           "settings", settings, "runs", doc->runs, "comparisons", doc->comps,
                           "workload", doc->workload ? doc->workload : json_null(), "weather",
                           doc->weather, "peers", doc->peers);
+    if (json_array_size(doc->quality))
+        json_object_set(d, "quality", doc->quality);
+    json_decref(doc->quality);
     memset(doc, 0, sizeof *doc); /* stolen */
     return d;
 }

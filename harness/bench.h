@@ -77,6 +77,12 @@ typedef struct tb_bench_opts {
     double precision, max_time;
     int count;                 /* tb_count_kind: also count instructions under valgrind */
     bool profile;              /* one more run of each test timing each phase of a token */
+    /* Quality: after the speed runs, each of ternbench's models scores a text
+     * (`seeded`: seeded ids) as llama-perplexity does, and every model with an
+     * f16 twin (same shapes and vocabulary) its KL divergence from it. */
+    const char *quality;       /* a text file, "seeded", or NULL: not measured */
+    long quality_ctx;          /* tokens per chunk (0: 512) */
+    long quality_chunks;       /* chunks at most (0: all of a text; 4 of seeded ids) */
     /* Peers: external llama-bench binaries (NAME=PATH), each run on every GGUF
      * file among specs, interleaved with ternbench's runs (peer.h). */
     const char *peer_names[TB_BENCH_MAX_PEERS], *peer_paths[TB_BENCH_MAX_PEERS];
@@ -90,7 +96,7 @@ typedef struct tb_bench_opts {
  * threads), one comparison per ternary/baseline pair, the workload, the
  * weather per thread count, each peer's status per file. */
 typedef struct tb_bench_doc {
-    json_t *runs, *comps, *workload, *weather, *peers;
+    json_t *runs, *comps, *workload, *weather, *peers, *quality;
 } tb_bench_doc;
 
 /* Empty arrays (workload NULL); tb_bench_doc_free releases what is left. */

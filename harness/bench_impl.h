@@ -136,6 +136,17 @@ int bench_pairs(const cell *a, const cell *b, int *ia, int *ib);
  * over the test). */
 double bench_kv_bytes(const tb_model *m, const tb_bench_test *t);
 
+/* A text file as model m's vocabulary tokenizes it (its BOS first when bos
+ * and the vocabulary adds one); opt names the option in errors. *bos_id,
+ * unless NULL: the token that opens a sequence where the vocabulary adds
+ * one, else -1. */
+int bench_text_tokens(const tb_model *m, const char *path, const char *opt, bool bos, int **ids,
+                      int *n, int *bos_id, tb_error *err);
+
+/* bench_quality.c: --quality, after the speed runs: prints the quality table
+ * and fills doc->quality. A model that cannot be scored says why there. */
+void bench_quality(bench *b, FILE *out, tb_bench_doc *doc);
+
 /* bench_doc.c: prints the tables of one thread count and appends its runs
  * and comparisons to the document's arrays; then, once at the end, the notes
  * under the tables. */

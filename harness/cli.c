@@ -91,6 +91,26 @@ int tb_cli_trust_option(const char *cmd, int code, const char *arg, tb_bench_opt
     }
 }
 
+int tb_cli_quality_option(const char *cmd, int code, const char *arg, tb_bench_opts *o)
+{
+    switch (code) {
+    case TB_CLI_QUALITY: {
+        FILE *f = strcmp(arg, "seeded") ? fopen(arg, "rb") : NULL;
+        if (strcmp(arg, "seeded") && !f)
+            return tb_cli_usage_error(cmd, "--quality: cannot read '%s': %s (give a text file, or "
+                                      "`seeded`)", arg, strerror(errno));
+        if (f)
+            fclose(f);
+        o->quality = arg;
+        return TB_EXIT_OK;
+    }
+    case TB_CLI_QUALITY_CTX: return tb_cli_parse_int(cmd, "--quality-ctx", arg, 4, 4096, &o->quality_ctx);
+    case TB_CLI_QUALITY_CHUNKS:
+        return tb_cli_parse_int(cmd, "--quality-chunks", arg, 1, 1000000, &o->quality_chunks);
+    default: return tb_cli_usage_error(cmd, "unknown option");
+    }
+}
+
 int tb_cli_meter_option(const char *cmd, int code, const char *arg, tb_meter_choice *c)
 {
     long n = 0;

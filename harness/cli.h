@@ -74,6 +74,25 @@ enum { TB_CLI_TRUST_FIRST = 400, TB_CLI_PRECISION = TB_CLI_TRUST_FIRST, TB_CLI_M
     "                     reports of several machines tell them apart by\n"
 int tb_cli_trust_option(const char *cmd, int code, const char *arg, tb_bench_opts *o);
 
+/* The quality options `bench` and `reproduce` share, the same way:
+ * TB_CLI_QUALITY_OPTIONS, TB_CLI_QUALITY_HELP, tb_cli_quality_option(). A
+ * text that cannot be read is refused here, before anything is measured. */
+enum { TB_CLI_QUALITY_FIRST = 440, TB_CLI_QUALITY = TB_CLI_QUALITY_FIRST, TB_CLI_QUALITY_CTX,
+       TB_CLI_QUALITY_CHUNKS, TB_CLI_QUALITY_LAST = TB_CLI_QUALITY_CHUNKS };
+#define TB_CLI_QUALITY_OPTIONS                                                                    \
+    {"quality", required_argument, NULL, TB_CLI_QUALITY},                                         \
+        {"quality-ctx", required_argument, NULL, TB_CLI_QUALITY_CTX},                             \
+        {"quality-chunks", required_argument, NULL, TB_CLI_QUALITY_CHUNKS}
+#define TB_CLI_QUALITY_HELP                                                                       \
+    "  --quality TEXT     after measuring speed, score TEXT with each model as\n"                 \
+    "                     llama-perplexity does (PPL), and each model with an f16 twin\n"         \
+    "                     among the models against it (KL divergence, same top token,\n"         \
+    "                     PPL ratio); `seeded`: seeded ids instead of a text (models\n"           \
+    "                     without a vocabulary, dummy:, always score seeded ids)\n"              \
+    "  --quality-ctx N    tokens per chunk (default 512)\n"                                       \
+    "  --quality-chunks N score at most N chunks (default: all of the text; 4 of seeded ids)\n"
+int tb_cli_quality_option(const char *cmd, int code, const char *arg, tb_bench_opts *o);
+
 /* The energy meter options `energy`, `bench` and `reproduce` share, the same
  * way: TB_CLI_METER_OPTIONS, TB_CLI_METER_HELP, tb_cli_meter_option() for
  * the codes between TB_CLI_METER_FIRST and TB_CLI_METER_LAST; call

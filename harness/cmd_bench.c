@@ -49,6 +49,7 @@ static void help(void)
            "                     around each phase of a token (norms, quantisation, each\n"
            "                     weight group, attention, lm_head): where the time goes,\n"
            "                     and each weight phase's GB/s against the roof\n"
+           TB_CLI_QUALITY_HELP
            "  --json FILE        write the result document (ternbench.result/1) atomically\n"
            "  --peer NAME=PATH   also run an external llama-bench (llama.cpp's or bitnet.cpp's)\n"
            "                     on every GGUF file among -m: one invocation per repetition and\n"
@@ -78,7 +79,7 @@ static int parse(int argc, char **argv, tb_bench_opts *o, const char **json, cha
         {"prompt-file", required_argument, NULL, O_PROMPT_FILE},
         {"peer", required_argument, NULL, O_PEER}, {"peer-model", required_argument, NULL, O_PEER_MODEL},
         {"idle", required_argument, NULL, O_IDLE},
-        TB_CLI_TRUST_OPTIONS, TB_CLI_METER_OPTIONS, {"count", required_argument, NULL, O_COUNT},
+        TB_CLI_TRUST_OPTIONS, TB_CLI_METER_OPTIONS, TB_CLI_QUALITY_OPTIONS, {"count", required_argument, NULL, O_COUNT},
         {"profile", no_argument, NULL, O_PROFILE},
         {"help", no_argument, NULL, 'h'}, {0, 0, 0, 0}};
     const char *cmd = "bench";
@@ -162,6 +163,8 @@ static int parse(int argc, char **argv, tb_bench_opts *o, const char **json, cha
                 rc = tb_cli_meter_option(cmd, c, optarg, &o->meter);
             else if (c >= TB_CLI_TRUST_FIRST && c <= TB_CLI_TRUST_LAST)
                 rc = tb_cli_trust_option(cmd, c, optarg, o);
+            else if (c >= TB_CLI_QUALITY_FIRST && c <= TB_CLI_QUALITY_LAST)
+                rc = tb_cli_quality_option(cmd, c, optarg, o);
             else
                 return tb_cli_bad_option(cmd, argv, optind, optopt, c);
         }

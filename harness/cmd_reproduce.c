@@ -42,6 +42,7 @@ static void help(void)
            "                   (DIR/models) and every engine runs the same files, interleaved;\n"
            "                   the report measures the published claim itself (repeatable)\n"
            TB_CLI_TRUST_HELP
+           TB_CLI_QUALITY_HELP
            TB_CLI_METER_HELP
            "                   (with a meter, idle power is measured once first and subtracted\n"
            "                   for net energy; bitnet.cpp's proxy is always computed beside it)\n"
@@ -83,7 +84,7 @@ static int parse(int argc, char **argv, ropts *o)
         {"threads", required_argument, NULL, 't'}, {"out", required_argument, NULL, O_OUT},
         {"quick", no_argument, NULL, O_QUICK}, {"help", no_argument, NULL, 'h'},
         {"lm-head", required_argument, NULL, O_LM_HEAD},
-        TB_CLI_TRUST_OPTIONS, {0, 0, 0, 0}};
+        TB_CLI_TRUST_OPTIONS, TB_CLI_QUALITY_OPTIONS, {0, 0, 0, 0}};
     const char *cmd = "reproduce";
     int rc = TB_EXIT_OK;
     opterr = 0;
@@ -122,6 +123,8 @@ static int parse(int argc, char **argv, ropts *o)
                 rc = tb_cli_meter_option(cmd, c, optarg, &o->trust.meter);
             else if (c >= TB_CLI_TRUST_FIRST && c <= TB_CLI_TRUST_LAST)
                 rc = tb_cli_trust_option(cmd, c, optarg, &o->trust);
+            else if (c >= TB_CLI_QUALITY_FIRST && c <= TB_CLI_QUALITY_LAST)
+                rc = tb_cli_quality_option(cmd, c, optarg, &o->trust);
             else
                 return tb_cli_bad_option(cmd, argv, optind, optopt, c);
         }

@@ -386,20 +386,21 @@ int tb_compare_docs(json_t *const *bases, int nbases, json_t *cur, const tb_comp
 
 json_t *tb_merge_docs(json_t *const *docs, int n, tb_error *err)
 {
-    json_t *runs = json_array(), *comps = json_array(), *machines = json_array();
+    json_t *runs = json_array(), *comps = json_array(), *quality = json_array(), *machines = json_array();
     for (int d = 0; d < n; d++) {
         json_t *m = json_object_get(docs[d], "machine");
         if (!json_is_object(m)) {
             json_decref(runs);
             json_decref(comps);
+            json_decref(quality);
             json_decref(machines);
             tb_error_set(err, TB_EINVAL, "document %d: machine: expected an object", d + 1);
             return NULL;
         }
         json_array_append(machines, m);
-        static const char *const lists[2] = {"runs", "comparisons"};
-        json_t *into[2] = {runs, comps};
-        for (int l = 0; l < 2; l++) {
+        static const char *const lists[3] = {"runs", "comparisons", "quality"};
+        json_t *into[3] = {runs, comps, quality};
+        for (int l = 0; l < 3; l++) {
             size_t i;
             json_t *x;
             json_array_foreach(json_object_get(docs[d], lists[l]), i, x) {
@@ -413,6 +414,10 @@ json_t *tb_merge_docs(json_t *const *docs, int n, tb_error *err)
     json_t *first = json_object_get(docs[0], "machine");
     json_t *machine = json_deep_copy(first);
     json_object_set_new(machine, "merged_from", machines);
-    return json_pack("{s:s, s:o, s:o, s:o}", "schema", "ternbench.result/2", "machine", machine,
-                     "runs", runs, "comparisons", comps);
+    json_t *merged = json_pack("{s:s, s:o, s:o, s:o}", "schema", "ternbench.result/2", "machine",
+                               machine, "runs", runs, "comparisons", comps);
+    if (json_array_size(quality))
+        json_object_set(merged, "quality", quality);
+    json_decref(quality);
+    return merged;
 }

@@ -620,6 +620,7 @@ int tb_report_write(json_t *doc, const char *dir, tb_error *err)
         answer_machine(&rep, &o, lines, n, m);
     answer_table(&rep, &o, lines, n);
     tb_report_engines(&rep, &o);
+    tb_report_quality(&rep, &o);
     tb_rout_heading(&o, 2, "flagged", "Runs the machine disturbed");
     flagged(&rep, &o);
     tb_rout_heading(&o, 2, "charts", "Charts");

@@ -63,6 +63,9 @@ void tb_report_speedups(const tb_report *rep, tb_rout *o);
 void tb_report_tokens(const tb_report *rep, tb_rout *o);
 void tb_report_energy(const tb_report *rep, tb_rout *o);
 void tb_report_machines(const tb_report *rep, tb_rout *o);
+/* --quality: speedups over the f16 twin and q4_k beside perplexity and KL
+ * (nothing without quality entries). */
+void tb_report_quality(const tb_report *rep, tb_rout *o);
 /* Each engine's tokens/s side by side, when peers ran (else nothing). */
 void tb_report_engines(const tb_report *rep, tb_rout *o);
 

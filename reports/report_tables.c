@@ -321,3 +321,94 @@ void tb_report_engines(const tb_report *rep, tb_rout *o)
     }
     tb_rout_table_end(o);
 }
+
+/* The quality entry of machine m that is model `model`, or NULL. */
+static const tb_rquality *quality_of(const tb_results *r, int m, const char *model)
+{
+    for (int i = 0; i < r->nquality; i++)
+        if (r->quality[i].machine == m && !strcmp(r->quality[i].model, model))
+            return &r->quality[i];
+    return NULL;
+}
+
+/* The model of q's group (the models compared with the same f16 twin, else
+ * of the same size) in format fmt, or NULL. */
+static const tb_rquality *group_member(const tb_results *r, const tb_rquality *q, const char *fmt)
+{
+    for (int i = 0; i < r->nquality; i++) {
+        const tb_rquality *x = &r->quality[i];
+        bool same = q->base[0] ? !strcmp(x->base, q->base) : !strcmp(x->size, q->size);
+        if (x->machine == q->machine && same && !strcmp(x->format, fmt) && !x->unavailable[0])
+            return x;
+    }
+    return NULL;
+}
+
+/* "2.95x [2.80, 3.10]" of run a over the run of model b in the view, or "-". */
+static void speedup_over(const tb_report *rep, const tb_rrun *a, const tb_rquality *b, char *buf,
+                         size_t cap)
+{
+    const tb_mview *v = &rep->view[a->machine];
+    const tb_rrun *y = b ? tb_results_run(rep->r, a->machine, b->model, v->test, -1, v->threads) : NULL;
+    tb_ratio q;
+    snprintf(buf, cap, "-");
+    if (!y || y == a || tb_results_speedup(a, y, &q) == 0)
+        return;
+    tb_ratio_text(&q, buf, cap);
+    if (a->tainted || y->tainted)
+        snprintf(buf + strlen(buf), cap - strlen(buf), " (tainted)");
+}
+
+void tb_report_quality(const tb_report *rep, tb_rout *o)
+{
+    const tb_results *r = rep->r;
+    if (r->nquality == 0)
+        return;
+    tb_rout_heading(o, 2, "quality", "Speed and quality");
+    const char *h[] = {"machine", "model", "format", "lm_head", "speedup over f16", "over q4_k",
+                       "PPL", "PPL / PPL(f16)", "mean KLD", "same top token"};
+    table(rep, o, 10, h, "llllrrrrrr");
+    bool seeded = false, text = false;
+    for (int i = 0; i < r->nquality; i++) {
+        const tb_rquality *q = &r->quality[i];
+        const tb_mview *v = &rep->view[q->machine];
+        char f16[96] = "-", q4k[96] = "-", ppl[64], ratio[64] = "-", kld[64] = "-", top[32] = "-";
+        if (q->unavailable[0]) {
+            snprintf(ppl, sizeof ppl, "not scored: %.50s", q->unavailable);
+        } else {
+            seeded |= q->seeded;
+            text |= !q->seeded;
+            snprintf(ppl, sizeof ppl, "%.4g ± %.2g", q->ppl, q->ppl_err);
+            const tb_rrun *a = tb_results_run(r, q->machine, q->model, v->test, -1, v->threads);
+            const tb_rquality *twin = q->base[0] ? quality_of(r, q->machine, q->base) : group_member(r, q, "f16");
+            if (a) {
+                speedup_over(rep, a, twin, f16, sizeof f16);
+                speedup_over(rep, a, group_member(r, q, "q4_k"), q4k, sizeof q4k);
+            }
+            if (q->has_kl) {
+                snprintf(ratio, sizeof ratio, "%.4f ± %.4f", q->ppl_ratio, q->ppl_ratio_err);
+                snprintf(kld, sizeof kld, "%.5f ± %.5f", q->kld, q->kld_err);
+                snprintf(top, sizeof top, "%.1f%%", 100 * q->same_top);
+            } else if (twin == q) {
+                snprintf(ratio, sizeof ratio, "(the f16 twin)");
+            }
+        }
+        const char *cells[] = {machine_label(rep, q->machine), q->model, q->format, q->embd, f16, q4k,
+                               ppl, ratio, kld, top};
+        row(rep, o, 10, cells);
+    }
+    tb_rout_table_end(o);
+    char note[900];
+    snprintf(note, sizeof note, "Speed: decoding (%s at %d threads), paired by round, 95%% interval; "
+             "q4_k stands for llama.cpp's Q4_K_M and Q4_K_S mixes too (their projections' format). "
+             "Quality: perplexity as llama-perplexity computes it (chunks from an empty cache, the "
+             "second half of each scored), and against the f16 twin of the same shapes and "
+             "vocabulary at the same positions: PPL ratio, mean KL divergence and how often the "
+             "most likely token is the same.%s%s",
+             rep->view[0].test, rep->view[0].threads,
+             text ? " Perplexities of models with different vocabularies are not comparable." : "",
+             seeded ? " Seeded ids through dummy models' random weights: their perplexity says "
+                      "nothing about language, but the KL from the f16 twin still measures how far "
+                      "each format moves the function." : "");
+    tb_rout_para(o, note);
+}

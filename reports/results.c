@@ -136,6 +136,52 @@ static int check_comparison(json_t *c, size_t i, tb_error *err)
     return rc;
 }
 
+/* An {estimate, stderr} figure. */
+static int check_estimate(json_t *e, const char *path, tb_error *err)
+{
+    return expect(json_is_object(e) && json_is_number(json_object_get(e, "estimate")) &&
+                  json_is_number(json_object_get(e, "stderr")), path, "{estimate, stderr}: numbers",
+                  err);
+}
+
+/* A quality entry (bench --quality): why it is missing, or its perplexity,
+ * and its KL against the f16 twin where there is one. */
+static int check_quality(json_t *q, size_t i, tb_error *err)
+{
+    char p[256];
+    snprintf(p, sizeof p, "quality[%zu]", i);
+    int rc = expect(json_is_object(q), p, "an object", err);
+    static const char *const strs[] = {"model", "format"};
+    for (size_t k = 0; rc == TB_OK && k < 2; k++) {
+        snprintf(p, sizeof p, "quality[%zu].%s", i, strs[k]);
+        rc = expect(json_is_string(json_object_get(q, strs[k])), p, "a string", err);
+    }
+    if (rc != TB_OK || json_object_get(q, "unavailable"))
+        return rc;
+    snprintf(p, sizeof p, "quality[%zu].threads", i);
+    rc = expect(json_is_integer(json_object_get(q, "threads")), p, "an integer", err);
+    if (rc == TB_OK) {
+        snprintf(p, sizeof p, "quality[%zu].ppl", i);
+        rc = check_estimate(json_object_get(q, "ppl"), p, err);
+    }
+    json_t *kl = json_object_get(q, "kl");
+    if (rc != TB_OK || json_is_null(kl) || !kl)
+        return rc;
+    snprintf(p, sizeof p, "quality[%zu].kl", i);
+    rc = expect(json_is_object(kl), p, "null or an object", err);
+    static const char *const ests[] = {"ppl_ratio", "same_top"};
+    for (size_t k = 0; rc == TB_OK && k < 2; k++) {
+        snprintf(p, sizeof p, "quality[%zu].kl.%s", i, ests[k]);
+        rc = check_estimate(json_object_get(kl, ests[k]), p, err);
+    }
+    if (rc == TB_OK) {
+        snprintf(p, sizeof p, "quality[%zu].kl.kld.mean", i);
+        rc = expect(json_is_number(json_object_get(json_object_get(kl, "kld"), "mean")), p,
+                    "a number", err);
+    }
+    return rc;
+}
+
 int tb_result_validate(json_t *doc, tb_error *err)
 {
     if (!json_is_object(doc))
@@ -164,6 +210,12 @@ int tb_result_validate(json_t *doc, tb_error *err)
     json_array_foreach(comps, i, x)
         if (rc == TB_OK)
             rc = check_comparison(x, i, err);
+    json_t *quality = json_object_get(doc, "quality");
+    if (rc == TB_OK && quality)
+        rc = expect(json_is_array(quality), "quality", "an array", err);
+    json_array_foreach(quality, i, x)
+        if (rc == TB_OK)
+            rc = check_quality(x, i, err);
     return rc;
 }
 
@@ -305,6 +357,18 @@ const tb_rrun *tb_results_run(const tb_results *r, int m, const char *model, con
 
 /* ---- comparisons ---- */
 
+int tb_results_speedup(const tb_rrun *a, const tb_rrun *b, tb_ratio *out)
+{
+    double ratio[TB_RES_MAX_SAMPLES];
+    int n = 0;
+    for (int i = 0; i < a->n; i++)
+        for (int k = 0; k < b->n; k++)
+            if (a->round[i] == b->round[k] && a->tps[i] > 0 && b->tps[k] > 0)
+                ratio[n++] = a->tps[i] / b->tps[k];
+    tb_ratio_of(ratio, n, out);
+    return n;
+}
+
 /* Pairs a's and b's repetitions by round and forms the ratios. */
 static void read_comparison(tb_results *r, json_t *j, json_t *doc_machine, tb_rcomp *c)
 {
@@ -347,6 +411,42 @@ static void read_comparison(tb_results *r, json_t *j, json_t *doc_machine, tb_rc
     c->lost_share = fmax(c->a->lost_share, c->b->lost_share);
 }
 
+/* ---- quality ---- */
+
+static double figure(json_t *o, const char *k, const char *which)
+{
+    return json_number_value(json_object_get(json_object_get(o, k), which));
+}
+
+static void read_quality(tb_results *r, json_t *j, json_t *doc_machine, tb_rquality *q)
+{
+    memset(q, 0, sizeof *q);
+    q->json = j;
+    json_t *m = json_object_get(j, "machine");
+    char key[320];
+    tb_machine_key(json_is_object(m) ? m : doc_machine, key, sizeof key);
+    q->machine = tb_results_machine(r, key);
+    q->model = tb_json_str(j, "model");
+    q->format = tb_json_str(j, "format");
+    q->embd = json_is_string(json_object_get(j, "embd_format")) ? tb_json_str(j, "embd_format") : "f16";
+    tb_model_size(q->model, q->size, sizeof q->size);
+    q->unavailable = tb_json_str(j, "unavailable");
+    q->seeded = !strcmp(tb_json_str(j, "source"), "seeded");
+    q->threads = (int)json_integer_value(json_object_get(j, "threads"));
+    q->scored = (int)json_integer_value(json_object_get(j, "scored"));
+    q->ppl = figure(j, "ppl", "estimate");
+    q->ppl_err = figure(j, "ppl", "stderr");
+    q->base = tb_json_str(j, "base_model");
+    json_t *kl = json_object_get(j, "kl");
+    if ((q->has_kl = json_is_object(kl))) {
+        q->ppl_ratio = figure(kl, "ppl_ratio", "estimate");
+        q->ppl_ratio_err = figure(kl, "ppl_ratio", "stderr");
+        q->kld = figure(kl, "kld", "mean");
+        q->kld_err = figure(kl, "kld", "stderr");
+        q->same_top = figure(kl, "same_top", "estimate");
+    }
+}
+
 int tb_results_read(json_t *doc, tb_results *r, tb_error *err)
 {
     memset(r, 0, sizeof *r);
@@ -356,12 +456,13 @@ int tb_results_read(json_t *doc, tb_results *r, tb_error *err)
     r->doc = doc;
     r->version = !strcmp(tb_json_str(doc, "schema"), "ternbench.result/2") ? 2 : 1;
     json_t *runs = json_object_get(doc, "runs"), *comps = json_object_get(doc, "comparisons");
-    json_t *machine = json_object_get(doc, "machine");
-    size_t nr = json_array_size(runs), nc = json_array_size(comps);
+    json_t *machine = json_object_get(doc, "machine"), *quality = json_object_get(doc, "quality");
+    size_t nr = json_array_size(runs), nc = json_array_size(comps), nq = json_array_size(quality);
     r->machines = calloc(nr + 1, sizeof *r->machines);
     r->runs = calloc(nr + 1, sizeof *r->runs);
     r->comps = calloc(nc + 1, sizeof *r->comps);
-    if (!r->machines || !r->runs || !r->comps) {
+    r->quality = calloc(nq + 1, sizeof *r->quality);
+    if (!r->machines || !r->runs || !r->comps || !r->quality) {
         tb_results_free(r);
         return tb_error_set(err, TB_ENOMEM, "out of memory");
     }
@@ -376,6 +477,11 @@ int tb_results_read(json_t *doc, tb_results *r, tb_error *err)
         if (r->comps[r->ncomps].a && r->comps[r->ncomps].b)
             r->ncomps++;
     }
+    json_array_foreach(quality, i, x) {
+        read_quality(r, x, machine, &r->quality[r->nquality]);
+        if (r->quality[r->nquality].machine >= 0) /* a machine with runs */
+            r->nquality++;
+    }
     return TB_OK;
 }
 
@@ -384,5 +490,6 @@ void tb_results_free(tb_results *r)
     free(r->machines);
     free(r->runs);
     free(r->comps);
+    free(r->quality);
     memset(r, 0, sizeof *r);
 }

@@ -85,6 +85,22 @@ typedef struct tb_rcomp {
     double lost_share;
 } tb_rcomp;
 
+/* A model's quality (bench --quality): its perplexity over the text (or
+ * seeded ids), and against its f16 twin where one ran. */
+typedef struct tb_rquality {
+    json_t *json;
+    int machine;
+    const char *model, *format, *embd;
+    char size[96];
+    const char *unavailable;   /* why it was not scored; "" when it was */
+    bool seeded;               /* scored seeded ids, not a text */
+    int threads, scored;
+    double ppl, ppl_err;
+    const char *base;          /* the f16 twin it was compared with (itself: it is the twin); "" */
+    bool has_kl;
+    double ppl_ratio, ppl_ratio_err, kld, kld_err, same_top;
+} tb_rquality;
+
 typedef struct tb_results {
     json_t *doc;               /* borrowed */
     int version;               /* 1 or 2 */
@@ -94,6 +110,8 @@ typedef struct tb_results {
     int nruns;
     tb_rcomp *comps;
     int ncomps;
+    tb_rquality *quality;      /* bench --quality; none without it */
+    int nquality;
 } tb_results;
 
 /* Checks that doc is a ternbench.result/1 or /2 document with what the
@@ -108,6 +126,10 @@ void tb_results_free(tb_results *r);
 /* The run of machine m with this model, test, batch (-1: any) and threads. */
 const tb_rrun *tb_results_run(const tb_results *r, int m, const char *model, const char *test,
                               int batch, int threads);
+
+/* The paired speedup of run a over run b (tokens/s, repetitions paired by
+ * round) into *out; returns the pairs. */
+int tb_results_speedup(const tb_rrun *a, const tb_rrun *b, tb_ratio *out);
 
 /* The machine of r whose key is key, or -1. */
 int tb_results_machine(const tb_results *r, const char *key);

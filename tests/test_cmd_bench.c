@@ -9,6 +9,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "tb_file.h"
+
 static char *bench_env[2];
 
 #define bench(...) tb_run_ternbench(bench_env[0] ? bench_env : NULL, "bench", __VA_ARGS__, NULL)
@@ -503,6 +505,95 @@ static void test_usage_errors(void **state)
     tb_run_free(&r);
 }
 
+/* --quality: every model's perplexity over the text (dummies: seeded ids),
+ * each compared with the f16 twin of its shapes; the report's table. */
+static void test_quality(void **state)
+{
+    (void)state;
+    char *dir = tb_tmpdir();
+    char json[1200], text[1200], tiny[1200], out[1200];
+    snprintf(json, sizeof json, "%s/r.json", dir);
+    snprintf(text, sizeof text, "%s/text.txt", dir);
+    snprintf(tiny, sizeof tiny, "%s/tiny.txt", dir);
+    snprintf(out, sizeof out, "%s/report", dir);
+    char body[2000] = "";
+    for (int i = 0; i < 20; i++) /* ~600 byte tokens of the tiny llama's vocabulary */
+        strcat(body, "Ternary weights read fewer bytes. ");
+    tb_write(dir, "text.txt", body);
+    tb_write(dir, "tiny.txt", "Too short.");
+    const char *models = TB_TEST_DATA "/llamacpp-kquants/tiny-llama-Q4_K_M.gguf,"
+                         TB_TEST_DATA "/llamacpp-kquants/tiny-llama-f16.gguf,dummy:125M:i2_s,dummy:125M:f16";
+    tb_run_result r = bench("-m", models, "-n", "4", "-r", "2", "--warmup", "1", "-t", "1",
+                            "--max-lost", "100%", "--quality", text, "--quality-ctx", "64",
+                            "--quality-chunks", "3", "--json", json);
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "| model | scored | PPL | PPL / PPL(f16) |"));
+    assert_non_null(strstr(r.out, "| tiny-llama-f16.gguf | 93 |"));
+    tb_run_free(&r);
+    json_t *doc = tb_test_json_load(json), *q = json_object_get(doc, "quality");
+    assert_int_equal(json_array_size(q), 4);
+    json_t *q4 = json_array_get(q, 0), *f16 = json_array_get(q, 1), *i2 = json_array_get(q, 2);
+    json_t *kl = json_object_get(q4, "kl");
+    assert_string_equal(json_string_value(json_object_get(q4, "source")), "text");
+    assert_string_equal(json_string_value(json_object_get(q4, "base_model")), "tiny-llama-f16.gguf");
+    assert_int_equal(json_integer_value(json_object_get(q4, "scored")), 3 * (64 - 1 - 32));
+    double ppl = json_real_value(json_object_get(json_object_get(q4, "ppl"), "estimate"));
+    double base = json_real_value(json_object_get(json_object_get(kl, "ppl_base"), "estimate"));
+    double ratio = json_real_value(json_object_get(json_object_get(kl, "ppl_ratio"), "estimate"));
+    double twin = json_real_value(json_object_get(json_object_get(f16, "ppl"), "estimate"));
+    assert_double_equal(ratio, ppl / base, 1e-9 * ratio);
+    assert_double_equal(base, twin, 1e-3 * twin); /* the base file keeps 16-bit log-probabilities */
+    double kld = json_real_value(json_object_get(json_object_get(kl, "kld"), "mean"));
+    double top = json_real_value(json_object_get(json_object_get(kl, "same_top"), "estimate"));
+    assert_true(kld > 0 && kld < 0.1);
+    assert_true(top > 0.3 && top <= 1);
+    assert_true(json_is_null(json_object_get(f16, "kl")));
+    assert_non_null(strstr(json_string_value(json_object_get(f16, "kl_unavailable")), "the f16 twin"));
+    assert_string_equal(json_string_value(json_object_get(i2, "source")), "seeded");
+    assert_string_equal(json_string_value(json_object_get(i2, "base_model")), "dummy:125M:f16");
+    assert_true(json_is_object(json_object_get(i2, "kl")));
+    json_decref(doc);
+    r = tb_run_ternbench(NULL, "report", json, "-o", out, NULL);
+    assert_int_equal(r.status, 0);
+    tb_run_free(&r);
+    char md[1300];
+    snprintf(md, sizeof md, "%s/report.md", out);
+    char *page = NULL;
+    size_t len;
+    tb_error err;
+    assert_int_equal(tb_file_read_all(md, 1 << 20, &page, &len, &err), TB_OK);
+    assert_non_null(strstr(page, "## Speed and quality"));
+    assert_non_null(strstr(page, "| tiny-llama-Q4_K_M.gguf | q4_k | q6_k |"));
+    assert_non_null(strstr(page, "(the f16 twin)"));
+    free(page);
+    /* a text too short for two chunks: those models say so, the others are scored */
+    r = bench("-m", models, "-n", "2", "-r", "1", "--warmup", "0", "-t", "1", "--max-lost", "100%",
+              "--quality", tiny, "--quality-ctx", "64", "--quality-chunks", "2", "--json", json);
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "| tiny-llama-f16.gguf | - | not scored:"));
+    tb_run_free(&r);
+    doc = tb_test_json_load(json);
+    q = json_object_get(doc, "quality");
+    assert_non_null(strstr(json_string_value(json_object_get(json_array_get(q, 0), "unavailable")),
+                           "two chunks"));
+    assert_true(json_is_object(json_object_get(json_array_get(q, 2), "kl")));
+    json_decref(doc);
+    struct { const char *opt, *val, *want; } bad[] = {
+        {"--quality", "/nonexistent.txt", "--quality: cannot read '/nonexistent.txt'"},
+        {"--quality-ctx", "2", "--quality-ctx"},
+        {"--quality-chunks", "0", "--quality-chunks"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        r = bench("-m", "dummy:125M:i2_s", bad[i].opt, bad[i].val);
+        assert_int_equal(r.status, 2);
+        if (!strstr(r.err, bad[i].want))
+            fail_msg("'%s %s': stderr lacks \"%s\": %s", bad[i].opt, bad[i].val, bad[i].want, r.err);
+        tb_run_free(&r);
+    }
+    tb_rmtree(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -514,6 +605,7 @@ int main(void)
         cmocka_unit_test(test_llama_bench_command),
         cmocka_unit_test(test_profile),
         cmocka_unit_test(test_prompt_file),
+        cmocka_unit_test(test_quality),
         cmocka_unit_test(test_usage_errors),
         cmocka_unit_test(test_counted_instructions),
     };

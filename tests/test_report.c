@@ -327,10 +327,22 @@ static void test_validation_names_the_path(void **state)
         {"comparisons.1.speedup", "comparisons[1].speedup: expected an object"},
         {"runs.3.energy_unavailable", "runs[3]: expected energy or energy_unavailable"},
         {"created", "created: expected a string"},
+        {"quality.0.ppl", "quality[0].ppl: expected {estimate, stderr}"},
+        {"quality.0.model", "quality[0].model: expected a string"},
+        {"quality.0.kl.kld", "quality[0].kl.kld.mean: expected a number"},
+        {"quality.0.kl.same_top", "quality[0].kl.same_top: expected {estimate, stderr}"},
     };
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         json_t *doc = document(4.0, 0.01);
         json_object_set_new(doc, "created", json_string("2026-12-02T00:00:00Z"));
+        json_object_set_new(doc, "quality", json_pack(
+            "[{s:s, s:s, s:i, s:{s:f, s:f}, s:{s:{s:f, s:f}, s:{s:f, s:f}, s:{s:f}}}]", "model", "m",
+            "format", "q4_k", "threads", 1, "ppl", "estimate", 9.5, "stderr", 0.1, "kl", "ppl_ratio",
+            "estimate", 1.01, "stderr", 0.01, "same_top", "estimate", 0.9, "stderr", 0.01, "kld",
+            "mean", 0.02));
+        tb_error ok;
+        if (tb_result_validate(doc, &ok) != TB_OK) /* whole, it is a valid document */
+            fail_msg("%s", ok.text);
         /* break the field the case names */
         char path[128];
         snprintf(path, sizeof path, "%s", cases[c].patch);
@@ -344,7 +356,7 @@ static void test_validation_names_the_path(void **state)
         }
         if (!strcmp(last, "energy_unavailable"))
             json_object_del(parent, last);
-        else if (!strcmp(last, "format") || !strcmp(last, "created"))
+        else if (!strcmp(last, "format") || !strcmp(last, "created") || !strcmp(last, "model"))
             json_object_set_new(parent, last, json_integer(7)); /* not a string */
         else if (!strcmp(last, "rounds"))
             json_object_set_new(parent, last, json_pack("[i]", 0)); /* one round, five samples */
