@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cpu.h"
 #include "gguf.h"
 #include "model.h"
 
@@ -141,7 +142,7 @@ static int fill(void *ctx, int i, uint8_t *dst, size_t size, tb_error *err)
             snprintf(j->rep->first_lossy, sizeof j->rep->first_lossy, "%s", t->name);
         ternarise(j->scratch, n);
     }
-    return tb_format_get(p->to)->quantize(j->scratch, rows, k, dst, err);
+    return tb_format_quantize(p->to, j->scratch, rows, k, dst, tb_cpu_usable(NULL, 0), err);
 }
 
 /* Decides each tensor's fate; refuses up front what cannot be written. */

@@ -69,7 +69,7 @@ static uint64_t next(uint64_t *s)
 /* A rows x k ternary matrix times an f16-exact scale, quantized into fmt at dst
  * (tb_format_bytes(fmt, rows, k) bytes); scratch holds rows x k floats. */
 static int synth_matrix(tb_format fmt, int rows, int k, uint64_t seed, uint8_t *dst,
-                        float *scratch, tb_error *err)
+                        float *scratch, int threads, tb_error *err)
 {
     uint64_t s = seed;
     float scale = (float)(16 + next(&s) % 16) / 64.0f; /* 0.25 .. 0.484, exact in f16 */
@@ -79,13 +79,13 @@ static int synth_matrix(tb_format fmt, int rows, int k, uint64_t seed, uint8_t *
         for (size_t j = 0; j < 39 && i + j < n; j++, r /= 3)
             scratch[i + j] = (float)((int)(r % 3) - 1) * scale;
     }
-    return tb_format_get(fmt)->quantize(scratch, rows, k, dst, err);
+    return tb_format_quantize(fmt, scratch, rows, k, dst, threads, err);
 }
 
 /* vocab x dim values uniform with sd 0.02, rounded to f16 (the official
  * model's embedding type) and stored in fmt, scratch_n floats at a time. */
 static int synth_embedding(int vocab, int dim, uint64_t seed, tb_format fmt, uint8_t *dst,
-                           float *scratch, size_t scratch_n, tb_error *err)
+                           float *scratch, size_t scratch_n, int threads, tb_error *err)
 {
     uint64_t s = seed, r = 0;
     size_t row_bytes = tb_format_bytes(fmt, 1, dim), i = 0;
@@ -99,7 +99,7 @@ static int synth_embedding(int vocab, int dim, uint64_t seed, tb_format fmt, uin
             r >>= 16;
             scratch[j] = tb_f16_to_f32(tb_f32_to_f16(u * 0.0693f));
         }
-        int rc = tb_format_get(fmt)->quantize(scratch, rows, dim, dst + (size_t)r0 * row_bytes, err);
+        int rc = tb_format_quantize(fmt, scratch, rows, dim, dst + (size_t)r0 * row_bytes, threads, err);
         if (rc != TB_OK)
             return rc;
     }
@@ -175,10 +175,11 @@ static size_t tensor_bytes(const dummy_tensor *t, tb_format fmt, tb_format embd)
 }
 
 static int synth(const dummy_tensor *t, tb_format fmt, tb_format embd, uint8_t *dst,
-                 float *scratch, size_t scratch_n, tb_error *err)
+                 float *scratch, size_t scratch_n, int threads, tb_error *err)
 {
     switch (t->kind) {
-    case T_EMBD: return synth_embedding(t->rows, t->k, t->seed, embd, dst, scratch, scratch_n, err);
+    case T_EMBD:
+        return synth_embedding(t->rows, t->k, t->seed, embd, dst, scratch, scratch_n, threads, err);
     case T_NORM:
         for (int i = 0; i < t->k; i++)
             ((float *)(void *)dst)[i] = 1.0f;
@@ -189,7 +190,7 @@ static int synth(const dummy_tensor *t, tb_format fmt, tb_format embd, uint8_t *
             ((float *)(void *)dst)[i] = (float)((double)(next(&st) >> 11) / 9007199254740992.0 - 0.5) * 0.1f;
         return TB_OK;
     }
-    default: return synth_matrix(fmt, t->rows, t->k, t->seed, dst, scratch, err);
+    default: return synth_matrix(fmt, t->rows, t->k, t->seed, dst, scratch, threads, err);
     }
 }
 
@@ -299,7 +300,7 @@ int tb_model_dummy(const tb_preset *p, tb_format fmt, tb_format embd, uint64_t s
         size_t bytes = tensor_bytes(&tensors[i], fmt, embd);
         uint8_t *buf = arena;
         arena += (bytes + 63) / 64 * 64;
-        rc = synth(&tensors[i], fmt, embd, buf, scratch, scratch_n, err);
+        rc = synth(&tensors[i], fmt, embd, buf, scratch, scratch_n, threads, err);
         if (rc == TB_OK)
             rc = attach(m, &tensors[i], fmt, embd, buf, bytes, err);
     }
@@ -322,13 +323,14 @@ typedef struct gen_ctx {
     tb_format fmt, embd;
     float *scratch;
     size_t scratch_n;
+    int threads;
 } gen_ctx;
 
 static int gen_fill(void *ctx, int i, uint8_t *dst, size_t size, tb_error *err)
 {
     gen_ctx *g = ctx;
     (void)size;
-    return synth(&g->tensors[i], g->fmt, g->embd, dst, g->scratch, g->scratch_n, err);
+    return synth(&g->tensors[i], g->fmt, g->embd, dst, g->scratch, g->scratch_n, g->threads, err);
 }
 
 int tb_dummy_write(const tb_preset *p, tb_format fmt, tb_format embd, uint64_t seed,
@@ -375,7 +377,7 @@ int tb_dummy_write(const tb_preset *p, tb_format fmt, tb_format embd, uint64_t s
     int n = 0;
     dummy_tensor *tensors = plan(p, seed, &n);
     size_t scratch_n = (size_t)p->ffn * p->dim;
-    gen_ctx g = {tensors, fmt, embd, malloc(scratch_n * sizeof(float)), scratch_n};
+    gen_ctx g = {tensors, fmt, embd, malloc(scratch_n * sizeof(float)), scratch_n, tb_cpu_usable(NULL, 0)};
     if (!tensors || !g.scratch)
         rc = tb_error_set(err, TB_ENOMEM, "out of memory");
     for (int i = 0; rc == TB_OK && i < n; i++) {

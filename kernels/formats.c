@@ -2,6 +2,7 @@
 #include "formats.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,13 +74,6 @@ TB_SERIAL_CLONES static float absmax(const float *x, size_t n)
     return tb_bits_f32((uint32_t)m);
 }
 
-/* The nearest integer, halves to even, for |v| < 2^22: adding and removing
- * 1.5 * 2^23 leaves it under the default rounding mode (and vectorises). */
-static inline float round_half_even(float v)
-{
-    return (v + 12582912.0f) - 12582912.0f;
-}
-
 /* roundf (halves away from zero) for |v| <= 128, in a form that vectorises:
  * adding the float just below 0.5 and truncating gives roundf's integer for
  * every float of that range (checked exhaustively). roundf itself is a libm
@@ -123,7 +117,7 @@ static void q8_K_block(const float *x, tb_block_q8_K *b)
         return;
     float iscale = -127.0f / max;
     for (int j = 0; j < TB_QK_K; j++) {
-        float v = round_half_even(iscale * x[j]); /* |v| <= 127 */
+        float v = tb_round_half_even(iscale * x[j]); /* |v| <= 127 */
         b->qs[j] = (int8_t)(v > 127.0f ? 127.0f : v);
     }
     for (int s = 0; s < TB_QK_K / 16; s++)
@@ -160,13 +154,13 @@ static void q6_K_block(const float *x, tb_block_q6_K *b)
     float iscale = -128.0f / max_scale;
     b->d = tb_f32_to_f16(1.0f / iscale);
     for (int s = 0; s < 16; s++) {
-        int q = (int)nearbyintf(iscale * sc[s]);
+        int q = tb_nearest_int(iscale * sc[s]);
         b->scales[s] = (int8_t)(q > 127 ? 127 : q < -128 ? -128 : q);
     }
     float d = tb_f16_to_f32(b->d);
     for (int v = 0; v < TB_QK_K; v++) {
         float dd = d * b->scales[tb_q6_K_scale_index(v)];
-        int l = dd != 0 ? (int)nearbyintf(x[v] / dd) : 0;
+        int l = dd != 0 ? tb_nearest_int(x[v] / dd) : 0;
         int u = (l > 31 ? 31 : l < -32 ? -32 : l) + 32;
         int h = v / 128, q = (v % 128) / 32, i = v % 32;
         b->ql[64 * h + 32 * (q & 1) + i] |= (uint8_t)((u & 0xf) << (q >= 2 ? 4 : 0));
@@ -709,7 +703,7 @@ TB_SERIAL_CLONES float tb_quantize_i8_token(const float *x, int k, int8_t *q, in
     float s = 127.0f / (amax > 1e-5f ? amax : 1e-5f);
     int32_t total = 0;
     for (int i = 0; i < k; i++) {
-        float v = round_half_even(x[i] * s); /* |x s| <= 127 */
+        float v = tb_round_half_even(x[i] * s); /* |x s| <= 127 */
         v = v < -128.0f ? -128.0f : v > 127.0f ? 127.0f : v;
         q[i] = (int8_t)v;
         total += q[i];
@@ -827,4 +821,57 @@ tb_vec_fns tb_vec_select(tb_isa isa)
     (void)isa;
 #endif
     return f;
+}
+
+/* ---- quantising on several threads ---- */
+
+typedef struct quant_part {
+    const tb_format_traits *tr;
+    const float *src;
+    int rows, k, rc;
+    uint8_t *dst;
+    tb_error err;
+} quant_part;
+
+static void *quant_part_run(void *arg)
+{
+    quant_part *q = arg;
+    q->rc = q->tr->quantize(q->src, q->rows, q->k, q->dst, &q->err);
+    return NULL;
+}
+
+int tb_format_quantize(tb_format fmt, const float *src, int rows, int k, uint8_t *dst, int threads,
+                       tb_error *err)
+{
+    const tb_format_traits *tr = tb_format_get(fmt);
+    enum { MAX_PARTS = 64 };
+    int n = threads < MAX_PARTS ? threads : MAX_PARTS;
+    if (n > rows)
+        n = rows;
+    if (tr->ternary || n <= 1 || (size_t)rows * k < ((size_t)1 << 16))
+        return tr->quantize(src, rows, k, dst, err);
+    quant_part parts[MAX_PARTS];
+    pthread_t tid[MAX_PARTS];
+    bool threaded[MAX_PARTS] = {false};
+    size_t row_bytes = tb_format_bytes(fmt, 1, k);
+    for (int i = 0; i < n; i++) {
+        int r0 = (int)((long)rows * i / n), r1 = (int)((long)rows * (i + 1) / n);
+        parts[i] = (quant_part){tr, src + (size_t)r0 * k, r1 - r0, k, TB_OK,
+                                dst + (size_t)r0 * row_bytes, {0}};
+        threaded[i] = i > 0 && pthread_create(&tid[i], NULL, quant_part_run, &parts[i]) == 0;
+    }
+    for (int i = 0; i < n; i++) /* the first part, and any no thread took, run here */
+        if (!threaded[i])
+            quant_part_run(&parts[i]);
+    int rc = TB_OK;
+    for (int i = 0; i < n; i++) {
+        if (threaded[i])
+            pthread_join(tid[i], NULL);
+        if (rc == TB_OK && parts[i].rc != TB_OK) {
+            rc = parts[i].rc;
+            if (err)
+                *err = parts[i].err;
+        }
+    }
+    return rc;
 }

@@ -241,6 +241,12 @@ typedef struct tb_format_traits {
 } tb_format_traits;
 
 const tb_format_traits *tb_format_get(tb_format fmt);
+
+/* fmt's quantize on `threads` threads: the rows split among them where each
+ * row is quantised alone (every format but the ternary ones, whose scale
+ * spans the tensor); the same bytes as one call. */
+int tb_format_quantize(tb_format fmt, const float *src, int rows, int k, uint8_t *dst, int threads,
+                       tb_error *err);
 /* "q8_0" -> TB_FMT_Q8_0; TB_EINVAL (listing the names) for anything else. */
 int tb_format_parse(const char *name, tb_format *out, tb_error *err);
 /* Bytes a rows x k matrix takes in fmt (i2_s includes its 32-byte tail). */

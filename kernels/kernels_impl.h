@@ -7,6 +7,23 @@
 
 #include "formats.h"
 
+/* The nearest integer, halves to even, for |v| < 2^22: adding and removing
+ * 1.5 * 2^23 leaves it under the default rounding mode (and vectorises).
+ * nearbyintf gives the same integers but is a libm call per value. */
+static inline float tb_round_half_even(float v)
+{
+    return (v + 12582912.0f) - 12582912.0f;
+}
+
+/* nearbyintf's integer for any float: tb_round_half_even within its range;
+ * beyond it, +-2^30 (past every code, for the caller's clamp); NaN: 0. */
+static inline int tb_nearest_int(float v)
+{
+    if (v > -4194304.0f && v < 4194304.0f)
+        return (int)tb_round_half_even(v);
+    return v > 0 ? 1 << 30 : v < 0 ? -(1 << 30) : 0;
+}
+
 /* The ternary output rule, which every kernel follows so that all agree bit
  * for bit. A row's integer dot products arrive per scale block (isum_b with
  * block scale d_b; i2_s and tl2 have one block, the tensor's scale):

@@ -53,7 +53,7 @@ static inline int iq4_code(const uint8_t *qs, int v)
 
 static inline int nearest(float v)
 {
-    return (int)nearbyintf(v);
+    return tb_nearest_int(v);
 }
 
 static inline int clampi(int v, int lo, int hi)

@@ -222,12 +222,40 @@ static void test_mixes_match_llama_quantize(void **state)
     free(dir);
 }
 
+/* Quantising on several threads gives the bytes one call gives, for the
+ * row-local formats (split by rows) and the ternary ones (not split). */
+static void test_threaded_quantiser_is_exact(void **state)
+{
+    (void)state;
+    const int rows = 37, k = 2048;
+    float *x = malloc(sizeof *x * rows * k);
+    uint64_t s = 7;
+    for (int i = 0; i < rows * k; i++) {
+        s = s * 6364136223846793005ull + 1442695040888963407ull;
+        x[i] = (float)((int)(s >> 40) % 2001 - 1000) / 3000.0f;
+    }
+    const tb_format fmts[] = {TB_FMT_Q4_K, TB_FMT_Q2_K, TB_FMT_IQ4_XS, TB_FMT_Q6_K, TB_FMT_Q8_0, TB_FMT_I2_S};
+    for (size_t f = 0; f < sizeof fmts / sizeof fmts[0]; f++) {
+        size_t bytes = tb_format_bytes(fmts[f], rows, k);
+        uint8_t *one = calloc(1, bytes), *many = calloc(1, bytes);
+        tb_error err;
+        assert_int_equal(tb_format_get(fmts[f])->quantize(x, rows, k, one, &err), TB_OK);
+        assert_int_equal(tb_format_quantize(fmts[f], x, rows, k, many, 5, &err), TB_OK);
+        if (memcmp(one, many, bytes))
+            fail_msg("%s: 5 threads wrote other bytes than one call", tb_format_get(fmts[f])->name);
+        free(one);
+        free(many);
+    }
+    free(x);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_dequantisation_matches_llama_cpp),
         cmocka_unit_test(test_quantiser_beside_llama_cpp),
         cmocka_unit_test(test_mixes_match_llama_quantize),
+        cmocka_unit_test(test_threaded_quantiser_is_exact),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
