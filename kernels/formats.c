@@ -482,11 +482,6 @@ static void dq_tl2(const tb_matrix *w, int r, float *y)
     {[TB_ISA_SCALAR] = tb_gemm_##name##_scalar, [TB_ISA_AVX2] = X86(tb_gemm_##name##_avx2), \
      [TB_ISA_AVX512] = X86(tb_gemm_##name##_avx512), [TB_ISA_NEON] = ARM(tb_gemm_##name##_neon)}
 
-/* The K-quants and IQ4 formats: no NEON kernels yet (scalar serves) */
-#define KGEMMS(name)                                                                     \
-    {[TB_ISA_SCALAR] = tb_gemm_##name##_scalar, [TB_ISA_AVX2] = X86(tb_gemm_##name##_avx2), \
-     [TB_ISA_AVX512] = X86(tb_gemm_##name##_avx512)}
-
 static const tb_format_traits table[TB_FMT_COUNT] = {
     [TB_FMT_F32] = {"f32", 1, 4, false, TB_ACT_F32, q_f32, dq_f32, GEMMS(f32)},
     [TB_FMT_F16] = {"f16", 1, 2, false, TB_ACT_F32, q_f16, dq_f16, GEMMS(f16)},
@@ -504,17 +499,17 @@ static const tb_format_traits table[TB_FMT_COUNT] = {
                      {[TB_ISA_SCALAR] = tb_gemm_q6_k_scalar, [TB_ISA_AVX2] = X86(tb_gemm_q6_k_avx2),
                       [TB_ISA_AVX512] = X86(tb_gemm_q6_k_avx512), [TB_ISA_NEON] = ARM(tb_gemm_q6_k_neon)}},
     [TB_FMT_Q2_K] = {"q2_k", TB_QK_K, sizeof(tb_block_q2_K), false, TB_ACT_Q8_K, tb_quantize_q2_K,
-                     tb_dequantize_q2_K, KGEMMS(q2_k)},
+                     tb_dequantize_q2_K, GEMMS(q2_k)},
     [TB_FMT_Q3_K] = {"q3_k", TB_QK_K, sizeof(tb_block_q3_K), false, TB_ACT_Q8_K, tb_quantize_q3_K,
-                     tb_dequantize_q3_K, KGEMMS(q3_k)},
+                     tb_dequantize_q3_K, GEMMS(q3_k)},
     [TB_FMT_Q4_K] = {"q4_k", TB_QK_K, sizeof(tb_block_q4_K), false, TB_ACT_Q8_K, tb_quantize_q4_K,
-                     tb_dequantize_q4_K, KGEMMS(q4_k)},
+                     tb_dequantize_q4_K, GEMMS(q4_k)},
     [TB_FMT_Q5_K] = {"q5_k", TB_QK_K, sizeof(tb_block_q5_K), false, TB_ACT_Q8_K, tb_quantize_q5_K,
-                     tb_dequantize_q5_K, KGEMMS(q5_k)},
+                     tb_dequantize_q5_K, GEMMS(q5_k)},
     [TB_FMT_IQ4_NL] = {"iq4_nl", TB_QK4_NL, sizeof(tb_block_iq4_nl), false, TB_ACT_Q8_0,
-                       tb_quantize_iq4_nl, tb_dequantize_iq4_nl, KGEMMS(iq4_nl)},
+                       tb_quantize_iq4_nl, tb_dequantize_iq4_nl, GEMMS(iq4_nl)},
     [TB_FMT_IQ4_XS] = {"iq4_xs", TB_QK_K, sizeof(tb_block_iq4_xs), false, TB_ACT_Q8_K,
-                       tb_quantize_iq4_xs, tb_dequantize_iq4_xs, KGEMMS(iq4_xs)},
+                       tb_quantize_iq4_xs, tb_dequantize_iq4_xs, GEMMS(iq4_xs)},
     /* block/bytes describe the average (20 bytes per 96 weights); the layout is tiled */
     [TB_FMT_TL2] = {"tl2", 128, 0, true, TB_ACT_I8_LUT, q_tl2, dq_tl2,
                     {[TB_ISA_SCALAR] = tb_gemm_tl2_scalar, [TB_ISA_AVX2] = X86(tb_gemm_tl2_avx2),

@@ -8,36 +8,12 @@
  * activations directly: sum(w q) is the same integer the reference gets from
  * sum(code q) - sum(q), so results stay bit-exact.
  */
-#include <arm_neon.h>
 #include <stdbool.h>
 #include <string.h>
-#include <sys/auxv.h>
 
 #include "kernels_impl.h"
+#include "neon_impl.h"
 #include "tiles.h"
-
-#define DOTPROD __attribute__((target("arch=armv8.2-a+dotprod")))
-
-static int has_dotprod(void)
-{
-    static int cached = -1;
-    if (cached < 0)
-        cached = (getauxval(AT_HWCAP) & (1ul << 20)) != 0; /* HWCAP_ASIMDDP */
-    return cached;
-}
-
-/* 16 signed weights times 16 int8 activations, added to 4 int32 lanes. */
-static inline int32x4_t dot16_plain(int32x4_t acc, int8x16_t w, int8x16_t q)
-{
-    int16x8_t lo = vmull_s8(vget_low_s8(w), vget_low_s8(q));
-    int16x8_t hi = vmull_s8(vget_high_s8(w), vget_high_s8(q));
-    return vpadalq_s16(vpadalq_s16(acc, lo), hi);
-}
-
-DOTPROD static inline int32x4_t dot16_sdot(int32x4_t acc, int8x16_t w, int8x16_t q)
-{
-    return vdotq_s32(acc, w, q);
-}
 
 /* Signed weights of value group g (0..3) from 16 packed bytes, at shift sh. */
 static inline int8x16_t trits(uint8x16_t b, int sh)

@@ -153,13 +153,15 @@ void tb_gemm_q6_k_neon(const tb_matrix *, const tb_act *, float *, int, int, int
  * that minimises the w-weighted squared error over trial scales (kquants.c). */
 float tb_fit_scale_sym(const float *x, const float *w, int n, int nmax);
 
-/* kquants.c, kquants_avx2.c, kquants_avx512.c: llama.cpp's Q2_K, Q3_K, Q4_K, Q5_K, IQ4_NL, IQ4_XS */
+/* kquants.c, kquants_avx2.c, kquants_avx512.c, kquants_neon.c: llama.cpp's Q2_K, Q3_K,
+ * Q4_K, Q5_K, IQ4_NL, IQ4_XS */
 #define TB_DECLARE_KQUANT(name, gemm)                                                          \
     int tb_quantize_##name(const float *, int, int, uint8_t *, tb_error *);                    \
     void tb_dequantize_##name(const tb_matrix *, int, float *);                               \
     void tb_gemm_##gemm##_scalar(const tb_matrix *, const tb_act *, float *, int, int, int);  \
     void tb_gemm_##gemm##_avx2(const tb_matrix *, const tb_act *, float *, int, int, int);    \
-    void tb_gemm_##gemm##_avx512(const tb_matrix *, const tb_act *, float *, int, int, int);
+    void tb_gemm_##gemm##_avx512(const tb_matrix *, const tb_act *, float *, int, int, int);   \
+    void tb_gemm_##gemm##_neon(const tb_matrix *, const tb_act *, float *, int, int, int);
 TB_DECLARE_KQUANT(q2_K, q2_k)
 TB_DECLARE_KQUANT(q3_K, q3_k)
 TB_DECLARE_KQUANT(q4_K, q4_k)

@@ -328,7 +328,7 @@ static void test_simd_matches_scalar(void **state)
     tb_cpu_detect(&cpu);
     for (int f = 0; f < TB_FMT_COUNT; f++) {
         const tb_format_traits *tr = tb_format_get((tb_format)f);
-        bool simd = false; /* none here (the K-quants on ARM): nothing to compare */
+        bool simd = false; /* none on this CPU: nothing to compare */
         for (int isa = 1; isa < TB_ISA_COUNT; isa++)
             simd |= tr->gemm[isa] && tb_isa_supported((tb_isa)isa, cpu.features);
         if (!simd)
@@ -337,9 +337,12 @@ static void test_simd_matches_scalar(void **state)
         if (kmin < 32)
             kmin = 1; /* float formats: any k, tails included */
         int k_list[] = {kmin, kmin == 1 ? 7 : kmin * 2, kmin == 1 ? 37 : kmin * 3, 768, 2560, 4128};
+        /* the K-quant and IQ4 quantisers search scales per sub-block: slow
+         * under qemu, so every other row and token count (tails still hit) */
+        int step = tr->act == TB_ACT_Q8_K || f == TB_FMT_IQ4_NL ? 2 : 1;
         for (size_t ki = 0; ki < sizeof k_list / sizeof k_list[0]; ki++)
-            for (size_t ri = 0; ri < sizeof rows_list / sizeof rows_list[0]; ri++)
-                for (size_t ni = 0; ni < sizeof n_list / sizeof n_list[0]; ni++) {
+            for (size_t ri = 0; ri < sizeof rows_list / sizeof rows_list[0]; ri += step)
+                for (size_t ni = step - 1; ni < sizeof n_list / sizeof n_list[0]; ni += step) {
                     int k = k_list[ki], rows = rows_list[ri], n = n_list[ni];
                     if (k % tr->block)
                         continue;
