@@ -240,7 +240,7 @@ static void rmsnorm_rows(float *out, const float *x, const float *weight, int n,
         rmsnorm(out + (size_t)t * w, x + (size_t)t * w, weight, w, eps);
 }
 
-static const float *forward(tb_model *m, const int *tokens, int n, float *all);
+static const float *forward(tb_model *m, const int *tokens, int n, float *all, int first);
 
 #if defined(TB_SLOWDOWN_PERCENT) && TB_SLOWDOWN_PERCENT > 0
 /* Test-only (cmake -DTB_TEST_SLOWDOWN=N, ci/gate-selftest.sh): a ternary
@@ -260,7 +260,7 @@ static void slow_down(tb_model *m, const int *tokens, int n)
         return;
     owed -= redo * 100L;
     int pos = m->rs.pos;
-    forward(m, tokens, redo, NULL);
+    forward(m, tokens, redo, NULL, 0);
     m->rs.pos = pos;
 }
 #endif
@@ -271,17 +271,25 @@ const float *tb_model_forward_batch(tb_model *m, const int *tokens, int n)
     if (n >= 1 && n <= m->rs.max_batch && m->rs.pos + n <= m->cfg.ctx)
         slow_down(m, tokens, n);
 #endif
-    return forward(m, tokens, n, NULL);
+    return forward(m, tokens, n, NULL, 0);
 }
 
 int tb_model_forward_all(tb_model *m, const int *tokens, int n, float *out)
 {
-    return forward(m, tokens, n, out) ? TB_OK : TB_EINVAL;
+    return forward(m, tokens, n, out, 0) ? TB_OK : TB_EINVAL;
+}
+
+int tb_model_forward_from(tb_model *m, const int *tokens, int n, int first, float *out)
+{
+    if (first < 0 || first > n)
+        return TB_EINVAL;
+    return forward(m, tokens, n, out, first) ? TB_OK : TB_EINVAL;
 }
 
 /* The layers over a batch of n tokens; then the logits of the last token
- * (into the run state) or, when all is given, of every token (n x vocab). */
-static const float *forward(tb_model *m, const int *tokens, int n, float *all)
+ * (into the run state) or, when all is given, of tokens first..n-1 into it
+ * ((n - first) x vocab). */
+static const float *forward(tb_model *m, const int *tokens, int n, float *all, int first)
 {
     const tb_config *c = &m->cfg;
     tb_run_state *s = &m->rs;
@@ -352,11 +360,14 @@ static const float *forward(tb_model *m, const int *tokens, int n, float *all)
         lap(m, TB_PHASE_ELEMENTWISE, &clock);
     }
     s->pos += n;
-    if (all) { /* every token's logits: one GEMM over the batch */
-        rmsnorm_rows(s->x, s->x, m->output_norm, n, dim, c->eps);
-        lap(m, TB_PHASE_NORM, &clock);
-        linear(m, s->x, n, 1, (const tb_matrix *const[]){&m->lm_head}, (float *const[]){all},
-               TB_PHASE_LM_HEAD, &clock);
+    if (all) { /* the asked tokens' logits: one GEMM over them */
+        float *x = s->x + (size_t)first * dim;
+        if (first < n) {
+            rmsnorm_rows(x, x, m->output_norm, n - first, dim, c->eps);
+            lap(m, TB_PHASE_NORM, &clock);
+            linear(m, x, n - first, 1, (const tb_matrix *const[]){&m->lm_head}, (float *const[]){all},
+                   TB_PHASE_LM_HEAD, &clock);
+        }
         return all;
     }
     /* logits of the last token only, as llama.cpp computes for a prompt */

@@ -171,4 +171,9 @@ const float *tb_model_forward_batch(tb_model *m, const int *tokens, int n);
  * fit or a token is outside the vocabulary. */
 int tb_model_forward_all(tb_model *m, const int *tokens, int n, float *out);
 
+/* As tb_model_forward_all, but only tokens first..n-1 get logits (into out,
+ * (n - first) x vocab): the lm_head runs over those alone (perplexity
+ * scores the second half of a chunk). */
+int tb_model_forward_from(tb_model *m, const int *tokens, int n, int first, float *out);
+
 #endif

@@ -164,9 +164,10 @@ static int read_base(FILE *f, const char *path, const tb_model *m, int *ctx, int
     return TB_OK;
 }
 
-/* The logits of one chunk (ctx x vocab) into logits, in batches. */
-static int run_chunk(tb_model *m, const int *chunk, int ctx, int batch, int bos, float *logits,
-                     tb_error *err)
+/* The logits of positions first..ctx-1 of one chunk into logits (row
+ * j - first for position j), in batches: the lm_head runs for those only. */
+static int run_chunk(tb_model *m, const int *chunk, int ctx, int batch, int bos, int first,
+                     float *logits, tb_error *err)
 {
     tb_model_reset(m);
     int *ids = malloc((size_t)batch * sizeof *ids);
@@ -177,7 +178,9 @@ static int run_chunk(tb_model *m, const int *chunk, int ctx, int batch, int bos,
         memcpy(ids, chunk + at, (size_t)nb * sizeof *ids);
         if (at == 0 && bos >= 0)
             ids[0] = bos;
-        if (tb_model_forward_all(m, ids, nb, logits + (size_t)at * m->cfg.vocab) != TB_OK) {
+        int from = first > at ? (first - at < nb ? first - at : nb) : 0; /* of this batch */
+        float *out = from < nb ? logits + (size_t)(at + from - first) * m->cfg.vocab : logits;
+        if (tb_model_forward_from(m, ids, nb, from, out) != TB_OK) {
             free(ids);
             return tb_error_set(err, TB_EINVAL, "the forward pass refused %d tokens at %d", nb, at);
         }
@@ -222,7 +225,7 @@ int tb_perplexity(tb_model *m, const int *tokens, int n, const tb_ppl_opts *o, t
     if (o->chunks > 0 && o->chunks < chunks)
         chunks = o->chunks;
     int batch = o->batch > 0 && o->batch < ctx ? o->batch : ctx, first = ctx / 2, per = ctx - 1 - first;
-    float *logits = malloc((size_t)ctx * vocab * sizeof *logits);
+    float *logits = malloc((size_t)(ctx - first) * vocab * sizeof *logits);
     uint16_t *rows = malloc((size_t)per * nv * sizeof *rows);
     double *klds = o->kld ? malloc((size_t)chunks * per * sizeof *klds) : NULL;
     if (!logits || !rows || (o->kld && !klds))
@@ -240,9 +243,9 @@ int tb_perplexity(tb_model *m, const int *tokens, int n, const tb_ppl_opts *o, t
     kl_sums s = {0};
     for (int c = 0; rc == TB_OK && c < chunks; c++) {
         const int *chunk = tokens + (size_t)c * ctx;
-        rc = run_chunk(m, chunk, ctx, batch, o->bos, logits, err);
+        rc = run_chunk(m, chunk, ctx, batch, o->bos, first, logits, err);
         for (int j = first; rc == TB_OK && j < ctx - 1; j++) {
-            const float *l = logits + (size_t)j * vocab;
+            const float *l = logits + (size_t)(j - first) * vocab;
             uint16_t *row = rows + (size_t)(j - first) * nv;
             if (o->kld) {
                 if (fread(row, sizeof *row, (size_t)nv, base) != (size_t)nv) {

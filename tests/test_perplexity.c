@@ -148,10 +148,36 @@ static void test_kl_divergence_base_file(void **state)
     tb_model_free(q4);
 }
 
+/* Logits from a given token on are those of the whole batch's from there
+ * (the lm_head runs over the later tokens only); a first past the batch is
+ * refused. */
+static void test_logits_from(void **state)
+{
+    (void)state;
+    tb_model *m = load("Q4_K_M");
+    int n = 12, first = 5, vocab = m->cfg.vocab, *tok = some_tokens(n, vocab);
+    float *all = malloc(sizeof(float) * n * vocab), *part = malloc(sizeof(float) * n * vocab);
+    tb_error err;
+    assert_int_equal(tb_model_set_batch(m, n, &err), TB_OK);
+    tb_model_reset(m);
+    assert_int_equal(tb_model_forward_all(m, tok, n, all), TB_OK);
+    tb_model_reset(m);
+    assert_int_equal(tb_model_forward_from(m, tok, n, first, part), TB_OK);
+    for (int i = 0; i < (n - first) * vocab; i++)
+        assert_double_equal(part[i], all[(size_t)first * vocab + i], 1e-6);
+    tb_model_reset(m);
+    assert_int_equal(tb_model_forward_from(m, tok, n, n + 1, part), TB_EINVAL);
+    free(all);
+    free(part);
+    free(tok);
+    tb_model_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_perplexity_by_hand),
+        cmocka_unit_test(test_logits_from),
         cmocka_unit_test(test_kl_divergence_base_file),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
