@@ -18,6 +18,8 @@
 #include "kernels_impl.h"
 #include "tiles.h"
 
+enum { MAX_T = 4 }; /* tokens a row's blocks are unpacked for at once */
+
 INLINE __m256i load256(const void *p)
 {
     return _mm256_loadu_si256((const __m256i *)p);
@@ -107,12 +109,14 @@ INLINE __m512 scaled(__m512 acc, __m512i isum, float d)
  * bits are bits 2j and 2j + 1 of qh (qh and qh >> 1 side by side, shifted
  * down by 2 per step: immediate shifts, as Zen 4's per-lane 16-bit shifts
  * cost the q2/q3 kernels a third of their speed). */
-INLINE __m512 k45_block(const uint8_t *qs, const uint8_t *qh, const uint8_t *scales, tb_f16 d,
-                        tb_f16 dmin, const tb_block_q8_K *x, __m512 acc)
+INLINE void k45_block(const uint8_t *qs, const uint8_t *qh, const uint8_t *scales, tb_f16 d,
+                      tb_f16 dmin, const tb_block_q8_K *const *x, __m512 *acc, int T)
 {
     const __m256i m4 = _mm256_set1_epi8(0x0f);
     const __m512i one = _mm512_set1_epi8(1);
-    __m512i sm = k4_unpack(scales), isum = _mm512_setzero_si512(), h = one;
+    __m512i sm = k4_unpack(scales), isum[MAX_T], h = one;
+    for (int t = 0; t < T; t++)
+        isum[t] = _mm512_setzero_si512();
     if (qh) {
         __m256i h0 = load256(qh);
         h = _mm512_inserti64x4(_mm512_castsi256_si512(h0), _mm256_srli_epi16(h0, 1), 1);
@@ -125,23 +129,29 @@ INLINE __m512 k45_block(const uint8_t *qs, const uint8_t *qh, const uint8_t *sca
             codes = _mm512_or_si512(codes, _mm512_slli_epi16(_mm512_and_si512(h, one), 4));
             h = _mm512_srli_epi16(h, 2);
         }
-        __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), codes, load512(x->qs + 64 * j));
-        isum = _mm512_add_epi32(isum, _mm512_mullo_epi32(s, spread(sm, per8(2 * j))));
+        __m512i sc = spread(sm, per8(2 * j));
+        for (int t = 0; t < T; t++) {
+            __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), codes, load512(x[t]->qs + 64 * j));
+            isum[t] = _mm512_add_epi32(isum[t], _mm512_mullo_epi32(s, sc));
+        }
     }
     /* lane i of the sums per 16 meets the minimum of sub-block i / 2 */
-    __m512i msum = _mm512_mullo_epi32(bsums32(x), spread(sm, per2(8)));
-    acc = scaled(acc, isum, f16(d) * x->d);
-    return _mm512_fnmadd_ps(_mm512_cvtepi32_ps(msum), _mm512_set1_ps(f16(dmin) * x->d), acc);
+    __m512i mins = spread(sm, per2(8));
+    for (int t = 0; t < T; t++) {
+        __m512i msum = _mm512_mullo_epi32(bsums32(x[t]), mins);
+        acc[t] = scaled(acc[t], isum[t], f16(d) * x[t]->d);
+        acc[t] = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(msum), _mm512_set1_ps(f16(dmin) * x[t]->d), acc[t]);
+    }
 }
 
-INLINE __m512 q4_k_block(const tb_block_q4_K *b, const tb_block_q8_K *x, __m512 acc)
+INLINE void q4_k_block(const tb_block_q4_K *b, const tb_block_q8_K *const *x, __m512 *acc, int T)
 {
-    return k45_block(b->qs, NULL, b->scales, b->d, b->dmin, x, acc);
+    k45_block(b->qs, NULL, b->scales, b->d, b->dmin, x, acc, T);
 }
 
-INLINE __m512 q5_k_block(const tb_block_q5_K *b, const tb_block_q8_K *x, __m512 acc)
+INLINE void q5_k_block(const tb_block_q5_K *b, const tb_block_q8_K *const *x, __m512 *acc, int T)
 {
-    return k45_block(b->qs, b->qh, b->scales, b->d, b->dmin, x, acc);
+    k45_block(b->qs, b->qh, b->scales, b->d, b->dmin, x, acc, T);
 }
 
 /* Q2_K and Q3_K: step c covers quarters 2(c % 2) and 2(c % 2) + 1 of half
@@ -158,36 +168,49 @@ INLINE __m512i k23_low(const uint8_t *qs, int c)
     return _mm512_and_si512(v, _mm512_set1_epi8(3));
 }
 
-INLINE __m512 q2_k_block(const tb_block_q2_K *b, const tb_block_q8_K *x, __m512 acc)
+INLINE void q2_k_block(const tb_block_q2_K *b, const tb_block_q8_K *const *x, __m512 *acc, int T)
 {
     __m128i raw = _mm_loadu_si128((const __m128i *)b->scales);
     __m512i sc = _mm512_cvtepu8_epi32(_mm_and_si128(raw, _mm_set1_epi8(0x0f)));
     __m512i mn = _mm512_cvtepu8_epi32(_mm_and_si128(_mm_srli_epi16(raw, 4), _mm_set1_epi8(0x0f)));
-    __m512i isum = _mm512_setzero_si512();
+    __m512i isum[MAX_T];
+    for (int t = 0; t < T; t++)
+        isum[t] = _mm512_setzero_si512();
     for (int c = 0; c < 4; c++) {
-        __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), k23_low(b->qs, c), load512(x->qs + 64 * c));
-        isum = _mm512_add_epi32(isum, _mm512_mullo_epi32(s, spread(sc, per4(4 * c))));
+        __m512i codes = k23_low(b->qs, c), scc = spread(sc, per4(4 * c));
+        for (int t = 0; t < T; t++) {
+            __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), codes, load512(x[t]->qs + 64 * c));
+            isum[t] = _mm512_add_epi32(isum[t], _mm512_mullo_epi32(s, scc));
+        }
     }
-    acc = scaled(acc, isum, f16(b->d) * x->d);
-    return _mm512_fnmadd_ps(_mm512_cvtepi32_ps(_mm512_mullo_epi32(bsums32(x), mn)),
-                            _mm512_set1_ps(f16(b->dmin) * x->d), acc);
+    for (int t = 0; t < T; t++) {
+        acc[t] = scaled(acc[t], isum[t], f16(b->d) * x[t]->d);
+        acc[t] = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(_mm512_mullo_epi32(bsums32(x[t]), mn)),
+                                  _mm512_set1_ps(f16(b->dmin) * x[t]->d), acc[t]);
+    }
 }
 
-INLINE __m512 q3_k_block(const tb_block_q3_K *b, const tb_block_q8_K *x, __m512 acc)
+INLINE void q3_k_block(const tb_block_q3_K *b, const tb_block_q8_K *const *x, __m512 *acc, int T)
 {
     const __m512i one = _mm512_set1_epi8(1);
     __m256i h0 = load256(b->hmask);
-    __m512i sc = q3_scales(b->scales);
+    __m512i sc = q3_scales(b->scales), isum[MAX_T];
     __m512i h = _mm512_inserti64x4(_mm512_castsi256_si512(h0), _mm256_srli_epi16(h0, 1), 1);
     /* the codes' offset of 4: 4 sum_s scale_s bsum_s, taken off first */
-    __m512i isum = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_slli_epi32(_mm512_mullo_epi32(bsums32(x), sc), 2));
+    for (int t = 0; t < T; t++)
+        isum[t] = _mm512_sub_epi32(_mm512_setzero_si512(),
+                                   _mm512_slli_epi32(_mm512_mullo_epi32(bsums32(x[t]), sc), 2));
     for (int c = 0; c < 4; c++) {
         __m512i u = _mm512_or_si512(k23_low(b->qs, c), _mm512_slli_epi16(_mm512_and_si512(h, one), 2));
+        __m512i scc = spread(sc, per4(4 * c));
         h = _mm512_srli_epi16(h, 2);
-        __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), u, load512(x->qs + 64 * c));
-        isum = _mm512_add_epi32(isum, _mm512_mullo_epi32(s, spread(sc, per4(4 * c))));
+        for (int t = 0; t < T; t++) {
+            __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), u, load512(x[t]->qs + 64 * c));
+            isum[t] = _mm512_add_epi32(isum[t], _mm512_mullo_epi32(s, scc));
+        }
     }
-    return scaled(acc, isum, f16(b->d) * x->d);
+    for (int t = 0; t < T; t++)
+        acc[t] = scaled(acc[t], isum[t], f16(b->d) * x[t]->d);
 }
 
 /* 64 IQ4 levels + 128 from 32 bytes of nibbles: two 32-value groups, each
@@ -202,7 +225,7 @@ INLINE __m512i iq4_levels64(__m256i q)
     return _mm512_shuffle_epi8(_mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)shifted)), v);
 }
 
-INLINE __m512 iq4_xs_block(const tb_block_iq4_xs *b, const tb_block_q8_K *x, __m512 acc)
+INLINE void iq4_xs_block(const tb_block_iq4_xs *b, const tb_block_q8_K *const *x, __m512 *acc, int T)
 {
     /* the eight 6-bit scales minus 32: low nibbles at bit 4i of scales_l, top
      * bits at 2i of scales_h */
@@ -214,33 +237,55 @@ INLINE __m512 iq4_xs_block(const tb_block_iq4_xs *b, const tb_block_q8_K *x, __m
     __m512i sc = _mm512_castsi256_si512(
         _mm256_sub_epi32(_mm256_or_si256(lo, _mm256_slli_epi32(hi, 4)), _mm256_set1_epi32(32)));
     /* the levels' offset of 128: lane i of the sums per 16 meets scale i / 2 */
-    __m512i isum = _mm512_sub_epi32(_mm512_setzero_si512(),
-                                    _mm512_slli_epi32(_mm512_mullo_epi32(bsums32(x), spread(sc, per2(0))), 7));
+    __m512i off = spread(sc, per2(0)), isum[MAX_T];
+    for (int t = 0; t < T; t++)
+        isum[t] = _mm512_sub_epi32(_mm512_setzero_si512(),
+                                   _mm512_slli_epi32(_mm512_mullo_epi32(bsums32(x[t]), off), 7));
     for (int c = 0; c < 4; c++) {
-        __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), iq4_levels64(load256(b->qs + 32 * c)),
-                                        load512(x->qs + 64 * c));
-        isum = _mm512_add_epi32(isum, _mm512_mullo_epi32(s, spread(sc, per8(2 * c))));
+        __m512i levels = iq4_levels64(load256(b->qs + 32 * c)), scc = spread(sc, per8(2 * c));
+        for (int t = 0; t < T; t++) {
+            __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), levels, load512(x[t]->qs + 64 * c));
+            isum[t] = _mm512_add_epi32(isum[t], _mm512_mullo_epi32(s, scc));
+        }
     }
-    return scaled(acc, isum, f16(b->d) * x->d);
+    for (int t = 0; t < T; t++)
+        acc[t] = scaled(acc[t], isum[t], f16(b->d) * x[t]->d);
 }
 
-/* ---- the kernels: a GEMV per token ---- */
-
-#define KQUANT_GEMM(name, type)                                                                 \
-    void tb_gemm_##name##_avx512(const tb_matrix *w, const tb_act *a, float *y, int ldy, int r0, \
-                                 int r1)                                                        \
-    {                                                                                           \
-        const int nb = w->k / TB_QK_K;                                                          \
-        for (int t = 0; t < a->n; t++) {                                                        \
-            const tb_block_q8_K *x = a->q8k + (size_t)t * nb;                                   \
-            for (int r = r0; r < r1; r++) {                                                     \
-                const type *b = (const type *)(const void *)(w->data + (size_t)r * w->row_bytes); \
-                __m512 acc = _mm512_setzero_ps();                                               \
-                for (int i = 0; i < nb; i++)                                                    \
-                    acc = name##_block(&b[i], &x[i], acc);                                      \
-                y[(size_t)t * ldy + r] = _mm512_reduce_add_ps(acc);                             \
-            }                                                                                   \
-        }                                                                                       \
+/* ---- the kernels ----
+ *
+ * A row's blocks against up to MAX_T tokens at once: each block's codes and
+ * scales are unpacked once for all of them (a GEMV is T = 1). Rows go
+ * outside the tokens, so a row is read from memory once per group of tokens
+ * rather than once per token. */
+#define KQUANT_GEMM(name, type)                                                                  \
+    INLINE void name##_tokens(const type *b, const tb_block_q8_K *x, int nb, int T, float *y,   \
+                              int ldy)                                                           \
+    {                                                                                            \
+        __m512 acc[MAX_T];                                                                       \
+        const tb_block_q8_K *xt[MAX_T];                                                          \
+        for (int t = 0; t < T; t++)                                                              \
+            acc[t] = _mm512_setzero_ps();                                                        \
+        for (int i = 0; i < nb; i++) {                                                           \
+            for (int t = 0; t < T; t++)                                                          \
+                xt[t] = x + (size_t)t * nb + i;                                                  \
+            name##_block(&b[i], xt, acc, T);                                                     \
+        }                                                                                        \
+        for (int t = 0; t < T; t++)                                                              \
+            y[(size_t)t * ldy] = _mm512_reduce_add_ps(acc[t]);                                   \
+    }                                                                                            \
+    void tb_gemm_##name##_avx512(const tb_matrix *w, const tb_act *a, float *y, int ldy, int r0,  \
+                                 int r1)                                                         \
+    {                                                                                            \
+        const int nb = w->k / TB_QK_K;                                                           \
+        for (int r = r0; r < r1; r++) {                                                          \
+            const type *b = (const type *)(const void *)(w->data + (size_t)r * w->row_bytes);    \
+            int t = 0;                                                                           \
+            for (; t + MAX_T <= a->n; t += MAX_T)                                                \
+                name##_tokens(b, a->q8k + (size_t)t * nb, nb, MAX_T, y + (size_t)t * ldy + r, ldy); \
+            for (; t < a->n; t++)                                                                \
+                name##_tokens(b, a->q8k + (size_t)t * nb, nb, 1, y + (size_t)t * ldy + r, ldy);  \
+        }                                                                                        \
     }
 KQUANT_GEMM(q2_k, tb_block_q2_K)
 KQUANT_GEMM(q3_k, tb_block_q3_K)
