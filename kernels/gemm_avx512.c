@@ -1066,40 +1066,55 @@ INLINE __m512i q6k_codes64(const uint8_t *ql, const uint8_t *qh, int part)
     return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
 }
 
-static void q6k_gemv(const tb_matrix *w, const tb_act *a, int t, float *y, int r0, int r1)
+/* One row against T <= Q6K_T tokens (q8_K rows x, nb blocks apart): each
+ * block's codes and scales unpacked once for all of them. */
+enum { Q6K_T = 4 };
+INLINE void q6k_tokens(const tb_block_q6_K *wb, const tb_block_q8_K *x, int nb, int T, float *y,
+                       int ldy)
 {
-    const int nb = w->k / TB_QK_K;
-    const tb_block_q8_K *const xq = a->q8k + (size_t)t * nb;
     const __m512i rep4 = _mm512_set_epi32(3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0);
-    for (int r = r0; r < r1; r++) {
-        const tb_block_q6_K *wb = (const tb_block_q6_K *)(const void *)(w->data + (size_t)r * w->row_bytes);
-        __m512 acc = _mm512_setzero_ps();
-        for (int b = 0; b < nb; b++) {
-            __m512i isum = _mm512_setzero_si512();
-            for (int c = 0; c < 4; c++) { /* 64 values: half c / 2, part c % 2 */
-                __m512i codes = q6k_codes64(wb[b].ql + 64 * (c / 2), wb[b].qh + 32 * (c / 2), c % 2);
-                __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), codes,
-                                                _mm512_loadu_si512(xq[b].qs + 64 * c));
-                int32_t sc4;
-                memcpy(&sc4, wb[b].scales + 4 * c, 4);
-                __m512i scl = _mm512_permutexvar_epi32(rep4, _mm512_cvtepi8_epi32(_mm_cvtsi32_si128(sc4)));
-                isum = _mm512_add_epi32(isum, _mm512_mullo_epi32(s, scl));
-            }
-            /* the codes' offset of 32: 32 * sum_s scale_s * bsum_s */
-            __m512i bias = _mm512_mullo_epi32(
-                _mm512_cvtepi16_epi32(_mm256_loadu_si256((const __m256i *)xq[b].bsums)),
-                _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)wb[b].scales)));
-            isum = _mm512_sub_epi32(isum, _mm512_slli_epi32(bias, 5));
-            acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_set1_ps(f16(wb[b].d) * xq[b].d), acc);
+    __m512 acc[Q6K_T];
+    for (int t = 0; t < T; t++)
+        acc[t] = _mm512_setzero_ps();
+    for (int b = 0; b < nb; b++) {
+        __m512i isum[Q6K_T];
+        /* the codes' offset of 32: 32 * sum_s scale_s * bsum_s, taken off first */
+        __m512i sc = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)wb[b].scales));
+        for (int t = 0; t < T; t++) {
+            __m512i bs = _mm512_cvtepi16_epi32(_mm256_loadu_si256((const __m256i *)x[(size_t)t * nb + b].bsums));
+            isum[t] = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_slli_epi32(_mm512_mullo_epi32(bs, sc), 5));
         }
-        y[r] = _mm512_reduce_add_ps(acc);
+        for (int c = 0; c < 4; c++) { /* 64 values: half c / 2, part c % 2 */
+            __m512i codes = q6k_codes64(wb[b].ql + 64 * (c / 2), wb[b].qh + 32 * (c / 2), c % 2);
+            int32_t sc4;
+            memcpy(&sc4, wb[b].scales + 4 * c, 4);
+            __m512i scl = _mm512_permutexvar_epi32(rep4, _mm512_cvtepi8_epi32(_mm_cvtsi32_si128(sc4)));
+            for (int t = 0; t < T; t++) {
+                __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), codes,
+                                                _mm512_loadu_si512(x[(size_t)t * nb + b].qs + 64 * c));
+                isum[t] = _mm512_add_epi32(isum[t], _mm512_mullo_epi32(s, scl));
+            }
+        }
+        for (int t = 0; t < T; t++)
+            acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[t]),
+                                     _mm512_set1_ps(f16(wb[b].d) * x[(size_t)t * nb + b].d), acc[t]);
     }
+    for (int t = 0; t < T; t++)
+        y[(size_t)t * ldy] = _mm512_reduce_add_ps(acc[t]);
 }
 
+/* Rows outside the tokens: a row is read once per Q6K_T tokens. */
 void tb_gemm_q6_k_avx512(const tb_matrix *w, const tb_act *a, float *y, int ldy, int r0, int r1)
 {
-    for (int t = 0; t < a->n; t++) /* a batch runs the GEMV per token */
-        q6k_gemv(w, a, t, y + (size_t)t * ldy, r0, r1);
+    const int nb = w->k / TB_QK_K;
+    for (int r = r0; r < r1; r++) {
+        const tb_block_q6_K *wb = (const tb_block_q6_K *)(const void *)(w->data + (size_t)r * w->row_bytes);
+        int t = 0;
+        for (; t + Q6K_T <= a->n; t += Q6K_T)
+            q6k_tokens(wb, a->q8k + (size_t)t * nb, nb, Q6K_T, y + (size_t)t * ldy + r, ldy);
+        for (; t < a->n; t++)
+            q6k_tokens(wb, a->q8k + (size_t)t * nb, nb, 1, y + (size_t)t * ldy + r, ldy);
+    }
 }
 
 /* GEMV over rows interleaved in fours (tb_i2s_interleave): each tile of four

@@ -387,7 +387,7 @@ void tb_report_quality(const tb_report *rep, tb_rout *o)
             }
             if (q->has_kl) {
                 snprintf(ratio, sizeof ratio, "%.4f ± %.4f", q->ppl_ratio, q->ppl_ratio_err);
-                snprintf(kld, sizeof kld, "%.5f ± %.5f", q->kld, q->kld_err);
+                snprintf(kld, sizeof kld, "%.5f ± %.2g", q->kld, q->kld_err);
                 snprintf(top, sizeof top, "%.1f%%", 100 * q->same_top);
             } else if (twin == q) {
                 snprintf(ratio, sizeof ratio, "(the f16 twin)");
