@@ -522,7 +522,7 @@ static void test_quality(void **state)
     tb_write(dir, "text.txt", body);
     tb_write(dir, "tiny.txt", "Too short.");
     const char *models = TB_TEST_DATA "/llamacpp-kquants/tiny-llama-Q4_K_M.gguf,"
-                         TB_TEST_DATA "/llamacpp-kquants/tiny-llama-f16.gguf,dummy:125M:i2_s,dummy:125M:f16";
+                         TB_TEST_DATA "/llamacpp-kquants/tiny-llama-f16.gguf";
     tb_run_result r = bench("-m", models, "-n", "4", "-r", "2", "--warmup", "1", "-t", "1",
                             "--max-lost", "100%", "--quality", text, "--quality-ctx", "64",
                             "--quality-chunks", "3", "--json", json);
@@ -531,8 +531,8 @@ static void test_quality(void **state)
     assert_non_null(strstr(r.out, "| tiny-llama-f16.gguf | 93 |"));
     tb_run_free(&r);
     json_t *doc = tb_test_json_load(json), *q = json_object_get(doc, "quality");
-    assert_int_equal(json_array_size(q), 4);
-    json_t *q4 = json_array_get(q, 0), *f16 = json_array_get(q, 1), *i2 = json_array_get(q, 2);
+    assert_int_equal(json_array_size(q), 2);
+    json_t *q4 = json_array_get(q, 0), *f16 = json_array_get(q, 1);
     json_t *kl = json_object_get(q4, "kl");
     assert_string_equal(json_string_value(json_object_get(q4, "source")), "text");
     assert_string_equal(json_string_value(json_object_get(q4, "base_model")), "tiny-llama-f16.gguf");
@@ -549,9 +549,6 @@ static void test_quality(void **state)
     assert_true(top > 0.3 && top <= 1);
     assert_true(json_is_null(json_object_get(f16, "kl")));
     assert_non_null(strstr(json_string_value(json_object_get(f16, "kl_unavailable")), "the f16 twin"));
-    assert_string_equal(json_string_value(json_object_get(i2, "source")), "seeded");
-    assert_string_equal(json_string_value(json_object_get(i2, "base_model")), "dummy:125M:f16");
-    assert_true(json_is_object(json_object_get(i2, "kl")));
     json_decref(doc);
     r = tb_run_ternbench(NULL, "report", json, "-o", out, NULL);
     assert_int_equal(r.status, 0);
@@ -566,8 +563,23 @@ static void test_quality(void **state)
     assert_non_null(strstr(page, "| tiny-llama-Q4_K_M.gguf | q4_k | q6_k |"));
     assert_non_null(strstr(page, "(the f16 twin)"));
     free(page);
-    /* a text too short for two chunks: those models say so, the others are scored */
+    /* seeded ids instead of a text: the same comparison */
     r = bench("-m", models, "-n", "2", "-r", "1", "--warmup", "0", "-t", "1", "--max-lost", "100%",
+              "--quality", "seeded", "--quality-ctx", "64", "--quality-chunks", "2", "--json", json);
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "their PPL is no measure of language"));
+    tb_run_free(&r);
+    doc = tb_test_json_load(json);
+    q4 = json_array_get(json_object_get(doc, "quality"), 0);
+    assert_string_equal(json_string_value(json_object_get(q4, "source")), "seeded");
+    assert_int_equal(json_integer_value(json_object_get(q4, "scored")), 2 * (64 - 1 - 32));
+    assert_true(json_is_object(json_object_get(q4, "kl")));
+    json_decref(doc);
+    /* a text too short for two chunks: those models say so; a dummy model (no
+     * vocabulary) scores seeded ids and has no f16 twin here */
+    char three[1300];
+    snprintf(three, sizeof three, "%s,dummy:125M:i2_s", models);
+    r = bench("-m", three, "-n", "2", "-r", "1", "--warmup", "0", "-t", "1", "--max-lost", "100%",
               "--quality", tiny, "--quality-ctx", "64", "--quality-chunks", "2", "--json", json);
     assert_int_equal(r.status, 0);
     assert_non_null(strstr(r.out, "| tiny-llama-f16.gguf | - | not scored:"));
@@ -576,7 +588,10 @@ static void test_quality(void **state)
     q = json_object_get(doc, "quality");
     assert_non_null(strstr(json_string_value(json_object_get(json_array_get(q, 0), "unavailable")),
                            "two chunks"));
-    assert_true(json_is_object(json_object_get(json_array_get(q, 2), "kl")));
+    json_t *i2 = json_array_get(q, 2);
+    assert_string_equal(json_string_value(json_object_get(i2, "source")), "seeded");
+    assert_true(json_is_null(json_object_get(i2, "kl")));
+    assert_non_null(strstr(json_string_value(json_object_get(i2, "kl_unavailable")), "no f16 model"));
     json_decref(doc);
     struct { const char *opt, *val, *want; } bad[] = {
         {"--quality", "/nonexistent.txt", "--quality: cannot read '/nonexistent.txt'"},
