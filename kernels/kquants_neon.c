@@ -44,10 +44,13 @@ static inline int8x16_t q4k_codes(const uint8_t *qs, int j, int h)
     return s8(bits(vld1q_u8(qs + 32 * (j / 2) + 16 * h), 4 * (j % 2), 4));
 }
 
-static inline int8x16_t q5k_codes(const tb_block_q5_K *b, int j, int h)
+/* Q5_K's fifth bits (qh), or none for Q4_K (qh NULL) */
+static inline int8x16_t k45_codes(const uint8_t *qs, const uint8_t *qh, int j, int h)
 {
-    uint8x16_t high = bits(vld1q_u8(b->qh + 16 * h), j, 1);
-    return vorrq_s8(q4k_codes(b->qs, j, h), s8(vshlq_n_u8(high, 4)));
+    if (!qh)
+        return q4k_codes(qs, j, h);
+    uint8x16_t high = bits(vld1q_u8(qh + 16 * h), j, 1);
+    return vorrq_s8(q4k_codes(qs, j, h), s8(vshlq_n_u8(high, 4)));
 }
 
 /* IQ4: values 16 h .. 16 h + 15 of a 32-value group: the nibbles of its 16
@@ -84,6 +87,18 @@ static inline int8x16_t iq4_values(const uint8_t *qs, int h, int8x16_t table)
             y[(size_t)t * ldy + r] = s;                                                        \
         }
 
+/* A Q4_K or Q5_K block (qh: Q5_K's fifth bits, or NULL) for K_ROWS. */
+#define K45_BLOCK(DOT, QH)                                                                     \
+    for (int sub = 0; sub < 8; sub++) {                                                        \
+        int sc, m;                                                                             \
+        tb_k4_scale_min(wb[b].scales, sub, &sc, &m);                                           \
+        int32x4_t d = DOT(vdupq_n_s32(0), k45_codes(wb[b].qs, QH, sub, 0), vld1q_s8(q + 32 * sub)); \
+        d = DOT(d, k45_codes(wb[b].qs, QH, sub, 1), vld1q_s8(q + 32 * sub + 16));              \
+        acc = vmlaq_n_s32(acc, d, sc);                                                         \
+        msum += m * (bs[2 * sub] + bs[2 * sub + 1]);                                           \
+    }                                                                                          \
+    dmin = tb_f16_to_f32(wb[b].dmin);
+
 #define KQUANT_GEMMS(SUFFIX, DOT, ATTR)                                                        \
     ATTR static void q2k_##SUFFIX(const tb_matrix *w, const tb_act *a, float *y, int ldy,      \
                                   int r0, int r1)                                              \
@@ -112,33 +127,12 @@ static inline int8x16_t iq4_values(const uint8_t *qs, int h, int8x16_t table)
     ATTR static void q4k_##SUFFIX(const tb_matrix *w, const tb_act *a, float *y, int ldy,      \
                                   int r0, int r1)                                              \
     {                                                                                          \
-        K_ROWS(tb_block_q4_K, {                                                                \
-            for (int sub = 0; sub < 8; sub++) {                                                \
-                int sc, m;                                                                     \
-                tb_k4_scale_min(wb[b].scales, sub, &sc, &m);                                   \
-                int32x4_t d = DOT(vdupq_n_s32(0), q4k_codes(wb[b].qs, sub, 0),                 \
-                                  vld1q_s8(q + 32 * sub));                                     \
-                d = DOT(d, q4k_codes(wb[b].qs, sub, 1), vld1q_s8(q + 32 * sub + 16));          \
-                acc = vmlaq_n_s32(acc, d, sc);                                                 \
-                msum += m * (bs[2 * sub] + bs[2 * sub + 1]);                                   \
-            }                                                                                  \
-            dmin = tb_f16_to_f32(wb[b].dmin);                                                  \
-        })                                                                                     \
+        K_ROWS(tb_block_q4_K, K45_BLOCK(DOT, NULL))                                            \
     }                                                                                          \
     ATTR static void q5k_##SUFFIX(const tb_matrix *w, const tb_act *a, float *y, int ldy,      \
                                   int r0, int r1)                                              \
     {                                                                                          \
-        K_ROWS(tb_block_q5_K, {                                                                \
-            for (int sub = 0; sub < 8; sub++) {                                                \
-                int sc, m;                                                                     \
-                tb_k4_scale_min(wb[b].scales, sub, &sc, &m);                                   \
-                int32x4_t d = DOT(vdupq_n_s32(0), q5k_codes(&wb[b], sub, 0), vld1q_s8(q + 32 * sub)); \
-                d = DOT(d, q5k_codes(&wb[b], sub, 1), vld1q_s8(q + 32 * sub + 16));            \
-                acc = vmlaq_n_s32(acc, d, sc);                                                 \
-                msum += m * (bs[2 * sub] + bs[2 * sub + 1]);                                   \
-            }                                                                                  \
-            dmin = tb_f16_to_f32(wb[b].dmin);                                                  \
-        })                                                                                     \
+        K_ROWS(tb_block_q5_K, K45_BLOCK(DOT, wb[b].qh))                                        \
     }                                                                                          \
     ATTR static void iq4xs_##SUFFIX(const tb_matrix *w, const tb_act *a, float *y, int ldy,    \
                                     int r0, int r1)                                            \
