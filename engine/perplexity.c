@@ -19,6 +19,12 @@ static int nv_of(int vocab)
     return 2 * ((vocab + 1) / 2) + 4;
 }
 
+double tb_ppl_base_bytes(int vocab, int ctx, int chunks)
+{
+    int scored = ctx - 1 - ctx / 2;
+    return 8.0 + 12.0 + 4.0 * chunks * ctx + 2.0 * chunks * scored * nv_of(vocab);
+}
+
 /* The largest logit's index and value, and log(sum exp(l - max)). */
 static double log_sum_exp(const float *l, int vocab, int *imax, float *max)
 {

@@ -52,6 +52,9 @@ typedef struct tb_ppl_result {
 /* The percentile labels of tb_ppl_result.kld_pct, in order. */
 extern const char *const tb_ppl_kld_labels[11];
 
+/* Bytes of a base file of chunks chunks of ctx tokens over vocab. */
+double tb_ppl_base_bytes(int vocab, int ctx, int chunks);
+
 /* Scores n tokens of a text (tokens is NULL with kld: the base file's are
  * used). TB_EINVAL for a text too short for two chunks, a base file that is
  * not one or does not fit the model (naming the file and the field). */

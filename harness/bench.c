@@ -155,8 +155,8 @@ static int open_models(bench *b, tb_error *err)
     }
     b->min_vocab = 1 << 30;
     int ctx = b->max_tokens; /* --quality's chunks run in the same cache */
-    if (o->quality && (o->quality_ctx ? o->quality_ctx : 512) > ctx)
-        ctx = o->quality_ctx ? (int)o->quality_ctx : 512;
+    if (o->quality && bench_quality_ctx(o) > ctx)
+        ctx = bench_quality_ctx(o);
     for (int i = 0; i < o->nmodels; i++) {
         fprintf(stderr, "ternbench bench: loading %s...\n", o->specs[i]);
         double t0 = tb_now();

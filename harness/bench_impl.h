@@ -143,6 +143,9 @@ double bench_kv_bytes(const tb_model *m, const tb_bench_test *t);
 int bench_text_tokens(const tb_model *m, const char *path, const char *opt, bool bos, int **ids,
                       int *n, int *bos_id, tb_error *err);
 
+/* --quality's tokens per chunk (the models' cache must hold them). */
+int bench_quality_ctx(const tb_bench_opts *o);
+
 /* bench_quality.c: --quality, after the speed runs: prints the quality table
  * and fills doc->quality. A model that cannot be scored says why there. */
 void bench_quality(bench *b, FILE *out, tb_bench_doc *doc);

@@ -39,7 +39,7 @@ typedef struct qmodel {
     tb_ppl_result r;
 } qmodel;
 
-static int quality_ctx(const tb_bench_opts *o)
+int bench_quality_ctx(const tb_bench_opts *o)
 {
     return o->quality_ctx ? (int)o->quality_ctx : 512;
 }
@@ -66,7 +66,7 @@ static void tokens_of(const bench *b, int i, qmodel *q)
             snprintf(q->why, sizeof q->why, "%s", err.text);
         return;
     }
-    q->n = (o->quality_chunks ? (int)o->quality_chunks : SEEDED_CHUNKS) * quality_ctx(o);
+    q->n = (o->quality_chunks ? (int)o->quality_chunks : SEEDED_CHUNKS) * bench_quality_ctx(o);
     if (!(q->ids = malloc((size_t)q->n * sizeof *q->ids))) {
         snprintf(q->why, sizeof q->why, "out of memory for %d tokens", q->n);
         return;
@@ -87,11 +87,10 @@ static int twin_of(const bench *b, const qmodel *q, int i)
 /* The base file's size for twin j's run, and whether TMPDIR holds it. */
 static bool base_fits(const bench *b, const qmodel *q, int j, const char *dir, char *why, size_t cap)
 {
-    int ctx = quality_ctx(b->o), chunks = q[j].n / ctx, vocab = b->models[j]->cfg.vocab;
+    int ctx = bench_quality_ctx(b->o), chunks = q[j].n / ctx, vocab = b->models[j]->cfg.vocab;
     if (b->o->quality_chunks && b->o->quality_chunks < chunks)
         chunks = (int)b->o->quality_chunks;
-    double need = 20.0 + 4.0 * chunks * ctx +
-                  2.0 * chunks * (ctx - 1 - ctx / 2) * (2 * ((vocab + 1) / 2) + 4);
+    double need = tb_ppl_base_bytes(vocab, ctx, chunks);
     struct statvfs fs;
     if (statvfs(dir, &fs) != 0 || need < 0.9 * (double)fs.f_bavail * (double)fs.f_frsize)
         return true; /* unknown: try, and say so if writing fails */
@@ -104,7 +103,7 @@ static bool base_fits(const bench *b, const qmodel *q, int j, const char *dir, c
 /* Scores model i: plainly (base NULL), writing the base file, or against it. */
 static void score(bench *b, int i, qmodel *q, const char *base, bool kld)
 {
-    tb_ppl_opts po = {.ctx = quality_ctx(b->o), .chunks = (int)b->o->quality_chunks,
+    tb_ppl_opts po = {.ctx = bench_quality_ctx(b->o), .chunks = (int)b->o->quality_chunks,
                       .bos = q->bos, .base_path = base, .kld = kld};
     fprintf(stderr, "ternbench bench: quality of %s (%s)...\n", b->models[i]->name,
             kld ? "against its f16 twin" : base ? "the f16 twin" : "perplexity");
@@ -184,7 +183,7 @@ static void print_table(const bench *b, FILE *out, const qmodel *q)
             "probabilities at the same positions\n\n"
             "| model | scored | PPL | PPL / PPL(f16) | mean KLD | 99%% KLD | same top p |\n"
             "| --- | ---: | ---: | ---: | ---: | ---: | ---: |\n",
-            quality_ctx(o), b->threads, b->threads == 1 ? "" : "s");
+            bench_quality_ctx(o), b->threads, b->threads == 1 ? "" : "s");
     bool seeded = false;
     for (int i = 0; i < o->nmodels; i++) {
         const tb_ppl_result *r = &q[i].r;

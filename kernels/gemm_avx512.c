@@ -1103,18 +1103,9 @@ INLINE void q6k_tokens(const tb_block_q6_K *wb, const tb_block_q8_K *x, int nb, 
         y[(size_t)t * ldy] = _mm512_reduce_add_ps(acc[t]);
 }
 
-/* Rows outside the tokens: a row is read once per Q6K_T tokens. */
 void tb_gemm_q6_k_avx512(const tb_matrix *w, const tb_act *a, float *y, int ldy, int r0, int r1)
 {
-    const int nb = w->k / TB_QK_K;
-    for (int r = r0; r < r1; r++) {
-        const tb_block_q6_K *wb = (const tb_block_q6_K *)(const void *)(w->data + (size_t)r * w->row_bytes);
-        int t = 0;
-        for (; t + Q6K_T <= a->n; t += Q6K_T)
-            q6k_tokens(wb, a->q8k + (size_t)t * nb, nb, Q6K_T, y + (size_t)t * ldy + r, ldy);
-        for (; t < a->n; t++)
-            q6k_tokens(wb, a->q8k + (size_t)t * nb, nb, 1, y + (size_t)t * ldy + r, ldy);
-    }
+    TB_Q8K_GEMM(tb_block_q6_K, q6k_tokens, Q6K_T)
 }
 
 /* GEMV over rows interleaved in fours (tb_i2s_interleave): each tile of four

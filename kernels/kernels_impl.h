@@ -169,6 +169,22 @@ TB_DECLARE_KQUANT(q5_K, q5_k)
 TB_DECLARE_KQUANT(iq4_nl, iq4_nl)
 TB_DECLARE_KQUANT(iq4_xs, iq4_xs)
 
+/* The body of a q8_K GEMM (w, a, y, ldy, r0, r1 in scope) around an ISA's
+ * TOKENS(row, x, nb, count, y, ldy), which runs one row of type against
+ * count tokens from x (q8_K rows nb blocks apart) and writes y[t * ldy]:
+ * rows outside the tokens, so a row is read once per T tokens (a constant
+ * T keeps the accumulators in registers), the rest one at a time. */
+#define TB_Q8K_GEMM(type, TOKENS, T)                                                          \
+    const int nb = w->k / TB_QK_K;                                                            \
+    for (int r = r0; r < r1; r++) {                                                           \
+        const type *b = (const type *)(const void *)(w->data + (size_t)r * w->row_bytes);     \
+        int t = 0;                                                                            \
+        for (; t + (T) <= a->n; t += (T))                                                     \
+            TOKENS(b, a->q8k + (size_t)t * nb, nb, (T), y + (size_t)t * ldy + r, ldy);       \
+        for (; t < a->n; t++)                                                                 \
+            TOKENS(b, a->q8k + (size_t)t * nb, nb, 1, y + (size_t)t * ldy + r, ldy);         \
+    }
+
 /* The body of a tl2 GEMM around an ISA's tile routine TILES(tile, luts,
  * groups, out, T), which sums T <= 4 tokens' lookups for one 32-row tile:
  * tokens go 4 at a time (a constant T keeps the accumulators in registers). */

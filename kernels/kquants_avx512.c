@@ -277,15 +277,7 @@ INLINE void iq4_xs_block(const tb_block_iq4_xs *b, const tb_block_q8_K *const *x
     void tb_gemm_##name##_avx512(const tb_matrix *w, const tb_act *a, float *y, int ldy, int r0,  \
                                  int r1)                                                         \
     {                                                                                            \
-        const int nb = w->k / TB_QK_K;                                                           \
-        for (int r = r0; r < r1; r++) {                                                          \
-            const type *b = (const type *)(const void *)(w->data + (size_t)r * w->row_bytes);    \
-            int t = 0;                                                                           \
-            for (; t + MAX_T <= a->n; t += MAX_T)                                                \
-                name##_tokens(b, a->q8k + (size_t)t * nb, nb, MAX_T, y + (size_t)t * ldy + r, ldy); \
-            for (; t < a->n; t++)                                                                \
-                name##_tokens(b, a->q8k + (size_t)t * nb, nb, 1, y + (size_t)t * ldy + r, ldy);  \
-        }                                                                                        \
+        TB_Q8K_GEMM(type, name##_tokens, MAX_T)                                                  \
     }
 KQUANT_GEMM(q2_k, tb_block_q2_K)
 KQUANT_GEMM(q3_k, tb_block_q3_K)

@@ -369,15 +369,22 @@ int tb_results_speedup(const tb_rrun *a, const tb_rrun *b, tb_ratio *out)
     return n;
 }
 
+/* The machine of entry j (its own in a merged document, else the
+ * document's) among those with runs, or -1. */
+static int known_machine(const tb_results *r, json_t *j, json_t *doc_machine)
+{
+    json_t *m = json_object_get(j, "machine");
+    char key[320];
+    tb_machine_key(json_is_object(m) ? m : doc_machine, key, sizeof key);
+    return tb_results_machine(r, key);
+}
+
 /* Pairs a's and b's repetitions by round and forms the ratios. */
 static void read_comparison(tb_results *r, json_t *j, json_t *doc_machine, tb_rcomp *c)
 {
     memset(c, 0, sizeof *c);
     c->json = j;
-    json_t *m = json_object_get(j, "machine");
-    char key[320];
-    tb_machine_key(json_is_object(m) ? m : doc_machine, key, sizeof key);
-    c->machine = tb_results_machine(r, key);
+    c->machine = known_machine(r, j, doc_machine);
     json_t *batch = json_object_get(j, "batch");
     int threads = (int)json_integer_value(json_object_get(j, "threads"));
     int want_batch = json_is_integer(batch) ? (int)json_integer_value(batch) : -1;
@@ -422,10 +429,7 @@ static void read_quality(tb_results *r, json_t *j, json_t *doc_machine, tb_rqual
 {
     memset(q, 0, sizeof *q);
     q->json = j;
-    json_t *m = json_object_get(j, "machine");
-    char key[320];
-    tb_machine_key(json_is_object(m) ? m : doc_machine, key, sizeof key);
-    q->machine = tb_results_machine(r, key);
+    q->machine = known_machine(r, j, doc_machine);
     q->model = tb_json_str(j, "model");
     q->format = tb_json_str(j, "format");
     q->embd = json_is_string(json_object_get(j, "embd_format")) ? tb_json_str(j, "embd_format") : "f16";
