@@ -338,6 +338,62 @@ static int q_tl2(const float *src, int rows, int k, uint8_t *dst, tb_error *err)
     return TB_OK;
 }
 
+const uint8_t tb_t167_codes[32] = {
+#define C3(c0) (c0) | 0 << 2 | 0 << 4, (c0) | 0 << 2 | 1 << 4, (c0) | 0 << 2 | 2 << 4,       \
+               (c0) | 1 << 2 | 0 << 4, (c0) | 1 << 2 | 1 << 4, (c0) | 1 << 2 | 2 << 4,       \
+               (c0) | 2 << 2 | 0 << 4, (c0) | 2 << 2 | 1 << 4, (c0) | 2 << 2 | 2 << 4
+    C3(0), C3(1), C3(2),
+#undef C3
+    0x15, 0x15, 0x15, 0x15, 0x15, /* 27-31: unused, zeros */
+};
+
+static int q_t1_67(const float *src, int rows, int k, uint8_t *dst, tb_error *err)
+{
+    (void)err;
+    float amax = absmax(src, (size_t)rows * k);
+    float id = amax ? 1.0f / amax : 0.0f;
+    size_t body = tb_format_bytes(TB_FMT_T1_67, rows, k) - TB_I2S_TAIL;
+    memset(dst, 0, body + TB_I2S_TAIL);
+    tb_matrix w = {.fmt = TB_FMT_T1_67, .rows = rows, .k = k, .data = dst, .row_bytes = tb_t167_row_bytes(k)};
+    for (int r = 0; r < rows; r++) {
+        const float *x = src + (size_t)r * k;
+        int b = 0;
+        for (; b + TB_T167_BLOCK <= k; b += TB_T167_BLOCK) {
+            uint8_t *o = (uint8_t *)tb_t167_block(&w, r, b / TB_T167_BLOCK);
+            for (int j = 0; j < 64; j++) {
+                unsigned c = 9u * trit(x[b + j], id) + 3u * trit(x[b + j + 64], id) +
+                             trit(x[b + j + 128], id);
+                unsigned v = c << (5 * j % 8);
+                o[5 * j / 8] |= (uint8_t)v;
+                if (v >> 8)
+                    o[5 * j / 8 + 1] |= (uint8_t)(v >> 8);
+            }
+        }
+        for (uint8_t *o = (uint8_t *)tb_t167_chunk0(&w, r); b < k; b += TB_T167_TAIL, o += TB_T167_ROWS * 16)
+            for (int p = 0; p < 16; p++)
+                for (int f = 0; f < 4; f++)
+                    o[p] |= (uint8_t)(trit(x[b + p + 16 * f], id) << 2 * f);
+    }
+    memcpy(dst + body, &amax, sizeof amax);
+    return TB_OK;
+}
+
+static void dq_t1_67(const tb_matrix *w, int r, float *y)
+{
+    int b = 0;
+    for (; b + TB_T167_BLOCK <= w->k; b += TB_T167_BLOCK) {
+        const uint8_t *p = tb_t167_block(w, r, b / TB_T167_BLOCK);
+        for (int j = 0; j < 64; j++) {
+            int c = tb_t167_codes[tb_t167_code(p, j)];
+            for (int d = 0; d < 3; d++)
+                y[b + j + 64 * d] = (float)(((c >> 2 * d) & 3) - 1) * w->scale;
+        }
+    }
+    for (const uint8_t *p = tb_t167_chunk0(w, r); b < w->k; b += TB_T167_TAIL, p += TB_T167_ROWS * 16)
+        for (int v = 0; v < TB_T167_TAIL; v++)
+            y[b + v] = (float)(((p[v % 16] >> 2 * (v / 16)) & 3) - 1) * w->scale;
+}
+
 /* The three weights that tl2 magnitude m (0..13) encodes: m = 9 w0 + 3 w1 + w2. */
 static void tl2_decode(int m, int w[3])
 {
@@ -514,6 +570,11 @@ static const tb_format_traits table[TB_FMT_COUNT] = {
     [TB_FMT_TL2] = {"tl2", 128, 0, true, TB_ACT_I8_LUT, q_tl2, dq_tl2,
                     {[TB_ISA_SCALAR] = tb_gemm_tl2_scalar, [TB_ISA_AVX2] = X86(tb_gemm_tl2_avx2),
                      [TB_ISA_AVX512] = X86(tb_gemm_tl2_avx512), [TB_ISA_NEON] = ARM(tb_gemm_tl2_neon)}},
+    /* block: k's granularity (that of the int8 activations); 40 bytes per 192 weights */
+    [TB_FMT_T1_67] = {"t1_67", TB_I2S_BLOCK, 0, true, TB_ACT_I8, q_t1_67, dq_t1_67,
+                      {[TB_ISA_SCALAR] = tb_gemm_t1_67_scalar, [TB_ISA_AVX2] = X86(tb_gemm_t1_67_avx2),
+                       [TB_ISA_AVX512] = X86(tb_gemm_t1_67_avx512),
+                       [TB_ISA_NEON] = ARM(tb_gemm_t1_67_neon)}},
 };
 
 const tb_format_traits *tb_format_get(tb_format fmt)
@@ -541,6 +602,9 @@ size_t tb_format_bytes(tb_format fmt, int rows, int k)
     const tb_format_traits *t = &table[fmt];
     if (fmt == TB_FMT_TL2)
         return (size_t)((rows + TB_TL2_ROWS - 1) / TB_TL2_ROWS) * tl2_tile_bytes(k) + TB_I2S_TAIL;
+    if (fmt == TB_FMT_T1_67)
+        return (size_t)(rows + TB_T167_ROWS - 1) / TB_T167_ROWS * TB_T167_ROWS * tb_t167_row_bytes(k) +
+               TB_I2S_TAIL;
     size_t bytes = (size_t)rows * (size_t)(k / t->block) * t->block_bytes;
     return fmt == TB_FMT_I2_S ? bytes + TB_I2S_TAIL : bytes;
 }
@@ -549,6 +613,8 @@ double tb_format_bits(tb_format fmt)
 {
     if (fmt == TB_FMT_TL2)
         return 8.0 * TB_TL2_GROUP_BYTES / (3 * TB_TL2_ROWS);
+    if (fmt == TB_FMT_T1_67)
+        return 8.0 * TB_T167_BLOCK_BYTES / TB_T167_BLOCK;
     return 8.0 * (double)table[fmt].block_bytes / table[fmt].block;
 }
 
@@ -569,15 +635,15 @@ int tb_matrix_init(tb_matrix *w, tb_format fmt, int rows, int k, const void *dat
     w->rows = rows;
     w->k = k;
     w->data = data;
-    w->row_bytes = (size_t)(k / t->block) * t->block_bytes;
+    w->row_bytes = fmt == TB_FMT_T1_67 ? tb_t167_row_bytes(k) : (size_t)(k / t->block) * t->block_bytes;
     w->tile_bytes = fmt == TB_FMT_TL2 ? tl2_tile_bytes(k) : 0;
     w->scale = 1.0f;
     w->interleave = 0;
-    if (fmt == TB_FMT_I2_S || fmt == TB_FMT_TL2) {
+    if (fmt == TB_FMT_I2_S || fmt == TB_FMT_TL2 || fmt == TB_FMT_T1_67) {
         memcpy(&w->scale, w->data + need - TB_I2S_TAIL, sizeof w->scale);
         if (!isfinite(w->scale) || w->scale < 0)
-            return tb_error_set(err, TB_EINVAL, "i2_s scale %g is not a finite non-negative "
-                                "number", (double)w->scale);
+            return tb_error_set(err, TB_EINVAL, "%s scale %g is not a finite non-negative "
+                                "number", t->name, (double)w->scale);
     }
     return TB_OK;
 }

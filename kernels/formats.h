@@ -25,6 +25,18 @@
  *                    Rows pad to a multiple of 32 and columns to one of 3 with
  *                    zeros; after the tiles, a float32 scale and 28 zero bytes.
  *                    20 bytes per 96 weights                            (1.67 bits)
+ *   t1_67            ternbench's decode format: 192 weights in 40 bytes, three per
+ *                    5-bit code. Code j (0..63) of a block = 9 c0 + 3 c1 + c2 for
+ *                    the block's weights j, j + 64, j + 128 (c = w + 1), at bits
+ *                    5j..5j+4 of the block read as one little-endian number. A
+ *                    row's last k % 192 weights (k is a multiple of 128) follow as
+ *                    16-byte chunks of 64, byte p holding weights p, p+16, p+32,
+ *                    p+48 in bits 1-0, 3-2, 5-4, 7-6 as codes w + 1. Rows are
+ *                    stored in tiles of four (the last padded with unused rows):
+ *                    block 0 of the tile's four rows in row order, block 1, ...,
+ *                    then tail chunk 0 of the four rows, chunk 1; so a kernel
+ *                    reads four rows as one forward stream. After the tiles one
+ *                    float32 scale and 28 zero bytes, as i2_s.      (1.67 bits)
  *   q6_k, q2_k, q3_k, q4_k, q5_k, iq4_nl, iq4_xs
  *                    llama.cpp's K-quants and 4-bit non-linear formats, bit for
  *                    bit (layouts below)                     (6.56 ... 2.63 bits)
@@ -76,6 +88,7 @@ typedef enum tb_format {
     TB_FMT_Q5_K,
     TB_FMT_IQ4_NL,
     TB_FMT_IQ4_XS,
+    TB_FMT_T1_67,
     TB_FMT_COUNT
 } tb_format;
 
@@ -190,6 +203,30 @@ static inline int tb_iq4_xs_scale(const tb_block_iq4_xs *b, int ib)
 #define TB_I2S_BLOCK 128     /* values per 32-byte i2_s block */
 #define TB_I2S_TAIL 32       /* float scale + 28 pad bytes after the rows */
 
+#define TB_T167_BLOCK 192    /* values per 40-byte t1_67 block */
+#define TB_T167_BLOCK_BYTES 40
+#define TB_T167_TAIL 64      /* values per 16-byte two-bit chunk of a row's tail */
+#define TB_T167_ROWS 4       /* rows per tile */
+
+/* Bytes of one t1_67 row of k values (k a multiple of 128); a tile holds four. */
+static inline size_t tb_t167_row_bytes(int k)
+{
+    return (size_t)(k / TB_T167_BLOCK) * TB_T167_BLOCK_BYTES +
+           (size_t)(k % TB_T167_BLOCK / TB_T167_TAIL) * 16;
+}
+
+/* Code j (0..63) of a t1_67 block. */
+static inline int tb_t167_code(const uint8_t *block, int j)
+{
+    int bit = 5 * j, byte = bit / 8, sh = bit % 8;
+    unsigned v = block[byte] | (sh > 3 ? (unsigned)block[byte + 1] << 8 : 0u);
+    return (int)(v >> sh) & 31;
+}
+
+/* The codes w + 1 that t1_67 code c packs, two bits each: c0 in bits 1-0,
+ * c1 in 3-2, c2 in 5-4. Codes 27-31 never occur; they read as zeros. */
+extern const uint8_t tb_t167_codes[32];
+
 #define TB_TL2_ROWS 32       /* rows per tl2 tile */
 #define TB_TL2_GROUP_BYTES 20 /* 16 bytes of magnitudes + 2 sign words, per 3 columns */
 
@@ -199,9 +236,9 @@ typedef struct tb_matrix {
     tb_format fmt;
     int rows, k;
     const uint8_t *data;     /* rows * row_bytes (+ the i2_s tail); tl2: tiles */
-    size_t row_bytes;        /* tl2: 0 (rows are interleaved in tiles) */
+    size_t row_bytes;        /* tl2: 0 (rows are interleaved in tiles); t1_67: tb_t167_row_bytes */
     size_t tile_bytes;       /* tl2: bytes per tile of 32 rows */
-    float scale;             /* i2_s, tl2: the tensor's scale, read from its tail */
+    float scale;             /* i2_s, tl2, t1_67: the tensor's scale, read from its tail */
     int interleave;          /* i2_s: 4 when rows are interleaved in fours (tb_i2s_interleave); 0 */
 } tb_matrix;
 
@@ -249,7 +286,7 @@ int tb_format_quantize(tb_format fmt, const float *src, int rows, int k, uint8_t
                        tb_error *err);
 /* "q8_0" -> TB_FMT_Q8_0; TB_EINVAL (listing the names) for anything else. */
 int tb_format_parse(const char *name, tb_format *out, tb_error *err);
-/* Bytes a rows x k matrix takes in fmt (i2_s includes its 32-byte tail). */
+/* Bytes a rows x k matrix takes in fmt (i2_s, tl2 and t1_67 include their 32-byte tail). */
 size_t tb_format_bytes(tb_format fmt, int rows, int k);
 /* Average bits per weight of the packed rows. */
 double tb_format_bits(tb_format fmt);

@@ -602,6 +602,113 @@ void tb_gemm_tl2_avx2(const tb_matrix *w, const tb_act *a, float *y, int ldy, in
     TB_TL2_GEMM(tl2_tiles)
 }
 
+/* ---- t1_67 without VBMI ----
+ *
+ * Half a block's 32 five-bit codes come out of its 20 bytes in 16-bit lanes:
+ * PSHUFB puts the byte (or two) holding code i in lane i, a 16-bit multiply
+ * by 2^(8 - s) (s = 5i mod 8) lifts the code's bits s..s+7 into the lane's
+ * high byte, and PACKUSWB gathers the high bytes. One vector takes codes 0-7
+ * and 16-23, the other 8-15 and 24-31, so that the pack leaves them in
+ * order. The 32-entry table tb_t167_codes is two PSHUFB and a blend on the
+ * code's bit 4 (t167_avx512.c does all this in three VBMI shuffles). */
+typedef struct {
+    __m256i pick[2], mul, low5, table[2];
+} t167_avx2_consts;
+
+INLINE t167_avx2_consts t167_avx2_consts_new(void)
+{
+    /* lane 0 reads bytes 0-15 of the half, lane 1 bytes 4-19 */
+    uint8_t pick[2][32];
+    int16_t mul[16];
+    for (int v = 0; v < 2; v++)
+        for (int lane = 0; lane < 2; lane++)
+            for (int i = 0; i < 8; i++) {
+                int code = 16 * lane + 8 * v + i, bit = 5 * code, sh = bit % 8;
+                int at = bit / 8 - 4 * lane;
+                pick[v][16 * lane + 2 * i] = (uint8_t)at;
+                pick[v][16 * lane + 2 * i + 1] = sh > 3 ? (uint8_t)(at + 1) : 0x80;
+                mul[8 * lane + i] = (int16_t)(1 << (8 - sh));
+            }
+    t167_avx2_consts c = {.mul = _mm256_loadu_si256((const __m256i *)mul),
+                          .low5 = _mm256_set1_epi8(31)};
+    for (int v = 0; v < 2; v++) {
+        c.pick[v] = _mm256_loadu_si256((const __m256i *)pick[v]);
+        c.table[v] = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(tb_t167_codes + 16 * v)));
+    }
+    return c;
+}
+
+/* 32 codes from 20 bytes: byte i = the codes of weights i, i + 64, i + 128
+ * in bits 1-0, 3-2, 5-4 (reads only the 20 bytes). */
+INLINE __m256i t167_decode_avx2(const uint8_t *p, const t167_avx2_consts *c)
+{
+    __m256i v = _mm256_set_m128i(_mm_loadu_si128((const __m128i *)(p + 4)),
+                                 _mm_loadu_si128((const __m128i *)p));
+    __m256i lo = _mm256_mullo_epi16(_mm256_shuffle_epi8(v, c->pick[0]), c->mul);
+    __m256i hi = _mm256_mullo_epi16(_mm256_shuffle_epi8(v, c->pick[1]), c->mul);
+    __m256i codes = _mm256_and_si256(
+        _mm256_packus_epi16(_mm256_srli_epi16(lo, 8), _mm256_srli_epi16(hi, 8)), c->low5);
+    return _mm256_blendv_epi8(_mm256_shuffle_epi8(c->table[0], codes),
+                              _mm256_shuffle_epi8(c->table[1], codes), _mm256_slli_epi16(codes, 3));
+}
+
+/* One row x T tokens; PMADDUBSW's int16 pairs (at most 2 * 2 * 128 each)
+ * add six to a block before widening: no saturation. */
+INLINE void t167_tile(const tb_matrix *w, const tb_act *a, float *y, int ldy, int r, int t,
+                      const int T)
+{
+    const t167_avx2_consts c = t167_avx2_consts_new();
+    const __m256i three = _mm256_set1_epi8(3);
+    const int k = w->k;
+    const uint8_t *p = tb_t167_block(w, r, 0);
+    const int8_t *q[4];
+    __m256i acc[4];
+    for (int j = 0; j < T; j++) {
+        q[j] = a->i8 + (size_t)(t + j) * k;
+        acc[j] = _mm256_setzero_si256();
+    }
+    int b = 0;
+    for (; b + TB_T167_BLOCK <= k; b += TB_T167_BLOCK, p += TB_T167_ROWS * TB_T167_BLOCK_BYTES) {
+        __m256i f[2][3];
+        for (int h = 0; h < 2; h++) {
+            __m256i v = t167_decode_avx2(p + 20 * h, &c);
+            for (int d = 0; d < 3; d++)
+                f[h][d] = _mm256_and_si256(_mm256_srli_epi16(v, 2 * d), three);
+        }
+        for (int j = 0; j < T; j++) {
+            __m256i s = _mm256_setzero_si256();
+            for (int h = 0; h < 2; h++)
+                for (int d = 0; d < 3; d++)
+                    s = _mm256_add_epi16(s, _mm256_maddubs_epi16(f[h][d], _mm256_loadu_si256(
+                                                (const __m256i *)(q[j] + b + 32 * h + 64 * d))));
+            acc[j] = _mm256_add_epi32(acc[j], hsum_pairs(s));
+        }
+    }
+    p = tb_t167_chunk0(w, r);
+    for (; b < k; b += TB_T167_TAIL, p += TB_T167_ROWS * 16) { /* byte p: weights p + 16 f at bits 2f */
+        __m256i bb = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)p));
+        __m256i lo = _mm256_and_si256(_mm256_srlv_epi64(bb, _mm256_set_epi64x(2, 2, 0, 0)), three);
+        __m256i hi = _mm256_and_si256(_mm256_srlv_epi64(bb, _mm256_set_epi64x(6, 6, 4, 4)), three);
+        for (int j = 0; j < T; j++) {
+            __m256i s = _mm256_add_epi16(
+                _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)(q[j] + b))),
+                _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(q[j] + b + 32))));
+            acc[j] = _mm256_add_epi32(acc[j], hsum_pairs(s));
+        }
+    }
+    for (int j = 0; j < T; j++) {
+        int32_t isum = hsum_i32(acc[j]) - a->i8_sum[t + j]; /* codes are w + 1 */
+        y[(size_t)(t + j) * ldy + r] = tb_ternary_out1(isum, a->i8_scale[t + j], w->scale);
+    }
+}
+
+#define T167_TILE(r, t, R, T) t167_tile(w, a, y, ldy, r, t, T)
+
+void tb_gemm_t1_67_avx2(const tb_matrix *w, const tb_act *a, float *y, int ldy, int r0, int r1)
+{
+    TILED(1, 4, T167_TILE);
+}
+
 /* ---- tq1_0: base-3 digits by byte adds and compares ----
  *
  * Digit n of a packed byte q is the leading base-3 digit of v = q * 3^n mod

@@ -149,6 +149,86 @@ void tb_gemm_tq1_0_neon(const tb_matrix *w, const tb_act *a, float *y, int ldy, 
     (has_dotprod() ? tq1_sdot_gemm : tq1_plain_gemm)(w, a, y, ldy, r0, r1);
 }
 
+/* ---- t1_67: three weights per five-bit code ----
+ *
+ * A quarter block's 16 codes from its 10 bytes: TBL puts the byte (or two)
+ * holding code i in 16-bit lane i, a per-lane shift (USHL by -(5i mod 8))
+ * brings the code to the lane's bits 4-0, the narrow keeps the low bytes,
+ * and TBL over the 32-entry tb_t167_codes gives the three weights' codes.
+ * The 16-byte load reads 6 bytes past the quarter: in the matrix (the next
+ * block, the row tail or the 32-byte tail after the rows). */
+typedef struct {
+    uint8x16_t pick[2];
+    int16x8_t shift;
+    uint8x16x2_t table;
+} t167_neon_consts;
+
+static inline t167_neon_consts t167_neon_consts_new(void)
+{
+    t167_neon_consts c;
+    uint8_t pick[2][16];
+    int16_t shift[8];
+    for (int v = 0; v < 2; v++)
+        for (int i = 0; i < 8; i++) {
+            int bit = 5 * (8 * v + i);
+            pick[v][2 * i] = (uint8_t)(bit / 8);
+            pick[v][2 * i + 1] = (uint8_t)(bit / 8 + 1);
+            shift[i] = (int16_t)-(bit % 8); /* the same for both halves: 40 bits apart */
+        }
+    c.pick[0] = vld1q_u8(pick[0]);
+    c.pick[1] = vld1q_u8(pick[1]);
+    c.shift = vld1q_s16(shift);
+    c.table.val[0] = vld1q_u8(tb_t167_codes);
+    c.table.val[1] = vld1q_u8(tb_t167_codes + 16);
+    return c;
+}
+
+static inline uint8x16_t t167_decode_neon(const uint8_t *p, const t167_neon_consts *c)
+{
+    uint8x16_t raw = vld1q_u8(p);
+    uint16x8_t lo = vshlq_u16(vreinterpretq_u16_u8(vqtbl1q_u8(raw, c->pick[0])), c->shift);
+    uint16x8_t hi = vshlq_u16(vreinterpretq_u16_u8(vqtbl1q_u8(raw, c->pick[1])), c->shift);
+    uint8x16_t codes = vandq_u8(vcombine_u8(vmovn_u16(lo), vmovn_u16(hi)), vdupq_n_u8(31));
+    return vqtbl2q_u8(c->table, codes);
+}
+
+#define T167_GEMM(NAME, DOT, ATTR)                                                         \
+    ATTR static void NAME(const tb_matrix *w, const tb_act *a, float *y, int ldy, int r0,  \
+                          int r1)                                                          \
+    {                                                                                      \
+        const t167_neon_consts c = t167_neon_consts_new();                                 \
+        const int k = w->k;                                                                \
+        for (int t = 0; t < a->n; t++)                                                     \
+            for (int r = r0; r < r1; r++) {                                                \
+                const uint8_t *p = tb_t167_block(w, r, 0);                                 \
+                const int8_t *q = a->i8 + (size_t)t * k;                                   \
+                int32x4_t acc[2] = {vdupq_n_s32(0), vdupq_n_s32(0)};                       \
+                int b = 0;                                                                 \
+                for (; b + TB_T167_BLOCK <= k; b += TB_T167_BLOCK, p += TB_T167_ROWS * TB_T167_BLOCK_BYTES) \
+                    for (int h = 0; h < 4; h++) {                                          \
+                        uint8x16_t v = t167_decode_neon(p + 10 * h, &c);                   \
+                        for (int d = 0; d < 3; d++)                                        \
+                            acc[h % 2] = DOT(acc[h % 2], trits(v, 2 * d),                  \
+                                             vld1q_s8(q + b + 16 * h + 64 * d));           \
+                    }                                                                      \
+                p = tb_t167_chunk0(w, r);                                                  \
+                for (; b < k; b += TB_T167_TAIL, p += TB_T167_ROWS * 16) {                 \
+                    uint8x16_t v = vld1q_u8(p); /* byte p: weights p + 16 f at bits 2f */  \
+                    for (int f = 0; f < 4; f++)                                            \
+                        acc[0] = DOT(acc[0], trits(v, 2 * f), vld1q_s8(q + b + 16 * f));   \
+                }                                                                          \
+                y[(size_t)t * ldy + r] = tb_ternary_out1(vaddvq_s32(vaddq_s32(acc[0], acc[1])), \
+                                                         a->i8_scale[t], w->scale);        \
+            }                                                                              \
+    }
+T167_GEMM(t167_plain, dot16_plain, )
+T167_GEMM(t167_sdot, dot16_sdot, DOTPROD)
+
+void tb_gemm_t1_67_neon(const tb_matrix *w, const tb_act *a, float *y, int ldy, int r0, int r1)
+{
+    (has_dotprod() ? t167_sdot : t167_plain)(w, a, y, ldy, r0, r1);
+}
+
 /* ---- q8_0 / q4_0 ---- */
 
 #define Q_GEMMS(SUFFIX, DOT, ATTR)                                                               \

@@ -125,6 +125,28 @@ void tb_gemm_i2_s_scalar(const tb_matrix *w, const tb_act *a, float *y, int ldy,
     }
 }
 
+/* t1_67: each block's 64 codes give the weights j, j + 64, j + 128. */
+void tb_gemm_t1_67_scalar(const tb_matrix *w, const tb_act *a, float *y, int ldy, int r0, int r1)
+{
+    FOR_OUTPUTS {
+        const int8_t *q = a->i8 + (size_t)t * w->k;
+        int32_t isum = 0;
+        int b = 0;
+        for (; b + TB_T167_BLOCK <= w->k; b += TB_T167_BLOCK) {
+            const uint8_t *p = tb_t167_block(w, r, b / TB_T167_BLOCK);
+            for (int j = 0; j < 64; j++) {
+                int c = tb_t167_codes[tb_t167_code(p, j)];
+                isum += (c & 3) * q[b + j] + (c >> 2 & 3) * q[b + j + 64] + (c >> 4) * q[b + j + 128];
+            }
+        }
+        for (const uint8_t *p = tb_t167_chunk0(w, r); b < w->k; b += TB_T167_TAIL, p += TB_T167_ROWS * 16)
+            for (int v = 0; v < TB_T167_TAIL; v++)
+                isum += (p[v % 16] >> 2 * (v / 16) & 3) * q[b + v];
+        isum -= a->i8_sum[t]; /* codes are w + 1 */
+        y[(size_t)t * ldy + r] = tb_ternary_out1(isum, a->i8_scale[t], w->scale);
+    }
+}
+
 void tb_gemm_tq2_0_scalar(const tb_matrix *w, const tb_act *a, float *y, int ldy, int r0, int r1)
 {
     int nb = w->k / TB_QK_K;

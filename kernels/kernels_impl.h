@@ -68,6 +68,20 @@ static inline float tb_ternary_out1(int32_t isum, float s, float scale)
     return (float)isum / s * scale;
 }
 
+/* t1_67: where block b (0 .. k/192 - 1) of row r lies; the row's next block
+ * is TB_T167_ROWS * 40 bytes on. Its tail chunks begin at tb_t167_chunk0,
+ * TB_T167_ROWS * 16 bytes apart. */
+static inline const uint8_t *tb_t167_block(const tb_matrix *w, int r, int b)
+{
+    return w->data + (size_t)(r - r % TB_T167_ROWS) * w->row_bytes +
+           ((size_t)b * TB_T167_ROWS + (size_t)(r % TB_T167_ROWS)) * TB_T167_BLOCK_BYTES;
+}
+
+static inline const uint8_t *tb_t167_chunk0(const tb_matrix *w, int r)
+{
+    return tb_t167_block(w, r - r % TB_T167_ROWS, w->k / TB_T167_BLOCK) + (size_t)(r % TB_T167_ROWS) * 16;
+}
+
 /* i2_s: where row r's packed bytes begin. Group g (128 values, 32 bytes)
  * lies at tb_i2s_row(w, r) + g / 2 * tb_i2s_pair_stride(w) + g % 2 * 32:
  * its pairs of groups are 64 bytes apart in a plain matrix, and 4 x 64 when
@@ -144,6 +158,11 @@ void tb_gemm_tl2_scalar(const tb_matrix *, const tb_act *, float *, int, int, in
 void tb_gemm_tl2_avx2(const tb_matrix *, const tb_act *, float *, int, int, int);
 void tb_gemm_tl2_avx512(const tb_matrix *, const tb_act *, float *, int, int, int);
 void tb_gemm_tl2_neon(const tb_matrix *, const tb_act *, float *, int, int, int);
+void tb_gemm_t1_67_scalar(const tb_matrix *, const tb_act *, float *, int, int, int);
+void tb_gemm_t1_67_avx2(const tb_matrix *, const tb_act *, float *, int, int, int);
+void tb_gemm_t1_67_avx512(const tb_matrix *, const tb_act *, float *, int, int, int);
+void tb_gemm_t1_67_avx512vbmi(const tb_matrix *, const tb_act *, float *, int, int, int);
+void tb_gemm_t1_67_neon(const tb_matrix *, const tb_act *, float *, int, int, int);
 void tb_gemm_q6_k_scalar(const tb_matrix *, const tb_act *, float *, int, int, int);
 void tb_gemm_q6_k_avx512(const tb_matrix *, const tb_act *, float *, int, int, int);
 void tb_gemm_q6_k_avx2(const tb_matrix *, const tb_act *, float *, int, int, int);

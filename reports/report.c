@@ -24,7 +24,7 @@
 
 bool tb_fmt_ternary(const char *fmt)
 {
-    static const char *const ternary[] = {"i2_s", "tl2", "tq2_0", "tq1_0", "TQ2_0", "TQ1_0", "I2_S"};
+    static const char *const ternary[] = {"i2_s", "t1_67", "tl2", "tq2_0", "tq1_0", "TQ2_0", "TQ1_0", "I2_S"};
     for (size_t i = 0; i < sizeof ternary / sizeof ternary[0]; i++)
         if (!strcmp(fmt, ternary[i]))
             return true;
@@ -113,11 +113,11 @@ typedef struct line {
 
 static int ternary_rank(const char *fmt)
 {
-    static const char *const order[] = {"i2_s", "tl2", "tq2_0", "tq1_0"};
-    for (int i = 0; i < 4; i++)
+    static const char *const order[] = {"i2_s", "t1_67", "tl2", "tq2_0", "tq1_0"};
+    for (int i = 0; i < 5; i++)
         if (!strcmp(fmt, order[i]))
             return i;
-    return 4;
+    return 5;
 }
 
 static bool in_view(const tb_report *rep, const tb_rcomp *c)

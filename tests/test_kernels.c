@@ -134,6 +134,79 @@ static void test_tq_layouts(void **state)
     free(t);
 }
 
+static void compare_isas(tb_format fmt, int rows, int k, int n, const float *wsrc, const float *x);
+
+/* t1_67, 1 x 512: two blocks and two tail chunks, in a tile of four rows
+ * (blocks 160 bytes apart, chunks 64). Code j of a block packs weights j,
+ * j + 64, j + 128 as 9 c0 + 3 c1 + c2 (c = w + 1) at bit 5j; tail byte p
+ * holds weights 384 + 64 c + p + 16 f at bits 2f. Zeros are code 13. */
+static void test_t167_layout(void **state)
+{
+    (void)state;
+    float x[512] = {0};
+    x[0] = 1;                  /* code 0: 9*2 + 3*1 + 1 = 22 */
+    x[65] = -1, x[129] = 1;    /* code 1: 9*1 + 3*0 + 2 = 11 */
+    x[191] = -1;               /* code 63: 9 + 3 + 0 = 12 */
+    x[384 + 16 + 3] = 1;       /* chunk 0, byte 3, bits 3-2 = 2 */
+    x[448 + 2] = -1;           /* chunk 1, byte 2, bits 1-0 = 0 */
+    tb_matrix w;
+    uint8_t *b = quantize(TB_FMT_T1_67, x, 1, 512, &w);
+    assert_int_equal(w.row_bytes, 2 * 40 + 2 * 16);
+    assert_int_equal(tb_format_bytes(TB_FMT_T1_67, 1, 512), 4 * 112 + 32);
+    assert_int_equal(tb_format_bytes(TB_FMT_T1_67, 5, 512), 8 * 112 + 32);
+    assert_int_equal(b[0] & 31, 22);
+    assert_int_equal((b[0] >> 5 | b[1] << 3) & 31, 11);
+    assert_int_equal(b[39] >> 3, 12);
+    for (int j = 2; j < 63; j++)
+        assert_int_equal(tb_t167_code(b, j), 13);
+    for (int j = 0; j < 64; j++)
+        assert_int_equal(tb_t167_code(b + 160, j), 13);
+    for (int p = 0; p < 16; p++) {
+        assert_int_equal(b[320 + p], p == 3 ? 0x59 : 0x55);
+        assert_int_equal(b[384 + p], p == 2 ? 0x54 : 0x55);
+    }
+    float scale;
+    memcpy(&scale, b + 4 * 112, 4);
+    assert_true(scale == 1.0f && w.scale == 1.0f);
+    float y[512];
+    tb_format_get(TB_FMT_T1_67)->dequantize_row(&w, 0, y);
+    assert_memory_equal(x, y, sizeof x);
+    free(b);
+    /* every ISA against the scalar kernel where k is not a multiple of 192:
+     * a tail alone, and blocks with one and two tail chunks */
+    static const int ks[] = {128, 256, 512, 640};
+    for (size_t i = 0; i < sizeof ks / sizeof ks[0]; i++) {
+        int rows = 11, k = ks[i], n = 1 + (int)i % 2; /* two whole tiles and three rows */
+        float *wsrc = ternary_matrix(rows, k, 0.375f), *xs = malloc(sizeof(float) * n * k);
+        for (int j = 0; j < n * k; j++)
+            xs[j] = rnd_normal();
+        compare_isas(TB_FMT_T1_67, rows, k, n, wsrc, xs);
+        free(wsrc);
+        free(xs);
+    }
+    /* a range that starts and ends inside tiles: rows 3-9 of 11, one token */
+    int rows = 11, k = 640;
+    float *wsrc = ternary_matrix(rows, k, 0.375f), *xs = malloc(sizeof(float) * k);
+    for (int j = 0; j < k; j++)
+        xs[j] = rnd_normal();
+    tb_matrix w2;
+    uint8_t *buf = quantize(TB_FMT_T1_67, wsrc, rows, k, &w2);
+    tb_act a;
+    tb_error err;
+    assert_int_equal(tb_act_alloc(&a, TB_ACT_I8, 1, k, &err), TB_OK);
+    tb_act_quantize(&a, xs, 1);
+    float ref[11], got[11];
+    tb_gemm_select(TB_FMT_T1_67, TB_ISA_SCALAR, NULL)(&w2, &a, ref, rows, 0, rows);
+    memset(got, 0, sizeof got);
+    tb_gemm_select(TB_FMT_T1_67, TB_ISA_AVX512, NULL)(&w2, &a, got, rows, 3, 10);
+    assert_memory_equal(ref + 3, got + 3, 7 * sizeof(float));
+    assert_true(got[2] == 0 && got[10] == 0);
+    tb_act_free(&a);
+    free(buf);
+    free(wsrc);
+    free(xs);
+}
+
 /* Q6_K as llama.cpp's dequantiser walks it (two halves of 128 values; in each,
  * 32 steps giving values l, l+32, l+64, l+96 from ql[l], ql[l+32], qh[l] at
  * shifts 0, 2, 4, 6 and scales sc[l/16 + 0, 2, 4, 6]) against ours, on random
@@ -548,9 +621,9 @@ static void test_ternary_formats_agree(void **state)
     float *x = malloc(sizeof(float) * n * k);
     for (int i = 0; i < n * k; i++)
         x[i] = rnd_normal();
-    float ys[4][36];
-    tb_format fmts[4] = {TB_FMT_I2_S, TB_FMT_TQ2_0, TB_FMT_TQ1_0, TB_FMT_TL2};
-    for (int f = 0; f < 4; f++) {
+    float ys[5][36];
+    tb_format fmts[5] = {TB_FMT_I2_S, TB_FMT_TQ2_0, TB_FMT_TQ1_0, TB_FMT_TL2, TB_FMT_T1_67};
+    for (int f = 0; f < 5; f++) {
         tb_matrix w;
         uint8_t *buf = quantize(fmts[f], wsrc, rows, k, &w);
         tb_act a;
@@ -565,6 +638,7 @@ static void test_ternary_formats_agree(void **state)
     assert_memory_equal(ys[0], ys[1], sizeof(float) * n * rows);
     assert_memory_equal(ys[0], ys[2], sizeof(float) * n * rows);
     assert_memory_equal(ys[0], ys[3], sizeof(float) * n * rows);
+    assert_memory_equal(ys[0], ys[4], sizeof(float) * n * rows);
     free(wsrc);
     free(x);
 }
@@ -800,6 +874,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_i2s_layout_by_hand), cmocka_unit_test(test_tq_layouts),
+        cmocka_unit_test(test_t167_layout),
         cmocka_unit_test(test_q6_k_layout),
         cmocka_unit_test(test_round_trips),        cmocka_unit_test(test_half_conversions),
         cmocka_unit_test(test_i8_activation_rule), cmocka_unit_test(test_simd_matches_scalar),

@@ -267,6 +267,7 @@ static void test_engine_matches_reference(void **state)
         {TB_FMT_Q4_0, 2e-2}, {TB_FMT_I2_S, 2e-2}, {TB_FMT_TQ2_0, 2e-2}, {TB_FMT_TQ1_0, 2e-2},
         {TB_FMT_TL2, 2e-2}, {TB_FMT_Q6_K, 2e-2}, {TB_FMT_Q2_K, 2e-2}, {TB_FMT_Q3_K, 2e-2},
         {TB_FMT_Q4_K, 2e-2}, {TB_FMT_Q5_K, 2e-2}, {TB_FMT_IQ4_NL, 2e-2}, {TB_FMT_IQ4_XS, 2e-2},
+        {TB_FMT_T1_67, 2e-2},
     };
     tb_cpu_info cpu;
     tb_cpu_detect(&cpu);
@@ -302,7 +303,7 @@ static void test_engine_matches_reference(void **state)
 static void test_ternary_formats_agree(void **state)
 {
     (void)state;
-    const tb_format ternary[] = {TB_FMT_I2_S, TB_FMT_TQ2_0, TB_FMT_TQ1_0, TB_FMT_TL2};
+    const tb_format ternary[] = {TB_FMT_I2_S, TB_FMT_TQ2_0, TB_FMT_TQ1_0, TB_FMT_TL2, TB_FMT_T1_67};
     for (size_t p = 0; p < sizeof presets / sizeof presets[0]; p++) {
         size_t n = (size_t)NTOK * presets[p].vocab;
         float *first = malloc(n * sizeof *first), *got = malloc(n * sizeof *got);
@@ -310,7 +311,7 @@ static void test_ternary_formats_agree(void **state)
         tb_cpu_detect(&cpu);
         tb_isa best = tb_isa_best(cpu.features);
         engine_logits(&presets[p], ternary[0], best, 2, TB_KV_F16, first, NULL);
-        for (size_t f = 1; f < 4; f++) {
+        for (size_t f = 1; f < sizeof ternary / sizeof ternary[0]; f++) {
             engine_logits(&presets[p], ternary[f], best, 2, TB_KV_F16, got, NULL);
             assert_memory_equal(got, first, n * sizeof *got);
         }
