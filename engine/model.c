@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "tb_mem.h"
 
@@ -41,6 +42,14 @@ int tb_format_file_type(tb_format f, bool bitnet_file, uint32_t *type, tb_error 
         }
     return tb_error_set(err, TB_EINVAL, "%s has no GGUF type (ternbench builds it in memory at "
                         "load): write i2_s or tq2_0 instead", tb_format_get(f)->name);
+}
+
+bool tb_format_in_files(tb_format f)
+{
+    for (size_t i = 0; i < sizeof ggml_types / sizeof ggml_types[0]; i++)
+        if (ggml_types[i].fmt == f)
+            return true;
+    return false;
 }
 
 int tb_embd_format_check(tb_format f, tb_error *err)
@@ -245,6 +254,81 @@ static int alloc_state(tb_model *m, tb_kv_type kv, tb_error *err)
     return tb_model_set_batch(m, 1, err);
 }
 
+/* "FILE@FORMAT" (FILE not itself a file, FORMAT a ternary format without a
+ * GGUF type): FILE's ternary projections are to be re-encoded in FORMAT at
+ * load. false (file = path) for anything else. */
+static bool split_repack(const char *path, char *file, size_t cap, tb_format *as)
+{
+    const char *at = strrchr(path, '@');
+    tb_error ignored;
+    snprintf(file, cap, "%s", path);
+    if (!at || access(path, F_OK) == 0 || tb_format_parse(at + 1, as, &ignored) != TB_OK ||
+        !tb_format_get(*as)->ternary || tb_format_in_files(*as) || (size_t)(at - path) >= cap)
+        return false;
+    file[at - path] = '\0';
+    return true;
+}
+
+/* Re-encodes the ternary projections in fmt, losslessly: each is
+ * dequantised and quantised again into bytes the model owns. A matrix with
+ * one scale per block (tq2_0, tq1_0 with differing blocks) or not ternary
+ * is refused: fmt holds one scale per tensor. */
+static int repack(tb_model *m, tb_format fmt, const char *file, tb_error *err)
+{
+    float *buf = NULL;
+    size_t cap = 0;
+    int rc = TB_OK;
+    for (int l = 0; rc == TB_OK && l < m->cfg.layers; l++) {
+        tb_layer *L = &m->layers[l];
+        tb_matrix *ws[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->gate, &L->up, &L->down};
+        for (size_t i = 0; rc == TB_OK && i < sizeof ws / sizeof ws[0]; i++) {
+            tb_matrix *w = ws[i];
+            const tb_format_traits *from = tb_format_get(w->fmt);
+            size_t n = (size_t)w->rows * w->k;
+            if (!from->ternary) {
+                rc = tb_error_set(err, TB_EINVAL, "%s@%s re-encodes ternary projections, and "
+                                  "layer %d's are %s: convert the file to i2_s first "
+                                  "(ternbench convert --format i2_s)", file,
+                                  tb_format_get(fmt)->name, l, from->name);
+                break;
+            }
+            if (n > cap) {
+                free(buf);
+                buf = malloc(n * sizeof *buf);
+                cap = buf ? n : 0;
+                if (!buf) {
+                    rc = tb_error_set(err, TB_ENOMEM, "out of memory re-encoding %s", file);
+                    break;
+                }
+            }
+            for (int r = 0; r < w->rows; r++)
+                from->dequantize_row(w, r, buf + (size_t)r * w->k);
+            float mag = 0;
+            for (size_t j = 0; j < n; j++) {
+                float a = buf[j] < 0 ? -buf[j] : buf[j];
+                if (a != 0 && mag == 0)
+                    mag = a;
+                if (a != 0 && a != mag) {
+                    rc = tb_error_set(err, TB_EINVAL, "%s: layer %d's %s has more than one "
+                                      "scale (%g and %g), and %s holds one per tensor", file, l,
+                                      from->name, (double)mag, (double)a, tb_format_get(fmt)->name);
+                    break;
+                }
+            }
+            size_t bytes = tb_format_bytes(fmt, w->rows, w->k);
+            uint8_t *dst = rc == TB_OK ? tb_model_own(m, bytes, err) : NULL;
+            if (rc == TB_OK && !dst)
+                rc = TB_ENOMEM;
+            if (rc == TB_OK)
+                rc = tb_format_quantize(fmt, buf, w->rows, w->k, dst, 1, err);
+            if (rc == TB_OK)
+                rc = tb_matrix_init(w, fmt, w->rows, w->k, dst, bytes, err);
+        }
+    }
+    free(buf);
+    return rc;
+}
+
 int tb_model_load(const char *path, int threads, tb_isa isa, int ctx_len, tb_kv_type kv,
                   tb_model **out, tb_error *err)
 {
@@ -254,7 +338,10 @@ int tb_model_load(const char *path, int threads, tb_isa isa, int ctx_len, tb_kv_
     m->isa = isa;
     const char *slash = strrchr(path, '/');
     snprintf(m->name, sizeof m->name, "%s", slash ? slash + 1 : path);
-    int rc = tb_gguf_open(path, &m->gguf, err);
+    char file[4096];
+    tb_format as;
+    bool re = split_repack(path, file, sizeof file, &as);
+    int rc = tb_gguf_open(file, &m->gguf, err);
     tb_error ignored; /* absent from files ternbench did not write */
     if (rc == TB_OK && tb_gguf_get_str(m->gguf, "ternbench.preset", m->preset, sizeof m->preset,
                                        &ignored) != TB_OK)
@@ -319,6 +406,8 @@ int tb_model_load(const char *path, int threads, tb_isa isa, int ctx_len, tb_kv_
 #undef MAT
 #undef VEC
     }
+    if (rc == TB_OK && re)
+        rc = repack(m, as, file, err);
     if (rc == TB_OK)
         rc = tb_model_finish(m, threads, kv, err);
     if (rc != TB_OK) {

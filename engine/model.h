@@ -123,8 +123,10 @@ bool tb_ggml_type_format(uint32_t type, bool bitnet_file, tb_format *f);
 #define TB_READABLE_TYPES                                                                    \
     "F32, F16, BF16, Q8_0, Q4_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS, TQ1_0, TQ2_0, I2_S"
 /* The GGML type id a file stores format f as; TB_EINVAL with the way out where
- * there is none (tl2 is built in memory; I2_S, id 36, exists in bitnet files only). */
+ * there is none (tl2 and t1_67 are built in memory; I2_S, id 36, exists in bitnet files only). */
 int tb_format_file_type(tb_format f, bool bitnet_file, uint32_t *type, tb_error *err);
+/* Whether f has a GGUF type at all (tl2 and t1_67 are built in memory at load). */
+bool tb_format_in_files(tb_format f);
 /* TB_EINVAL unless f can hold the embedding / lm_head (read row by row; not ternary). */
 int tb_embd_format_check(tb_format f, tb_error *err);
 
@@ -141,7 +143,10 @@ int tb_model_open(const char *spec, int threads, tb_isa isa, int ctx_len, tb_kv_
                   tb_model **out, tb_error *err);
 
 /* Loads path (GGUF) for threads threads at the given ISA; ctx_len 0 = the
- * file's context length (capped at 4096). */
+ * file's context length (capped at 4096). "FILE@FORMAT" (FILE not itself a
+ * file) loads FILE with its ternary projections re-encoded in FORMAT, a
+ * ternary format without a GGUF type (t1_67, tl2): losslessly, or refused
+ * where a projection is not ternary with one scale. */
 int tb_model_load(const char *path, int threads, tb_isa isa, int ctx_len, tb_kv_type kv,
                   tb_model **out, tb_error *err);
 void tb_model_free(tb_model *m);

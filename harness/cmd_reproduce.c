@@ -252,11 +252,12 @@ int tb_cmd_reproduce(int argc, char **argv)
             snprintf(specs[16], sizeof specs[16], "dummy:%s:%s:%s", sizes[si], practical, o.lm_head);
             b.specs[b.nmodels++] = specs[16];
         }
-        /* with peers, every engine runs the same files (tl2 has no GGUF type: ternbench's alone) */
+        /* with peers, every engine runs the same files (tl2 and t1_67 have no GGUF type:
+         * ternbench's alone) */
         for (int fi = 0; fi < nf && b.npeers && rc == TB_EXIT_OK; fi++) {
             tb_format f;
             tb_format_parse(formats[fi], &f, &err);
-            if (f == TB_FMT_TL2)
+            if (!tb_format_in_files(f))
                 continue;
             snprintf(specs[fi], sizeof specs[fi], "%s/models/%s-%s.gguf", o.out, sizes[si], formats[fi]);
             rc = model_file(p, f, specs[fi]);

@@ -64,14 +64,14 @@ static void remove_dir(const char *dir)
     rmdir(dir);
 }
 
-/* Writes the dummy spec to dir/model.gguf when it can (tl2 has no GGUF type:
- * then the child synthesises it, slowly); the model the child is to load. */
+/* Writes the dummy spec to dir/model.gguf when it can (tl2 and t1_67 have no
+ * GGUF type: then the child synthesises it, slowly); the model the child is to load. */
 static int model_file(const char *spec, const char *dir, char *path, size_t cap, tb_error *err)
 {
     const tb_preset *p;
     tb_format fmt, embd;
     if (strncmp(spec, "dummy:", 6) != 0 || tb_dummy_parse(spec, &p, &fmt, &embd, err) != TB_OK ||
-        fmt == TB_FMT_TL2) {
+        !tb_format_in_files(fmt)) {
         snprintf(path, cap, "%s", spec);
         return TB_OK;
     }

@@ -320,6 +320,39 @@ static void test_ternary_formats_agree(void **state)
     }
 }
 
+/* "FILE@t1_67": bitnet.cpp's own tiny I2_S file with its projections
+ * re-encoded at load computes the file's logits bit for bit; a file whose
+ * projections are not ternary is refused. */
+static void test_repacked_file(void **state)
+{
+    (void)state;
+    const char *file = TB_TEST_DATA "/bitnet-cpp-tiny/tiny-i2_s.gguf";
+    char spec[512];
+    snprintf(spec, sizeof spec, "%s@t1_67", file);
+    tb_model *a, *b;
+    tb_error err;
+    tb_cpu_info cpu;
+    tb_cpu_detect(&cpu);
+    tb_isa best = tb_isa_best(cpu.features);
+    assert_int_equal(tb_model_open(file, 2, best, 32, TB_KV_F16, &a, &err), TB_OK);
+    if (tb_model_open(spec, 2, best, 32, TB_KV_F16, &b, &err) != TB_OK)
+        fail_msg("%s", err.text);
+    assert_int_equal(b->layers[0].wq.fmt, TB_FMT_T1_67);
+    assert_true(b->weight_bytes < a->weight_bytes);
+    int vocab = a->cfg.vocab;
+    float *la = malloc(sizeof(float) * vocab);
+    for (int t = 0; t < 6; t++) {
+        memcpy(la, tb_model_forward(a, 1 + 37 * t), sizeof(float) * vocab);
+        assert_memory_equal(tb_model_forward(b, 1 + 37 * t), la, sizeof(float) * vocab);
+    }
+    free(la);
+    tb_model_free(a);
+    tb_model_free(b);
+    snprintf(spec, sizeof spec, "%s/bitnet-cpp-tiny/tiny-f16.gguf@t1_67", TB_TEST_DATA);
+    assert_int_equal(tb_model_open(spec, 1, best, 32, TB_KV_F16, &b, &err), TB_EINVAL);
+    assert_non_null(strstr(err.text, "are f16: convert the file to i2_s first"));
+}
+
 /* Files quantised by llama.cpp itself (tests/data/llamacpp-kquants: a tiny
  * llama in nine mixes of K-quant and IQ4 types, each tensor in the type the
  * mix gives it): the engine's logits against the reference forward pass
@@ -366,6 +399,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_engine_matches_reference),
         cmocka_unit_test(test_ternary_formats_agree),
+        cmocka_unit_test(test_repacked_file),
         cmocka_unit_test(test_llama_cpp_mixes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
