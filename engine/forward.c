@@ -122,8 +122,13 @@ static void linear(tb_model *m, const float *x, int tokens, int nw, const tb_mat
         fns[i] = tb_gemm_select(w[i]->fmt, m->isa, NULL);
     }
     lap(m, TB_PHASE_QUANT, t);
+    double sync = m->rs.pool_sync;
     tb_pool_gemm_n(m->pool, nw, fns, w, acts, y);
     lap(m, p, t);
+    if (m->rs.profile) { /* the pool's share of the phase is a phase of its own */
+        m->rs.profile[p] -= m->rs.pool_sync - sync;
+        m->rs.profile[TB_PHASE_SYNC] += m->rs.pool_sync - sync;
+    }
 }
 
 /* Rotary embedding: NeoX style rotates pairs (i, i + d/2) of each head, the
@@ -297,6 +302,7 @@ static const float *forward(tb_model *m, const int *tokens, int n, float *all, i
     if (n < 1 || n > s->max_batch || pos0 + n > c->ctx)
         return NULL;
     double clock = s->profile ? tb_now() : 0;
+    tb_pool_time_sync(m->pool, s->profile ? &s->pool_sync : NULL);
     for (int t = 0; t < n; t++) {
         if (tokens[t] < 0 || tokens[t] >= c->vocab)
             return NULL;

@@ -482,7 +482,7 @@ const char *tb_phase_name(tb_phase p)
 {
     static const char *const names[TB_PHASES] = {
         "embedding", "norms", "activation quantisation", "qkv", "rope and kv store", "attention",
-        "o", "gate and up", "elementwise", "down", "lm_head"};
+        "o", "gate and up", "elementwise", "down", "lm_head", "pool fork and join"};
     return p >= 0 && p < TB_PHASES ? names[p] : "?";
 }
 

@@ -59,8 +59,8 @@ typedef struct tb_layer {
 typedef enum tb_kv_type { TB_KV_F16, TB_KV_F32 } tb_kv_type;
 
 /* The phases of a forward pass, for a profile of where a token's time goes
- * (tb_run_state.profile). A weight phase's time includes the pool's fork and
- * join around its GEMVs. */
+ * (tb_run_state.profile). The pool's fork and join around the weight
+ * phases' products (tb_pool_time_sync) is a phase of its own. */
 typedef enum tb_phase {
     TB_PHASE_EMBED,                  /* the token's embedding row */
     TB_PHASE_NORM,                   /* RMS norms and sub-norms */
@@ -73,6 +73,7 @@ typedef enum tb_phase {
     TB_PHASE_ELEMENTWISE,            /* the FFN's gate, the residual adds */
     TB_PHASE_DOWN,                   /* weights: down */
     TB_PHASE_LM_HEAD,                /* weights: the lm_head (logits) */
+    TB_PHASE_SYNC,                   /* the pool's fork and join around the weights' products */
     TB_PHASES
 } tb_phase;
 
@@ -88,6 +89,7 @@ typedef struct tb_run_state {
     void *kcache, *vcache;           /* layers x kv_heads x ctx x head_dim, f16 or f32 */
     int pos;                         /* tokens in the cache */
     double *profile;                 /* when set: seconds added per tb_phase */
+    double pool_sync;                /* with a profile: the pool's synchronisation seconds */
 } tb_run_state;
 
 typedef struct tb_model {

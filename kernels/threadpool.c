@@ -40,7 +40,9 @@ struct tb_pool {
     int n, grain;
     struct share {            /* one thread's unclaimed units, see run_share */
         _Alignas(64) _Atomic uint64_t units;
+        double busy;          /* with sync timed: the seconds it spent in the job */
     } *shares;
+    double *sync;             /* see tb_pool_time_sync */
     tb_task_fn fn;
     void *ctx;
     struct worker_arg {
@@ -166,7 +168,10 @@ static void *worker_main(void *arg)
         seen = g;
         if (atomic_load(&p->quit))
             return NULL;
+        double t0 = p->sync ? tb_now() : 0; /* set before the job was handed out */
         run_share(p, wa->index);
+        if (p->sync)
+            p->shares[wa->index].busy = tb_now() - t0;
         atomic_fetch_add_explicit(&p->finished, 1, memory_order_release);
     }
 }
@@ -244,6 +249,11 @@ int tb_pool_tids(tb_pool *p, int *tids, int cap)
     return n;
 }
 
+void tb_pool_time_sync(tb_pool *p, double *sync)
+{
+    p->sync = sync;
+}
+
 void tb_pool_for(tb_pool *p, int n, int grain, tb_task_fn fn, void *ctx)
 {
     if (n <= 0)
@@ -254,6 +264,7 @@ void tb_pool_for(tb_pool *p, int n, int grain, tb_task_fn fn, void *ctx)
         fn(ctx, 0, n, 0);
         return;
     }
+    double start = p->sync ? tb_now() : 0;
     p->n = n;
     p->grain = grain;
     p->fn = fn;
@@ -269,10 +280,19 @@ void tb_pool_for(tb_pool *p, int n, int grain, tb_task_fn fn, void *ctx)
     atomic_fetch_add_explicit(&p->gen, 1, memory_order_release);
     pthread_cond_broadcast(&p->wake);
     pthread_mutex_unlock(&p->lock);
+    double t0 = p->sync ? tb_now() : 0;
     run_share(p, 0);
+    if (p->sync)
+        p->shares[0].busy = tb_now() - t0;
     int rounds = 0;
     while (atomic_load_explicit(&p->finished, memory_order_acquire) < p->threads - 1)
         wait_turn(p, &rounds);
+    if (p->sync) {
+        double busiest = 0;
+        for (int i = 0; i < p->threads; i++)
+            busiest = p->shares[i].busy > busiest ? p->shares[i].busy : busiest;
+        *p->sync += tb_now() - start - busiest;
+    }
 }
 
 typedef struct gemm_job {

@@ -32,6 +32,13 @@ int tb_pool_threads(const tb_pool *p);
  * for per-thread hardware counters; returns how many were written. */
 int tb_pool_tids(tb_pool *p, int *tids, int cap);
 
+/* Timing of the pool's synchronisation, for profiles. While sync is set,
+ * each parallel-for adds to *sync the part of its wall time that lies
+ * outside the busiest thread's work: handing the job out, waking the
+ * workers, and seeing the last one finish. NULL turns it off. Call between
+ * parallel-fors, from the pool's creating thread. */
+void tb_pool_time_sync(tb_pool *p, double *sync);
+
 /* fn over [0, n) in chunks whose bounds are multiples of grain (or n). */
 void tb_pool_for(tb_pool *p, int n, int grain, tb_task_fn fn, void *ctx);
 

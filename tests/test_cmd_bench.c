@@ -385,8 +385,11 @@ static void test_profile(void **state)
         }
         assert_true(whole > 0);
         assert_true(sum <= whole * (1 + 1e-9) && sum > 0.9 * whole);
+        /* one thread: no pool to fork and join */
+        assert_true(json_real_value(json_object_get(json_object_get(prof, "phases"),
+                                                    "pool fork and join")) == 0);
     }
-    assert_int_equal(seen, 2 * 11); /* both tests, every phase */
+    assert_int_equal(seen, 2 * 12); /* both tests, every phase */
     json_decref(doc);
     tb_rmtree(dir);
     free(dir);

@@ -18,6 +18,7 @@
 #include "cpu.h"
 #include "formats.h"
 #include "threadpool.h"
+#include "tb_time.h"
 
 static uint64_t rng = 0x243f6a8885a308d3ull;
 
@@ -772,6 +773,20 @@ static void test_pool(void **state)
             free(y[i]);
         check_cover(p, threads, false);
         check_cover(p, threads, true);
+        /* the synchronisation time: within the call's wall time, and only
+         * counted while asked for */
+        double sync = 0;
+        tb_pool_time_sync(p, &sync);
+        double t0 = tb_now();
+        tb_pool_gemm(p, fn, &w, &a, got);
+        double wall = tb_now() - t0;
+        tb_pool_time_sync(p, NULL);
+        assert_true(sync >= 0 && sync <= wall);
+        if (threads == 1)
+            assert_true(sync == 0);
+        double before = sync;
+        tb_pool_gemm(p, fn, &w, &a, got);
+        assert_true(sync == before);
         tb_pool_destroy(p);
     }
     assert_int_equal(tb_pool_create(0, false, &(tb_pool *){NULL}, &err), TB_EINVAL);
