@@ -74,14 +74,28 @@ bool bench_same_shape(const tb_model *a, const tb_model *b)
            a->cfg.vocab == b->cfg.vocab && a->cfg.heads == b->cfg.heads;
 }
 
+/* The ternary model of ternbench's that the others of its shape are set
+ * against: the first one listed (-1 for none). */
+static int ternary_reference(const bench *b, int x)
+{
+    for (int i = 0; i < b->nengines; i++) {
+        const engine *e = &b->engines[i];
+        if (!e->peer && !e->ternbench && bench_model_ternary(e->model) &&
+            bench_same_shape(e->model, b->engines[x].model))
+            return i;
+    }
+    return -1;
+}
+
 bool bench_compares(const bench *b, int x, int y)
 {
     const engine *a = &b->engines[x], *c = &b->engines[y];
     if (a->ternbench || c->ternbench) /* A/B: this build over the other, model by model */
         return !a->peer && c->ternbench && a->index == c->index;
-    if (!bench_model_ternary(a->model) || bench_model_ternary(c->model) ||
-        !bench_same_shape(a->model, c->model))
+    if (!bench_model_ternary(a->model) || !bench_same_shape(a->model, c->model))
         return false;
+    if (bench_model_ternary(c->model)) /* ternary layouts: each of ternbench's over the first */
+        return !a->peer && x != y && y == ternary_reference(b, x);
     bool same_engine = (!a->peer && !c->peer) || (a->peer && c->peer && !strcmp(a->peer, c->peer));
     return same_engine || !a->peer || !strcmp(bench_model_format(c->model), "f16");
 }

@@ -170,6 +170,8 @@ static int summary_lines(const tb_report *rep, line *lines, int cap)
     }
     for (int i = 0; i < r->ncomps; i++) { /* the strongest baseline, any engine's */
         const tb_rcomp *c = &r->comps[i];
+        if (tb_fmt_ternary(c->b->format)) /* one ternary layout over another: no baseline */
+            continue;
         for (int k = 0; k < n; k++) {
             line *l = &lines[k];
             if (l->headline && c->a == l->headline->a && c != l->headline &&

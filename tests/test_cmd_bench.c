@@ -156,6 +156,43 @@ static void test_thread_lists_and_pg(void **state)
     free(dir);
 }
 
+/* Ternary layouts of one model: each of ternbench's ternary models over the
+ * first one listed (bitnet.cpp's tiny file and the same file re-encoded in
+ * t1_67 at load), beside each over the f16 baseline; never the reverse. */
+static void test_ternary_layouts(void **state)
+{
+    (void)state;
+    char *dir = tb_tmpdir();
+    char path[1200], models[1200];
+    snprintf(path, sizeof path, "%s/r.json", dir);
+    snprintf(models, sizeof models, "%s/bitnet-cpp-tiny/tiny-i2_s.gguf,%s/bitnet-cpp-tiny/"
+             "tiny-i2_s.gguf@t1_67,%s/bitnet-cpp-tiny/tiny-f16.gguf", TB_TEST_DATA, TB_TEST_DATA,
+             TB_TEST_DATA);
+    tb_run_result r = bench("-m", models, "-n", "4", "-p", "0", "-t", "1", "-r", "2", "--warmup", "1",
+                            "--max-lost", "100%", "--json", path);
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "| tg4 | 1 | tiny-i2_s.gguf@t1_67 | tiny-i2_s.gguf | "));
+    tb_run_free(&r);
+    json_t *doc = tb_test_json_load(path);
+    json_t *comps = json_object_get(doc, "comparisons"), *c;
+    size_t i;
+    int layouts = 0;
+    json_array_foreach(comps, i, c) {
+        const char *f = json_string_value(json_object_get(c, "format"));
+        const char *bf = json_string_value(json_object_get(c, "baseline_format"));
+        if (!strcmp(bf, "f16"))
+            continue;
+        assert_string_equal(f, "t1_67");
+        assert_string_equal(bf, "i2_s");
+        layouts++;
+    }
+    assert_int_equal(layouts, 1);
+    assert_int_equal(json_array_size(comps), 3); /* i2_s and t1_67 over f16; t1_67 over i2_s */
+    json_decref(doc);
+    tb_rmtree(dir);
+    free(dir);
+}
+
 /* A stand-in llama-bench: appends its arguments to a log, prints llama-bench's
  * -o json row for the one test it was given (50 t/s decoding, 200 t/s a
  * prompt), and fails like a loader on a file whose name has "bad" in it,
@@ -618,6 +655,7 @@ int main(void)
         cmocka_unit_test(test_document),
         cmocka_unit_test(test_energy_with_a_meter),
         cmocka_unit_test(test_thread_lists_and_pg),
+        cmocka_unit_test(test_ternary_layouts),
         cmocka_unit_test(test_peer),
         cmocka_unit_test(test_ternbench_peer),
         cmocka_unit_test(test_llama_bench_command),
