@@ -655,9 +655,8 @@ INLINE __m256i t167_decode_avx2(const uint8_t *p, const t167_avx2_consts *c)
 /* One row x T tokens; PMADDUBSW's int16 pairs (at most 2 * 2 * 128 each)
  * add six to a block before widening: no saturation. */
 INLINE void t167_tile(const tb_matrix *w, const tb_act *a, float *y, int ldy, int r, int t,
-                      const int T)
+                      const t167_avx2_consts *c, const int T)
 {
-    const t167_avx2_consts c = t167_avx2_consts_new();
     const __m256i three = _mm256_set1_epi8(3);
     const int k = w->k;
     const uint8_t *p = tb_t167_block(w, r, 0);
@@ -671,7 +670,7 @@ INLINE void t167_tile(const tb_matrix *w, const tb_act *a, float *y, int ldy, in
     for (; b + TB_T167_BLOCK <= k; b += TB_T167_BLOCK, p += TB_T167_ROWS * TB_T167_BLOCK_BYTES) {
         __m256i f[2][3];
         for (int h = 0; h < 2; h++) {
-            __m256i v = t167_decode_avx2(p + 20 * h, &c);
+            __m256i v = t167_decode_avx2(p + 20 * h, c);
             for (int d = 0; d < 3; d++)
                 f[h][d] = _mm256_and_si256(_mm256_srli_epi16(v, 2 * d), three);
         }
@@ -702,10 +701,11 @@ INLINE void t167_tile(const tb_matrix *w, const tb_act *a, float *y, int ldy, in
     }
 }
 
-#define T167_TILE(r, t, R, T) t167_tile(w, a, y, ldy, r, t, T)
+#define T167_TILE(r, t, R, T) t167_tile(w, a, y, ldy, r, t, &c, T)
 
 void tb_gemm_t1_67_avx2(const tb_matrix *w, const tb_act *a, float *y, int ldy, int r0, int r1)
 {
+    const t167_avx2_consts c = t167_avx2_consts_new();
     TILED(1, 4, T167_TILE);
 }
 
