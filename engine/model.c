@@ -41,7 +41,8 @@ int tb_format_file_type(tb_format f, bool bitnet_file, uint32_t *type, tb_error 
             return TB_OK;
         }
     return tb_error_set(err, TB_EINVAL, "%s has no GGUF type (ternbench builds it in memory at "
-                        "load): write i2_s or tq2_0 instead", tb_format_get(f)->name);
+                        "load): write i2_s or tq2_0 instead, and load the file as FILE@%s",
+                        tb_format_get(f)->name, tb_format_get(f)->name);
 }
 
 bool tb_format_in_files(tb_format f)

@@ -373,6 +373,10 @@ static void test_convert(void **state)
     o = (tb_convert_opts){.fmt = TB_FMT_TL2};
     assert_int_equal(tb_convert(f16, out, &o, &rep, &err), TB_EINVAL);
     assert_non_null(strstr(err.text, "tl2 has no GGUF type"));
+    assert_non_null(strstr(err.text, "load the file as FILE@tl2"));
+    o = (tb_convert_opts){.fmt = TB_FMT_T1_67};
+    assert_int_equal(tb_convert(f16, out, &o, &rep, &err), TB_EINVAL);
+    assert_non_null(strstr(err.text, "t1_67 has no GGUF type"));
     o = (tb_convert_opts){.fmt = TB_FMT_F16, .embd_set = true, .embd = TB_FMT_I2_S};
     assert_int_equal(tb_convert(f16, out, &o, &rep, &err), TB_EINVAL);
     assert_non_null(strstr(err.text, "--embd-format i2_s"));
