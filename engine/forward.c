@@ -99,6 +99,17 @@ static void lap(tb_model *m, tb_phase p, double *t)
     *t = now;
 }
 
+/* lap() for a phase that ran a parallel-for: the pool's synchronisation
+ * since sync0 (tb_pool_time_sync) goes to a phase of its own. */
+static void lap_pooled(tb_model *m, tb_phase p, double *t, double sync0)
+{
+    lap(m, p, t);
+    if (m->rs.profile) {
+        m->rs.profile[p] -= m->rs.pool_sync - sync0;
+        m->rs.profile[TB_PHASE_SYNC] += m->rs.pool_sync - sync0;
+    }
+}
+
 /* Y = X W^T for `tokens` rows of X, for each of nw matrices that share the
  * input (q, k, v; gate, up), in one parallel-for. One token is a GEMV,
  * several a GEMM. The profile's clock t: quantisation, then phase p. */
@@ -124,11 +135,7 @@ static void linear(tb_model *m, const float *x, int tokens, int nw, const tb_mat
     lap(m, TB_PHASE_QUANT, t);
     double sync = m->rs.pool_sync;
     tb_pool_gemm_n(m->pool, nw, fns, w, acts, y);
-    lap(m, p, t);
-    if (m->rs.profile) { /* the pool's share of the phase is a phase of its own */
-        m->rs.profile[p] -= m->rs.pool_sync - sync;
-        m->rs.profile[TB_PHASE_SYNC] += m->rs.pool_sync - sync;
-    }
+    lap_pooled(m, p, t, sync);
 }
 
 /* Rotary embedding: NeoX style rotates pairs (i, i + d/2) of each head, the
@@ -336,8 +343,9 @@ static const float *forward(tb_model *m, const int *tokens, int n, float *all, i
         }
         lap(m, TB_PHASE_ROPE_KV, &clock);
         attn_job job = {m, l, pos0, n};
+        double sync = s->pool_sync;
         tb_pool_for(m->pool, c->heads, 1, attention_heads, &job);
-        lap(m, TB_PHASE_ATTN, &clock);
+        lap_pooled(m, TB_PHASE_ATTN, &clock, sync);
         if (L->attn_sub_norm)
             rmsnorm_rows(s->xb, s->xb, L->attn_sub_norm, n, dim, c->eps);
         lap(m, TB_PHASE_NORM, &clock);

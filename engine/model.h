@@ -59,8 +59,8 @@ typedef struct tb_layer {
 typedef enum tb_kv_type { TB_KV_F16, TB_KV_F32 } tb_kv_type;
 
 /* The phases of a forward pass, for a profile of where a token's time goes
- * (tb_run_state.profile). The pool's fork and join around the weight
- * phases' products (tb_pool_time_sync) is a phase of its own. */
+ * (tb_run_state.profile). The pool's fork and join around the weights'
+ * products and attention (tb_pool_time_sync) is a phase of its own. */
 typedef enum tb_phase {
     TB_PHASE_EMBED,                  /* the token's embedding row */
     TB_PHASE_NORM,                   /* RMS norms and sub-norms */
@@ -73,7 +73,7 @@ typedef enum tb_phase {
     TB_PHASE_ELEMENTWISE,            /* the FFN's gate, the residual adds */
     TB_PHASE_DOWN,                   /* weights: down */
     TB_PHASE_LM_HEAD,                /* weights: the lm_head (logits) */
-    TB_PHASE_SYNC,                   /* the pool's fork and join around the weights' products */
+    TB_PHASE_SYNC,                   /* the pool's fork and join (weights' products, attention) */
     TB_PHASES
 } tb_phase;
 

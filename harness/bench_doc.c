@@ -377,8 +377,8 @@ static void gather_losses(bench *b)
 static void profile_table(const bench *b, FILE *out)
 {
     fprintf(out, "\nprofile: one more run of each test with a clock around each phase; per token "
-                 "(the pool's fork and join around the weight phases' products: the time no "
-                 "thread spent computing them)\n\n"
+                 "(the pool's fork and join around the weights' products and attention: the time "
+                 "outside the busiest thread's work)\n\n"
                  "| model | test | phase | us/token | share | weights GB/s | of the roof |\n"
                  "| --- | --- | --- | ---: | ---: | ---: | ---: |\n");
     for (int i = 0; i < b->nengines; i++) {
