@@ -543,9 +543,12 @@ static void test_energy_measured_beside_the_proxy(void **state)
     assert_double_equal(p, 100 * want_p, 0.5);
     assert_double_equal(diff, 100 * want_d, 5); /* as above */
     /* the proxy overstates the saving of the run that used fewer CPUs: by
-     * about 10 points on a quiet machine, by as little as 3 (model and report
-     * alike) when other work stretches the runs' wall time (the idle term) */
-    assert_true(want_d < 0 && diff < 0);
+     * about 10 points on a quiet machine; when other work stretches the runs'
+     * wall time (the idle term) the gap shrinks and can turn (seen beside the
+     * sanitizer suite: the model +3.0 points, the report +2.4). Where the
+     * model has the proxy overstate by 2 points or more, so must the report. */
+    if (want_d < -0.02)
+        assert_true(diff < 0);
     json_decref(doc);
     tb_rmtree(dir);
     free(dir);
