@@ -850,6 +850,22 @@ void tb_act_quantize(tb_act *a, const float *x, int n)
     }
 }
 
+/* Whether t's variant for isa can run here beyond the ISA level itself:
+ * t1_67's AVX-512 kernel needs VBMI, which the avx512 level does not
+ * require (its entry falls back to the AVX2 kernel inside; choosing AVX2
+ * here says so in `used`). */
+static bool variant_runs(tb_format fmt, tb_isa isa)
+{
+#if defined(__x86_64__)
+    if (fmt == TB_FMT_T1_67 && isa == TB_ISA_AVX512)
+        return __builtin_cpu_supports("avx512vbmi");
+#else
+    (void)fmt;
+    (void)isa;
+#endif
+    return true;
+}
+
 tb_gemm_fn tb_gemm_select(tb_format fmt, tb_isa isa, tb_isa *used)
 {
     const tb_format_traits *t = &table[fmt];
@@ -861,7 +877,7 @@ tb_gemm_fn tb_gemm_select(tb_format fmt, tb_isa isa, tb_isa *used)
     };
     for (int i = 0; i < 3; i++) {
         tb_isa cand = fallback[isa][i];
-        if (t->gemm[cand]) {
+        if (t->gemm[cand] && variant_runs(fmt, cand)) {
             if (used)
                 *used = cand;
             return t->gemm[cand];

@@ -861,6 +861,9 @@ static void test_dispatch_and_validation(void **state)
     assert_int_equal(used, TB_ISA_AVX512);
     tb_gemm_select(TB_FMT_TQ1_0, TB_ISA_NEON, &used); /* not in an x86 build: scalar serves */
     assert_int_equal(used, TB_ISA_SCALAR);
+    /* t1_67's AVX-512 kernel needs VBMI: without it the AVX2 one runs, and says so */
+    tb_gemm_select(TB_FMT_T1_67, TB_ISA_AVX512, &used);
+    assert_int_equal(used, __builtin_cpu_supports("avx512vbmi") ? TB_ISA_AVX512 : TB_ISA_AVX2);
 #endif
     tb_gemm_select(TB_FMT_F16, TB_ISA_SCALAR, &used);
     assert_int_equal(used, TB_ISA_SCALAR);
