@@ -850,10 +850,9 @@ void tb_act_quantize(tb_act *a, const float *x, int n)
     }
 }
 
-/* Whether t's variant for isa can run here beyond the ISA level itself:
+/* Whether fmt's variant for isa can run here beyond the ISA level itself:
  * t1_67's AVX-512 kernel needs VBMI, which the avx512 level does not
- * require (its entry falls back to the AVX2 kernel inside; choosing AVX2
- * here says so in `used`). */
+ * require; without it the AVX2 kernel is chosen (and named in `used`). */
 static bool variant_runs(tb_format fmt, tb_isa isa)
 {
 #if defined(__x86_64__)

@@ -406,16 +406,6 @@ void tb_gemm_tl2_avx512(const tb_matrix *w, const tb_act *a, float *y, int ldy, 
     TB_TL2_GEMM(tl2_tiles512)
 }
 
-/* ---- t1_67: t167_avx512.c where the CPU has VBMI, else the AVX2 kernel ---- */
-
-void tb_gemm_t1_67_avx512(const tb_matrix *w, const tb_act *a, float *y, int ldy, int r0, int r1)
-{
-    static int vbmi = -1; /* racing threads store the same answer */
-    if (vbmi < 0)
-        vbmi = __builtin_cpu_supports("avx512vbmi") != 0;
-    (vbmi ? tb_gemm_t1_67_avx512vbmi : tb_gemm_t1_67_avx2)(w, a, y, ldy, r0, r1);
-}
-
 /* ---- float weights ---- */
 
 INLINE __m512 load_w16(const void *p, int fmt, __mmask16 m)

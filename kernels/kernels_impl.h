@@ -161,7 +161,6 @@ void tb_gemm_tl2_neon(const tb_matrix *, const tb_act *, float *, int, int, int)
 void tb_gemm_t1_67_scalar(const tb_matrix *, const tb_act *, float *, int, int, int);
 void tb_gemm_t1_67_avx2(const tb_matrix *, const tb_act *, float *, int, int, int);
 void tb_gemm_t1_67_avx512(const tb_matrix *, const tb_act *, float *, int, int, int);
-void tb_gemm_t1_67_avx512vbmi(const tb_matrix *, const tb_act *, float *, int, int, int);
 void tb_gemm_t1_67_neon(const tb_matrix *, const tb_act *, float *, int, int, int);
 void tb_gemm_q6_k_scalar(const tb_matrix *, const tb_act *, float *, int, int, int);
 void tb_gemm_q6_k_avx512(const tb_matrix *, const tb_act *, float *, int, int, int);

@@ -1,6 +1,6 @@
 /*
  * t167_avx512.c - the t1_67 kernel for AVX-512 with VBMI (Ice Lake, Zen 4
- * and later). This file alone is compiled with VBMI; gemm_avx512.c calls it
+ * and later). This file alone is compiled with VBMI; tb_gemm_select picks it
  * only where the CPU has VBMI, and the AVX2 kernel otherwise.
  *
  * Decoding half a block (32 codes, 20 bytes) takes three byte shuffles:
@@ -61,9 +61,8 @@ INLINE __m256i t167_fields(const __m256i acc[3])
                                                      _mm256_srai_epi32(acc[2], 4)));
 }
 
-/* One row x T tokens: each half block is decoded once for the T tokens.
- * With one token, each half keeps its own three accumulators (six VPDPBUSD
- * chains); with more, the tokens give the chains. Measured against it (2
+/* One row x T tokens (one token: the rows outside whole tiles): each half
+ * block is decoded once for the T tokens. Measured against it (2
  * threads, batch 128, 2B4T FFN shapes, 378-451 GOP/s): four rows of a tile
  * at once with the fields shifted down to share one accumulator per row and
  * token, 364-401 (more operations per weight); each row decoded once into
@@ -75,12 +74,11 @@ INLINE void t167_tile(const tb_matrix *w, const tb_act *a, float *y, int ldy, in
     const int k = w->k;
     const uint8_t *p = tb_t167_block(w, r, 0);
     const int8_t *q[4];
-    __m256i acc[4][2][3];
+    __m256i acc[4][3];
     for (int j = 0; j < T; j++) {
         q[j] = a->i8 + (size_t)(t + j) * k;
-        for (int h = 0; h < 2; h++)
-            for (int d = 0; d < 3; d++)
-                acc[j][h][d] = _mm256_setzero_si256();
+        for (int d = 0; d < 3; d++)
+            acc[j][d] = _mm256_setzero_si256();
     }
     int b = 0;
     for (; b + TB_T167_BLOCK <= k; b += TB_T167_BLOCK, p += STRIDE)
@@ -92,8 +90,7 @@ INLINE void t167_tile(const tb_matrix *w, const tb_act *a, float *y, int ldy, in
             for (int j = 0; j < T; j++)
                 for (int d = 0; d < 3; d++) {
                     __m256i x = _mm256_loadu_si256((const __m256i *)(q[j] + b + 32 * h + 64 * d));
-                    __m256i *s = &acc[j][T == 1 ? h : 0][d];
-                    *s = _mm256_dpbusd_epi32(*s, f[d], x);
+                    acc[j][d] = _mm256_dpbusd_epi32(acc[j][d], f[d], x);
                 }
         }
     p = tb_t167_chunk0(w, r);
@@ -101,16 +98,12 @@ INLINE void t167_tile(const tb_matrix *w, const tb_act *a, float *y, int ldy, in
         __m256i lo, hi;
         t167_chunk(p, &lo, &hi);
         for (int j = 0; j < T; j++) {
-            __m256i *s = &acc[j][0][0];
-            *s = _mm256_dpbusd_epi32(*s, lo, _mm256_loadu_si256((const __m256i *)(q[j] + b)));
-            *s = _mm256_dpbusd_epi32(*s, hi, _mm256_loadu_si256((const __m256i *)(q[j] + b + 32)));
+            acc[j][0] = _mm256_dpbusd_epi32(acc[j][0], lo, _mm256_loadu_si256((const __m256i *)(q[j] + b)));
+            acc[j][0] = _mm256_dpbusd_epi32(acc[j][0], hi, _mm256_loadu_si256((const __m256i *)(q[j] + b + 32)));
         }
     }
     for (int j = 0; j < T; j++) {
-        __m256i f[3];
-        for (int d = 0; d < 3; d++)
-            f[d] = _mm256_add_epi32(acc[j][0][d], acc[j][1][d]);
-        __m256i s = t167_fields(f);
+        __m256i s = t167_fields(acc[j]);
         __m128i h = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
         h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0x4E));
         h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0xB1));
@@ -177,7 +170,7 @@ static void t167_rows(const tb_matrix *w, const tb_act *a, float *y, int ldy, in
     TILED(1, 4, T167_TILE);
 }
 
-void tb_gemm_t1_67_avx512vbmi(const tb_matrix *w, const tb_act *a, float *y, int ldy, int r0, int r1)
+void tb_gemm_t1_67_avx512(const tb_matrix *w, const tb_act *a, float *y, int ldy, int r0, int r1)
 {
     t167_consts c = {.spread = _mm256_loadu_si256((const __m256i *)spread),
                      .shifts = _mm256_loadu_si256((const __m256i *)shifts),

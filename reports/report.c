@@ -114,10 +114,11 @@ typedef struct line {
 static int ternary_rank(const char *fmt)
 {
     static const char *const order[] = {"i2_s", "t1_67", "tl2", "tq2_0", "tq1_0"};
-    for (int i = 0; i < 5; i++)
+    const int n = (int)(sizeof order / sizeof order[0]);
+    for (int i = 0; i < n; i++)
         if (!strcmp(fmt, order[i]))
             return i;
-    return 5;
+    return n;
 }
 
 static bool in_view(const tb_report *rep, const tb_rcomp *c)

@@ -366,10 +366,12 @@ static void compare_isas(tb_format fmt, int rows, int k, int n, const float *wsr
     tb_cpu_info cpu;
     tb_cpu_detect(&cpu);
     for (int isa = 1; isa < TB_ISA_COUNT; isa++) {
-        if (!tr->gemm[isa] || !tb_isa_supported((tb_isa)isa, cpu.features))
+        tb_isa used; /* a variant this CPU cannot run (t1_67's needs VBMI) is not chosen */
+        tb_gemm_fn fn = tb_gemm_select(fmt, (tb_isa)isa, &used);
+        if (used != (tb_isa)isa || !tb_isa_supported((tb_isa)isa, cpu.features))
             continue;
         memset(got, 0xff, sizeof(float) * n * rows);
-        tr->gemm[isa](&w, &a, got, rows, 0, rows);
+        fn(&w, &a, got, rows, 0, rows);
         for (int t = 0; t < n; t++)
             for (int r = 0; r < rows; r++) {
                 float g = got[t * rows + r], e = ref[t * rows + r];
