@@ -61,13 +61,9 @@ INLINE __m256i t167_fields(const __m256i acc[3])
                                                      _mm256_srai_epi32(acc[2], 4)));
 }
 
-/* One row x T tokens (one token: the rows outside whole tiles): each half
- * block is decoded once for the T tokens. Measured against it (2
- * threads, batch 128, 2B4T FFN shapes, 378-451 GOP/s): four rows of a tile
- * at once with the fields shifted down to share one accumulator per row and
- * token, 364-401 (more operations per weight); each row decoded once into
- * an L1 buffer that all the tokens then read, 271-344 (every row re-reads
- * all the tokens' activations from L2). */
+/* One row x T tokens, the weights read as they lie: the rows outside whole
+ * tiles, and prompts whose k is too long to stage (t167_gemm_staged): each
+ * half block is decoded once for the T tokens. */
 INLINE void t167_tile(const tb_matrix *w, const tb_act *a, float *y, int ldy, int r, int t,
                       const t167_consts *c, const int T)
 {
@@ -162,6 +158,100 @@ static void t167_gemv4(const tb_matrix *w, const tb_act *a, float *y, int r0, in
     }
 }
 
+/* Prompt: each whole tile's four rows are decoded once into a buffer that
+ * stays in L1/L2, and every token then reads them from there. A block's two
+ * decoded halves side by side make one 512-bit vector whose byte i holds the
+ * codes of weights i + 64 d in field d, so field d meets the 64 activations
+ * from 64 d on, and a field shifted down to bits 1-0 shares one accumulator
+ * per row and token. A tail chunk is staged as its 64 codes.
+ * 2 threads, batch 128 (ternbench kernels --op gemm): 6912x2560 437 -> 710
+ * GOP/s, 2560x6912 455 -> 743, i2_s beside it 692 and 781; 1024x14336 at
+ * i2_s's speed where t167_tile alone reached half of it. Before it, four rows
+ * of t167_tile at once (364-401 GOP/s) and one row staged at a time (271-344:
+ * every row re-read all the tokens' activations) had lost to t167_tile. */
+enum { STAGE_MAX_K = 32768 }; /* larger k: t167_tile (the buffer is on the stack, 44 KB) */
+
+/* Rows r .. r + 3 (a whole tile) into st: block b of row i at 64 (4 b + i),
+ * then tail chunk c of row i at 64 (4 (nb + c) + i). */
+static void t167_stage(const tb_matrix *w, int r, uint8_t *st, const t167_consts *c)
+{
+    const int nb = w->k / TB_T167_BLOCK;
+    const uint8_t *p = tb_t167_block(w, r, 0);
+    for (int b = 0; b < nb * TB_T167_ROWS; b++, p += TB_T167_BLOCK_BYTES, st += 64) {
+        _mm256_storeu_si256((__m256i *)st, t167_decode(p, c));
+        _mm256_storeu_si256((__m256i *)(st + 32), t167_decode(p + 20, c));
+    }
+    p = tb_t167_chunk0(w, r);
+    for (int v = nb * TB_T167_BLOCK; v < w->k; v += TB_T167_TAIL)
+        for (int i = 0; i < TB_T167_ROWS; i++, p += 16, st += 64) {
+            __m256i lo, hi;
+            t167_chunk(p, &lo, &hi);
+            _mm256_storeu_si256((__m256i *)st, lo);
+            _mm256_storeu_si256((__m256i *)(st + 32), hi);
+        }
+}
+
+/* Four staged rows x T tokens from token t. */
+INLINE void staged_tile(const tb_matrix *w, const uint8_t *st, const tb_act *a, float *y, int ldy,
+                        int r, int t, const int T)
+{
+    const int k = w->k, nb = k / TB_T167_BLOCK;
+    const __m512i three = _mm512_set1_epi8(3);
+    const int8_t *q[4];
+    __m512i acc[4][4];
+    for (int j = 0; j < T; j++) {
+        q[j] = a->i8 + (size_t)(t + j) * k;
+        for (int i = 0; i < TB_T167_ROWS; i++)
+            acc[i][j] = _mm512_setzero_si512();
+    }
+    for (int b = 0; b < nb; b++, st += 64 * TB_T167_ROWS)
+        for (int d = 0; d < 3; d++) {
+            __m512i x[4];
+            for (int j = 0; j < T; j++)
+                x[j] = _mm512_loadu_si512(q[j] + b * TB_T167_BLOCK + 64 * d);
+            for (int i = 0; i < TB_T167_ROWS; i++) {
+                __m512i f = _mm512_loadu_si512(st + 64 * i);
+                f = _mm512_and_si512(d ? _mm512_srli_epi16(f, 2 * d) : f, three);
+                for (int j = 0; j < T; j++)
+                    acc[i][j] = _mm512_dpbusd_epi32(acc[i][j], f, x[j]);
+            }
+        }
+    for (int v = nb * TB_T167_BLOCK; v < k; v += TB_T167_TAIL, st += 64 * TB_T167_ROWS) {
+        __m512i x[4];
+        for (int j = 0; j < T; j++)
+            x[j] = _mm512_loadu_si512(q[j] + v);
+        for (int i = 0; i < TB_T167_ROWS; i++) {
+            __m512i f = _mm512_loadu_si512(st + 64 * i);
+            for (int j = 0; j < T; j++)
+                acc[i][j] = _mm512_dpbusd_epi32(acc[i][j], f, x[j]);
+        }
+    }
+    for (int i = 0; i < TB_T167_ROWS; i++)
+        for (int j = 0; j < T; j++) {
+            int32_t isum = _mm512_reduce_add_epi32(acc[i][j]) - a->i8_sum[t + j];
+            y[(size_t)(t + j) * ldy + r + i] = tb_ternary_out1(isum, a->i8_scale[t + j], w->scale);
+        }
+}
+
+/* Whole tiles [t0, t1) of rows, staged one at a time. */
+static void t167_gemm_staged(const tb_matrix *w, const tb_act *a, float *y, int ldy, int t0, int t1,
+                             const t167_consts *c)
+{
+    uint8_t st[TB_T167_ROWS * (STAGE_MAX_K / TB_T167_BLOCK * 64 + TB_T167_BLOCK)]
+        __attribute__((aligned(64)));
+    for (int r = t0; r < t1; r += TB_T167_ROWS) {
+        t167_stage(w, r, st, c);
+        int t = 0;
+        for (; t + 4 <= a->n; t += 4)
+            staged_tile(w, st, a, y, ldy, r, t, 4);
+        switch (a->n - t) { /* the last one to three tokens in one tile */
+        case 3: staged_tile(w, st, a, y, ldy, r, t, 3); break;
+        case 2: staged_tile(w, st, a, y, ldy, r, t, 2); break;
+        case 1: staged_tile(w, st, a, y, ldy, r, t, 1); break;
+        }
+    }
+}
+
 #define T167_TILE(r, t, R, T) t167_tile(w, a, y, ldy, r, t, c, T)
 
 static void t167_rows(const tb_matrix *w, const tb_act *a, float *y, int ldy, int r0, int r1,
@@ -182,6 +272,10 @@ void tb_gemm_t1_67_avx512(const tb_matrix *w, const tb_act *a, float *y, int ldy
     if (a->n == 1 && t0 < t1) {
         t167_rows(w, a, y, ldy, r0, t0, &c);
         t167_gemv4(w, a, y, t0, t1, &c);
+        t167_rows(w, a, y, ldy, t1, r1, &c);
+    } else if (t0 < t1 && w->k <= STAGE_MAX_K) {
+        t167_rows(w, a, y, ldy, r0, t0, &c);
+        t167_gemm_staged(w, a, y, ldy, t0, t1, &c);
         t167_rows(w, a, y, ldy, t1, r1, &c);
     } else {
         t167_rows(w, a, y, ldy, r0, r1, &c);

@@ -174,10 +174,12 @@ static void test_t167_layout(void **state)
     assert_memory_equal(x, y, sizeof x);
     free(b);
     /* every ISA against the scalar kernel where k is not a multiple of 192:
-     * a tail alone, and blocks with one and two tail chunks */
-    static const int ks[] = {128, 256, 512, 640};
+     * a tail alone, and blocks with one and two tail chunks; one token, and
+     * prompts with and without whole tiles of four tokens; a k above what
+     * the AVX-512 prompt kernel stages (it then reads the rows in place) */
+    static const int ks[] = {128, 256, 512, 640, 33152}, ns[] = {1, 5, 2, 6, 7};
     for (size_t i = 0; i < sizeof ks / sizeof ks[0]; i++) {
-        int rows = 11, k = ks[i], n = 1 + (int)i % 2; /* two whole tiles and three rows */
+        int rows = 11, k = ks[i], n = ns[i]; /* two whole tiles and three rows */
         float *wsrc = ternary_matrix(rows, k, 0.375f), *xs = malloc(sizeof(float) * n * k);
         for (int j = 0; j < n * k; j++)
             xs[j] = rnd_normal();
@@ -185,24 +187,29 @@ static void test_t167_layout(void **state)
         free(wsrc);
         free(xs);
     }
-    /* a range that starts and ends inside tiles: rows 3-9 of 11, one token */
+    /* a range that starts and ends inside tiles: rows 3-9 of 11, for one
+     * token and for five */
     int rows = 11, k = 640;
-    float *wsrc = ternary_matrix(rows, k, 0.375f), *xs = malloc(sizeof(float) * k);
-    for (int j = 0; j < k; j++)
+    float *wsrc = ternary_matrix(rows, k, 0.375f), *xs = malloc(sizeof(float) * 5 * k);
+    for (int j = 0; j < 5 * k; j++)
         xs[j] = rnd_normal();
     tb_matrix w2;
     uint8_t *buf = quantize(TB_FMT_T1_67, wsrc, rows, k, &w2);
-    tb_act a;
-    tb_error err;
-    assert_int_equal(tb_act_alloc(&a, TB_ACT_I8, 1, k, &err), TB_OK);
-    tb_act_quantize(&a, xs, 1);
-    float ref[11], got[11];
-    tb_gemm_select(TB_FMT_T1_67, TB_ISA_SCALAR, NULL)(&w2, &a, ref, rows, 0, rows);
-    memset(got, 0, sizeof got);
-    tb_gemm_select(TB_FMT_T1_67, TB_ISA_AVX512, NULL)(&w2, &a, got, rows, 3, 10);
-    assert_memory_equal(ref + 3, got + 3, 7 * sizeof(float));
-    assert_true(got[2] == 0 && got[10] == 0);
-    tb_act_free(&a);
+    for (int n = 1; n <= 5; n += 4) {
+        tb_act a;
+        tb_error err;
+        assert_int_equal(tb_act_alloc(&a, TB_ACT_I8, n, k, &err), TB_OK);
+        tb_act_quantize(&a, xs, n);
+        float ref[5 * 11], got[5 * 11];
+        tb_gemm_select(TB_FMT_T1_67, TB_ISA_SCALAR, NULL)(&w2, &a, ref, rows, 0, rows);
+        memset(got, 0, sizeof got);
+        tb_gemm_select(TB_FMT_T1_67, TB_ISA_AVX512, NULL)(&w2, &a, got, rows, 3, 10);
+        for (int t = 0; t < n; t++) {
+            assert_memory_equal(ref + t * rows + 3, got + t * rows + 3, 7 * sizeof(float));
+            assert_true(got[t * rows + 2] == 0 && got[t * rows + 10] == 0);
+        }
+        tb_act_free(&a);
+    }
     free(buf);
     free(wsrc);
     free(xs);
