@@ -701,12 +701,111 @@ INLINE void t167_tile(const tb_matrix *w, const tb_act *a, float *y, int ldy, in
     }
 }
 
-#define T167_TILE(r, t, R, T) t167_tile(w, a, y, ldy, r, t, &c, T)
+/* Prompt: rows decoded once, two at a time, into a buffer of one code per
+ * weight in the weights' order, that every token then reads: two rows x
+ * three tokens per pass, a PMADDUBSW per 32 weights and row and token and
+ * nothing else. */
+enum { STAGE_ROWS = 2, STAGE_MAX_K = 16384 }; /* larger k: t167_tile (the buffer is on the stack) */
+
+static void t167_stage(const tb_matrix *w, int r, uint8_t *st, const t167_avx2_consts *c)
+{
+    const __m256i three = _mm256_set1_epi8(3);
+    const int k = w->k, nb = k / TB_T167_BLOCK;
+    for (int i = 0; i < STAGE_ROWS; i++, st += k) {
+        const uint8_t *p = tb_t167_block(w, r + i, 0);
+        for (int b = 0; b < nb; b++, p += TB_T167_ROWS * TB_T167_BLOCK_BYTES)
+            for (int h = 0; h < 2; h++) {
+                __m256i v = t167_decode_avx2(p + 20 * h, c);
+                for (int d = 0; d < 3; d++)
+                    _mm256_storeu_si256((__m256i *)(st + b * TB_T167_BLOCK + 32 * h + 64 * d),
+                                        _mm256_and_si256(_mm256_srli_epi16(v, 2 * d), three));
+            }
+        p = tb_t167_chunk0(w, r + i);
+        for (int v = nb * TB_T167_BLOCK; v < k; v += TB_T167_TAIL, p += TB_T167_ROWS * 16) {
+            __m256i bb = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)p));
+            __m256i lo = _mm256_and_si256(_mm256_srlv_epi64(bb, _mm256_set_epi64x(2, 2, 0, 0)), three);
+            __m256i hi = _mm256_and_si256(_mm256_srlv_epi64(bb, _mm256_set_epi64x(6, 6, 4, 4)), three);
+            _mm256_storeu_si256((__m256i *)(st + v), lo);
+            _mm256_storeu_si256((__m256i *)(st + v + 32), hi);
+        }
+    }
+}
+
+/* The two staged rows r, r + 1 (st) x T tokens from t. Products add in
+ * int16 for 32 steps (at most 32 * 2 * 2 * 128 in size) before widening. */
+INLINE void staged_tile(const tb_matrix *w, const uint8_t *st, const tb_act *a, float *y, int ldy,
+                        int r, int t, const int T)
+{
+    const int k = w->k;
+    const int8_t *q[3];
+    __m256i acc[2][3], s[2][3];
+    for (int j = 0; j < T; j++) {
+        q[j] = a->i8 + (size_t)(t + j) * k;
+        for (int i = 0; i < 2; i++)
+            acc[i][j] = _mm256_setzero_si256();
+    }
+    for (int v0 = 0; v0 < k; v0 += 1024) {
+        int v1 = v0 + 1024 < k ? v0 + 1024 : k;
+        for (int i = 0; i < 2; i++)
+            for (int j = 0; j < T; j++)
+                s[i][j] = _mm256_setzero_si256();
+        for (int v = v0; v < v1; v += 32) {
+            __m256i f0 = _mm256_loadu_si256((const __m256i *)(st + v));
+            __m256i f1 = _mm256_loadu_si256((const __m256i *)(st + k + v));
+            for (int j = 0; j < T; j++) {
+                __m256i x = _mm256_loadu_si256((const __m256i *)(q[j] + v));
+                s[0][j] = _mm256_add_epi16(s[0][j], _mm256_maddubs_epi16(f0, x));
+                s[1][j] = _mm256_add_epi16(s[1][j], _mm256_maddubs_epi16(f1, x));
+            }
+        }
+        for (int i = 0; i < 2; i++)
+            for (int j = 0; j < T; j++)
+                acc[i][j] = _mm256_add_epi32(acc[i][j], hsum_pairs(s[i][j]));
+    }
+    for (int i = 0; i < 2; i++)
+        for (int j = 0; j < T; j++) {
+            int32_t isum = hsum_i32(acc[i][j]) - a->i8_sum[t + j]; /* codes are w + 1 */
+            y[(size_t)(t + j) * ldy + r + i] = tb_ternary_out1(isum, a->i8_scale[t + j], w->scale);
+        }
+}
+
+/* Rows [r0, r1) two at a time (r1 - r0 even), each pair staged once. */
+static void t167_gemm_staged(const tb_matrix *w, const tb_act *a, float *y, int ldy, int r0, int r1,
+                             const t167_avx2_consts *c)
+{
+    uint8_t st[STAGE_ROWS * STAGE_MAX_K] __attribute__((aligned(64)));
+    for (int r = r0; r < r1; r += STAGE_ROWS) {
+        t167_stage(w, r, st, c);
+        int t = 0;
+        for (; t + 3 <= a->n; t += 3)
+            staged_tile(w, st, a, y, ldy, r, t, 3);
+        switch (a->n - t) { /* the last one or two tokens in one tile */
+        case 2: staged_tile(w, st, a, y, ldy, r, t, 2); break;
+        case 1: staged_tile(w, st, a, y, ldy, r, t, 1); break;
+        }
+    }
+}
+
+#define T167_TILE(r, t, R, T) t167_tile(w, a, y, ldy, r, t, c, T)
+
+static void t167_rows(const tb_matrix *w, const tb_act *a, float *y, int ldy, int r0, int r1,
+                      const t167_avx2_consts *c)
+{
+    TILED(1, 4, T167_TILE);
+}
 
 void tb_gemm_t1_67_avx2(const tb_matrix *w, const tb_act *a, float *y, int ldy, int r0, int r1)
 {
     const t167_avx2_consts c = t167_avx2_consts_new();
-    TILED(1, 4, T167_TILE);
+    /* prompts: rows in pairs staged, a row left at either end alone */
+    int p0 = r0 + r0 % 2, p1 = r1 - r1 % 2;
+    if (a->n > 1 && p0 < p1 && w->k <= STAGE_MAX_K) {
+        t167_rows(w, a, y, ldy, r0, p0, &c);
+        t167_gemm_staged(w, a, y, ldy, p0, p1, &c);
+        t167_rows(w, a, y, ldy, p1, r1, &c);
+    } else {
+        t167_rows(w, a, y, ldy, r0, r1, &c);
+    }
 }
 
 /* ---- tq1_0: base-3 digits by byte adds and compares ----
