@@ -168,7 +168,9 @@ static void t167_gemv4(const tb_matrix *w, const tb_act *a, float *y, int r0, in
  * GOP/s, 2560x6912 455 -> 743, i2_s beside it 692 and 781; 1024x14336 at
  * i2_s's speed where t167_tile alone reached half of it. Before it, four rows
  * of t167_tile at once (364-401 GOP/s) and one row staged at a time (271-344:
- * every row re-read all the tokens' activations) had lost to t167_tile. */
+ * every row re-read all the tokens' activations) had lost to t167_tile;
+ * after it, staging one byte per weight (no shift or mask per pass, four
+ * times the buffer) ran 604-658 against i2_s's 606-790 at the same time. */
 enum { STAGE_MAX_K = 32768 }; /* larger k: t167_tile (the buffer is on the stack, 44 KB) */
 
 /* Rows r .. r + 3 (a whole tile) into st: block b of row i at 64 (4 b + i),
