@@ -652,6 +652,16 @@ INLINE __m256i t167_decode_avx2(const uint8_t *p, const t167_avx2_consts *c)
                               _mm256_shuffle_epi8(c->table[1], codes), _mm256_slli_epi16(codes, 3));
 }
 
+/* A tail chunk's 64 codes (16 bytes; byte p holds weights p + 16 f at bits
+ * 2f): weights 0-31 in lo, 32-63 in hi. */
+INLINE void t167_chunk_avx2(const uint8_t *p, __m256i *lo, __m256i *hi)
+{
+    const __m256i three = _mm256_set1_epi8(3);
+    __m256i bb = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)p));
+    *lo = _mm256_and_si256(_mm256_srlv_epi64(bb, _mm256_set_epi64x(2, 2, 0, 0)), three);
+    *hi = _mm256_and_si256(_mm256_srlv_epi64(bb, _mm256_set_epi64x(6, 6, 4, 4)), three);
+}
+
 /* One row x T tokens; PMADDUBSW's int16 pairs (at most 2 * 2 * 128 each)
  * add six to a block before widening: no saturation. */
 INLINE void t167_tile(const tb_matrix *w, const tb_act *a, float *y, int ldy, int r, int t,
@@ -684,10 +694,9 @@ INLINE void t167_tile(const tb_matrix *w, const tb_act *a, float *y, int ldy, in
         }
     }
     p = tb_t167_chunk0(w, r);
-    for (; b < k; b += TB_T167_TAIL, p += TB_T167_ROWS * 16) { /* byte p: weights p + 16 f at bits 2f */
-        __m256i bb = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)p));
-        __m256i lo = _mm256_and_si256(_mm256_srlv_epi64(bb, _mm256_set_epi64x(2, 2, 0, 0)), three);
-        __m256i hi = _mm256_and_si256(_mm256_srlv_epi64(bb, _mm256_set_epi64x(6, 6, 4, 4)), three);
+    for (; b < k; b += TB_T167_TAIL, p += TB_T167_ROWS * 16) {
+        __m256i lo, hi;
+        t167_chunk_avx2(p, &lo, &hi);
         for (int j = 0; j < T; j++) {
             __m256i s = _mm256_add_epi16(
                 _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)(q[j] + b))),
@@ -705,7 +714,7 @@ INLINE void t167_tile(const tb_matrix *w, const tb_act *a, float *y, int ldy, in
  * weight in the weights' order, that every token then reads: two rows x
  * three tokens per pass, a PMADDUBSW per 32 weights and row and token and
  * nothing else. */
-enum { STAGE_ROWS = 2, STAGE_MAX_K = 16384 }; /* larger k: t167_tile (the buffer is on the stack) */
+enum { STAGE_ROWS = 2, STAGE_MAX_K = 16384 }; /* larger k: t167_tile (the buffer is on the stack, 32 KB) */
 
 static void t167_stage(const tb_matrix *w, int r, uint8_t *st, const t167_avx2_consts *c)
 {
@@ -722,9 +731,8 @@ static void t167_stage(const tb_matrix *w, int r, uint8_t *st, const t167_avx2_c
             }
         p = tb_t167_chunk0(w, r + i);
         for (int v = nb * TB_T167_BLOCK; v < k; v += TB_T167_TAIL, p += TB_T167_ROWS * 16) {
-            __m256i bb = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)p));
-            __m256i lo = _mm256_and_si256(_mm256_srlv_epi64(bb, _mm256_set_epi64x(2, 2, 0, 0)), three);
-            __m256i hi = _mm256_and_si256(_mm256_srlv_epi64(bb, _mm256_set_epi64x(6, 6, 4, 4)), three);
+            __m256i lo, hi;
+            t167_chunk_avx2(p, &lo, &hi);
             _mm256_storeu_si256((__m256i *)(st + v), lo);
             _mm256_storeu_si256((__m256i *)(st + v + 32), hi);
         }
