@@ -766,8 +766,11 @@ static int measure(bench *b, tb_bandwidth *bw, tb_sampler *sampler, tb_error *er
 
 /* --profile: one more run of each of ternbench's tests, after the measured
  * ones, with a clock around each phase of the forward pass (tb_phase); per
- * token. Apart from the measured runs, so that its clocks cost them nothing. */
-static void profile_cells(bench *b)
+ * token. Apart from the measured runs, so that its clocks cost them nothing.
+ * Its phases' bandwidth is set against probes around this run itself: the
+ * measured runs' roof can be minutes old, and a VM's bandwidth drifts by
+ * half within minutes. */
+static void profile_cells(bench *b, tb_bandwidth *bw)
 {
     const tb_bench_opts *o = b->o;
     for (int i = 0; i < b->nengines; i++) {
@@ -779,10 +782,12 @@ static void profile_cells(bench *b)
             cell *c = &b->cells[i * o->ntests + t];
             int tokens = tt->tokens + tt->gen;
             memset(c->profile, 0, sizeof c->profile);
+            double roof_before = tb_bandwidth_read(bw, e->model->pool, 3);
             e->model->rs.profile = c->profile;
             double s = tb_bench_feed(e->model, b->ids + (size_t)e->index * b->max_tokens, tt->tokens,
                                      tb_bench_test_batch(tt, o->batch), tt->gen);
             e->model->rs.profile = NULL;
+            c->profile_roof = (roof_before + tb_bandwidth_read(bw, e->model->pool, 3)) / 2;
             c->profiled = s > 0;
             c->profile_s = s / tokens;
             for (int p = 0; p < TB_PHASES; p++)
@@ -888,7 +893,7 @@ int tb_bench_run(const tb_bench_opts *o, const tb_machine *mach, FILE *out, tb_b
             warm_up(&b);
         if ((rc = measure(&b, bw, sampler, err)) == TB_OK) {
             if (o->profile && !o->hooks)
-                profile_cells(&b);
+                profile_cells(&b, bw);
             bench_report_threads(&b, out, doc);
         }
     }

@@ -198,9 +198,10 @@ static json_t *run_json(const bench *b, int i, int t)
         json_t *ph = json_object();
         for (int p = 0; p < TB_PHASES; p++)
             json_object_set_new(ph, tb_phase_name(p), json_real(c->profile[p]));
-        json_object_set_new(run, "profile", json_pack("{s:s, s:f, s:o}", "source",
+        json_object_set_new(run, "profile", json_pack("{s:s, s:f, s:f, s:o}", "source",
                                                       "one more run with a clock around each phase",
-                                                      "seconds_per_token", c->profile_s, "phases", ph));
+                                                      "seconds_per_token", c->profile_s, "roof_gbps",
+                                                      c->profile_roof, "phases", ph));
     }
     json_object_set_new(run, "counters", counters_json(b, c, tokens));
     if (e->peer) {
@@ -373,12 +374,13 @@ static void gather_losses(bench *b)
 }
 
 /* --profile: where a token's time went, phase by phase, and each weight
- * phase's bytes over its time against the run's roof. */
+ * phase's bytes over its time against the profile run's own roof. */
 static void profile_table(const bench *b, FILE *out)
 {
     fprintf(out, "\nprofile: one more run of each test with a clock around each phase; per token "
                  "(the pool's fork and join around the weights' products and attention: the time "
-                 "outside the busiest thread's work)\n\n"
+                 "outside the busiest thread's work); of the roof: against the read-only stream "
+                 "probed just before and after this run\n\n"
                  "| model | test | phase | us/token | share | weights GB/s | of the roof |\n"
                  "| --- | --- | --- | ---: | ---: | ---: | ---: |\n");
     for (int i = 0; i < b->nengines; i++) {
@@ -386,7 +388,7 @@ static void profile_table(const bench *b, FILE *out)
             const cell *c = &b->cells[i * b->o->ntests + t];
             if (!c->profiled)
                 continue;
-            double roof = c->n ? tb_median(c->roof, c->n) : 0, rest = c->profile_s;
+            double roof = c->profile_roof, rest = c->profile_s;
             for (int p = 0; p <= TB_PHASES; p++) {
                 double s = p < TB_PHASES ? c->profile[p] : rest;
                 size_t bytes = p < TB_PHASES ? tb_phase_weight_bytes(b->engines[i].model, p) : 0;

@@ -57,6 +57,7 @@ typedef struct cell {
     bool tainted;             /* a disturbed attempt after the retries ran out */
     bool profiled;            /* --profile: seconds per token by phase, from one more run */
     double profile[TB_PHASES], profile_s; /* profile_s: the whole run's, per token */
+    double profile_roof;      /* GB/s: the probes just before and after the profile run */
     double taint_share;       /* the largest share lost by an attempt not kept */
     int taint_kind;
 } cell;

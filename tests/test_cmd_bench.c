@@ -422,6 +422,7 @@ static void test_profile(void **state)
         }
         assert_true(whole > 0);
         assert_true(sum <= whole * (1 + 1e-9) && sum > 0.9 * whole);
+        assert_true(json_real_value(json_object_get(prof, "roof_gbps")) > 0); /* its own probes */
         /* one thread: no pool to fork and join */
         assert_true(json_real_value(json_object_get(json_object_get(prof, "phases"),
                                                     "pool fork and join")) == 0);
