@@ -9,8 +9,11 @@
  * alone gets), probed right before and after each measurement because this
  * class of machine drifts within minutes. So that GEMV reads memory and not
  * cache, the matrix is replicated until the copies exceed 256 MB and the
- * calls cycle through them. GEMM (a batch of tokens) is compute-bound: its
- * figure is GOP/s (2 * m * k * batch operations per call).
+ * calls cycle through them. Beside it, the same kernel on as many of the
+ * rows as fit half of each thread's L2 gives its rate when memory costs
+ * nothing: below the probe, the kernel, not the memory, bounds the GEMV.
+ * GEMM (a batch of tokens) is compute-bound: its figure is GOP/s (2 * m * k
+ * * batch operations per call).
  *
  * What is timed: the kernel over all rows, split across the thread pool.
  * Not timed: quantizing the activations (done once per token by the engine
@@ -26,6 +29,7 @@
 
 #include "bandwidth.h"
 #include "cli.h"
+#include "tb_file.h"
 #include "cpu.h"
 #include "formats.h"
 #include "machine.h"
@@ -153,15 +157,14 @@ static double rnd_unit(void)
 typedef struct measurement {
     double seconds;    /* median per call */
     double gbps, gops, bw, fraction;
+    double cached_gbps; /* GEMV: the rate on rows held in L2; 0 for GEMM */
     int calls;
 } measurement;
 
-/* Times fn over the copies until min_time, with read-stream probes on both sides. */
-static measurement measure(tb_pool *pool, tb_bandwidth *bw, tb_gemm_fn fn, tb_matrix *copies,
-                           int ncopies, const tb_act *a, float *y, double min_time, size_t wbytes)
+/* The median seconds per call of fn over the copies, calling until min_time. */
+static double time_calls(tb_pool *pool, tb_gemm_fn fn, tb_matrix *copies, int ncopies,
+                         const tb_act *a, float *y, double min_time, int *calls)
 {
-    measurement m = {0};
-    double bw_before = tb_bandwidth_read(bw, pool, 2);
     tb_pool_gemm(pool, fn, &copies[0], a, y); /* warm-up */
     enum { MAX_CALLS = 100000 };
     static double times[MAX_CALLS];
@@ -172,15 +175,61 @@ static measurement measure(tb_pool *pool, tb_bandwidth *bw, tb_gemm_fn fn, tb_ma
         tb_pool_gemm(pool, fn, &copies[n % ncopies], a, y);
         times[n++] = tb_now() - t0;
     }
+    *calls = n;
+    return tb_median(times, n);
+}
+
+/* Times fn over the copies until min_time, with read-stream probes on both sides. */
+static measurement measure(tb_pool *pool, tb_bandwidth *bw, tb_gemm_fn fn, tb_matrix *copies,
+                           int ncopies, const tb_act *a, float *y, double min_time, size_t wbytes)
+{
+    measurement m = {0};
+    double bw_before = tb_bandwidth_read(bw, pool, 2);
+    m.seconds = time_calls(pool, fn, copies, ncopies, a, y, min_time, &m.calls);
     double bw_after = tb_bandwidth_read(bw, pool, 2);
-    m.calls = n;
-    m.seconds = tb_median(times, n);
     m.bw = 0.5 * (bw_before + bw_after);
     const tb_matrix *w = &copies[0];
     m.gbps = (double)wbytes / m.seconds / 1e9;
     m.gops = 2.0 * w->rows * (double)w->k * a->n / m.seconds / 1e9;
     m.fraction = m.gbps / m.bw;
     return m;
+}
+
+/* This CPU's L2 per core from sysfs (the first unified or data cache of
+ * level 2); 512 KiB where sysfs does not say. */
+static size_t l2_bytes(void)
+{
+    for (int i = 0; i < 8; i++) {
+        char path[96], text[32];
+        snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu0/cache/index%d/level", i);
+        if (tb_file_read_text(path, text, sizeof text, NULL) < 0)
+            break;
+        if (atoi(text) != 2)
+            continue;
+        snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu0/cache/index%d/size", i);
+        char *end;
+        long kib = tb_file_read_text(path, text, sizeof text, NULL) < 0 ? 0 : strtol(text, &end, 10);
+        if (kib > 0 && *end == 'K')
+            return (size_t)kib << 10;
+        if (kib > 0 && *end == 'M')
+            return (size_t)kib << 20;
+    }
+    return 512u << 10;
+}
+
+/* The GEMV's rate with memory out of the way: the first rows of w, as many
+ * as fit half of each thread's L2 (whole tiles of 32 rows, the largest any
+ * format lays out), called until they stay there. */
+static double cached_gbps(tb_pool *pool, tb_gemm_fn fn, const tb_matrix *w, const tb_act *a,
+                          float *y, double min_time, size_t wbytes)
+{
+    double row = (double)wbytes / w->rows;
+    int fit = (int)((double)tb_pool_threads(pool) * (double)(l2_bytes() / 2) / row) / 32 * 32;
+    tb_matrix part = *w;
+    part.rows = fit < 32 ? (w->rows < 32 ? w->rows : 32) : fit < w->rows ? fit : w->rows;
+    int calls;
+    double s = time_calls(pool, fn, &part, 1, a, y, min_time, &calls);
+    return row * part.rows / s / 1e9;
 }
 
 typedef struct fj_ctx { int dummy; } fj_ctx;
@@ -239,12 +288,23 @@ static int choose_isas(krun *k)
     return TB_EXIT_OK;
 }
 
+/* What bounds a GEMV: the kernel where its rate on cached rows is below the
+ * memory's read stream, else the memory. */
+static const char *bound(const measurement *r)
+{
+    return r->cached_gbps <= 0 ? "-" : r->cached_gbps < r->bw ? "kernel" : "memory";
+}
+
 static void print_row(const krun *k, const char *fmt, tb_isa used, const char *op, int m, int kk,
                       const tb_act *a, const measurement *r)
 {
     if (!k->o->json) {
-        printf("| %-6s | %-6s | %s | %6d | %5d | %5d | %9.3f | %6.1f | %6.1f | %7.1f%% |\n", fmt,
-               tb_isa_name(used), op, m, kk, a->n, r->seconds * 1e3, r->gbps, r->gops, 100 * r->fraction);
+        char cached[16] = "-";
+        if (r->cached_gbps > 0)
+            snprintf(cached, sizeof cached, "%.1f", r->cached_gbps);
+        printf("| %-6s | %-6s | %s | %6d | %5d | %5d | %9.3f | %6.1f | %6.1f | %7.1f%% | %7s | %-7s |\n",
+               fmt, tb_isa_name(used), op, m, kk, a->n, r->seconds * 1e3, r->gbps, r->gops,
+               100 * r->fraction, cached, bound(r));
         fflush(stdout);
     }
 }
@@ -252,11 +312,16 @@ static void print_row(const krun *k, const char *fmt, tb_isa used, const char *o
 static json_t *row_json(const krun *k, const char *fmt, tb_isa used, const char *op, int interleave,
                         int m, int kk, const tb_act *a, const measurement *r, size_t wbytes)
 {
-    return json_pack("{s:s, s:s, s:s, s:i, s:i, s:i, s:i, s:i, s:f, s:f, s:f, s:f, s:f, s:I, s:i}",
-                     "format", fmt, "isa", tb_isa_name(used), "op", op, "interleave", interleave, "m", m,
-                     "k", kk, "batch", a->n, "threads", (int)k->o->threads, "seconds", r->seconds,
-                     "gbps", r->gbps, "gops", r->gops, "roofline_fraction", r->fraction,
-                     "bandwidth_gbps", r->bw, "weight_bytes", (json_int_t)wbytes, "calls", r->calls);
+    json_t *row = json_pack("{s:s, s:s, s:s, s:i, s:i, s:i, s:i, s:i, s:f, s:f, s:f, s:f, s:f, s:I, s:i}",
+                            "format", fmt, "isa", tb_isa_name(used), "op", op, "interleave", interleave,
+                            "m", m, "k", kk, "batch", a->n, "threads", (int)k->o->threads, "seconds",
+                            r->seconds, "gbps", r->gbps, "gops", r->gops, "roofline_fraction", r->fraction,
+                            "bandwidth_gbps", r->bw, "weight_bytes", (json_int_t)wbytes, "calls", r->calls);
+    if (r->cached_gbps > 0) {
+        json_object_set_new(row, "cached_gbps", json_real(r->cached_gbps));
+        json_object_set_new(row, "bound", json_string(bound(r)));
+    }
+    return row;
 }
 
 /* Times format f on an m x kk shape on every ISA chosen (each variant once:
@@ -306,6 +371,8 @@ static int time_format(krun *k, tb_format f, int m, int kk, const float *src, co
             const tb_act *a = op == 0 ? &a1 : &an;
             measurement r = measure(k->pool, k->bw, fn, copies, op == 0 ? ncopies : 1, a, y, o->min_time,
                                     wbytes);
+            if (op == 0)
+                r.cached_gbps = cached_gbps(k->pool, fn, &copies[0], a, y, o->min_time, wbytes);
             k->bw_sum += r.bw;
             k->bw_n++;
             const char *opname = op == 0 ? "gemv" : "gemm";
@@ -372,7 +439,11 @@ static void finish(krun *k, double triad, double readbw, double fj)
         return;
     }
     printf("\nroofline = weight GB/s / the read-only stream's GB/s probed just before and "
-           "after each row (mean %.1f GB/s).\n", mean);
+           "after each row (mean %.1f GB/s).\n"
+           "L2 GB/s = the same GEMV on as many of its rows as fit half of each thread's L2 "
+           "(%zu KiB): the kernel's rate when memory costs nothing. bound = kernel where that is "
+           "below the probe (a faster memory would not speed it up), else memory.\n", mean,
+           l2_bytes() >> 10);
     if (k->interleaved)
         printf("i2_s on avx2/avx512: rows interleaved in fours, as the engine lays them out "
                "for those ISAs at load (tb_i2s_interleave).\n");
@@ -410,8 +481,8 @@ int tb_cmd_kernels(int argc, char **argv)
     if (!o.json)
         printf("ternbench kernels: %s, %ld thread%s%s; STREAM triad %.1f GB/s, read %.1f GB/s; "
                "pool fork/join %.2f us\n\n"
-               "| format | isa    | op   |      m |     k | batch |   time ms |   GB/s |  GOP/s | roofline |\n"
-               "| ------ | ------ | ---- | -----: | ----: | ----: | --------: | -----: | -----: | -------: |\n",
+               "| format | isa    | op   |      m |     k | batch |   time ms |   GB/s |  GOP/s | roofline | L2 GB/s | bound   |\n"
+               "| ------ | ------ | ---- | -----: | ----: | ----: | --------: | -----: | -----: | -------: | ------: | ------- |\n",
                k.mach.cpu.model, o.threads, o.threads == 1 ? "" : "s", o.pin ? " pinned" : "", triad,
                readbw, fj);
     fflush(stdout);

@@ -31,6 +31,19 @@ static void test_json_document(void **state)
                          strcmp(op, "gemv") == 0 ? 1 : 4);
         assert_int_equal(json_integer_value(json_object_get(row, "threads")), 2);
         assert_true(json_real_value(json_object_get(row, "seconds")) > 0);
+        /* GEMV only: its rate on rows held in L2, and which limit binds it */
+        json_t *cached = json_object_get(row, "cached_gbps");
+        const char *bound = json_string_value(json_object_get(row, "bound"));
+        if (strcmp(op, "gemv") == 0) {
+            assert_true(json_real_value(cached) > 0);
+            assert_non_null(bound);
+            assert_true(strcmp(bound, "kernel") == 0 || strcmp(bound, "memory") == 0);
+            assert_true((strcmp(bound, "kernel") == 0) ==
+                        (json_real_value(cached) < json_real_value(json_object_get(row, "bandwidth_gbps"))));
+        } else {
+            assert_null(cached);
+            assert_null(bound);
+        }
     }
     json_decref(doc);
     tb_run_free(&r);
@@ -43,6 +56,7 @@ static void test_table(void **state)
                               "--min-time", "0.01", "--isa", "scalar");
     assert_int_equal(r.status, 0);
     assert_non_null(strstr(r.out, "| q4_0   | scalar | gemv |"));
+    assert_non_null(strstr(r.out, "| L2 GB/s | bound   |"));
     assert_non_null(strstr(r.out, "STREAM triad"));
     tb_run_free(&r);
 }
