@@ -171,7 +171,10 @@ static void t167_gemv4(const tb_matrix *w, const tb_act *a, float *y, int r0, in
  * every row re-read all the tokens' activations) had lost to t167_tile;
  * after it, staging one byte per weight (no shift or mask per pass, four
  * times the buffer) ran 604-658 against i2_s's 606-790 at the same time. */
-enum { STAGE_MAX_K = 32768 }; /* larger k: t167_tile (the buffer is on the stack, 44 KB) */
+enum {
+    STAGE_MAX_K = 32768, /* larger k: t167_tile (the buffer is on the stack, 44 KB) */
+    STAGE_ROW_BYTES = STAGE_MAX_K / TB_T167_BLOCK * 64 + 2 * 64, /* blocks, then up to two tail chunks */
+};
 
 /* Rows r .. r + 3 (a whole tile) into st: block b of row i at 64 (4 b + i),
  * then tail chunk c of row i at 64 (4 (nb + c) + i). */
@@ -239,8 +242,7 @@ INLINE void staged_tile(const tb_matrix *w, const uint8_t *st, const tb_act *a, 
 static void t167_gemm_staged(const tb_matrix *w, const tb_act *a, float *y, int ldy, int t0, int t1,
                              const t167_consts *c)
 {
-    uint8_t st[TB_T167_ROWS * (STAGE_MAX_K / TB_T167_BLOCK * 64 + TB_T167_BLOCK)]
-        __attribute__((aligned(64)));
+    uint8_t st[TB_T167_ROWS * STAGE_ROW_BYTES] __attribute__((aligned(64)));
     for (int r = t0; r < t1; r += TB_T167_ROWS) {
         t167_stage(w, r, st, c);
         int t = 0;
