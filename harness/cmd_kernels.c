@@ -13,7 +13,9 @@
  * rows as fit half of each thread's L2 gives its rate when memory costs
  * nothing: below the probe, the kernel, not the memory, bounds the GEMV.
  * GEMM (a batch of tokens) is compute-bound: its figure is GOP/s (2 * m * k
- * * batch operations per call).
+ * * batch operations per call). A row that lost more than 5 % of its time to
+ * the hypervisor or to other threads is timed again, at most three more
+ * times, and still disturbed, it says so and its bound is withheld.
  *
  * What is timed: the kernel over all rows, split across the thread pool.
  * Not timed: quantizing the activations (done once per token by the engine
@@ -29,6 +31,7 @@
 
 #include "bandwidth.h"
 #include "cli.h"
+#include "counters.h"
 #include "tb_file.h"
 #include "cpu.h"
 #include "formats.h"
@@ -38,7 +41,8 @@
 #include "tb_time.h"
 #include "threadpool.h"
 
-enum { MAX_SHAPES = 16, GEMV_FOOTPRINT = 256 << 20 };
+enum { MAX_SHAPES = 16, GEMV_FOOTPRINT = 256 << 20, RETRIES = 3 };
+#define MAX_LOST 0.05 /* a row may lose this share of its time to others (bench's default) */
 
 typedef struct shape { int m, k; } shape;
 
@@ -158,7 +162,9 @@ typedef struct measurement {
     double seconds;    /* median per call */
     double gbps, gops, bw, fraction;
     double cached_gbps; /* GEMV: the rate on rows held in L2; 0 for GEMM */
-    int calls;
+    double lost;        /* the share of its time others took (tb_usage_lost_share) */
+    int calls, tries;
+    bool disturbed;     /* lost > MAX_LOST in every try: the last one is kept */
 } measurement;
 
 /* The median seconds per call of fn over the copies, calling until min_time. */
@@ -264,8 +270,9 @@ typedef struct krun {
     tb_pool *pool;
     tb_bandwidth *bw;
     json_t *results;
+    int *tids, ntids;          /* the pool's threads, whose waits for a CPU count as lost */
     double bw_sum;
-    int bw_n;
+    int bw_n, disturbed;
     bool interleaved;          /* some i2_s row ran on interleaved rows */
 } krun;
 
@@ -289,10 +296,34 @@ static int choose_isas(krun *k)
 }
 
 /* What bounds a GEMV: the kernel where its rate on cached rows is below the
- * memory's read stream, else the memory. */
+ * memory's read stream, else the memory; withheld for a disturbed row. */
 static const char *bound(const measurement *r)
 {
-    return r->cached_gbps <= 0 ? "-" : r->cached_gbps < r->bw ? "kernel" : "memory";
+    return r->disturbed ? "disturbed" : r->cached_gbps <= 0 ? "-" : r->cached_gbps < r->bw ? "kernel" : "memory";
+}
+
+/* A row's figures (GEMV: with its rate from L2), timed again while the
+ * machine took more than MAX_LOST of a try's time from the pool's threads. */
+static measurement measure_row(krun *k, tb_gemm_fn fn, tb_matrix *copies, int ncopies,
+                               const tb_act *a, float *y, size_t wbytes, bool gemv)
+{
+    measurement r;
+    for (int t = 0;; t++) {
+        tb_usage u0, u1;
+        tb_usage_now(&u0, k->tids, k->ntids);
+        double t0 = tb_now();
+        r = measure(k->pool, k->bw, fn, copies, ncopies, a, y, k->o->min_time, wbytes);
+        if (gemv)
+            r.cached_gbps = cached_gbps(k->pool, fn, &copies[0], a, y, k->o->min_time, wbytes);
+        tb_usage_now(&u1, k->tids, k->ntids);
+        r.lost = tb_usage_lost_share(&u0, &u1, tb_now() - t0, k->ntids, k->mach.cpu.logical_cpus);
+        r.tries = t + 1;
+        r.disturbed = r.lost > MAX_LOST;
+        if (!r.disturbed || t == RETRIES)
+            break;
+    }
+    k->disturbed += r.disturbed;
+    return r;
 }
 
 static void print_row(const krun *k, const char *fmt, tb_isa used, const char *op, int m, int kk,
@@ -302,7 +333,7 @@ static void print_row(const krun *k, const char *fmt, tb_isa used, const char *o
         char cached[16] = "-";
         if (r->cached_gbps > 0)
             snprintf(cached, sizeof cached, "%.1f", r->cached_gbps);
-        printf("| %-6s | %-6s | %s | %6d | %5d | %5d | %9.3f | %6.1f | %6.1f | %7.1f%% | %7s | %-7s |\n",
+        printf("| %-6s | %-6s | %s | %6d | %5d | %5d | %9.3f | %6.1f | %6.1f | %7.1f%% | %7s | %-9s |\n",
                fmt, tb_isa_name(used), op, m, kk, a->n, r->seconds * 1e3, r->gbps, r->gops,
                100 * r->fraction, cached, bound(r));
         fflush(stdout);
@@ -319,8 +350,12 @@ static json_t *row_json(const krun *k, const char *fmt, tb_isa used, const char 
                             "bandwidth_gbps", r->bw, "weight_bytes", (json_int_t)wbytes, "calls", r->calls);
     if (r->cached_gbps > 0) {
         json_object_set_new(row, "cached_gbps", json_real(r->cached_gbps));
-        json_object_set_new(row, "bound", json_string(bound(r)));
+        if (!r->disturbed)
+            json_object_set_new(row, "bound", json_string(bound(r)));
     }
+    json_object_set_new(row, "lost_share", json_real(r->lost));
+    json_object_set_new(row, "tries", json_integer(r->tries));
+    json_object_set_new(row, "disturbed", json_boolean(r->disturbed));
     return row;
 }
 
@@ -369,10 +404,7 @@ static int time_format(krun *k, tb_format f, int m, int kk, const float *src, co
             if ((op == 0 && !o->do_gemv) || (op == 1 && !o->do_gemm))
                 continue;
             const tb_act *a = op == 0 ? &a1 : &an;
-            measurement r = measure(k->pool, k->bw, fn, copies, op == 0 ? ncopies : 1, a, y, o->min_time,
-                                    wbytes);
-            if (op == 0)
-                r.cached_gbps = cached_gbps(k->pool, fn, &copies[0], a, y, o->min_time, wbytes);
+            measurement r = measure_row(k, fn, copies, op == 0 ? ncopies : 1, a, y, wbytes, op == 0);
             k->bw_sum += r.bw;
             k->bw_n++;
             const char *opname = op == 0 ? "gemv" : "gemm";
@@ -427,12 +459,12 @@ static void finish(krun *k, double triad, double readbw, double fj)
 {
     double mean = k->bw_n ? k->bw_sum / k->bw_n : readbw;
     if (k->o->json) {
-        json_t *doc = json_pack("{s:s, s:s, s:s, s:i, s:f, s:f, s:f, s:f, s:O}", "schema",
+        json_t *doc = json_pack("{s:s, s:s, s:s, s:i, s:f, s:f, s:f, s:f, s:i, s:O}", "schema",
                                 "ternbench.kernels/1", "cpu", k->mach.cpu.model, "isa_selected",
                                 tb_isa_name(k->mach.isa), "threads", (int)k->o->threads,
                                 "bandwidth_gbps", mean, "bandwidth_start_gbps", triad,
-                                "bandwidth_read_gbps", readbw, "pool_fork_join_us", fj, "results",
-                                k->results);
+                                "bandwidth_read_gbps", readbw, "pool_fork_join_us", fj,
+                                "rows_disturbed", k->disturbed, "results", k->results);
         json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
         fputc('\n', stdout);
         json_decref(doc);
@@ -444,6 +476,10 @@ static void finish(krun *k, double triad, double readbw, double fj)
            "(%zu KiB): the kernel's rate when memory costs nothing. bound = kernel where that is "
            "below the probe (a faster memory would not speed it up), else memory.\n", mean,
            l2_bytes() >> 10);
+    if (k->disturbed)
+        printf("disturbed: %d row%s lost more than %.0f %% of the time to the hypervisor or to "
+               "other threads in each of %d tries: the last try's figures are shown, and no bound.\n",
+               k->disturbed, k->disturbed == 1 ? "" : "s", 100 * MAX_LOST, RETRIES + 1);
     if (k->interleaved)
         printf("i2_s on avx2/avx512: rows interleaved in fours, as the engine lays them out "
                "for those ISAs at load (tb_i2s_interleave).\n");
@@ -476,13 +512,15 @@ int tb_cmd_kernels(int argc, char **argv)
         tb_pool_destroy(k.pool);
         return TB_EXIT_USAGE;
     }
+    k.tids = malloc(sizeof *k.tids * (size_t)o.threads);
+    k.ntids = k.tids ? tb_pool_tids(k.pool, k.tids, (int)o.threads) : 0;
     double triad = tb_bandwidth_triad(k.bw, k.pool, 5), readbw = tb_bandwidth_read(k.bw, k.pool, 5);
     double fj = fork_join_us(k.pool);
     if (!o.json)
         printf("ternbench kernels: %s, %ld thread%s%s; STREAM triad %.1f GB/s, read %.1f GB/s; "
                "pool fork/join %.2f us\n\n"
-               "| format | isa    | op   |      m |     k | batch |   time ms |   GB/s |  GOP/s | roofline | L2 GB/s | bound   |\n"
-               "| ------ | ------ | ---- | -----: | ----: | ----: | --------: | -----: | -----: | -------: | ------: | ------- |\n",
+               "| format | isa    | op   |      m |     k | batch |   time ms |   GB/s |  GOP/s | roofline | L2 GB/s | bound     |\n"
+               "| ------ | ------ | ---- | -----: | ----: | ----: | --------: | -----: | -----: | -------: | ------: | --------- |\n",
                k.mach.cpu.model, o.threads, o.threads == 1 ? "" : "s", o.pin ? " pinned" : "", triad,
                readbw, fj);
     fflush(stdout);
@@ -492,6 +530,7 @@ int tb_cmd_kernels(int argc, char **argv)
     if (rc == TB_EXIT_OK)
         finish(&k, triad, readbw, fj);
     json_decref(k.results);
+    free(k.tids);
     tb_bandwidth_free(k.bw);
     tb_pool_destroy(k.pool);
     return rc;

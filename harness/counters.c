@@ -211,6 +211,23 @@ void tb_usage_now(tb_usage *u, const int *tids, int n)
         closedir(d);
 }
 
+double tb_usage_lost_share(const tb_usage *u0, const tb_usage *u1, double seconds, int threads,
+                           int cpus)
+{
+    double share = 0;
+    if (seconds <= 0)
+        return 0;
+    if (u0->steal_s >= 0 && u1->steal_s >= 0 && cpus > 0) {
+        double s = (u1->steal_s - u0->steal_s - 0.01) / (seconds * cpus);
+        share = s > share ? s : share;
+    }
+    if (u0->wait_s >= 0 && u1->wait_s >= 0 && threads > 0) {
+        double w = (u1->wait_s - u0->wait_s) / (seconds * threads);
+        share = w > share ? w : share;
+    }
+    return share > 1 ? 1 : share;
+}
+
 double tb_schedstat_wait(const char *text)
 {
     unsigned long long run, wait;

@@ -49,6 +49,14 @@ typedef struct tb_usage {
  * thread of the process when n is 0. */
 void tb_usage_now(tb_usage *u, const int *tids, int n);
 
+/* The larger share of the time a run of `seconds` on `threads` threads (of
+ * `cpus` on the machine) could have had that others took between u0 and u1:
+ * the hypervisor's steal over every CPU, less one of /proc/stat's 10 ms
+ * ticks, or the threads' waits for a CPU over the threads; 0 where neither
+ * is known, at most 1. bench applies the same rule to its tries. */
+double tb_usage_lost_share(const tb_usage *u0, const tb_usage *u1, double seconds, int threads,
+                           int cpus);
+
 /* Steal time from /proc/stat's text: the seconds, summed over all CPUs, that
  * a hypervisor ran something else while this guest's vCPUs wanted to run
  * (the aggregate "cpu" line's eighth value, in USER_HZ ticks: 10 ms steps).

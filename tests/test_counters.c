@@ -169,6 +169,26 @@ static void test_runqueue_wait(void **state)
     assert_true(u0.wait_s >= 0 && u1.wait_s >= u0.wait_s);
 }
 
+/* The share of a run's time others took: steal over every CPU less one
+ * 10 ms tick, run-queue waits over the run's threads; the larger of the two,
+ * 0 where neither is known, at most 1. */
+static void test_lost_share(void **state)
+{
+    (void)state;
+    tb_usage u0 = {.steal_s = 1.0, .wait_s = 2.0}, u1 = {.steal_s = 1.21, .wait_s = 2.3};
+    assert_double_equal(tb_usage_lost_share(&u0, &u1, 1.0, 2, 4), 0.15, 1e-12); /* waits: 0.3 / 2 */
+    u1.wait_s = 2.0;
+    assert_double_equal(tb_usage_lost_share(&u0, &u1, 1.0, 2, 4), 0.05, 1e-12);  /* steal: 0.2 / 4 */
+    u1.steal_s = 1.005;
+    assert_double_equal(tb_usage_lost_share(&u0, &u1, 1.0, 2, 4), 0, 0); /* within /proc/stat's tick */
+    u0.wait_s = u1.wait_s = -1, u1.steal_s = 9;
+    u0.steal_s = -1;
+    assert_double_equal(tb_usage_lost_share(&u0, &u1, 1.0, 2, 4), 0, 0); /* neither known */
+    u0 = (tb_usage){.steal_s = 0, .wait_s = 0}, u1 = (tb_usage){.steal_s = 0, .wait_s = 50};
+    assert_double_equal(tb_usage_lost_share(&u0, &u1, 1.0, 2, 4), 1, 0);
+    assert_double_equal(tb_usage_lost_share(&u0, &u1, 0, 2, 4), 0, 0); /* no time, no share */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -178,6 +198,7 @@ int main(void)
         cmocka_unit_test(test_event_encodings),
         cmocka_unit_test(test_steal_from_proc_stat),
         cmocka_unit_test(test_runqueue_wait),
+        cmocka_unit_test(test_lost_share),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
