@@ -777,21 +777,15 @@ INLINE void staged_tile(const tb_matrix *w, const uint8_t *st, const tb_act *a, 
         }
 }
 
+#define STAGE(r) t167_stage(w, r, st, c)
+#define STAGED_TILE(r, t, T) staged_tile(w, st, a, y, ldy, r, t, T)
+
 /* Rows [r0, r1) two at a time (r1 - r0 even), each pair staged once. */
 static void t167_gemm_staged(const tb_matrix *w, const tb_act *a, float *y, int ldy, int r0, int r1,
                              const t167_avx2_consts *c)
 {
     uint8_t st[STAGE_ROWS * STAGE_MAX_K] __attribute__((aligned(64)));
-    for (int r = r0; r < r1; r += STAGE_ROWS) {
-        t167_stage(w, r, st, c);
-        int t = 0;
-        for (; t + 3 <= a->n; t += 3)
-            staged_tile(w, st, a, y, ldy, r, t, 3);
-        switch (a->n - t) { /* the last one or two tokens in one tile */
-        case 2: staged_tile(w, st, a, y, ldy, r, t, 2); break;
-        case 1: staged_tile(w, st, a, y, ldy, r, t, 1); break;
-        }
-    }
+    STAGED(STAGE_ROWS, 3, STAGE, STAGED_TILE);
 }
 
 #define T167_TILE(r, t, R, T) t167_tile(w, a, y, ldy, r, t, c, T)

@@ -238,22 +238,15 @@ INLINE void staged_tile(const tb_matrix *w, const uint8_t *st, const tb_act *a, 
         }
 }
 
-/* Whole tiles [t0, t1) of rows, staged one at a time. */
-static void t167_gemm_staged(const tb_matrix *w, const tb_act *a, float *y, int ldy, int t0, int t1,
+#define STAGE(r) t167_stage(w, r, st, c)
+#define STAGED_TILE(r, t, T) staged_tile(w, st, a, y, ldy, r, t, T)
+
+/* Whole tiles [r0, r1) of rows, staged one at a time. */
+static void t167_gemm_staged(const tb_matrix *w, const tb_act *a, float *y, int ldy, int r0, int r1,
                              const t167_consts *c)
 {
     uint8_t st[TB_T167_ROWS * STAGE_ROW_BYTES] __attribute__((aligned(64)));
-    for (int r = t0; r < t1; r += TB_T167_ROWS) {
-        t167_stage(w, r, st, c);
-        int t = 0;
-        for (; t + 4 <= a->n; t += 4)
-            staged_tile(w, st, a, y, ldy, r, t, 4);
-        switch (a->n - t) { /* the last one to three tokens in one tile */
-        case 3: staged_tile(w, st, a, y, ldy, r, t, 3); break;
-        case 2: staged_tile(w, st, a, y, ldy, r, t, 2); break;
-        case 1: staged_tile(w, st, a, y, ldy, r, t, 1); break;
-        }
-    }
+    STAGED(TB_T167_ROWS, 4, STAGE, STAGED_TILE);
 }
 
 #define T167_TILE(r, t, R, T) t167_tile(w, a, y, ldy, r, t, c, T)

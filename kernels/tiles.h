@@ -52,4 +52,22 @@
                 TOKENS(r, t_, b0_, b1_, 1);                                         \
         }
 
+/* The staged prompt kernels' loop (t1_67 in t167_avx512.c and gemm_avx2.c):
+ * for every group of ROWS rows from r0 (r1 - r0 a multiple of ROWS),
+ * STAGE(r) decodes them once into the kernel's buffer, then TILE(r, t, T)
+ * runs the tokens over it in tiles of TM (at most 4), the last a->n % TM
+ * tokens as one tile. */
+#define STAGED(ROWS, TM, STAGE, TILE)                                               \
+    for (int r_ = r0; r_ < r1; r_ += (ROWS)) {                                      \
+        STAGE(r_);                                                                  \
+        int t_ = 0;                                                                 \
+        for (; t_ + (TM) <= a->n; t_ += (TM))                                       \
+            TILE(r_, t_, TM);                                                       \
+        switch (a->n - t_) {                                                        \
+        case 3: TILE(r_, t_, 3); break;                                             \
+        case 2: TILE(r_, t_, 2); break;                                             \
+        case 1: TILE(r_, t_, 1); break;                                             \
+        }                                                                           \
+    }
+
 #endif
