@@ -32,11 +32,11 @@
 #include "bandwidth.h"
 #include "cli.h"
 #include "counters.h"
-#include "tb_file.h"
 #include "cpu.h"
 #include "formats.h"
 #include "machine.h"
 #include "stats.h"
+#include "tb_file.h"
 #include "tb_mem.h"
 #include "tb_time.h"
 #include "threadpool.h"
@@ -224,13 +224,13 @@ static size_t l2_bytes(void)
 }
 
 /* The GEMV's rate with memory out of the way: the first rows of w, as many
- * as fit half of each thread's L2 (whole tiles of 32 rows, the largest any
- * format lays out), called until they stay there. */
-static double cached_gbps(tb_pool *pool, tb_gemm_fn fn, const tb_matrix *w, const tb_act *a,
-                          float *y, double min_time, size_t wbytes)
+ * as fit half of each thread's L2 (l2 bytes; whole tiles of 32 rows, the
+ * largest any format lays out), called until they stay there. */
+static double cached_gbps(tb_pool *pool, size_t l2, tb_gemm_fn fn, const tb_matrix *w,
+                          const tb_act *a, float *y, double min_time, size_t wbytes)
 {
     double row = (double)wbytes / w->rows;
-    int fit = (int)((double)tb_pool_threads(pool) * (double)(l2_bytes() / 2) / row) / 32 * 32;
+    int fit = (int)((double)tb_pool_threads(pool) * (double)(l2 / 2) / row) / 32 * 32;
     tb_matrix part = *w;
     part.rows = fit < 32 ? (w->rows < 32 ? w->rows : 32) : fit < w->rows ? fit : w->rows;
     int calls;
@@ -271,6 +271,7 @@ typedef struct krun {
     tb_bandwidth *bw;
     json_t *results;
     int *tids, ntids;          /* the pool's threads, whose waits for a CPU count as lost */
+    size_t l2;                 /* bytes of L2 per core (l2_bytes) */
     double bw_sum;
     int bw_n, disturbed;
     bool interleaved;          /* some i2_s row ran on interleaved rows */
@@ -299,7 +300,9 @@ static int choose_isas(krun *k)
  * memory's read stream, else the memory; withheld for a disturbed row. */
 static const char *bound(const measurement *r)
 {
-    return r->disturbed ? "disturbed" : r->cached_gbps <= 0 ? "-" : r->cached_gbps < r->bw ? "kernel" : "memory";
+    if (r->disturbed)
+        return "disturbed";
+    return r->cached_gbps <= 0 ? "-" : r->cached_gbps < r->bw ? "kernel" : "memory";
 }
 
 /* A row's figures (GEMV: with its rate from L2), timed again while the
@@ -314,7 +317,7 @@ static measurement measure_row(krun *k, tb_gemm_fn fn, tb_matrix *copies, int nc
         double t0 = tb_now();
         r = measure(k->pool, k->bw, fn, copies, ncopies, a, y, k->o->min_time, wbytes);
         if (gemv)
-            r.cached_gbps = cached_gbps(k->pool, fn, &copies[0], a, y, k->o->min_time, wbytes);
+            r.cached_gbps = cached_gbps(k->pool, k->l2, fn, &copies[0], a, y, k->o->min_time, wbytes);
         tb_usage_now(&u1, k->tids, k->ntids);
         r.lost = tb_usage_lost_share(&u0, &u1, tb_now() - t0, k->ntids, k->mach.cpu.logical_cpus);
         r.tries = t + 1;
@@ -475,7 +478,7 @@ static void finish(krun *k, double triad, double readbw, double fj)
            "L2 GB/s = the same GEMV on as many of its rows as fit half of each thread's L2 "
            "(%zu KiB): the kernel's rate when memory costs nothing. bound = kernel where that is "
            "below the probe (a faster memory would not speed it up), else memory.\n", mean,
-           l2_bytes() >> 10);
+           k->l2 >> 10);
     if (k->disturbed)
         printf("disturbed: %d row%s lost more than %.0f %% of the time to the hypervisor or to "
                "other threads in each of %d tries: the last try's figures are shown, and no bound.\n",
@@ -500,7 +503,7 @@ int tb_cmd_kernels(int argc, char **argv)
         return TB_EXIT_OK;
     if (rc != TB_EXIT_OK)
         return rc;
-    krun k = {.o = &o};
+    krun k = {.o = &o, .l2 = l2_bytes()};
     if (tb_machine_probe_for("kernels", &k.mach) != 0)
         return TB_EXIT_USAGE;
     if ((rc = choose_isas(&k)) != TB_EXIT_OK)
