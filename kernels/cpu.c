@@ -2,6 +2,7 @@
 #include "cpu.h"
 
 #include <sched.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -373,7 +374,18 @@ void tb_cpu_detect(tb_cpu_info *info)
         info->mem_total_bytes = meminfo_kib(text, "MemTotal");
         info->mem_available_bytes = meminfo_kib(text, "MemAvailable");
     }
-    info->features = detect_features();
+    info->features = tb_cpu_features();
+}
+
+uint32_t tb_cpu_features(void)
+{
+    static _Atomic int64_t known = -1; /* racing threads store the same answer */
+    int64_t f = atomic_load_explicit(&known, memory_order_relaxed);
+    if (f < 0) {
+        f = detect_features();
+        atomic_store_explicit(&known, f, memory_order_relaxed);
+    }
+    return (uint32_t)f;
 }
 
 static const char *const isa_names[TB_ISA_COUNT] = {"scalar", "avx2", "avx512", "neon"};

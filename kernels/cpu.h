@@ -83,6 +83,10 @@ typedef struct tb_cpu_info {
 /* Fills info for the machine we run on. Never fails: unknown fields stay 0/"". */
 void tb_cpu_detect(tb_cpu_info *info);
 
+/* This CPU's TB_CPU_* bits (tb_cpu_detect's features), read once and then
+ * remembered: cheap enough for a kernel choice made per product. */
+uint32_t tb_cpu_features(void);
+
 /* The CPUs a cgroup CPU quota allows, rounded up: v2's cpu.max ("QUOTA PERIOD",
  * or "max" for none) or v1's cpu.cfs_quota_us / cpu.cfs_period_us (-1 for
  * none), looked up for the cgroup that proc_cgroup_text (/proc/self/cgroup's

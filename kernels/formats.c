@@ -855,14 +855,7 @@ void tb_act_quantize(tb_act *a, const float *x, int n)
  * require; without it the AVX2 kernel is chosen (and named in `used`). */
 static bool variant_runs(tb_format fmt, tb_isa isa)
 {
-#if defined(__x86_64__)
-    if (fmt == TB_FMT_T1_67 && isa == TB_ISA_AVX512)
-        return __builtin_cpu_supports("avx512vbmi");
-#else
-    (void)fmt;
-    (void)isa;
-#endif
-    return true;
+    return fmt != TB_FMT_T1_67 || isa != TB_ISA_AVX512 || (tb_cpu_features() & TB_CPU_AVX512VBMI);
 }
 
 tb_gemm_fn tb_gemm_select(tb_format fmt, tb_isa isa, tb_isa *used)
