@@ -52,10 +52,6 @@ const loss_kind bench_loss_kinds[LOSSES] = {
 
 #define DEFAULT_MAX_LOST 0.05 /* a share of 1 (everything) is never "more than" --max-lost 100% */
 #define DEFAULT_RETRIES 3
-/* /proc/stat counts steal in ticks of 1/USER_HZ (10 ms): one tick may be
- * rounding, so a try is charged only for steal beyond it. */
-#define STEAL_TICK_S 0.01
-
 /* ---- models and their tests ---- */
 
 const char *bench_model_format(const tb_model *m)
@@ -585,10 +581,8 @@ static void shares(const bench *b, const sample *s, double share[LOSSES])
     double over[LOSSES] = {b->mach->cpu.logical_cpus, peer ? b->mach->cpu.logical_cpus : (double)b->threads};
     for (int k = 0; k < LOSSES; k++) {
         /* /proc/stat's ticks may be rounding: one per CPU counted over */
-        double tick = k == LOSS_STEAL ? STEAL_TICK_S : peer ? STEAL_TICK_S * over[k] : 0;
-        double lost = s->lost[k] - tick;
-        share[k] = s->lost_known[k] && s->window > 0 && lost > 0 ? lost / (s->window * over[k]) : 0;
-        share[k] = share[k] > 1 ? 1 : share[k];
+        double tick = k == LOSS_STEAL ? TB_STEAL_TICK_S : peer ? TB_STEAL_TICK_S * over[k] : 0;
+        share[k] = s->lost_known[k] ? tb_lost_share(s->lost[k] - tick, s->window, over[k]) : 0;
     }
 }
 

@@ -211,21 +211,24 @@ void tb_usage_now(tb_usage *u, const int *tids, int n)
         closedir(d);
 }
 
+double tb_lost_share(double lost_s, double window_s, double over)
+{
+    if (lost_s <= 0 || window_s <= 0 || over <= 0)
+        return 0;
+    double share = lost_s / (window_s * over);
+    return share > 1 ? 1 : share;
+}
+
 double tb_usage_lost_share(const tb_usage *u0, const tb_usage *u1, double seconds, int threads,
                            int cpus)
 {
-    double share = 0;
-    if (seconds <= 0)
-        return 0;
-    if (u0->steal_s >= 0 && u1->steal_s >= 0 && cpus > 0) {
-        double s = (u1->steal_s - u0->steal_s - 0.01) / (seconds * cpus);
-        share = s > share ? s : share;
-    }
-    if (u0->wait_s >= 0 && u1->wait_s >= 0 && threads > 0) {
-        double w = (u1->wait_s - u0->wait_s) / (seconds * threads);
-        share = w > share ? w : share;
-    }
-    return share > 1 ? 1 : share;
+    double steal = u0->steal_s >= 0 && u1->steal_s >= 0
+                       ? tb_lost_share(u1->steal_s - u0->steal_s - TB_STEAL_TICK_S, seconds, cpus)
+                       : 0;
+    double wait = u0->wait_s >= 0 && u1->wait_s >= 0
+                      ? tb_lost_share(u1->wait_s - u0->wait_s, seconds, threads)
+                      : 0;
+    return steal > wait ? steal : wait;
 }
 
 double tb_schedstat_wait(const char *text)

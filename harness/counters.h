@@ -49,6 +49,14 @@ typedef struct tb_usage {
  * thread of the process when n is 0. */
 void tb_usage_now(tb_usage *u, const int *tids, int n);
 
+/* /proc/stat counts steal in ticks of 1/USER_HZ (10 ms): one tick may be
+ * rounding, so a run is charged only for steal beyond it. */
+#define TB_STEAL_TICK_S 0.01
+
+/* lost_s seconds as a share of what `over` CPUs or threads had in window_s:
+ * 0 when nothing (or less than nothing) was lost, at most 1. */
+double tb_lost_share(double lost_s, double window_s, double over);
+
 /* The larger share of the time a run of `seconds` on `threads` threads (of
  * `cpus` on the machine) could have had that others took between u0 and u1:
  * the hypervisor's steal over every CPU, less one of /proc/stat's 10 ms
