@@ -267,17 +267,17 @@ void tb_gemm_t1_67_avx512(const tb_matrix *w, const tb_act *a, float *y, int ldy
                      .table = _mm256_loadu_si256((const __m256i *)tb_t167_codes)};
     for (int d = 0; d < 3; d++)
         c.mask[d] = _mm256_set1_epi8((char)(3 << 2 * d));
-    /* one token: whole tiles four rows at a time, rows outside them alone */
+    /* whole tiles: four rows per pass for one token, staged for a prompt
+     * (unless k is too long); rows outside them alone */
     int t0 = (r0 + TB_T167_ROWS - 1) / TB_T167_ROWS * TB_T167_ROWS, t1 = r1 / TB_T167_ROWS * TB_T167_ROWS;
-    if (a->n == 1 && t0 < t1) {
-        t167_rows(w, a, y, ldy, r0, t0, &c);
-        t167_gemv4(w, a, y, t0, t1, &c);
-        t167_rows(w, a, y, ldy, t1, r1, &c);
-    } else if (t0 < t1 && w->k <= STAGE_MAX_K) {
-        t167_rows(w, a, y, ldy, r0, t0, &c);
-        t167_gemm_staged(w, a, y, ldy, t0, t1, &c);
-        t167_rows(w, a, y, ldy, t1, r1, &c);
-    } else {
+    if (t0 >= t1 || (a->n > 1 && w->k > STAGE_MAX_K)) {
         t167_rows(w, a, y, ldy, r0, r1, &c);
+        return;
     }
+    t167_rows(w, a, y, ldy, r0, t0, &c);
+    if (a->n == 1)
+        t167_gemv4(w, a, y, t0, t1, &c);
+    else
+        t167_gemm_staged(w, a, y, ldy, t0, t1, &c);
+    t167_rows(w, a, y, ldy, t1, r1, &c);
 }
