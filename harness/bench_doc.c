@@ -366,9 +366,9 @@ static void gather_losses(bench *b)
                 for (int l = 0; l < LOSSES; l++)
                     if (c->tries[k].share[l] > b->worst[l]) {
                         b->worst[l] = c->tries[k].share[l];
-                        snprintf(b->worst_run[l], sizeof b->worst_run[l], "%s %s at %ld thread%s",
-                                 b->engines[i].name, o->tests[t].name, b->threads,
-                                 b->threads == 1 ? "" : "s");
+                        b->worst_run[l].engine = i;
+                        b->worst_run[l].test = t;
+                        b->worst_run[l].threads = b->threads;
                     }
         }
 }
@@ -439,9 +439,10 @@ void bench_report_notes(bench *b, FILE *out)
         fprintf(out, "hardware counters: unavailable: %s\n", b->hw_why);
     for (int k = 0; k < LOSSES; k++)
         if (b->worst[k] > b->max_lost)
-            fprintf(out, "lost time: %s for %.0f %% of %s in a try of %s: %s\n",
+            fprintf(out, "lost time: %s for %.0f %% of %s in a try of %s %s at %ld thread%s: %s\n",
                     bench_loss_kinds[k].who, 100 * b->worst[k], bench_loss_kinds[k].of,
-                    b->worst_run[k], bench_loss_kinds[k].why);
+                    b->engines[b->worst_run[k].engine].name, b->o->tests[b->worst_run[k].test].name,
+                    b->worst_run[k].threads, b->worst_run[k].threads == 1 ? "" : "s", bench_loss_kinds[k].why);
     if (b->redone_total)
         fprintf(out, "redone: %d %s more than %.0f %% of %s time and %s not counted\n",
                 b->redone_total, b->redone_total == 1 ? "try lost" : "tries lost", 100 * b->max_lost,

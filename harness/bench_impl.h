@@ -104,7 +104,10 @@ typedef struct bench {
     tb_count_result counts[TB_BENCH_MAX_MODELS];
     /* notes gathered over every thread count */
     double worst[LOSSES];     /* the largest share lost by a kept attempt above max_lost */
-    char worst_run[LOSSES][400];
+    struct {
+        int engine, test;
+        long threads;
+    } worst_run[LOSSES];      /* the try that lost it */
     int redone_total, tainted_cells;
 } bench;
 
